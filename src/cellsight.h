@@ -1,0 +1,323 @@
+/* cellsight.h: ScaffoldNet cell-line classification of brightfield images
+   (Akogo & Palmer 2019), the one public header of the C core.
+
+   Conventions
+   - Every call that can fail returns a cs_status and fills a cs_error (which may
+     be NULL) with a one-sentence message. The library never exits or aborts.
+   - Images are 8-bit grayscale. Tiles are tile x tile floats, row-major.
+   - Activations are channels-last: [B][H][W][C]. Parameters are stored in
+     PyTorch's layout (conv [out][in][3][3], dense [out][in]), so that the model
+     file is a plain copy of them. */
+#ifndef CELLSIGHT_H
+#define CELLSIGHT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CS_VERSION "0.1.0"
+#define CS_TILE 128
+#define CS_PAPER_ARCH "conv32,conv32,conv64,gap,drop0.5,dense32,drop0.5,dense"
+#define CS_MAX_LAYERS 32
+#define CS_MAX_CLASSES 1000
+#define CS_MAX_CLASS_NAME 128                       /* bytes, per class name */
+#define CS_MAX_IMAGE_PIXELS (400LL * 1000 * 1000)    /* e.g. 20000 x 20000 */
+#define CS_MAX_IMAGE_SIDE 65535
+#define CS_MAX_IMAGE_BYTES (1024LL * 1024 * 1024)
+#define CS_MAX_MODEL_BYTES (256LL * 1024 * 1024)
+#define CS_MAX_META_BYTES (1024 * 1024)              /* the JSON header */
+#define CS_STD_FLOOR 1e-3f                           /* standardization: x / max(std, floor) */
+
+/* ---------------------------------------------------------------- errors */
+
+typedef enum {
+    CS_OK = 0,
+    CS_EINPUT = 1,   /* bad input: image, model file, argument, data folder */
+    CS_ENOMEM = 2,   /* out of memory */
+    CS_EIO = 3,      /* cannot read or write a file */
+    CS_ELIMIT = 4,   /* over a documented limit (pixels, bytes, classes) */
+    CS_ECANCEL = 5   /* cancelled by the caller's progress callback */
+} cs_status;
+
+typedef struct {
+    cs_status code;
+    char msg[512];
+} cs_error;
+
+/* Sets err (if not NULL) and returns code. */
+cs_status cs_fail(cs_error *err, cs_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* ---------------------------------------------------------------- random */
+
+/* xoshiro256**: the same seed gives the same weights and the same run everywhere. */
+typedef struct {
+    uint64_t s[4];
+} cs_rng;
+
+void cs_rng_seed(cs_rng *rng, uint64_t seed);
+uint64_t cs_rng_next(cs_rng *rng);
+float cs_rng_uniform(cs_rng *rng);       /* [0, 1) */
+int cs_rng_below(cs_rng *rng, int n);    /* [0, n) */
+
+/* ---------------------------------------------------------------- threads */
+
+/* Worker threads used by the convolutions (natively and in the pthread WASM
+   build; 1 elsewhere). n <= 0 means every core. Results do not depend on it
+   beyond float rounding. */
+void cs_set_threads(int n);
+int cs_threads(void);
+
+/* ---------------------------------------------------------------- images */
+
+typedef struct {
+    int w, h;
+    uint8_t *gray; /* w * h bytes, row-major */
+} cs_image;
+
+/* JPEG, PNG, BMP, PGM/PPM, TGA, GIF (first frame) via stb_image; colour is
+   turned to gray as stb does ((77 r + 150 g + 29 b) >> 8). The size is checked
+   from the header against the limits before decoding. */
+cs_status cs_image_decode(cs_image *im, const void *data, size_t size, cs_error *err);
+cs_status cs_image_load(cs_image *im, const char *path, cs_error *err);
+/* Canvas pixels (RGBA, w * h * 4 bytes), same gray formula. */
+cs_status cs_image_from_rgba(cs_image *im, const uint8_t *rgba, int w, int h, cs_error *err);
+void cs_image_free(cs_image *im);
+
+/* ---------------------------------------------------------------- tiles */
+
+/* Non-overlapping tiles from the top-left corner of the image less its bottom
+   crop_bottom rows; partial tiles at the right and bottom are dropped. */
+void cs_tile_grid(int w, int h, int crop_bottom, int tile, int *cols, int *rows);
+
+/* Copies the tile whose top-left pixel is (x, y) into dst as gray / 255 and
+   standardizes it. Returns 1 if the tile is background (almost no structure),
+   judged before standardization. */
+int cs_tile_read(float *dst, const cs_image *im, int x, int y, int tile);
+
+/* In place: (x - mean) / max(std, CS_STD_FLOOR), std the population std. */
+void cs_standardize(float *t, int n);
+
+/* 1 if a tile of gray / 255 values shows almost no structure. */
+int cs_is_background(const float *t, int tile);
+
+/* One of the 8 flips and 90-degree rotations of a square tile (k = 0..7, 0 = as is). */
+void cs_tile_dihedral(float *dst, const float *src, int tile, int k);
+
+typedef struct {
+    int hflip;        /* random horizontal flip (the paper) */
+    int dihedral;     /* random one of the 8 flips/rotations (a microscope has no "up") */
+    float rotate_deg; /* uniform rotation in [-r, r] (the paper: 5) */
+    float shift;      /* uniform shift in [-s, s] of the tile side (the paper: 0.1) */
+    float zoom;       /* uniform scale in [1 - z, 1 + z] (the paper: 0.1) */
+} cs_augment;
+
+/* A standardized training tile centred at (cx, cy) of the image less its bottom
+   crop_bottom rows, transformed as aug says (bilinear, borders repeat the edge
+   pixel as Keras's fill_mode "nearest"). aug may be NULL for a plain crop. */
+void cs_tile_sample(float *dst, const cs_image *im, int crop_bottom, float cx, float cy,
+                    int tile, const cs_augment *aug, cs_rng *rng);
+
+/* ---------------------------------------------------------------- network */
+
+typedef enum { CS_CONV, CS_POOL, CS_GAP, CS_DROPOUT, CS_DENSE } cs_kind;
+
+typedef struct {
+    cs_kind kind;
+    char name[16];     /* "conv1", "fc2", ...: tensor names are name.weight, name.bias */
+    int relu;          /* conv and hidden dense layers */
+    float p;           /* dropout rate */
+    int h, w, c;       /* input shape of one tile (dense: 1 x 1 x c) */
+    int oh, ow, oc;    /* output shape of one tile */
+    size_t nweight, nbias;
+    float *weight, *bias;   /* into net->params: conv [oc][c][3][3], dense [oc][c] */
+    float *dweight, *dbias; /* into net->grads, same shapes */
+} cs_layer;
+
+typedef struct {
+    char arch[256];    /* e.g. CS_PAPER_ARCH */
+    int tile;          /* input side */
+    int nclasses;      /* K >= 2 */
+    int nout;          /* output units: 1 (sigmoid) for K = 2, else K (softmax) */
+    int nlayers;
+    cs_layer layers[CS_MAX_LAYERS];
+    size_t nparams;
+    float *params, *grads; /* one allocation each, layers in order, weight then bias */
+} cs_net;
+
+/* arch: comma-separated layers: convN (3x3 valid + ReLU), pool (2x2 max),
+   gap (global average), dropP (dropout rate P), denseN (N units + ReLU),
+   dense (the output layer, last). NULL or "" means CS_PAPER_ARCH.
+   Weights start at zero; see cs_net_glorot. */
+cs_status cs_net_init(cs_net *net, const char *arch, int tile, int nclasses, cs_error *err);
+void cs_net_free(cs_net *net);
+void cs_net_glorot(cs_net *net, cs_rng *rng); /* Glorot-uniform weights, zero biases */
+/* Index of the first layer after the global pooling: the "head" that
+   fine-tuning in head mode trains on precomputed features. */
+int cs_net_head(const cs_net *net);
+/* Multiply-adds of one tile's forward pass. */
+double cs_net_macs(const cs_net *net);
+
+typedef struct cs_workspace cs_workspace; /* activations for up to max_batch tiles */
+cs_workspace *cs_workspace_new(const cs_net *net, int max_batch, cs_error *err);
+void cs_workspace_free(cs_workspace *ws);
+
+/* Forward pass of layers [from, nlayers) on B inputs x of layer `from` (tiles
+   [B][tile][tile] for from = 0). train != 0 applies dropout drawn from rng.
+   Writes probs [B][nclasses] (two classes: p0 = 1 - s, p1 = s). */
+void cs_net_forward(const cs_net *net, cs_workspace *ws, int from, const float *x, int B,
+                    int train, cs_rng *rng, float *probs);
+/* The input of layer i [B][h][w][c] as of the last forward pass (i = nlayers: the logits). */
+const float *cs_net_activation(const cs_workspace *ws, int i);
+/* After cs_net_forward: mean (weighted) cross-entropy of labels [B], and the
+   gradients of every parameter of layers [from, nlayers) in net->grads
+   (overwritten). class_weight [nclasses] may be NULL (all 1). */
+float cs_net_backward(cs_net *net, cs_workspace *ws, int from, const int *labels,
+                      const float *class_weight, int B);
+/* Loss only, no gradients (validation). */
+float cs_net_loss(const cs_net *net, const float *probs, const int *labels,
+                  const float *class_weight, int B);
+
+/* ---------------------------------------------------------------- Adam */
+
+typedef struct {
+    float lr, beta1, beta2, eps;
+    long t;
+    size_t n;
+    float *m, *v;
+} cs_adam;
+
+/* lr 1e-3, betas (0.9, 0.999), eps 1e-8 as PyTorch. */
+cs_status cs_adam_init(cs_adam *opt, size_t nparams, cs_error *err);
+void cs_adam_free(cs_adam *opt);
+/* One step on params [from, n) (from > 0 leaves the frozen front untouched). */
+void cs_adam_step(cs_adam *opt, float *params, const float *grads, size_t from);
+
+/* ---------------------------------------------------------------- models */
+
+typedef struct {
+    char *key, *value;
+} cs_meta;
+
+typedef struct {
+    cs_net net;
+    char **classes;    /* net.nclasses names, output order */
+    int crop_bottom;   /* rows cropped off the bottom before tiling (overlay strip) */
+    float threshold;   /* two classes: class 1 when p1 >= threshold (default 0.5) */
+    int tta;           /* average the 8 flips/rotations of each tile (default 0) */
+    int nmeta;
+    cs_meta *meta;     /* every __metadata__ entry, kept in step with the fields above */
+} cs_model;
+
+/* A fresh model with Glorot weights from seed; classes may be NULL (class0, ...). */
+cs_status cs_model_init(cs_model *m, const char *arch, int tile, int nclasses,
+                        const char *const *classes, uint64_t seed, cs_error *err);
+void cs_model_free(cs_model *m);
+/* safetensors: 8-byte little-endian header length, JSON header, float32 data.
+   Every shape, dtype and offset is checked. */
+cs_status cs_model_read(cs_model *m, const void *data, size_t size, cs_error *err);
+cs_status cs_model_load(cs_model *m, const char *path, cs_error *err);
+/* Returns malloc'd bytes of the file. */
+cs_status cs_model_write(const cs_model *m, uint8_t **data, size_t *size, cs_error *err);
+/* Writes path.tmp and renames it, so a failed save never leaves half a file. */
+cs_status cs_model_save(const cs_model *m, const char *path, cs_error *err);
+const char *cs_model_get(const cs_model *m, const char *key); /* NULL if absent */
+cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error *err);
+
+/* ---------------------------------------------------------------- classification */
+
+typedef struct {
+    int ntiles, nforeground;  /* tiles in the grid, tiles that are not background */
+    int cols, rows;
+    int *x, *y;               /* top-left pixel of each tile, in the cropped image */
+    uint8_t *background;      /* 1 if the tile is background */
+    float *tile_probs;        /* [ntiles][nclasses] */
+    int *tile_class;          /* predicted class of each tile */
+    float *probs;             /* [nclasses]: mean over non-background tiles
+                                 (over every tile if all are background) */
+    int predicted;            /* class of the image */
+    float confidence;         /* probs[predicted] */
+} cs_result;
+
+/* Called after each batch of tiles; a nonzero return cancels (CS_ECANCEL). */
+typedef int (*cs_progress_fn)(void *ctx, int done, int total);
+
+/* Tiles, standardizes and classifies a whole image. crop_bottom < 0 takes the
+   model's. */
+cs_status cs_classify(const cs_model *m, const cs_image *im, int crop_bottom, cs_result *res,
+                      cs_progress_fn progress, void *ctx, cs_error *err);
+void cs_result_free(cs_result *res);
+/* The class a probability vector votes for (the threshold for two classes). */
+int cs_model_decide(const cs_model *m, const float *probs);
+
+/* ---------------------------------------------------------------- data sets */
+
+typedef struct {
+    int n;            /* images */
+    cs_image *images;
+    int *labels;      /* class index of each image */
+    char **names;     /* where each image came from (path or file name) */
+} cs_dataset;
+
+/* Takes ownership of im's pixels (im is zeroed). */
+cs_status cs_dataset_add(cs_dataset *ds, cs_image *im, int label, const char *name, cs_error *err);
+void cs_dataset_free(cs_dataset *ds);
+/* dir/<class>/<image files>, the folders named by classes [nclasses] in that
+   order. Files that do not decode are skipped and named in *bad (a malloc'd
+   newline-separated list, or NULL); subfolders of dir not among classes in
+   *skipped likewise. Either pointer may be NULL. Native and WASI only. */
+cs_status cs_dataset_load(cs_dataset *ds, const char *dir, const char *const *classes,
+                          int nclasses, char **skipped, char **bad, cs_error *err);
+
+/* ---------------------------------------------------------------- training */
+
+typedef struct {
+    int epoch, epochs;     /* 1-based epoch just finished, of how many at most */
+    int step, steps;       /* batches done in this epoch, of how many */
+    float train_loss, train_acc;
+    float val_loss, val_acc; /* NaN when there is no validation data */
+    float lr;
+    int best;              /* 1 if this epoch's weights are the ones kept so far */
+    double seconds, eta;   /* elapsed and estimated remaining time */
+} cs_train_status;
+
+/* Called after every batch (epoch figures filled at the epoch's last step);
+   a nonzero return cancels the run, leaving the model as it was. */
+typedef int (*cs_train_progress_fn)(void *ctx, const cs_train_status *st);
+
+typedef struct {
+    char protocol[16];     /* "paper" or "ours": what cs_train_defaults filled in */
+    int epochs;
+    int batch;
+    int crops_per_image;   /* random crops per training image per epoch; 0: each
+                              epoch visits the image's grid of tiles once (the paper) */
+    int patience;          /* stop after this many epochs without a lower validation loss (0: never) */
+    float lr, lr_final;    /* learning rate; cosine decay to lr_final when cosine */
+    int cosine;
+    cs_augment aug;
+    int balance;           /* weight the loss by inverse class frequency */
+    int tta;               /* recorded in the model: predict with the 8 symmetries */
+    int head_only;         /* fine-tuning head mode: train layers from cs_net_head only */
+    uint64_t seed;
+    int crop_bottom;
+    cs_train_progress_fn progress;
+    void *ctx;
+} cs_train_opts;
+
+void cs_train_defaults(cs_train_opts *o, const char *protocol);
+/* Trains m (already initialised or loaded) on train, validating on val (tiles
+   of whole held-out images; val may be empty), and leaves in m the weights of
+   the lowest validation loss, with the run recorded in m's metadata. */
+cs_status cs_train(cs_model *m, const cs_dataset *train, const cs_dataset *val,
+                   const cs_train_opts *o, cs_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,28 @@
+/* internal.h: what the core's files share and users do not need. */
+#ifndef CS_INTERNAL_H
+#define CS_INTERNAL_H
+
+#include "cellsight.h"
+
+/* Valid 3x3 convolution, channels-last (conv.c).
+   in [B][H][W][Ci], out [B][H-2][W-2][Co], w [Co][Ci][3][3] (PyTorch), bias [Co].
+   relu != 0 fuses max(0, .) into the output. */
+void cs_conv3x3_forward(float *out, const float *in, const float *w, const float *bias,
+                        int B, int H, int W, int Ci, int Co, int relu);
+/* dout [B][H-2][W-2][Co] is the gradient after the ReLU mask (the caller applies
+   it). Writes (overwrites) dw [Co][Ci][3][3] and dbias [Co], summed over the batch,
+   and din [B][H][W][Ci] unless din is NULL (the first layer needs none). */
+void cs_conv3x3_backward(float *din, float *dw, float *dbias, const float *dout,
+                         const float *in, const float *w, int B, int H, int W, int Ci, int Co);
+
+/* Plain-C versions of the same, the reference the fast kernels are tested against. */
+void cs_conv3x3_forward_ref(float *out, const float *in, const float *w, const float *bias,
+                            int B, int H, int W, int Ci, int Co, int relu);
+void cs_conv3x3_backward_ref(float *din, float *dw, float *dbias, const float *dout,
+                             const float *in, const float *w, int B, int H, int W, int Ci, int Co);
+
+/* Runs fn(ctx, i) for i in [0, n) on the worker threads (threads.c); returns when all are done. */
+typedef void (*cs_task_fn)(void *ctx, int i);
+void cs_parallel_for(int n, cs_task_fn fn, void *ctx);
+
+#endif
