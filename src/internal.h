@@ -25,4 +25,30 @@ void cs_conv3x3_backward_ref(float *din, float *dw, float *dbias, const float *d
 typedef void (*cs_task_fn)(void *ctx, int i);
 void cs_parallel_for(int n, cs_task_fn fn, void *ctx);
 
+/* A parsed safetensors file (modelfile.c): the tensors' places, checked
+   against the data's size. Metadata strings are unescaped copies. */
+typedef struct {
+    char name[128];
+    char dtype[8];          /* "F32", ... */
+    int ndim;
+    int64_t shape[8];
+    size_t offset, nbytes;  /* from the start of the data section */
+} cs_st_tensor;
+
+typedef struct {
+    int ntensors;
+    cs_st_tensor *tensors;
+    int nmeta;
+    cs_meta *meta;
+    const uint8_t *data;    /* the data section, inside the caller's buffer */
+    size_t data_size;
+} cs_safetensors;
+
+cs_status cs_st_parse(cs_safetensors *st, const void *file, size_t size, cs_error *err);
+void cs_st_free(cs_safetensors *st);
+const cs_st_tensor *cs_st_find(const cs_safetensors *st, const char *name);
+/* Copies an F32 tensor of exactly n elements into dst (little-endian on any host). */
+cs_status cs_st_read_f32(const cs_safetensors *st, const char *name, float *dst, size_t n,
+                         cs_error *err);
+
 #endif
