@@ -317,6 +317,78 @@ void cs_train_defaults(cs_train_opts *o, const char *protocol);
 cs_status cs_train(cs_model *m, const cs_dataset *train, const cs_dataset *val,
                    const cs_train_opts *o, cs_error *err);
 
+/* ---------------------------------------------------------------- metrics */
+
+/* Scored samples (tiles or images): each one's class probabilities, true class
+   and predicted class. The figures below are computed from them on demand. */
+typedef struct {
+    int nclasses;
+    int n, cap;
+    float *probs;       /* [n][nclasses] */
+    int *label;         /* true class of each sample */
+    int *predicted;     /* predicted class of each sample */
+} cs_metrics;
+
+void cs_metrics_init(cs_metrics *mt, int nclasses);
+void cs_metrics_free(cs_metrics *mt);
+cs_status cs_metrics_add(cs_metrics *mt, const float *probs, int label, int predicted,
+                         cs_error *err);
+double cs_metrics_accuracy(const cs_metrics *mt);
+/* Mean cross-entropy -log p[label], p clamped to 1e-7 as Keras does. */
+double cs_metrics_loss(const cs_metrics *mt);
+/* Share of samples whose true class is among the five most probable (ties in
+   its favour). Meant for more than five classes. */
+double cs_metrics_top5(const cs_metrics *mt);
+/* confusion [nclasses][nclasses]: row = true class, column = predicted class. */
+void cs_metrics_confusion(const cs_metrics *mt, int *confusion);
+
+typedef struct {
+    double precision, recall, f1; /* 0 where undefined (no sample predicted or present) */
+    int support;                  /* samples whose true class it is */
+} cs_class_figures;
+cs_class_figures cs_metrics_class(const cs_metrics *mt, int c);
+
+/* A ROC curve: points from (0, 0) to (1, 1), one per distinct score, samples
+   with equal scores taken as one step (so ties count half in the AUC). */
+typedef struct {
+    int n;
+    float *fpr, *tpr;
+    float *threshold;   /* point i: positive when score >= threshold[i] (point 0: +inf) */
+    double auc;         /* trapezoid area; NaN without positives or negatives */
+} cs_roc;
+
+cs_status cs_roc_compute(cs_roc *roc, const float *score, const uint8_t *positive, int n,
+                         cs_error *err);
+/* Two classes: p1 against class 1. More: micro-averaged one-vs-rest (every
+   sample and class a score p[c], positive when c is the true class). */
+cs_status cs_metrics_roc(const cs_metrics *mt, cs_roc *roc, cs_error *err);
+void cs_roc_free(cs_roc *roc);
+/* The threshold that maximises tpr - fpr (Youden's J), halfway between that
+   point's score and the next lower one; 0.5 if no point beats chance. */
+float cs_roc_best_threshold(const cs_roc *roc);
+
+/* An evaluation: tile figures over the non-background tiles of every image,
+   image figures over the images, and each image's result. */
+typedef struct {
+    char *file;
+    int label, predicted;
+    int tiles;          /* non-background tiles, the ones that voted */
+    int fold;           /* cross-validation fold that held it out (0 if none) */
+    float *probs;       /* [nclasses] */
+} cs_eval_image;
+
+typedef struct {
+    int nclasses;
+    cs_metrics tiles, images;
+    int n, cap;
+    cs_eval_image *image;
+} cs_eval;
+
+void cs_eval_init(cs_eval *ev, int nclasses);
+void cs_eval_free(cs_eval *ev);
+cs_status cs_eval_add(cs_eval *ev, const char *file, int label, int fold, const cs_result *res,
+                      cs_error *err);
+
 #ifdef __cplusplus
 }
 #endif
