@@ -1,6 +1,308 @@
-/* conv.c: the 3x3 convolutions the network runs. For now the reference;
-   the fast kernels replace these bodies. */
+/* conv.c: the fast 3x3 convolutions, as implicit GEMMs on channels-last data.
+
+   Forward, one output row y of one tile:
+       out[x][o] = bias[o] + sum over ky < 3, k < 3 Ci of  in[y + ky][x][k] * wp[ky][k][o]
+   where in[y + ky][x][k] with k = kx Ci + i is in[y + ky][x + kx][i]: in NHWC the
+   3 pixels x .. x + 2 are adjacent, so each output pixel reads one contiguous
+   run of 3 Ci floats per kernel row, and wp is w repacked to [ky][kx][Ci][Co].
+   The micro-kernel fwd_block keeps CS_PIX pixels x CS_CB channels of sums in
+   registers (simd.h).
+
+   Input gradient: the "full" convolution of dout (zero-padded by 2) with the
+   flipped, transposed weights, i.e. the same forward kernel.
+
+   Weight gradient, for each kernel row ky:
+       dwp[ky][k][o] = sum over pixels (b, y, x) of in[b][y + ky][x][k] * dout[b][y][x][o]
+   a GEMM over the pixels, done by dw_block with CS_PIX rows k x CS_CB channels
+   of sums in registers. Pixels are cut into a fixed number of chunks summed
+   separately and added in chunk order, so the result is the same for any
+   number of threads. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "internal.h"
+#include "simd.h"
+
+#if CS_HAVE_VECTORS
+
+#define CS_BAND 16 /* output rows per task */
+#define CS_DW_CHUNKS 32
+
+static int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+/* w [Co][Ci][3][3] -> wp [Co / CS_CB][ky][kx][Ci][CS_CB], channels >= co zero.
+   flip: the input gradient's weights, wp[...][i][o] = w[i][o][2 - ky][2 - kx],
+   with ci = the layer's Co and co = its Ci. */
+static float *pack_weights(const float *w, int ci, int co, int flip) {
+    int ncob = ceil_div(co, CS_CB);
+    float *wp = calloc((size_t)ncob * 9 * ci * CS_CB, sizeof(float));
+    if (!wp) return NULL;
+    for (int o = 0; o < co; o++)
+        for (int i = 0; i < ci; i++)
+            for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    float v = flip ? w[((i * co + o) * 3 + 2 - ky) * 3 + 2 - kx]
+                                   : w[((o * ci + i) * 3 + ky) * 3 + kx];
+                    size_t k = (size_t)(o / CS_CB) * 9 * ci + (ky * 3 + kx) * ci + i;
+                    wp[k * CS_CB + o % CS_CB] = v;
+                }
+    return wp;
+}
+
+/* ---------------------------------------------------------------- forward */
+
+/* out[p][0 .. nc) for r pixels p = bias + sum over ky, k < 3 ci of
+   rows[ky][p ci + k] * wp[ky][k][0 .. CS_CB); out's pixels are ostride apart. */
+CS_INLINE void fwd_block(float *out, int ostride, int nc, const float *const rows[3], int ci,
+                         const float *wp, const float *bias, int relu, const int r) {
+    cs_vf acc[CS_PIX][CS_NV];
+    CS_UNROLL for (int p = 0; p < r; p++)
+        CS_UNROLL for (int v = 0; v < CS_NV; v++) acc[p][v] = cs_load(bias + v * CS_VLEN);
+    int K = 3 * ci;
+    for (int ky = 0; ky < 3; ky++) {
+        const float *a = rows[ky];
+        const float *wk = wp + (size_t)ky * K * CS_CB;
+        for (int k = 0; k < K; k++, wk += CS_CB) {
+            cs_vf wv[CS_NV];
+            CS_UNROLL for (int v = 0; v < CS_NV; v++) wv[v] = cs_load(wk + v * CS_VLEN);
+            CS_UNROLL for (int p = 0; p < r; p++) {
+                float x = a[p * ci + k];
+                CS_UNROLL for (int v = 0; v < CS_NV; v++) acc[p][v] += x * wv[v];
+            }
+        }
+    }
+    CS_UNROLL for (int p = 0; p < r; p++) {
+        if (relu)
+            CS_UNROLL for (int v = 0; v < CS_NV; v++) acc[p][v] = cs_relu(acc[p][v]);
+        if (nc == CS_CB) {
+            CS_UNROLL for (int v = 0; v < CS_NV; v++) cs_store(out + p * ostride + v * CS_VLEN, acc[p][v]);
+        } else { /* the last, partial block of channels */
+            float tmp[CS_CB];
+            CS_UNROLL for (int v = 0; v < CS_NV; v++) cs_store(tmp + v * CS_VLEN, acc[p][v]);
+            memcpy(out + p * ostride, tmp, sizeof(float) * nc);
+        }
+    }
+}
+
+/* fwd_block for any r <= CS_PIX, each r compiled with its loops unrolled. */
+static void fwd_block_r(int r, float *out, int ostride, int nc, const float *const rows[3], int ci,
+                        const float *wp, const float *bias, int relu) {
+    switch (r) {
+#define CASE(n) case n: if (n <= CS_PIX) fwd_block(out, ostride, nc, rows, ci, wp, bias, relu, n); break;
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+        CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14) CASE(15) CASE(16)
+#undef CASE
+    }
+}
+
+/* One output row out [ow][co] from the 3 input rows rows[ky] [ow + 2][ci].
+   wp as pack_weights, bias padded to whole blocks. */
+static void fwd_row(float *out, const float *const rows[3], int ow, int ci, int co,
+                    const float *wp, const float *bias, int relu) {
+    int nb = ceil_div(ow, CS_PIX); /* blocks of balanced sizes <= CS_PIX */
+    for (int cob = 0; cob * CS_CB < co; cob++) {
+        int nc = co - cob * CS_CB < CS_CB ? co - cob * CS_CB : CS_CB;
+        const float *wb = wp + (size_t)cob * 9 * ci * CS_CB;
+        for (int blk = 0; blk < nb; blk++) {
+            int x0 = blk * ow / nb, x1 = (blk + 1) * ow / nb;
+            const float *rb[3] = {rows[0] + x0 * ci, rows[1] + x0 * ci, rows[2] + x0 * ci};
+            fwd_block_r(x1 - x0, out + (size_t)x0 * co + cob * CS_CB, co, nc, rb, ci, wb,
+                        bias + cob * CS_CB, relu);
+        }
+    }
+}
+
+typedef struct {
+    float *out;
+    const float *in, *wp, *bias;
+    int H, W, Ci, Co, relu, nband;
+} fwd_job;
+
+static void fwd_task(void *ctx, int t) {
+    const fwd_job *j = ctx;
+    int b = t / j->nband, band = t % j->nband, OH = j->H - 2, OW = j->W - 2;
+    int y1 = (band + 1) * CS_BAND < OH ? (band + 1) * CS_BAND : OH;
+    for (int y = band * CS_BAND; y < y1; y++) {
+        const float *r0 = j->in + ((size_t)b * j->H + y) * j->W * j->Ci;
+        const float *rows[3] = {r0, r0 + (size_t)j->W * j->Ci, r0 + (size_t)2 * j->W * j->Ci};
+        fwd_row(j->out + ((size_t)b * OH + y) * OW * j->Co, rows, OW, j->Ci, j->Co, j->wp, j->bias,
+                j->relu);
+    }
+}
+
+/* Bias padded to whole blocks of CS_CB (NULL: zeros). */
+static float *pad_bias(const float *bias, int co) {
+    float *bp = calloc((size_t)ceil_div(co, CS_CB) * CS_CB, sizeof(float));
+    if (bp && bias) memcpy(bp, bias, sizeof(float) * co);
+    return bp;
+}
+
+void cs_conv3x3_forward(float *out, const float *in, const float *w, const float *bias,
+                        int B, int H, int W, int Ci, int Co, int relu) {
+    if (B <= 0 || H < 3 || W < 3) return;
+    float *wp = pack_weights(w, Ci, Co, 0), *bp = pad_bias(bias, Co);
+    if (!wp || !bp) { /* out of memory: the slow way needs none */
+        cs_conv3x3_forward_ref(out, in, w, bias, B, H, W, Ci, Co, relu);
+    } else {
+        fwd_job j = {out, in, wp, bp, H, W, Ci, Co, relu, ceil_div(H - 2, CS_BAND)};
+        cs_parallel_for(B * j.nband, fwd_task, &j);
+    }
+    free(wp);
+    free(bp);
+}
+
+/* ---------------------------------------------------------------- backward */
+
+/* Input gradient of output rows [band CS_BAND, ...) of tile b: the forward
+   kernel on dout zero-padded by 2 pixels on each side (a copy of the rows
+   needed), with the flipped weights. */
+typedef struct {
+    float *din;
+    const float *dout, *wp, *zero_bias;
+    int H, W, Ci, Co, nband;
+    int failed; /* a task could not get its scratch memory */
+} din_job;
+
+static void din_task(void *ctx, int t) {
+    din_job *j = ctx;
+    int b = t / j->nband, band = t % j->nband, OH = j->H - 2, OW = j->W - 2, Co = j->Co;
+    int y0 = band * CS_BAND, y1 = y0 + CS_BAND < j->H ? y0 + CS_BAND : j->H;
+    int PW = j->W + 2; /* padded row: 2 zero pixels, dout row, 2 zero pixels */
+    int nrows = y1 - y0 + 2;
+    float *pad = calloc((size_t)nrows * PW * Co, sizeof(float));
+    if (!pad) {
+        __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    for (int r = 0; r < nrows; r++) {
+        int oy = y0 + r - 2; /* the dout row in padded row y0 + r */
+        if (oy >= 0 && oy < OH)
+            memcpy(pad + ((size_t)r * PW + 2) * Co, j->dout + ((size_t)b * OH + oy) * OW * Co,
+                   sizeof(float) * OW * Co);
+    }
+    for (int y = y0; y < y1; y++) {
+        const float *r0 = pad + (size_t)(y - y0) * PW * Co;
+        const float *rows[3] = {r0, r0 + (size_t)PW * Co, r0 + (size_t)2 * PW * Co};
+        fwd_row(j->din + ((size_t)b * j->H + y) * j->W * j->Ci, rows, j->W, Co, j->Ci, j->wp,
+                j->zero_bias, 0);
+    }
+    free(pad);
+}
+
+/* dw[kk][0 .. CS_CB) (rows ldw apart) += sum over x < n of a[x ci + kk] * d[x dstride + 0 .. CS_CB)
+   for r rows kk. */
+CS_INLINE void dw_block(float *dw, int ldw, const float *a, int ci, const float *d, int dstride,
+                        int n, const int r) {
+    cs_vf acc[CS_PIX][CS_NV];
+    CS_UNROLL for (int kk = 0; kk < r; kk++)
+        CS_UNROLL for (int v = 0; v < CS_NV; v++) acc[kk][v] = cs_load(dw + kk * ldw + v * CS_VLEN);
+    for (int x = 0; x < n; x++, a += ci, d += dstride) {
+        cs_vf dv[CS_NV];
+        CS_UNROLL for (int v = 0; v < CS_NV; v++) dv[v] = cs_load(d + v * CS_VLEN);
+        CS_UNROLL for (int kk = 0; kk < r; kk++) {
+            float x = a[kk];
+            CS_UNROLL for (int v = 0; v < CS_NV; v++) acc[kk][v] += x * dv[v];
+        }
+    }
+    CS_UNROLL for (int kk = 0; kk < r; kk++)
+        CS_UNROLL for (int v = 0; v < CS_NV; v++) cs_store(dw + kk * ldw + v * CS_VLEN, acc[kk][v]);
+}
+
+static void dw_block_r(int r, float *dw, int ldw, const float *a, int ci, const float *d,
+                       int dstride, int n) {
+    switch (r) {
+#define CASE(m) case m: if (m <= CS_PIX) dw_block(dw, ldw, a, ci, d, dstride, n, m); break;
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+        CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14) CASE(15) CASE(16)
+#undef CASE
+    }
+}
+
+/* Weight and bias gradients of one chunk of output rows (flattened over tiles),
+   into the chunk's own sums: dwp [3][3 Ci][CoP], dbp [CoP]. */
+typedef struct {
+    float *dwp, *dbp; /* CS_DW_CHUNKS sums of each */
+    const float *in, *dout;
+    int B, H, W, Ci, Co, CoP, nchunk;
+    int failed; /* a task could not get its scratch memory */
+} dw_job;
+
+static void dw_task(void *ctx, int c) {
+    dw_job *j = ctx;
+    int OH = j->H - 2, OW = j->W - 2, Ci = j->Ci, Co = j->Co, CoP = j->CoP, K = 3 * Ci;
+    int nrows = j->B * OH, r0 = (int)((long)c * nrows / j->nchunk),
+        r1 = (int)((long)(c + 1) * nrows / j->nchunk);
+    float *dwp = j->dwp + (size_t)c * 3 * K * CoP, *dbp = j->dbp + (size_t)c * CoP;
+    /* dw_block reads whole blocks of channels: a partial last block needs a padded row. */
+    float *drow = CoP != Co ? calloc((size_t)OW * CoP, sizeof(float)) : NULL;
+    if (CoP != Co && !drow) {
+        __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    for (int row = r0; row < r1; row++) {
+        int b = row / OH, y = row % OH;
+        const float *d = j->dout + (size_t)row * OW * Co;
+        if (drow) {
+            for (int x = 0; x < OW; x++) memcpy(drow + (size_t)x * CoP, d + (size_t)x * Co, sizeof(float) * Co);
+            d = drow;
+        }
+        for (int x = 0; x < OW; x++)
+            for (int o = 0; o < CoP; o++) dbp[o] += d[(size_t)x * CoP + o];
+        for (int ky = 0; ky < 3; ky++) {
+            const float *a = j->in + ((size_t)b * j->H + y + ky) * j->W * Ci;
+            for (int k0 = 0; k0 < K; k0 += CS_PIX) {
+                int r = K - k0 < CS_PIX ? K - k0 : CS_PIX;
+                for (int cob = 0; cob * CS_CB < CoP; cob++)
+                    dw_block_r(r, dwp + ((size_t)ky * K + k0) * CoP + cob * CS_CB, CoP, a + k0, Ci,
+                               d + cob * CS_CB, CoP, OW);
+            }
+        }
+    }
+    free(drow);
+}
+
+void cs_conv3x3_backward(float *din, float *dw, float *dbias, const float *dout,
+                         const float *in, const float *w, int B, int H, int W, int Ci, int Co) {
+    int OH = H - 2, CoP = ceil_div(Co, CS_CB) * CS_CB, K = 3 * Ci;
+    memset(dw, 0, sizeof(float) * Co * Ci * 9);
+    memset(dbias, 0, sizeof(float) * Co);
+    if (B <= 0 || H < 3 || W < 3) {
+        if (din && B > 0 && H > 0 && W > 0) memset(din, 0, sizeof(float) * B * H * W * Ci);
+        return;
+    }
+    int nchunk = B * OH < CS_DW_CHUNKS ? B * OH : CS_DW_CHUNKS;
+    float *dwp = calloc((size_t)nchunk * 3 * K * CoP, sizeof(float));
+    float *dbp = calloc((size_t)nchunk * CoP, sizeof(float));
+    float *wp = din ? pack_weights(w, Co, Ci, 1) : NULL, *zero = din ? pad_bias(NULL, Ci) : NULL;
+    int failed = !dwp || !dbp || (din && (!wp || !zero));
+    if (!failed) {
+        dw_job dj = {dwp, dbp, in, dout, B, H, W, Ci, Co, CoP, nchunk, 0};
+        cs_parallel_for(nchunk, dw_task, &dj);
+        failed = dj.failed;
+        for (int c = 0; c < nchunk; c++) { /* in chunk order, whatever the threads */
+            const float *p = dwp + (size_t)c * 3 * K * CoP;
+            for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++)
+                    for (int i = 0; i < Ci; i++)
+                        for (int o = 0; o < Co; o++)
+                            dw[((o * Ci + i) * 3 + ky) * 3 + kx] += p[((size_t)ky * K + kx * Ci + i) * CoP + o];
+            for (int o = 0; o < Co; o++) dbias[o] += dbp[(size_t)c * CoP + o];
+        }
+        if (din && !failed) {
+            din_job ij = {din, dout, wp, zero, H, W, Ci, Co, ceil_div(H, CS_BAND), 0};
+            cs_parallel_for(B * ij.nband, din_task, &ij);
+            failed = ij.failed;
+        }
+    }
+    if (failed) /* out of memory: the slow way needs none */
+        cs_conv3x3_backward_ref(din, dw, dbias, dout, in, w, B, H, W, Ci, Co);
+    free(dwp);
+    free(dbp);
+    free(wp);
+    free(zero);
+}
+
+#else /* no vector extensions: the reference */
 
 void cs_conv3x3_forward(float *out, const float *in, const float *w, const float *bias,
                         int B, int H, int W, int Ci, int Co, int relu) {
@@ -11,3 +313,5 @@ void cs_conv3x3_backward(float *din, float *dw, float *dbias, const float *dout,
                          const float *in, const float *w, int B, int H, int W, int Ci, int Co) {
     cs_conv3x3_backward_ref(din, dw, dbias, dout, in, w, B, H, W, Ci, Co);
 }
+
+#endif
