@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -345,6 +346,7 @@ void cs_metrics_confusion(const cs_metrics *mt, int *confusion);
 typedef struct {
     double precision, recall, f1; /* 0 where undefined (no sample predicted or present) */
     int support;                  /* samples whose true class it is */
+    int correct;                  /* of those, the ones predicted right */
 } cs_class_figures;
 cs_class_figures cs_metrics_class(const cs_metrics *mt, int c);
 
@@ -388,6 +390,23 @@ void cs_eval_init(cs_eval *ev, int nclasses);
 void cs_eval_free(cs_eval *ev);
 cs_status cs_eval_add(cs_eval *ev, const char *file, int label, int fold, const cs_result *res,
                       cs_error *err);
+
+/* ---------------------------------------------------------------- reports */
+
+/* What an evaluation report describes. */
+typedef struct {
+    const cs_model *model;      /* classes, threshold, crop_bottom, tta */
+    const char *model_path;     /* for the record; may be NULL */
+    const char *data;           /* the data folder; may be NULL */
+    const cs_eval *eval;        /* every image evaluated (pooled over the folds) */
+    int nfolds;                 /* image-level cross-validation: 0 if none */
+    const cs_eval *folds;       /* [nfolds]: each fold's held-out images */
+} cs_report;
+
+/* The figures as one JSON object: the output of `cellsight eval --json`. */
+cs_status cs_report_json(FILE *f, const cs_report *r, cs_error *err);
+/* Creates dir and writes eval.json (as above), roc.svg, confusion.svg and per_class.md. */
+cs_status cs_report_write(const char *dir, const cs_report *r, cs_error *err);
 
 #ifdef __cplusplus
 }

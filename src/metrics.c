@@ -88,7 +88,7 @@ cs_class_figures cs_metrics_class(const cs_metrics *mt, int c) {
         predicted += mt->predicted[i] == c;
         support += mt->label[i] == c;
     }
-    cs_class_figures f = {0, 0, 0, support};
+    cs_class_figures f = {0, 0, 0, support, tp};
     if (predicted) f.precision = (double)tp / predicted;
     if (support) f.recall = (double)tp / support;
     if (f.precision + f.recall > 0) f.f1 = 2 * f.precision * f.recall / (f.precision + f.recall);

@@ -71,7 +71,7 @@ static void test_confusion(void) {
     CHECK_NEAR(f0.precision, 2 / 3.0, 1e-12);
     CHECK_NEAR(f0.recall, 2 / 3.0, 1e-12);
     CHECK_NEAR(f0.f1, 2 / 3.0, 1e-12);
-    CHECK(f0.support == 3);
+    CHECK(f0.support == 3 && f0.correct == 2);
     CHECK_NEAR(f1.precision, 0.5, 1e-12);
     CHECK_NEAR(f1.recall, 0.5, 1e-12);
     CHECK(f1.support == 2);
