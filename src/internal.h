@@ -25,7 +25,7 @@ void cs_conv3x3_backward_ref(float *din, float *dw, float *dbias, const float *d
 typedef void (*cs_task_fn)(void *ctx, int i);
 void cs_parallel_for(int n, cs_task_fn fn, void *ctx);
 
-/* A parsed safetensors file (modelfile.c): the tensors' places, checked
+/* A parsed safetensors file (safetensors.c): the tensors' places, checked
    against the data's size. Metadata strings are unescaped copies. */
 typedef struct {
     char name[128];
@@ -50,5 +50,13 @@ const cs_st_tensor *cs_st_find(const cs_safetensors *st, const char *name);
 /* Copies an F32 tensor of exactly n elements into dst (little-endian on any host). */
 cs_status cs_st_read_f32(const cs_safetensors *st, const char *name, float *dst, size_t n,
                          cs_error *err);
+/* A safetensors file of F32 tensors (name, ndim and shape of each; data[i]
+   holds tensor i): metadata first, then the tensors in order, the header padded
+   with spaces so that the data starts 8-byte aligned. Returns malloc'd bytes. */
+cs_status cs_st_write(const cs_meta *meta, int nmeta, const cs_st_tensor *tensors,
+                      const float *const *data, int ntensors, uint8_t **out, size_t *size,
+                      cs_error *err);
+/* "[32,1,3,3]": a shape as the header writes it, for messages too. */
+void cs_st_shape_str(char *buf, size_t cap, const int64_t *shape, int ndim);
 
 #endif
