@@ -1,0 +1,147 @@
+/* image.c: decoding images to 8-bit gray with stb_image, within the limits. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cellsight.h"
+
+/* Only the formats a microscope or a photo editor hands us: fewer parsers
+   exposed to hostile files. */
+#define STBI_NO_HDR
+#define STBI_NO_PSD
+#define STBI_NO_PIC
+#define STBI_NO_LINEAR
+#define STB_IMAGE_IMPLEMENTATION
+#include <stb_image.h>
+
+/* What a file stb cannot read looks like, so that the message can say it. */
+static const char *sniff(const uint8_t *p, size_t n) {
+    if (n >= 4 && (!memcmp(p, "II*\0", 4) || !memcmp(p, "MM\0*", 4)))
+        return "a TIFF image, which cellsight cannot read: save it as PNG or JPEG";
+    if (n >= 5 && !memcmp(p, "%PDF-", 5)) return "a PDF document, not an image";
+    if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4))
+        return "a WebP image, which cellsight cannot read: save it as PNG or JPEG";
+    if (n >= 12 && !memcmp(p + 4, "ftyp", 4))
+        return "a HEIC/AVIF image or a video, which cellsight cannot read: save it as PNG or JPEG";
+    if (n >= 4 && !memcmp(p, "8BPS", 4)) return "a Photoshop file: save it as PNG or JPEG";
+    if (n >= 2 && !memcmp(p, "BM", 2))
+        return "a BMP of a kind cellsight cannot read (compressed?): save it as PNG";
+    if (n >= 3 && !memcmp(p, "\xff\xd8\xff", 3))
+        return "a damaged JPEG, or one of a kind cellsight cannot read (12-bit, lossless)";
+    return "not an image cellsight can read (JPEG, PNG, BMP, PGM/PPM, TGA or GIF)";
+}
+
+static const char *stb_reason(void) {
+    const char *why = stbi_failure_reason();
+    return why ? why : "unknown";
+}
+
+/* A PNG's size from its IHDR chunk: for the message about an image too large
+   for stb even to describe. */
+static int png_size(const uint8_t *p, size_t n, int *w, int *h) {
+    if (n < 24 || memcmp(p, "\x89PNG\r\n\x1a\n", 8) || memcmp(p + 12, "IHDR", 4)) return 0;
+    uint32_t pw = (uint32_t)p[16] << 24 | p[17] << 16 | p[18] << 8 | p[19];
+    uint32_t ph = (uint32_t)p[20] << 24 | p[21] << 16 | p[22] << 8 | p[23];
+    if (pw > INT32_MAX || ph > INT32_MAX) return 0;
+    *w = (int)pw;
+    *h = (int)ph;
+    return 1;
+}
+
+cs_status cs_image_decode(cs_image *im, const void *data, size_t size, cs_error *err) {
+    memset(im, 0, sizeof *im);
+    if (size == 0) return cs_fail(err, CS_EINPUT, "the file is empty");
+    if ((long long)size > CS_MAX_IMAGE_BYTES)
+        return cs_fail(err, CS_ELIMIT, "the image file has %zu bytes, over the limit of %lld",
+                       size, CS_MAX_IMAGE_BYTES);
+    /* The header alone first, so that a hostile size is refused before any
+       allocation. stb tries every format in turn, so its failure only says
+       "unknown image type"; a PNG too large for stb to describe is told by its IHDR. */
+    int w = 0, h = 0, channels = 0;
+    if (!stbi_info_from_memory(data, (int)size, &w, &h, &channels) && !png_size(data, size, &w, &h))
+        return cs_fail(err, CS_EINPUT, "%s", sniff(data, size));
+    if (w <= 0 || h <= 0) return cs_fail(err, CS_EINPUT, "the image has %d x %d pixels", w, h);
+    if (w > CS_MAX_IMAGE_SIDE || h > CS_MAX_IMAGE_SIDE)
+        return cs_fail(err, CS_ELIMIT, "the image is %d x %d pixels, over the limit of %d on a side",
+                       w, h, CS_MAX_IMAGE_SIDE);
+    if ((long long)w * h > CS_MAX_IMAGE_PIXELS)
+        return cs_fail(err, CS_ELIMIT, "the image is %d x %d = %lld pixels, over the limit of %lld",
+                       w, h, (long long)w * h, CS_MAX_IMAGE_PIXELS);
+    /* One channel: stb's own gray, (77 r + 150 g + 29 b) >> 8 (a JPEG's luma);
+       16-bit PNGs and PGMs come out 8-bit. */
+    uint8_t *gray = stbi_load_from_memory(data, (int)size, &w, &h, &channels, 1);
+    if (!gray) {
+        const char *why = stb_reason();
+        if (!strcmp(why, "outofmem"))
+            return cs_fail(err, CS_ENOMEM, "out of memory decoding a %d x %d image", w, h);
+        if (!strcmp(why, "too large")) /* stb's buffers count bytes in an int */
+            return cs_fail(err, CS_ELIMIT, "the image is %d x %d pixels, too large to decode in "
+                           "its colour depth: save it as 8-bit gray or in smaller parts", w, h);
+        return cs_fail(err, CS_EINPUT, "the image is damaged or truncated (%s)", why);
+    }
+    im->w = w;
+    im->h = h;
+    im->gray = gray;
+    return CS_OK;
+}
+
+cs_status cs_image_load(cs_image *im, const char *path, cs_error *err) {
+    memset(im, 0, sizeof *im);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return cs_fail(err, CS_EIO, "%s: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) return cs_fail(err, CS_EINPUT, "%s is a folder, not an image", path);
+    if ((long long)st.st_size > CS_MAX_IMAGE_BYTES)
+        return cs_fail(err, CS_ELIMIT, "%s has %lld bytes, over the limit of %lld for an image",
+                       path, (long long)st.st_size, CS_MAX_IMAGE_BYTES);
+
+    FILE *f = fopen(path, "rb");
+    if (!f) return cs_fail(err, CS_EIO, "%s: %s", path, strerror(errno));
+    size_t size = (size_t)st.st_size;
+    uint8_t *data = malloc(size ? size : 1);
+    if (!data) {
+        fclose(f);
+        return cs_fail(err, CS_ENOMEM, "%s: out of memory reading %zu bytes", path, size);
+    }
+    size_t got = fread(data, 1, size, f);
+    int failed = ferror(f);
+    fclose(f);
+    cs_status s;
+    if (failed) s = cs_fail(err, CS_EIO, "%s: cannot read the file", path);
+    else if (got != size) s = cs_fail(err, CS_EIO, "%s: the file changed while being read", path);
+    else if ((s = cs_image_decode(im, data, size, err)) != CS_OK && err) {
+        char why[sizeof err->msg];
+        memcpy(why, err->msg, sizeof why);
+        cs_fail(err, s, "%s: %s", path, why);
+    }
+    free(data);
+    return s;
+}
+
+cs_status cs_image_from_rgba(cs_image *im, const uint8_t *rgba, int w, int h, cs_error *err) {
+    memset(im, 0, sizeof *im);
+    if (!rgba || w <= 0 || h <= 0)
+        return cs_fail(err, CS_EINPUT, "no pixels (%d x %d)", w, h);
+    if (w > CS_MAX_IMAGE_SIDE || h > CS_MAX_IMAGE_SIDE || (long long)w * h > CS_MAX_IMAGE_PIXELS)
+        return cs_fail(err, CS_ELIMIT, "the image is %d x %d pixels, over the limit of %lld pixels "
+                       "and %d on a side", w, h, CS_MAX_IMAGE_PIXELS, CS_MAX_IMAGE_SIDE);
+    size_t n = (size_t)w * h;
+    im->gray = malloc(n);
+    if (!im->gray) return cs_fail(err, CS_ENOMEM, "out of memory for a %d x %d image", w, h);
+    /* Exactly stb's formula, so the page's canvas and the CLI see the same gray. */
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p = rgba + 4 * i;
+        im->gray[i] = (uint8_t)((p[0] * 77 + p[1] * 150 + p[2] * 29) >> 8);
+    }
+    im->w = w;
+    im->h = h;
+    return CS_OK;
+}
+
+void cs_image_free(cs_image *im) {
+    if (!im) return;
+    free(im->gray); /* stb allocates with malloc */
+    memset(im, 0, sizeof *im);
+}

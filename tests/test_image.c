@@ -1,0 +1,174 @@
+/* test_image.c: decoding every format, the gray formula, and bad files. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <stb_image.h>
+
+#include "cellsight.h"
+#include "test.h"
+
+static const char *data_dir;
+
+static const char *fixture(const char *name) {
+    static char path[1024];
+    snprintf(path, sizeof path, "%s/images/%s", data_dir, name);
+    return path;
+}
+
+static unsigned char *read_all(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *p = malloc(*size + 1);
+    if (p && fread(p, 1, *size, f) != *size) {
+        free(p);
+        p = NULL;
+    }
+    fclose(f);
+    return p;
+}
+
+/* The same crop of a real image in every lossless format gives the same pixels. */
+static void test_formats(void) {
+    cs_image ref;
+    cs_error err = {0};
+    CHECK(cs_image_load(&ref, fixture("cells.png"), &err) == CS_OK);
+    CHECK(ref.w == 300 && ref.h == 200);
+    if (!ref.gray) return;
+
+    const char *lossless[] = {"cells.bmp", "cells.gif", "cells.pgm", "cells.ppm", "cells.tga",
+                              "cells16.png"};
+    for (size_t i = 0; i < sizeof lossless / sizeof *lossless; i++) {
+        cs_image im;
+        cs_status s = cs_image_load(&im, fixture(lossless[i]), &err);
+        if (s != CS_OK) fprintf(stderr, "%s: %s\n", lossless[i], err.msg);
+        CHECK(s == CS_OK);
+        CHECK(im.w == ref.w && im.h == ref.h);
+        int same = im.gray && im.w == ref.w && im.h == ref.h &&
+                   !memcmp(im.gray, ref.gray, (size_t)ref.w * ref.h);
+        if (!same) fprintf(stderr, "%s: pixels differ from cells.png\n", lossless[i]);
+        CHECK(same);
+        cs_image_free(&im);
+        CHECK(im.gray == NULL && im.w == 0);
+    }
+
+    /* JPEG is lossy: close, not equal. */
+    cs_image jpg;
+    CHECK(cs_image_load(&jpg, fixture("cells.jpg"), &err) == CS_OK);
+    CHECK(jpg.w == 300 && jpg.h == 200);
+    if (jpg.gray) {
+        double diff = 0;
+        for (int i = 0; i < ref.w * ref.h; i++) diff += abs(jpg.gray[i] - ref.gray[i]);
+        CHECK(diff / (ref.w * ref.h) < 4.0); /* 2.4 at quality 92 */
+    }
+    cs_image_free(&jpg);
+
+    /* From memory as from the file. */
+    size_t size;
+    unsigned char *bytes = read_all(fixture("cells.png"), &size);
+    CHECK(bytes != NULL);
+    cs_image mem;
+    CHECK(bytes && cs_image_decode(&mem, bytes, size, &err) == CS_OK);
+    CHECK(mem.gray && !memcmp(mem.gray, ref.gray, (size_t)ref.w * ref.h));
+    cs_image_free(&mem);
+    free(bytes);
+    cs_image_free(&ref);
+}
+
+/* The page's canvas pixels and the decoder agree exactly, alpha ignored. */
+static void test_rgba(void) {
+    const uint8_t px[] = {255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 0, 255, 255, 255, 7,
+                          10, 200, 30, 255, 0, 0, 0, 255};
+    cs_image im;
+    cs_error err = {0};
+    CHECK(cs_image_from_rgba(&im, px, 3, 2, &err) == CS_OK);
+    CHECK(im.w == 3 && im.h == 2);
+    if (im.gray) {
+        CHECK(im.gray[0] == 76);  /* (255 * 77) >> 8 */
+        CHECK(im.gray[1] == 149); /* (255 * 150) >> 8 */
+        CHECK(im.gray[2] == 28);  /* (255 * 29) >> 8 */
+        CHECK(im.gray[3] == 255);
+        CHECK(im.gray[4] == (10 * 77 + 200 * 150 + 30 * 29) >> 8);
+        CHECK(im.gray[5] == 0);
+    }
+    cs_image_free(&im);
+
+    size_t size;
+    unsigned char *bytes = read_all(fixture("color.png"), &size);
+    CHECK(bytes != NULL);
+    if (!bytes) return;
+    int w, h, n;
+    uint8_t *rgba = stbi_load_from_memory(bytes, (int)size, &w, &h, &n, 4);
+    cs_image dec, canvas;
+    CHECK(rgba && cs_image_from_rgba(&canvas, rgba, w, h, &err) == CS_OK);
+    CHECK(cs_image_decode(&dec, bytes, size, &err) == CS_OK);
+    CHECK(dec.w == 40 && dec.h == 30 && canvas.w == 40 && canvas.h == 30);
+    CHECK(dec.gray && canvas.gray && !memcmp(dec.gray, canvas.gray, 40 * 30));
+    cs_image_free(&dec);
+    cs_image_free(&canvas);
+    stbi_image_free(rgba);
+    free(bytes);
+
+    CHECK(cs_image_from_rgba(&im, NULL, 3, 2, &err) == CS_EINPUT && im.gray == NULL);
+    CHECK(cs_image_from_rgba(&im, px, 0, 2, &err) == CS_EINPUT);
+    CHECK(cs_image_from_rgba(&im, px, CS_MAX_IMAGE_SIDE + 1, 1, &err) == CS_ELIMIT);
+    CHECK(cs_image_from_rgba(&im, px, 30000, 30000, &err) == CS_ELIMIT);
+    CHECK(strstr(err.msg, "30000 x 30000") != NULL);
+}
+
+/* Each bad file: the expected code, a message that says what is wrong, no image. */
+static void expect_bad(const char *name, cs_status code, const char *says) {
+    cs_image im;
+    cs_error err = {0};
+    cs_status s = cs_image_load(&im, fixture(name), &err);
+    if (s != code || !strstr(err.msg, says))
+        fprintf(stderr, "%s: got %d \"%s\", expected %d with \"%s\"\n", name, s, err.msg, code,
+                says);
+    CHECK(s == code);
+    CHECK(err.code == code);
+    CHECK(strstr(err.msg, says) != NULL);
+    CHECK(strstr(err.msg, name) != NULL); /* the message names the file */
+    CHECK(im.gray == NULL && im.w == 0 && im.h == 0);
+}
+
+static void test_bad_files(void) {
+    expect_bad("empty.png", CS_EINPUT, "empty");
+    expect_bad("text.png", CS_EINPUT, "not an image");
+    expect_bad("garbage.jpg", CS_EINPUT, "not an image");
+    expect_bad("tiny.tif", CS_EINPUT, "TIFF");
+    expect_bad("doc.pdf", CS_EINPUT, "PDF");
+    expect_bad("tiny.webp", CS_EINPUT, "WebP");
+    expect_bad("rle.bmp", CS_EINPUT, "BMP");
+    expect_bad("truncated.jpg", CS_EINPUT, "damaged or truncated");
+    expect_bad("truncated.png", CS_EINPUT, "damaged or truncated");
+    expect_bad("huge.png", CS_ELIMIT, "100000 x 100000");
+    expect_bad("huge.jpg", CS_ELIMIT, "30000 x 30000");
+    expect_bad("no-such-file.png", CS_EIO, "No such file");
+    expect_bad("", CS_EINPUT, "folder"); /* the fixture folder itself */
+
+    /* Flipped bits in the compressed data: an image or an error, never a crash. */
+    const char *flipped[] = {"bitflip.jpg", "bitflip.png"};
+    for (int i = 0; i < 2; i++) {
+        cs_image im;
+        cs_error err = {0};
+        cs_status s = cs_image_load(&im, fixture(flipped[i]), &err);
+        CHECK(s == CS_OK || s == CS_EINPUT);
+        CHECK(s == CS_OK ? im.w == 300 && im.h == 200 : im.gray == NULL && err.msg[0] != 0);
+        cs_image_free(&im);
+    }
+
+    cs_image im;
+    cs_error err = {0};
+    CHECK(cs_image_decode(&im, NULL, 0, &err) == CS_EINPUT);
+    CHECK(cs_image_decode(&im, "x", 1, NULL) == CS_EINPUT); /* err may be NULL */
+}
+
+int main(int argc, char **argv) {
+    data_dir = argc > 1 ? argv[1] : "tests/data";
+    test_formats();
+    test_rgba();
+    test_bad_files();
+    return test_summary();
+}

@@ -1,0 +1,286 @@
+/* test_tiles.c: the grid, standardization, background, the 8 symmetries and
+   the sampled training crops. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cellsight.h"
+#include "test.h"
+
+static const char *data_dir;
+
+static int load(cs_image *im, const char *name) {
+    char path[1024];
+    cs_error err = {0};
+    snprintf(path, sizeof path, "%s/images/%s", data_dir, name);
+    if (cs_image_load(im, path, &err) == CS_OK) return 1;
+    fprintf(stderr, "%s\n", err.msg);
+    return 0;
+}
+
+static void test_grid(void) {
+    int cols, rows;
+    cs_tile_grid(1408, 1040, 96, 128, &cols, &rows);
+    CHECK(cols == 11 && rows == 7); /* 77 tiles of an AZGCB image */
+    cs_tile_grid(1408, 1040, 0, 128, &cols, &rows);
+    CHECK(cols == 11 && rows == 8);
+    cs_tile_grid(1408, 1040, -5, 128, &cols, &rows); /* no crop */
+    CHECK(cols == 11 && rows == 8);
+    cs_tile_grid(256, 256, 0, 128, &cols, &rows);
+    CHECK(cols == 2 && rows == 2);
+    cs_tile_grid(255, 383, 0, 128, &cols, &rows); /* partial tiles dropped */
+    CHECK(cols == 1 && rows == 2);
+    cs_tile_grid(127, 500, 0, 128, &cols, &rows);
+    CHECK(cols == 0);
+    cs_tile_grid(500, 200, 100, 128, &cols, &rows);
+    CHECK(rows == 0);
+    cs_tile_grid(500, 200, 300, 128, &cols, &rows); /* crop taller than the image */
+    CHECK(rows == 0);
+}
+
+static void moments(const float *t, int n, double *mean, double *std) {
+    double s = 0, q = 0;
+    for (int i = 0; i < n; i++) s += t[i];
+    *mean = s / n;
+    for (int i = 0; i < n; i++) q += (t[i] - *mean) * (t[i] - *mean);
+    *std = sqrt(q / n);
+}
+
+static void test_standardize(void) {
+    float a[4] = {1, 2, 3, 4}; /* mean 2.5, population std sqrt(1.25) */
+    cs_standardize(a, 4);
+    for (int i = 0; i < 4; i++) CHECK_NEAR(a[i], (i + 1 - 2.5) / sqrt(1.25), 1e-6);
+
+    cs_rng rng;
+    cs_rng_seed(&rng, 1);
+    static float t[CS_TILE * CS_TILE];
+    for (int i = 0; i < CS_TILE * CS_TILE; i++) t[i] = 0.3f + 0.2f * cs_rng_uniform(&rng);
+    cs_standardize(t, CS_TILE * CS_TILE);
+    double mean, std;
+    moments(t, CS_TILE * CS_TILE, &mean, &std);
+    CHECK_NEAR(mean, 0, 1e-6);
+    CHECK_NEAR(std, 1, 1e-5);
+
+    for (int i = 0; i < CS_TILE * CS_TILE; i++) t[i] = 0.4f;
+    cs_standardize(t, CS_TILE * CS_TILE);
+    int zeros = 1;
+    for (int i = 0; i < CS_TILE * CS_TILE; i++) zeros &= t[i] == 0.0f;
+    CHECK(zeros); /* a constant tile: zeros, not NaN */
+
+    /* A spread under the floor is divided by the floor, not blown up. */
+    float b[2] = {0.5f - 1e-5f, 0.5f + 1e-5f};
+    cs_standardize(b, 2);
+    CHECK_NEAR(b[0], -1e-5 / CS_STD_FLOOR, 1e-4);
+    CHECK_NEAR(b[1], 1e-5 / CS_STD_FLOOR, 1e-4);
+}
+
+/* Gaussian noise by the sum of 12 uniforms: std sd around mean m. */
+static void noise_tile(float *t, int tile, float m, float sd, cs_rng *rng) {
+    for (int i = 0; i < tile * tile; i++) {
+        float g = -6;
+        for (int k = 0; k < 12; k++) g += cs_rng_uniform(rng);
+        t[i] = m + sd * g;
+    }
+}
+
+static void test_background(void) {
+    int n = CS_TILE;
+    static float t[CS_TILE * CS_TILE];
+    cs_rng rng;
+    cs_rng_seed(&rng, 2);
+
+    for (int i = 0; i < n * n; i++) t[i] = 0.38f;
+    CHECK(cs_is_background(t, n) == 1); /* flat */
+    noise_tile(t, n, 0.38f, 0.006f, &rng);
+    CHECK(cs_is_background(t, n) == 1); /* camera noise on empty medium */
+    noise_tile(t, n, 0.38f, 0.03f, &rng);
+    CHECK(cs_is_background(t, n) == 0); /* texture */
+
+    /* One small cell (radius 6 px: a dark body in a bright halo) on noisy medium. */
+    noise_tile(t, n, 0.38f, 0.006f, &rng);
+    for (int y = 0; y < n; y++)
+        for (int x = 0; x < n; x++) {
+            float d = hypotf(x - 40.0f, y - 70.0f);
+            if (d < 4) t[y * n + x] = 0.15f;
+            else if (d < 6) t[y * n + x] = 0.8f;
+        }
+    CHECK(cs_is_background(t, n) == 0);
+
+    /* Real tiles: empty medium (Mia PaCa-2) is background; one T47D cell on
+       glass is not; nor is any tile of a confluent T47D crop. */
+    cs_image im;
+    if (load(&im, "background.png")) {
+        CHECK(cs_tile_read(t, &im, 0, 0, n) == 1);
+        cs_image_free(&im);
+    }
+    if (load(&im, "one_cell.png")) {
+        CHECK(cs_tile_read(t, &im, 0, 0, n) == 0);
+        cs_image_free(&im);
+    }
+    if (load(&im, "cells.png")) {
+        int cols, rows, any = 0;
+        cs_tile_grid(im.w, im.h, 0, n, &cols, &rows);
+        CHECK(cols * rows == 2);
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) any |= cs_tile_read(t, &im, c * n, r * n, n);
+        CHECK(any == 0);
+        cs_image_free(&im);
+    }
+}
+
+static void test_tile_read(void) {
+    /* A 4x3 image, tile 2 at (1, 1): the pixels standardized. */
+    uint8_t px[12] = {0, 10, 20, 30, 40, 51, 60, 70, 80, 90, 100, 110};
+    cs_image im = {4, 3, px};
+    float t[4];
+    CHECK(cs_tile_read(t, &im, 1, 1, 2) == 0);
+    float want[4] = {51 / 255.0f, 60 / 255.0f, 90 / 255.0f, 100 / 255.0f};
+    cs_standardize(want, 4);
+    for (int i = 0; i < 4; i++) CHECK(t[i] == want[i]);
+}
+
+static int equal(const float *a, const float *b, int n) { return !memcmp(a, b, sizeof(float) * n); }
+
+static void test_dihedral(void) {
+    enum { N = 5 };
+    float src[N * N], d[8][N * N], tmp[N * N];
+    for (int i = 0; i < N * N; i++) src[i] = (float)(i * i % 17) + 0.1f * i; /* no symmetry */
+    for (int k = 0; k < 8; k++) cs_tile_dihedral(d[k], src, N, k);
+
+    CHECK(equal(d[0], src, N * N));
+    for (int a = 0; a < 8; a++)
+        for (int b = a + 1; b < 8; b++) CHECK(!equal(d[a], d[b], N * N)); /* 8 distinct */
+
+    /* What the bits mean, at one pixel (r = 1, c = 3). */
+    CHECK(d[1][1 * N + 3] == src[1 * N + 1]); /* left-right */
+    CHECK(d[2][1 * N + 3] == src[3 * N + 3]); /* top-bottom */
+    CHECK(d[4][1 * N + 3] == src[3 * N + 1]); /* transpose */
+
+    /* The group closes: a transform of a transform is one of the 8, and every
+       transform has an inverse among them. */
+    for (int a = 0; a < 8; a++) {
+        int inverse = 0;
+        for (int b = 0; b < 8; b++) {
+            cs_tile_dihedral(tmp, d[a], N, b);
+            int found = 0;
+            for (int k = 0; k < 8; k++) found |= equal(tmp, d[k], N * N);
+            CHECK(found);
+            inverse |= equal(tmp, src, N * N);
+        }
+        CHECK(inverse);
+    }
+    /* A quarter turn four times is the identity; twice it is the half turn (3). */
+    float r[N * N];
+    memcpy(r, src, sizeof r);
+    for (int i = 0; i < 4; i++) {
+        cs_tile_dihedral(tmp, r, N, 5);
+        memcpy(r, tmp, sizeof r);
+        if (i == 1) CHECK(equal(r, d[3], N * N));
+    }
+    CHECK(equal(r, src, N * N));
+}
+
+static void test_sample(void) {
+    cs_image im;
+    if (!load(&im, "cells.png")) return;
+    int n = 64;
+    float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n);
+    float *c = malloc(sizeof(float) * n * n);
+
+    /* No augmentation, centre on the pixel grid: exactly cs_tile_read's tile. */
+    int at[][2] = {{0, 0}, {100, 37}, {300 - 64, 200 - 64}};
+    for (int i = 0; i < 3; i++) {
+        int x = at[i][0], y = at[i][1];
+        cs_tile_read(a, &im, x, y, n);
+        cs_tile_sample(b, &im, 0, x + n / 2.0f, y + n / 2.0f, n, NULL, NULL);
+        CHECK(equal(a, b, n * n));
+    }
+
+    /* Beyond the edges the nearest edge pixel repeats: centred on the top-left
+       corner, the whole top-left quarter is pixel (0, 0); the cropped bottom
+       rows are never read. */
+    cs_tile_sample(b, &im, 0, 0, 0, n, NULL, NULL);
+    int flat = 1;
+    for (int r = 0; r <= n / 2; r++)
+        for (int q = 0; q <= n / 2; q++) flat &= b[r * n + q] == b[0];
+    CHECK(flat);
+    CHECK(b[n - 1] != b[0]);
+    cs_tile_sample(b, &im, 150, 100, 50, n, NULL, NULL); /* rows >= 50 are cropped */
+    int repeats = 1;
+    for (int r = n / 2; r < n; r++) repeats &= !memcmp(b + r * n, b + (n / 2) * n, sizeof(float) * n);
+    CHECK(repeats);
+
+    /* A flip alone gives the plain crop or its mirror; the 8 symmetries one of 8. */
+    cs_rng rng;
+    cs_rng_seed(&rng, 3);
+    cs_tile_sample(a, &im, 0, 150, 100, n, NULL, NULL);
+    cs_tile_dihedral(c, a, n, 1);
+    cs_augment flip = {.hflip = 1};
+    int seen_plain = 0, seen_mirror = 0;
+    for (int i = 0; i < 20; i++) {
+        cs_tile_sample(b, &im, 0, 150, 100, n, &flip, &rng);
+        seen_plain |= equal(a, b, n * n);
+        seen_mirror |= equal(c, b, n * n);
+        CHECK(equal(a, b, n * n) || equal(c, b, n * n));
+    }
+    CHECK(seen_plain && seen_mirror);
+    cs_augment dihedral = {.dihedral = 1};
+    unsigned seen = 0;
+    for (int i = 0; i < 64; i++) {
+        cs_tile_sample(b, &im, 0, 150, 100, n, &dihedral, &rng);
+        for (int k = 0; k < 8; k++) {
+            cs_tile_dihedral(c, a, n, k);
+            if (equal(b, c, n * n)) seen |= 1u << k;
+        }
+    }
+    CHECK(seen == 0xff);
+
+    /* The same seed gives the same crop. */
+    cs_augment paper = {.hflip = 1, .rotate_deg = 5, .shift = 0.1f, .zoom = 0.1f};
+    cs_rng r1, r2;
+    cs_rng_seed(&r1, 9);
+    cs_rng_seed(&r2, 9);
+    cs_tile_sample(b, &im, 0, 150, 100, n, &paper, &r1);
+    cs_tile_sample(c, &im, 0, 150, 100, n, &paper, &r2);
+    CHECK(equal(b, c, n * n));
+    double mean, std;
+    moments(b, n * n, &mean, &std);
+    CHECK_NEAR(mean, 0, 1e-5);
+    CHECK_NEAR(std, 1, 1e-4);
+    free(a);
+    free(b);
+    free(c);
+    cs_image_free(&im);
+
+    /* Rotation, read off a ramp (gray = x): bilinear sampling keeps it linear,
+       so the tile's gradient points at the rotation angle, within +-5 degrees. */
+    uint8_t *ramp = malloc(256 * 256);
+    for (int y = 0; y < 256; y++)
+        for (int x = 0; x < 256; x++) ramp[y * 256 + x] = (uint8_t)x;
+    cs_image rim = {256, 256, ramp};
+    cs_augment rot = {.rotate_deg = 5};
+    float t[32 * 32], lo = 90, hi = -90;
+    for (int i = 0; i < 20; i++) {
+        cs_tile_sample(t, &rim, 0, 128, 128, 32, &rot, &rng);
+        /* x = cx + cos(a) u - sin(a) v: d/du = cos(a), d/dv = -sin(a). */
+        double du = t[16 * 32 + 20] - t[16 * 32 + 12], dv = t[20 * 32 + 16] - t[12 * 32 + 16];
+        float deg = (float)(atan2(-dv, du) * 180 / 3.14159265358979);
+        CHECK(fabsf(deg) <= 5.01f);
+        lo = fminf(lo, deg);
+        hi = fmaxf(hi, deg);
+    }
+    CHECK(hi - lo > 2); /* it does rotate, both ways */
+    CHECK(lo < 0 && hi > 0);
+    free(ramp);
+}
+
+int main(int argc, char **argv) {
+    data_dir = argc > 1 ? argv[1] : "tests/data";
+    test_grid();
+    test_standardize();
+    test_background();
+    test_tile_read();
+    test_dihedral();
+    test_sample();
+    return test_summary();
+}
