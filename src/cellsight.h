@@ -127,6 +127,9 @@ void cs_tile_sample(float *dst, const cs_image *im, int crop_bottom, float cx, f
 
 /* ---------------------------------------------------------------- network */
 
+#define CS_MAX_TILE 1024    /* tile side */
+#define CS_MAX_WIDTH 4096   /* channels of a conv layer, units of a dense layer */
+
 typedef enum { CS_CONV, CS_POOL, CS_GAP, CS_DROPOUT, CS_DENSE } cs_kind;
 
 typedef struct {

@@ -21,6 +21,29 @@ void cs_conv3x3_forward_ref(float *out, const float *in, const float *w, const f
 void cs_conv3x3_backward_ref(float *din, float *dw, float *dbias, const float *dout,
                              const float *in, const float *w, int B, int H, int W, int Ci, int Co);
 
+/* The layers (layers.c), each a forward/backward pair on B tiles, channels-last.
+   Backward passes take dout, the loss's gradient at the output, and overwrite
+   the gradients of the parameters (summed over the batch) and din, the
+   gradient at the input, unless din is NULL. conv and dense apply their ReLU
+   mask to dout in place. */
+void cs_conv_forward(float *out, const float *in, const float *w, const float *bias,
+                     int B, int H, int W, int Ci, int Co, int relu);
+void cs_conv_backward(float *din, float *dw, float *dbias, float *dout, const float *out,
+                      const float *in, const float *w, int B, int H, int W, int Ci, int Co,
+                      int relu);
+void cs_maxpool_forward(float *out, const float *in, int B, int H, int W, int C);
+void cs_maxpool_backward(float *din, const float *dout, const float *in, int B, int H, int W,
+                         int C);
+void cs_gap_forward(float *out, const float *in, int B, int H, int W, int C);
+void cs_gap_backward(float *din, const float *dout, int B, int H, int W, int C);
+/* rng NULL: inference, the identity (mask all 1). */
+void cs_dropout_forward(float *out, float *mask, const float *in, size_t n, float p, cs_rng *rng);
+void cs_dropout_backward(float *din, const float *dout, const float *mask, size_t n);
+void cs_dense_forward(float *out, const float *in, const float *w, const float *bias,
+                      int B, int I, int O, int relu);
+void cs_dense_backward(float *din, float *dw, float *dbias, float *dout, const float *out,
+                       const float *in, const float *w, int B, int I, int O, int relu);
+
 /* Runs fn(ctx, i) for i in [0, n) on the worker threads (threads.c); returns when all are done. */
 typedef void (*cs_task_fn)(void *ctx, int i);
 void cs_parallel_for(int n, cs_task_fn fn, void *ctx);

@@ -1,0 +1,136 @@
+/* layers.c: the network's layers, each a forward/backward pair. Shapes are
+   for a batch of B tiles, channels-last; backward overwrites its outputs. */
+#include <string.h>
+
+#include "internal.h"
+
+/* ReLU's gradient: zero where the output was clamped (out == 0, as PyTorch). */
+static void relu_mask(float *dout, const float *out, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!(out[i] > 0)) dout[i] = 0;
+}
+
+/* ---------------------------------------------------------------- conv */
+
+/* out [B][H-2][W-2][Co] = relu(in [B][H][W][Ci] (*) w [Co][Ci][3][3] + bias [Co]) */
+void cs_conv_forward(float *out, const float *in, const float *w, const float *bias,
+                     int B, int H, int W, int Ci, int Co, int relu) {
+    cs_conv3x3_forward(out, in, w, bias, B, H, W, Ci, Co, relu);
+}
+
+/* dout [B][H-2][W-2][Co] -> din [B][H][W][Ci], dw [Co][Ci][3][3], dbias [Co] */
+void cs_conv_backward(float *din, float *dw, float *dbias, float *dout, const float *out,
+                      const float *in, const float *w, int B, int H, int W, int Ci, int Co,
+                      int relu) {
+    if (relu) relu_mask(dout, out, (size_t)B * (H - 2) * (W - 2) * Co);
+    cs_conv3x3_backward(din, dw, dbias, dout, in, w, B, H, W, Ci, Co);
+}
+
+/* ---------------------------------------------------------------- max pool */
+
+/* Offset of the largest of the 2x2 window at p (the first of equals in row-major
+   order, as PyTorch); row is the stride of a row. Forward and backward share it
+   so that the gradient goes where the maximum came from, without storing it. */
+static size_t window_argmax(const float *p, size_t C, size_t row) {
+    size_t off[4] = {0, C, row, row + C}, best = 0;
+    for (int k = 1; k < 4; k++)
+        if (p[off[k]] > p[best]) best = off[k];
+    return best;
+}
+
+/* out [B][H/2][W/2][C] = max over 2x2 windows of in [B][H][W][C], stride 2; an
+   odd last row or column is dropped (floor, as PyTorch). */
+void cs_maxpool_forward(float *out, const float *in, int B, int H, int W, int C) {
+    size_t row = (size_t)W * C;
+    for (int b = 0; b < B; b++)
+        for (int y = 0; y < H / 2; y++)
+            for (int x = 0; x < W / 2; x++) {
+                const float *p = in + (((size_t)b * H + 2 * y) * W + 2 * x) * C;
+                for (int c = 0; c < C; c++) *out++ = p[c + window_argmax(p + c, C, row)];
+            }
+}
+
+/* dout [B][H/2][W/2][C], in [B][H][W][C] -> din [B][H][W][C] */
+void cs_maxpool_backward(float *din, const float *dout, const float *in, int B, int H, int W,
+                         int C) {
+    size_t row = (size_t)W * C;
+    memset(din, 0, sizeof(float) * B * H * row);
+    for (int b = 0; b < B; b++)
+        for (int y = 0; y < H / 2; y++)
+            for (int x = 0; x < W / 2; x++) {
+                size_t p = (((size_t)b * H + 2 * y) * W + 2 * x) * C;
+                for (int c = 0; c < C; c++) din[p + c + window_argmax(in + p + c, C, row)] = *dout++;
+            }
+}
+
+/* ---------------------------------------------------------------- global average pool */
+
+/* out [B][C] = mean over H x W of in [B][H][W][C] */
+void cs_gap_forward(float *out, const float *in, int B, int H, int W, int C) {
+    size_t n = (size_t)H * W;
+    for (int b = 0; b < B; b++, out += C) {
+        memset(out, 0, sizeof(float) * C);
+        for (size_t i = 0; i < n; i++, in += C)
+            for (int c = 0; c < C; c++) out[c] += in[c];
+        for (int c = 0; c < C; c++) out[c] /= (float)n;
+    }
+}
+
+/* dout [B][C] -> din [B][H][W][C] */
+void cs_gap_backward(float *din, const float *dout, int B, int H, int W, int C) {
+    size_t n = (size_t)H * W;
+    for (int b = 0; b < B; b++, dout += C)
+        for (size_t i = 0; i < n; i++, din += C)
+            for (int c = 0; c < C; c++) din[c] = dout[c] / (float)n;
+}
+
+/* ---------------------------------------------------------------- dropout */
+
+/* out [n] = in [n] * mask [n]: mask is 0 with probability p, else 1/(1-p)
+   (inverted dropout, so that inference needs no scaling). */
+void cs_dropout_forward(float *out, float *mask, const float *in, size_t n, float p, cs_rng *rng) {
+    float keep = 1.0f / (1.0f - p);
+    for (size_t i = 0; i < n; i++) {
+        mask[i] = !rng ? 1.0f : cs_rng_uniform(rng) < p ? 0.0f : keep;
+        out[i] = in[i] * mask[i];
+    }
+}
+
+/* dout [n] -> din [n] */
+void cs_dropout_backward(float *din, const float *dout, const float *mask, size_t n) {
+    for (size_t i = 0; i < n; i++) din[i] = dout[i] * mask[i];
+}
+
+/* ---------------------------------------------------------------- dense */
+
+/* out [B][O] = in [B][I] . w [O][I]^T + bias [O], ReLU if relu */
+void cs_dense_forward(float *out, const float *in, const float *w, const float *bias,
+                      int B, int I, int O, int relu) {
+    for (int b = 0; b < B; b++, in += I)
+        for (int o = 0; o < O; o++) {
+            const float *wo = w + (size_t)o * I;
+            float s = bias[o];
+            for (int i = 0; i < I; i++) s += wo[i] * in[i];
+            *out++ = relu && s < 0 ? 0 : s;
+        }
+}
+
+/* dout [B][O] -> din [B][I], dw [O][I], dbias [O] */
+void cs_dense_backward(float *din, float *dw, float *dbias, float *dout, const float *out,
+                       const float *in, const float *w, int B, int I, int O, int relu) {
+    if (relu) relu_mask(dout, out, (size_t)B * O);
+    memset(dw, 0, sizeof(float) * O * I);
+    memset(dbias, 0, sizeof(float) * O);
+    if (din) memset(din, 0, sizeof(float) * B * I);
+    for (int b = 0; b < B; b++) {
+        const float *x = in + (size_t)b * I, *g = dout + (size_t)b * O;
+        for (int o = 0; o < O; o++) {
+            float *dwo = dw + (size_t)o * I;
+            const float *wo = w + (size_t)o * I;
+            dbias[o] += g[o];
+            for (int i = 0; i < I; i++) dwo[i] += g[o] * x[i];
+            if (din)
+                for (int i = 0; i < I; i++) din[(size_t)b * I + i] += g[o] * wo[i];
+        }
+    }
+}

@@ -1,0 +1,331 @@
+/* net.c: the network as data. An arch string becomes a list of layers whose
+   parameters live in one allocation; a workspace keeps the activations that
+   the backward pass needs; forward and backward chain the layers of layers.c
+   and end in the loss. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Probabilities are clamped here before the log, as Keras (the paper's
+   framework) does, so that a confident mistake costs 16, not infinity. */
+#define CS_LOSS_FLOOR 1e-7
+
+/* ---------------------------------------------------------------- architecture */
+
+/* "N" in 1..CS_MAX_WIDTH, digits only. */
+static int parse_units(const char *s, int *units) {
+    char *end;
+    if (*s < '0' || *s > '9') return 0;
+    long n = strtol(s, &end, 10);
+    if (*end || n < 1 || n > CS_MAX_WIDTH) return 0;
+    *units = (int)n;
+    return 1;
+}
+
+/* One token of the arch string: sets L's kind, L->p, and *units (0 for the
+   output layer). Returns 0 if the token is not a layer. */
+static int parse_layer(cs_layer *L, int *units, const char *tok) {
+    char *end;
+    *units = 0;
+    if (!strcmp(tok, "pool")) L->kind = CS_POOL;
+    else if (!strcmp(tok, "gap")) L->kind = CS_GAP;
+    else if (!strcmp(tok, "dense")) L->kind = CS_DENSE;
+    else if (!strncmp(tok, "dense", 5)) { L->kind = CS_DENSE; return parse_units(tok + 5, units); }
+    else if (!strncmp(tok, "conv", 4)) { L->kind = CS_CONV; return parse_units(tok + 4, units); }
+    else if (!strncmp(tok, "drop", 4) && (tok[4] == '.' || (tok[4] >= '0' && tok[4] <= '9'))) {
+        L->kind = CS_DROPOUT;
+        L->p = strtof(tok + 4, &end);
+        return !*end && L->p >= 0 && L->p < 1;
+    } else return 0;
+    return 1;
+}
+
+/* Fills net->layers with kinds, names and shapes from net->arch. */
+static cs_status parse_arch(cs_net *net, cs_error *err) {
+    static const char *prefix[] = {[CS_CONV] = "conv", [CS_POOL] = "pool", [CS_GAP] = "gap",
+                                   [CS_DROPOUT] = "drop", [CS_DENSE] = "fc"};
+    const char *arch = net->arch;
+    char buf[sizeof net->arch];
+    int h = net->tile, w = net->tile, c = 1, count[5] = {0}, output = 0;
+    strcpy(buf, arch);
+    for (char *tok = buf, *next; tok; tok = next) {
+        if ((next = strchr(tok, ','))) *next++ = 0;
+        if (output) return cs_fail(err, CS_EINPUT, "arch \"%s\": the output layer \"dense\" must be last", arch);
+        if (net->nlayers == CS_MAX_LAYERS)
+            return cs_fail(err, CS_ELIMIT, "arch \"%s\" has more than %d layers", arch, CS_MAX_LAYERS);
+        cs_layer *L = &net->layers[net->nlayers++];
+        int units;
+        if (!parse_layer(L, &units, tok))
+            return cs_fail(err, CS_EINPUT,
+                           "arch \"%s\": \"%s\" is not a layer (convN, pool, gap, dropP, denseN or "
+                           "dense, with N in 1..%d and 0 <= P < 1)", arch, tok, CS_MAX_WIDTH);
+        snprintf(L->name, sizeof L->name, "%s%d", prefix[L->kind], ++count[L->kind]);
+        L->h = h, L->w = w, L->c = c;
+        switch (L->kind) {
+        case CS_CONV: h -= 2, w -= 2, c = units; break;
+        case CS_POOL: h /= 2, w /= 2; break;
+        case CS_GAP: h = w = 1; break;
+        case CS_DROPOUT: break;
+        case CS_DENSE:
+            if (h != 1 || w != 1)
+                return cs_fail(err, CS_EINPUT, "arch \"%s\": %s gets a %dx%d input, dense layers "
+                               "need 1x1 (put gap before them)", arch, L->name, h, w);
+            output = !units;
+            c = output ? net->nout : units;
+            break;
+        }
+        if (h < 1 || w < 1)
+            return cs_fail(err, CS_EINPUT, "arch \"%s\" does not fit %dx%d tiles: %s gets a %dx%d input",
+                           arch, net->tile, net->tile, L->name, L->h, L->w);
+        L->oh = h, L->ow = w, L->oc = c;
+        L->relu = L->kind == CS_CONV || (L->kind == CS_DENSE && !output);
+        if (L->kind == CS_CONV || L->kind == CS_DENSE) {
+            L->nweight = (size_t)L->oc * L->c * (L->kind == CS_CONV ? 9 : 1);
+            L->nbias = L->oc;
+        }
+        net->nparams += L->nweight + L->nbias;
+    }
+    if (!output) return cs_fail(err, CS_EINPUT, "arch \"%s\" must end with the output layer \"dense\"", arch);
+    if (net->nparams > CS_MAX_MODEL_BYTES / sizeof(float))
+        return cs_fail(err, CS_ELIMIT, "arch \"%s\" has %zu parameters, more than a model file may hold",
+                       arch, net->nparams);
+    return CS_OK;
+}
+
+cs_status cs_net_init(cs_net *net, const char *arch, int tile, int nclasses, cs_error *err) {
+    memset(net, 0, sizeof *net);
+    if (!arch || !*arch) arch = CS_PAPER_ARCH;
+    if (strlen(arch) >= sizeof net->arch)
+        return cs_fail(err, CS_ELIMIT, "arch is longer than %d characters", (int)sizeof net->arch - 1);
+    if (tile < 1 || tile > CS_MAX_TILE)
+        return cs_fail(err, CS_ELIMIT, "tile side %d is not in 1..%d", tile, CS_MAX_TILE);
+    if (nclasses < 2 || nclasses > CS_MAX_CLASSES)
+        return cs_fail(err, CS_ELIMIT, "%d classes: a model has 2 to %d", nclasses, CS_MAX_CLASSES);
+    strcpy(net->arch, arch);
+    net->tile = tile;
+    net->nclasses = nclasses;
+    net->nout = nclasses == 2 ? 1 : nclasses;
+
+    cs_status st = parse_arch(net, err);
+    if (!st && (!(net->params = calloc(net->nparams, sizeof(float))) ||
+                !(net->grads = calloc(net->nparams, sizeof(float)))))
+        st = cs_fail(err, CS_ENOMEM, "out of memory for %zu parameters", net->nparams);
+    if (st) {
+        cs_net_free(net);
+        return st;
+    }
+    float *p = net->params, *g = net->grads;
+    for (int i = 0; i < net->nlayers; i++) {
+        cs_layer *L = &net->layers[i];
+        if (!L->nweight) continue;
+        L->weight = p, L->dweight = g;
+        p += L->nweight, g += L->nweight;
+        L->bias = p, L->dbias = g;
+        p += L->nbias, g += L->nbias;
+    }
+    return CS_OK;
+}
+
+void cs_net_free(cs_net *net) {
+    free(net->params);
+    free(net->grads);
+    memset(net, 0, sizeof *net);
+}
+
+void cs_net_glorot(cs_net *net, cs_rng *rng) {
+    for (int i = 0; i < net->nlayers; i++) {
+        cs_layer *L = &net->layers[i];
+        if (!L->nweight) continue;
+        int k = L->kind == CS_CONV ? 9 : 1; /* a conv kernel's fans count its 3x3 taps */
+        float limit = sqrtf(6.0f / (float)(k * (L->c + L->oc)));
+        for (size_t j = 0; j < L->nweight; j++) L->weight[j] = (2 * cs_rng_uniform(rng) - 1) * limit;
+        memset(L->bias, 0, sizeof(float) * L->nbias);
+    }
+}
+
+int cs_net_head(const cs_net *net) {
+    int head = 0;
+    for (int i = 0; i < net->nlayers; i++)
+        if (net->layers[i].kind == CS_CONV || net->layers[i].kind == CS_POOL || net->layers[i].kind == CS_GAP)
+            head = i + 1;
+    return head;
+}
+
+double cs_net_macs(const cs_net *net) {
+    double macs = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        const cs_layer *L = &net->layers[i];
+        if (L->nweight) macs += (double)L->oh * L->ow * L->nweight;
+    }
+    return macs;
+}
+
+/* ---------------------------------------------------------------- workspace */
+
+struct cs_workspace {
+    int max_batch;
+    int B, from;                   /* of the last forward pass (B = 0: none yet) */
+    float *act[CS_MAX_LAYERS + 1]; /* act[i]: the input of layer i; act[nlayers]: the logits */
+    float *mask[CS_MAX_LAYERS];    /* of each dropout layer, as its input */
+    float *grad[2];                /* the gradient at act[i] lives in grad[i & 1] */
+    float *mem;                    /* one allocation behind all of them */
+};
+
+/* Floats of act[i] for one tile (double: a check against size_t comes first). */
+static double act_floats(const cs_net *net, int i) {
+    const cs_layer *L = &net->layers[i];
+    return i < net->nlayers ? (double)L->h * L->w * L->c : net->nout;
+}
+
+cs_workspace *cs_workspace_new(const cs_net *net, int max_batch, cs_error *err) {
+    int n = net->nlayers;
+    if (max_batch < 1) {
+        cs_fail(err, CS_EINPUT, "a workspace needs a batch of at least 1 tile, not %d", max_batch);
+        return NULL;
+    }
+    /* Two gradient buffers, each as large as the largest activation of its
+       parity, serve every layer's dout and din; the input needs none. */
+    double per_tile = 0, grad[2] = {0, 0};
+    for (int i = 0; i <= n; i++) {
+        double a = act_floats(net, i);
+        per_tile += a * (1 + (i < n && net->layers[i].kind == CS_DROPOUT));
+        if (i > 0 && a > grad[i & 1]) grad[i & 1] = a;
+    }
+    double bytes = (per_tile + grad[0] + grad[1]) * max_batch * sizeof(float);
+    cs_workspace *ws = bytes < (double)SIZE_MAX ? calloc(1, sizeof *ws) : NULL;
+    if (ws) ws->mem = malloc((size_t)bytes);
+    if (!ws || !ws->mem) {
+        free(ws);
+        cs_fail(err, CS_ENOMEM, "out of memory for a workspace of %d tiles (%.0f MB)", max_batch, bytes / 1e6);
+        return NULL;
+    }
+    ws->max_batch = max_batch;
+    float *p = ws->mem;
+    for (int i = 0; i <= n; i++) {
+        size_t a = (size_t)act_floats(net, i) * max_batch;
+        ws->act[i] = p, p += a;
+        if (i < n && net->layers[i].kind == CS_DROPOUT) ws->mask[i] = p, p += a;
+    }
+    for (int k = 0; k < 2; k++) ws->grad[k] = p, p += (size_t)grad[k] * max_batch;
+    return ws;
+}
+
+void cs_workspace_free(cs_workspace *ws) {
+    if (ws) free(ws->mem);
+    free(ws);
+}
+
+const float *cs_net_activation(const cs_workspace *ws, int i) { return ws->act[i]; }
+
+/* ---------------------------------------------------------------- forward, loss, backward */
+
+static float sigmoid(float z) { return 1 / (1 + expf(-z)); }
+
+/* p [K] = softmax(z [K]); returns log(sum(exp(z))), both computed stably. */
+static float softmax(float *p, const float *z, int K) {
+    float m = z[0], s = 0;
+    for (int k = 1; k < K; k++) m = fmaxf(m, z[k]);
+    for (int k = 0; k < K; k++) s += p[k] = expf(z[k] - m);
+    for (int k = 0; k < K; k++) p[k] /= s;
+    return m + logf(s);
+}
+
+void cs_net_forward(const cs_net *net, cs_workspace *ws, int from, const float *x, int B,
+                    int train, cs_rng *rng, float *probs) {
+    int n = net->nlayers, K = net->nclasses;
+    if (from < 0 || from >= n || B < 1 || B > ws->max_batch) { /* a caller's bug: say so in the output */
+        ws->B = 0;
+        if (probs)
+            for (int i = 0; i < B * K; i++) probs[i] = NAN;
+        return;
+    }
+    ws->B = B, ws->from = from;
+    memmove(ws->act[from], x, sizeof(float) * B * (size_t)act_floats(net, from));
+    for (int i = from; i < n; i++) {
+        const cs_layer *L = &net->layers[i];
+        const float *in = ws->act[i];
+        float *out = ws->act[i + 1];
+        switch (L->kind) {
+        case CS_CONV: cs_conv_forward(out, in, L->weight, L->bias, B, L->h, L->w, L->c, L->oc, L->relu); break;
+        case CS_POOL: cs_maxpool_forward(out, in, B, L->h, L->w, L->c); break;
+        case CS_GAP: cs_gap_forward(out, in, B, L->h, L->w, L->c); break;
+        case CS_DROPOUT:
+            cs_dropout_forward(out, ws->mask[i], in, (size_t)B * L->h * L->w * L->c, L->p, train ? rng : NULL);
+            break;
+        case CS_DENSE: cs_dense_forward(out, in, L->weight, L->bias, B, L->c, L->oc, L->relu); break;
+        }
+    }
+    if (!probs) return;
+    const float *z = ws->act[n];
+    for (int b = 0; b < B; b++, probs += K)
+        if (K == 2) probs[1] = sigmoid(z[b]), probs[0] = 1 - probs[1];
+        else softmax(probs, z + (size_t)b * K, K);
+}
+
+static float weight_of(const float *class_weight, int y) { return class_weight ? class_weight[y] : 1; }
+
+/* The weighted mean's denominator, or NaN if a label is out of range. */
+static double weight_sum(const float *class_weight, const int *labels, int B, int K) {
+    double sum = 0;
+    for (int b = 0; b < B; b++) {
+        if (labels[b] < 0 || labels[b] >= K) return NAN;
+        sum += weight_of(class_weight, labels[b]);
+    }
+    return sum;
+}
+
+float cs_net_loss(const cs_net *net, const float *probs, const int *labels,
+                  const float *class_weight, int B) {
+    int K = net->nclasses;
+    double wsum = weight_sum(class_weight, labels, B, K), loss = 0;
+    if (isnan(wsum)) return NAN;
+    for (int b = 0; b < B; b++)
+        loss -= weight_of(class_weight, labels[b]) * log(fmax(probs[b * K + labels[b]], CS_LOSS_FLOOR));
+    return (float)(loss / wsum);
+}
+
+float cs_net_backward(cs_net *net, cs_workspace *ws, int from, const int *labels,
+                      const float *class_weight, int B) {
+    int n = net->nlayers, nout = net->nout;
+    double wsum = weight_sum(class_weight, labels, B, net->nclasses), loss = 0;
+    if (B < 1 || B != ws->B || from < ws->from || from >= n || isnan(wsum)) return NAN;
+
+    /* The loss from the logits, stable where the probabilities round to 0 or 1:
+       binary cross-entropy with logits for one unit, log-softmax for K. */
+    const float *z = ws->act[n];
+    float *dz = ws->grad[n & 1];
+    for (int b = 0; b < B; b++, z += nout, dz += nout) {
+        int y = labels[b];
+        float wy = weight_of(class_weight, y), scale = (float)(wy / wsum);
+        if (nout == 1) {
+            loss += wy * (fmaxf(z[0], 0) - z[0] * y + log1pf(expf(-fabsf(z[0]))));
+            dz[0] = (sigmoid(z[0]) - y) * scale;
+        } else {
+            loss += wy * (softmax(dz, z, nout) - z[y]);
+            dz[y] -= 1;
+            for (int k = 0; k < nout; k++) dz[k] *= scale;
+        }
+    }
+
+    for (int i = n - 1; i >= from; i--) {
+        cs_layer *L = &net->layers[i];
+        const float *in = ws->act[i], *out = ws->act[i + 1];
+        float *dout = ws->grad[(i + 1) & 1], *din = i > from ? ws->grad[i & 1] : NULL;
+        switch (L->kind) {
+        case CS_CONV:
+            cs_conv_backward(din, L->dweight, L->dbias, dout, out, in, L->weight, B, L->h, L->w, L->c, L->oc, L->relu);
+            break;
+        case CS_POOL: if (din) cs_maxpool_backward(din, dout, in, B, L->h, L->w, L->c); break;
+        case CS_GAP: if (din) cs_gap_backward(din, dout, B, L->h, L->w, L->c); break;
+        case CS_DROPOUT: if (din) cs_dropout_backward(din, dout, ws->mask[i], (size_t)B * L->h * L->w * L->c); break;
+        case CS_DENSE:
+            cs_dense_backward(din, L->dweight, L->dbias, dout, out, in, L->weight, B, L->c, L->oc, L->relu);
+            break;
+        }
+    }
+    return (float)(loss / wsum);
+}

@@ -1,0 +1,133 @@
+/* test_net.c: the arch string, the shapes and names it gives, Glorot
+   initialisation, the head, the cost figure, Adam, and clear errors for
+   what cannot be built. */
+#include <string.h>
+
+#include "internal.h"
+#include "test.h"
+
+static void check_paper_net(void) {
+    cs_net net;
+    CHECK(cs_net_init(&net, NULL, CS_TILE, 2, NULL) == CS_OK);
+    CHECK(!strcmp(net.arch, CS_PAPER_ARCH));
+    CHECK(net.nlayers == 8 && net.nout == 1);
+    static const char *names[] = {"conv1", "conv2", "conv3", "gap1", "drop1", "fc1", "drop2", "fc2"};
+    for (int i = 0; i < net.nlayers; i++) CHECK(!strcmp(net.layers[i].name, names[i]));
+    const cs_layer *conv3 = &net.layers[2], *fc1 = &net.layers[5], *fc2 = &net.layers[7];
+    CHECK(conv3->h == 124 && conv3->c == 32 && conv3->oh == 122 && conv3->ow == 122 && conv3->oc == 64);
+    CHECK(fc1->c == 64 && fc1->oc == 32 && fc1->relu && fc1->nweight == 32 * 64);
+    CHECK(fc2->c == 32 && fc2->oc == 1 && !fc2->relu);
+    CHECK(net.layers[4].kind == CS_DROPOUT && net.layers[4].p == 0.5f);
+    size_t nparams = (9 * 32 + 32) + (9 * 32 * 32 + 32) + (9 * 32 * 64 + 64) + (64 * 32 + 32) + (32 + 1);
+    CHECK(net.nparams == nparams);
+    CHECK(net.layers[0].weight == net.params && fc2->bias == net.params + nparams - 1);
+    CHECK(fc2->dbias == net.grads + nparams - 1);
+    CHECK(cs_net_head(&net) == 4);
+    double macs = 126.0 * 126 * 32 * 9 + 124.0 * 124 * 32 * 32 * 9 + 122.0 * 122 * 64 * 32 * 9 + 64 * 32 + 32;
+    CHECK_NEAR(cs_net_macs(&net), macs, 0.5);
+
+    /* Glorot: the same seed, the same weights; within +-sqrt(6 / (fan_in + fan_out)); zero biases */
+    cs_rng rng;
+    cs_rng_seed(&rng, 42);
+    cs_net_glorot(&net, &rng);
+    float first = net.layers[1].weight[0], limit = sqrtf(6.0f / (9 * (32 + 32))), wmax = 0;
+    for (size_t i = 0; i < net.layers[1].nweight; i++) wmax = fmaxf(wmax, fabsf(net.layers[1].weight[i]));
+    CHECK(wmax <= limit && wmax > 0.95f * limit);
+    CHECK(net.layers[1].bias[0] == 0 && fc2->bias[0] == 0);
+    cs_rng_seed(&rng, 42);
+    cs_net_glorot(&net, &rng);
+    CHECK(net.layers[1].weight[0] == first);
+    cs_net_free(&net);
+    CHECK(net.params == NULL && net.nlayers == 0);
+}
+
+static void check_pooled_net(void) {
+    cs_net net;
+    CHECK(cs_net_init(&net, "conv8,pool,conv8,pool,conv16,gap,dense16,dense", 31, 5, NULL) == CS_OK);
+    CHECK(net.nout == 5 && net.layers[1].oh == 14 && net.layers[3].h == 12 && net.layers[3].oh == 6);
+    CHECK(!strcmp(net.layers[3].name, "pool2") && !strcmp(net.layers[7].name, "fc2"));
+    CHECK(cs_net_head(&net) == 6);
+
+    /* forward: probabilities that sum to 1; a bad call says so in NaNs */
+    cs_workspace *ws = cs_workspace_new(&net, 2, NULL);
+    cs_rng rng;
+    cs_rng_seed(&rng, 1);
+    cs_net_glorot(&net, &rng);
+    float x[2 * 31 * 31], probs[3 * 5];
+    for (int i = 0; i < 2 * 31 * 31; i++) x[i] = cs_rng_uniform(&rng);
+    cs_net_forward(&net, ws, 0, x, 2, 0, NULL, probs);
+    CHECK_NEAR(probs[0] + probs[1] + probs[2] + probs[3] + probs[4], 1, 1e-6);
+    int labels[3] = {0, 4, 1}, bad_labels[2] = {0, 5};
+    CHECK(!isnan(cs_net_loss(&net, probs, labels, NULL, 2)));
+    CHECK(isnan(cs_net_loss(&net, probs, bad_labels, NULL, 2)));
+    CHECK(isnan(cs_net_backward(&net, ws, 0, bad_labels, NULL, 2)));
+    CHECK(isnan(cs_net_backward(&net, ws, 0, labels, NULL, 3)));
+    cs_net_forward(&net, ws, 0, x, 3, 0, NULL, probs);
+    CHECK(isnan(probs[0]));
+    CHECK(isnan(cs_net_backward(&net, ws, 0, labels, NULL, 2)));
+    cs_workspace_free(ws);
+    cs_net_free(&net);
+}
+
+/* Two classes: p1 = sigmoid(z), p0 = 1 - p1; a sure mistake costs -log(1e-7), not infinity. */
+static void check_two_class_loss(void) {
+    cs_net net;
+    CHECK(cs_net_init(&net, "gap,dense", 4, 2, NULL) == CS_OK);
+    cs_workspace *ws = cs_workspace_new(&net, 1, NULL);
+    float x[16], probs[2];
+    for (int i = 0; i < 16; i++) x[i] = 1;
+    net.layers[1].weight[0] = 200;
+    cs_net_forward(&net, ws, 0, x, 1, 0, NULL, probs);
+    CHECK(probs[1] == 1 && probs[0] == 0);
+    int label = 0;
+    CHECK_NEAR(cs_net_loss(&net, probs, &label, NULL, 1), -log(1e-7), 1e-4);
+    CHECK_NEAR(cs_net_backward(&net, ws, 0, &label, NULL, 1), 200, 1e-4); /* from the logit: exact */
+    cs_workspace_free(ws);
+    cs_net_free(&net);
+}
+
+static void check_bad_arch(const char *arch, int tile, int nclasses, cs_status code, const char *says) {
+    cs_net net;
+    cs_error err = {0};
+    CHECK(cs_net_init(&net, arch, tile, nclasses, &err) == code);
+    CHECK(err.code == code && strstr(err.msg, says));
+    if (!strstr(err.msg, says)) fprintf(stderr, "  message: %s\n", err.msg);
+    CHECK(net.params == NULL && net.nlayers == 0);
+}
+
+/* One Adam step moves every unfrozen parameter by lr against its gradient's
+   sign (the bias correction makes m / sqrt(v) = g / |g| at t = 1). */
+static void check_adam(void) {
+    cs_adam opt;
+    float p[4] = {1, 1, 1, 1}, g[4] = {0.5f, -2, 1e-3f, 3};
+    CHECK(cs_adam_init(&opt, 4, NULL) == CS_OK);
+    cs_adam_step(&opt, p, g, 1);
+    CHECK(p[0] == 1);
+    CHECK_NEAR(p[1], 1.001, 1e-7);
+    CHECK_NEAR(p[2], 0.999, 1e-7);
+    CHECK_NEAR(p[3], 0.999, 1e-7);
+    CHECK(opt.t == 1);
+    cs_adam_free(&opt);
+}
+
+int main(void) {
+    check_paper_net();
+    check_pooled_net();
+    check_two_class_loss();
+    check_adam();
+    check_bad_arch("conv32,gap,dense", 128, 1, CS_ELIMIT, "1 classes");
+    check_bad_arch("conv32,gap,dense", 2000, 2, CS_ELIMIT, "tile side 2000");
+    check_bad_arch("conv32,gap,dense32", 128, 2, CS_EINPUT, "must end with the output layer");
+    check_bad_arch("conv32,gap,dense,dense", 128, 2, CS_EINPUT, "must be last");
+    check_bad_arch("conv32,gap,,dense", 128, 2, CS_EINPUT, "\"\" is not a layer");
+    check_bad_arch("conv0,gap,dense", 128, 2, CS_EINPUT, "\"conv0\" is not a layer");
+    check_bad_arch("conv32x,gap,dense", 128, 2, CS_EINPUT, "\"conv32x\" is not a layer");
+    check_bad_arch("conv32,gap,drop1,dense", 128, 2, CS_EINPUT, "\"drop1\" is not a layer");
+    check_bad_arch("conv32,gap,drop-0.1,dense", 128, 2, CS_EINPUT, "\"drop-0.1\" is not a layer");
+    check_bad_arch("conv32,maxpool,gap,dense", 128, 2, CS_EINPUT, "\"maxpool\" is not a layer");
+    check_bad_arch("conv32,dense", 128, 2, CS_EINPUT, "fc1 gets a 126x126 input");
+    check_bad_arch("conv8,conv8,gap,dense", 4, 2, CS_EINPUT, "does not fit 4x4 tiles: conv2 gets a 2x2 input");
+    check_bad_arch("conv8,pool,pool,gap,dense", 4, 2, CS_EINPUT, "pool2 gets a 1x1 input");
+    check_bad_arch("conv4096,conv4096,gap,dense", 128, 2, CS_ELIMIT, "parameters");
+    return test_summary();
+}
