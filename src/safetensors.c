@@ -184,8 +184,8 @@ static cs_status parse_metadata(cs_safetensors *st, walker *w) {
         cs_meta *e = &st->meta[st->nmeta++];
         e->key = tok_string(w, key);
         if (!e->key)
-            return cs_fail(w->err, CS_EINPUT, "a metadata key has a bad escape or a control character: \"%.40s\"",
-                           w->js + key->start);
+            return cs_fail(w->err, CS_EINPUT, "a metadata key has a bad escape or a control character: \"%.*s\"",
+                           key->end - key->start < 40 ? key->end - key->start : 40, w->js + key->start);
         if (val->type != JSMN_STRING || val->size != 0)
             return cs_fail(w->err, CS_EINPUT, "metadata %s is not a string (safetensors metadata holds only strings)",
                            e->key);
