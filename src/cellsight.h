@@ -278,11 +278,23 @@ void cs_dataset_free(cs_dataset *ds);
    *skipped likewise. Either pointer may be NULL. Native and WASI only. */
 cs_status cs_dataset_load(cs_dataset *ds, const char *dir, const char *const *classes,
                           int nclasses, char **skipped, char **bad, cs_error *err);
+/* Validation by image: for each class, its images of rank i % nfolds == fold
+   (in data-set order) go to val, the rest to train; with two images per class
+   and two folds, fold 0 and 1 train on one image of each class and validate on
+   the other. A class with a single image is split by region instead: its tile
+   rows are cut into nfolds bands (fold 0 the bottom one); val gets the band,
+   train the parts above and below, named "<name> (rows y0-y1)". Train with the
+   same tile and crop_bottom: each part keeps crop_bottom rows of what lies below
+   it, which that crop removes, so no training crop reads a validation pixel.
+   train and val get copies of the pixels: free all three data sets. */
+cs_status cs_dataset_split(const cs_dataset *all, int fold, int nfolds, int tile, int crop_bottom,
+                           cs_dataset *train, cs_dataset *val, cs_error *err);
 
 /* ---------------------------------------------------------------- training */
 
 typedef struct {
-    int epoch, epochs;     /* 1-based epoch just finished, of how many at most */
+    int epoch, epochs;     /* 1-based epoch just finished, of how many at most;
+                              0 while head mode computes its features */
     int step, steps;       /* batches done in this epoch, of how many */
     float train_loss, train_acc;
     float val_loss, val_acc; /* NaN when there is no validation data */
@@ -307,19 +319,36 @@ typedef struct {
     cs_augment aug;
     int balance;           /* weight the loss by inverse class frequency */
     int tta;               /* recorded in the model: predict with the 8 symmetries */
-    int head_only;         /* fine-tuning head mode: train layers from cs_net_head only */
+    int auto_threshold;    /* two classes: threshold of the best balanced accuracy on
+                              the validation tiles (else 0.5), recorded as `threshold` */
+    int head_only;         /* fine-tuning head mode: the features of layer cs_net_head
+                              are computed once for a fixed set of training crops (the
+                              8 symmetries of each when aug.dihedral), and only the
+                              layers from there on train */
+    const char *base_model; /* fine-tuning: the model started from (recorded with the
+                              mode); NULL for a new model */
     uint64_t seed;
-    int crop_bottom;
+    int crop_bottom;       /* rows cropped off every image; -1: the model's */
     cs_train_progress_fn progress;
     void *ctx;
 } cs_train_opts;
 
+/* protocol: "paper" (Akogo & Palmer exactly), "ours" (what we train with),
+   "head" or "full" (fine-tuning a loaded model); anything else is "ours". */
 void cs_train_defaults(cs_train_opts *o, const char *protocol);
-/* Trains m (already initialised or loaded) on train, validating on val (tiles
-   of whole held-out images; val may be empty), and leaves in m the weights of
-   the lowest validation loss, with the run recorded in m's metadata. */
+/* Trains m (already initialised or loaded) on train, validating on val (the
+   foreground grid tiles of whole held-out images; val may be empty, and then the
+   last epoch is kept), and leaves in m the weights of the lowest validation loss,
+   with the run recorded in m's metadata. Deterministic for a seed and thread
+   count. On an error or a cancel, m is left exactly as it was. */
 cs_status cs_train(cs_model *m, const cs_dataset *train, const cs_dataset *val,
                    const cs_train_opts *o, cs_error *err);
+
+/* Fine-tuning to new classes: the output layer is resized to nclasses (names
+   may be NULL: class0, ...) and re-initialised (Glorot, from seed); every other
+   layer is kept. The threshold goes back to 0.5. */
+cs_status cs_model_set_classes(cs_model *m, int nclasses, const char *const *names,
+                               uint64_t seed, cs_error *err);
 
 /* ---------------------------------------------------------------- metrics */
 
