@@ -13,6 +13,11 @@
 #define STBI_NO_PSD
 #define STBI_NO_PIC
 #define STBI_NO_LINEAR
+/* stb 2.27 leaves the pixels that a truncated TGA or PGM/PPM lacks
+   unwritten: zeroed memory makes them black, never stale heap contents. */
+#define STBI_MALLOC(size) calloc(1, size)
+#define STBI_REALLOC(p, size) realloc(p, size)
+#define STBI_FREE(p) free(p)
 #define STB_IMAGE_IMPLEMENTATION
 #include <stb_image.h>
 
@@ -69,6 +74,14 @@ cs_status cs_image_decode(cs_image *im, const void *data, size_t size, cs_error 
     if ((long long)w * h > CS_MAX_IMAGE_PIXELS)
         return cs_fail(err, CS_ELIMIT, "the image is %d x %d = %lld pixels, over the limit of %lld",
                        w, h, (long long)w * h, CS_MAX_IMAGE_PIXELS);
+    /* A PGM/PPM's raw pixels must all be there (stb would accept it short). */
+    const uint8_t *p = data;
+    if (size >= 2 && p[0] == 'P' && (p[1] == '5' || p[1] == '6')) {
+        size_t need = (size_t)w * h * channels * (stbi_is_16_bit_from_memory(data, (int)size) ? 2 : 1);
+        if (size <= need)
+            return cs_fail(err, CS_EINPUT, "the image is truncated: %d x %d pixels need %zu bytes, "
+                           "the file has %zu", w, h, need, size);
+    }
     /* One channel: stb's own gray, (77 r + 150 g + 29 b) >> 8 (a JPEG's luma);
        16-bit PNGs and PGMs come out 8-bit. */
     uint8_t *gray = stbi_load_from_memory(data, (int)size, &w, &h, &channels, 1);

@@ -143,6 +143,7 @@ static void test_bad_files(void) {
     expect_bad("rle.bmp", CS_EINPUT, "BMP");
     expect_bad("truncated.jpg", CS_EINPUT, "damaged or truncated");
     expect_bad("truncated.png", CS_EINPUT, "damaged or truncated");
+    expect_bad("truncated.pgm", CS_EINPUT, "truncated");
     expect_bad("huge.png", CS_ELIMIT, "100000 x 100000");
     expect_bad("huge.jpg", CS_ELIMIT, "30000 x 30000");
     expect_bad("no-such-file.png", CS_EIO, "No such file");
