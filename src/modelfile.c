@@ -1,0 +1,407 @@
+/* modelfile.c: a model is a network and its metadata, kept in a safetensors
+   file whose tensors are named as PyTorch names a module's parameters
+   (conv1.weight [32,1,3,3], ..., fc2.bias), so that PyTorch reads and writes
+   our models and we read its. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* ---------------------------------------------------------------- metadata */
+
+/* s as a whole number in [lo, hi], digits only. */
+static int parse_int(const char *s, long lo, long hi, int *out) {
+    char *end;
+    if (*s < '0' || *s > '9') return 0;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (*end || errno || v < lo || v > hi) return 0;
+    *out = (int)v;
+    return 1;
+}
+
+static void free_names(char **names, int n) {
+    for (int i = 0; i < n && names; i++) free(names[i]);
+    free(names);
+}
+
+/* "a,b,c" as *n malloc'd names: at least 2, none empty, too long, repeated
+   or with control characters (they become folder names and CSV columns). */
+static cs_status split_classes(const char *list, char ***out, int *n, cs_error *err) {
+    int k = 1;
+    for (const char *p = list; *p; p++) k += *p == ',';
+    if (k < 2) return cs_fail(err, CS_EINPUT, "metadata classes \"%.60s\" names one class; a model needs 2 or more", list);
+    if (k > CS_MAX_CLASSES)
+        return cs_fail(err, CS_ELIMIT, "metadata classes names %d classes, more than the limit of %d", k, CS_MAX_CLASSES);
+    char **names = calloc((size_t)k, sizeof *names);
+    if (!names) return cs_fail(err, CS_ENOMEM, "out of memory for %d class names", k);
+    cs_status s = CS_OK;
+    const char *p = list;
+    for (int i = 0; i < k && !s; i++, p++) {
+        size_t len = strcspn(p, ",");
+        if (!len) {
+            s = cs_fail(err, CS_EINPUT, "metadata classes \"%.60s\" has an empty class name", list);
+        } else if (len > CS_MAX_CLASS_NAME) {
+            s = cs_fail(err, CS_ELIMIT, "the class name \"%.40s...\" is longer than %d bytes", p, CS_MAX_CLASS_NAME);
+        } else if (!(names[i] = malloc(len + 1))) {
+            s = cs_fail(err, CS_ENOMEM, "out of memory for %d class names", k);
+        } else {
+            memcpy(names[i], p, len);
+            names[i][len] = 0;
+            for (size_t c = 0; c < len && !s; c++)
+                if ((unsigned char)p[c] < 0x20)
+                    s = cs_fail(err, CS_EINPUT, "the class name \"%s\" has a control character", names[i]);
+            for (int j = 0; j < i && !s; j++)
+                if (!strcmp(names[j], names[i]))
+                    s = cs_fail(err, CS_EINPUT, "the class name \"%s\" appears twice in metadata classes", names[i]);
+        }
+        p += len;
+    }
+    if (s) {
+        free_names(names, k);
+        return s;
+    }
+    *out = names;
+    *n = k;
+    return CS_OK;
+}
+
+const char *cs_model_get(const cs_model *m, const char *key) {
+    for (int i = 0; i < m->nmeta; i++)
+        if (!strcmp(m->meta[i].key, key)) return m->meta[i].value;
+    return NULL;
+}
+
+/* Adds key = value or replaces its value; nothing changes on failure. */
+static cs_status store(cs_model *m, const char *key, const char *value, cs_error *err) {
+    int i = 0;
+    while (i < m->nmeta && strcmp(m->meta[i].key, key)) i++;
+    char *v = malloc(strlen(value) + 1), *k = i == m->nmeta ? malloc(strlen(key) + 1) : NULL;
+    cs_meta *grown = i == m->nmeta ? realloc(m->meta, (size_t)(m->nmeta + 1) * sizeof *grown) : m->meta;
+    if (!v || (i == m->nmeta && (!k || !grown))) {
+        free(v);
+        free(k);
+        return cs_fail(err, CS_ENOMEM, "out of memory for metadata %s", key);
+    }
+    m->meta = grown;
+    strcpy(v, value);
+    if (i == m->nmeta) {
+        m->meta[m->nmeta++].key = strcpy(k, key);
+    } else {
+        free(m->meta[i].value);
+    }
+    m->meta[i].value = v;
+    return CS_OK;
+}
+
+/* The keys with a field in cs_model are checked and fill it; arch and tile
+   describe the network, so they can only be what it is. */
+cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error *err) {
+    if (!*key) return cs_fail(err, CS_EINPUT, "a metadata key cannot be empty");
+    if (strlen(key) + strlen(value) > CS_MAX_META_BYTES)
+        return cs_fail(err, CS_ELIMIT, "metadata %.40s has %zu bytes, more than a model file's header may hold (%d)",
+                       key, strlen(value), CS_MAX_META_BYTES);
+    int n;
+    float f;
+    char *end;
+    if (!strcmp(key, "arch")) {
+        if (strcmp(value, m->net.arch))
+            return cs_fail(err, CS_EINPUT, "metadata arch \"%.60s\" is not the network's \"%s\"", value, m->net.arch);
+    } else if (!strcmp(key, "tile")) {
+        if (!parse_int(value, 1, INT_MAX, &n) || n != m->net.tile)
+            return cs_fail(err, CS_EINPUT, "metadata tile \"%.20s\" is not the network's tile side %d", value,
+                           m->net.tile);
+    } else if (!strcmp(key, "classes")) {
+        char **names;
+        cs_status s = split_classes(value, &names, &n, err);
+        if (s) return s;
+        if (n != m->net.nclasses) {
+            free_names(names, n);
+            return cs_fail(err, CS_EINPUT, "metadata classes names %d classes, but the network has %d", n,
+                           m->net.nclasses);
+        }
+        if ((s = store(m, key, value, err))) {
+            free_names(names, n);
+            return s;
+        }
+        free_names(m->classes, m->net.nclasses);
+        m->classes = names;
+        return CS_OK;
+    } else if (!strcmp(key, "threshold")) {
+        f = strtof(value, &end);
+        if (end == value || *end || !(f >= 0 && f <= 1))
+            return cs_fail(err, CS_EINPUT, "metadata threshold \"%.20s\" is not a number from 0 to 1", value);
+        m->threshold = f;
+    } else if (!strcmp(key, "tta")) {
+        if (strcmp(value, "none") && strcmp(value, "dihedral8"))
+            return cs_fail(err, CS_EINPUT, "metadata tta \"%.20s\" is neither none nor dihedral8", value);
+        m->tta = !strcmp(value, "dihedral8");
+    } else if (!strcmp(key, "crop_bottom")) {
+        if (!parse_int(value, 0, CS_MAX_IMAGE_SIDE, &n))
+            return cs_fail(err, CS_EINPUT, "metadata crop_bottom \"%.20s\" is not a number of rows from 0 to %d", value,
+                           CS_MAX_IMAGE_SIDE);
+        m->crop_bottom = n;
+    }
+    return store(m, key, value, err);
+}
+
+/* With m->net built: the entries in order, then the keys every tool relies
+   on, where absent, as the network has them. */
+static cs_status apply_metadata(cs_model *m, const cs_meta *meta, int nmeta, cs_error *err) {
+    cs_status s = CS_OK;
+    char num[16];
+    m->threshold = 0.5f;
+    for (int i = 0; i < nmeta && !s; i++) s = cs_model_set(m, meta[i].key, meta[i].value, err);
+    if (!s && !cs_model_get(m, "arch")) s = cs_model_set(m, "arch", m->net.arch, err);
+    if (!s && !cs_model_get(m, "classes")) {
+        char *list = malloc((size_t)m->net.nclasses * 16);
+        if (!list) return cs_fail(err, CS_ENOMEM, "out of memory for class names");
+        for (int i = 0, at = 0; i < m->net.nclasses; i++)
+            at += sprintf(list + at, "%sclass%d", i ? "," : "", i);
+        s = cs_model_set(m, "classes", list, err);
+        free(list);
+    }
+    snprintf(num, sizeof num, "%d", m->net.tile);
+    if (!s && !cs_model_get(m, "tile")) s = cs_model_set(m, "tile", num, err);
+    if (!s && !cs_model_get(m, "crop_bottom")) s = cs_model_set(m, "crop_bottom", "0", err);
+    return s;
+}
+
+/* ---------------------------------------------------------------- models */
+
+cs_status cs_model_init(cs_model *m, const char *arch, int tile, int nclasses, const char *const *classes,
+                        uint64_t seed, cs_error *err) {
+    memset(m, 0, sizeof *m);
+    cs_status s = cs_net_init(&m->net, arch, tile, nclasses, err);
+    if (s) return s;
+    cs_rng rng;
+    cs_rng_seed(&rng, seed);
+    cs_net_glorot(&m->net, &rng);
+
+    cs_meta meta[2] = {{(char *)"arch", m->net.arch}, {(char *)"classes", NULL}};
+    if (classes) { /* joined with commas, which the names must then not hold */
+        size_t len = 0;
+        for (int i = 0; i < nclasses && !s; i++) {
+            if (strchr(classes[i], ','))
+                s = cs_fail(err, CS_EINPUT, "the class name \"%.60s\" contains a comma", classes[i]);
+            len += strlen(classes[i]) + 1;
+        }
+        if (!s && !(meta[1].value = malloc(len)))
+            s = cs_fail(err, CS_ENOMEM, "out of memory for class names");
+        for (int i = 0, at = 0; i < nclasses && !s; i++)
+            at += sprintf(meta[1].value + at, "%s%s", i ? "," : "", classes[i]);
+    }
+    if (!s) s = apply_metadata(m, meta, classes ? 2 : 1, err);
+    free(meta[1].value);
+    if (s) cs_model_free(m);
+    return s;
+}
+
+void cs_model_free(cs_model *m) {
+    free_names(m->classes, m->net.nclasses);
+    for (int i = 0; i < m->nmeta; i++) {
+        free(m->meta[i].key);
+        free(m->meta[i].value);
+    }
+    free(m->meta);
+    cs_net_free(&m->net);
+    memset(m, 0, sizeof *m);
+}
+
+/* The tensor of a layer's weight or bias as PyTorch has it. */
+static void param_tensor(const cs_layer *L, int bias, cs_st_tensor *t) {
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s.%s", L->name, bias ? "bias" : "weight");
+    strcpy(t->dtype, "F32");
+    int64_t shape[4] = {L->oc, L->c, 3, 3};
+    t->ndim = bias ? 1 : L->kind == CS_CONV ? 4 : 2;
+    memcpy(t->shape, shape, sizeof shape);
+}
+
+static const char *meta_value(const cs_safetensors *st, const char *key) {
+    for (int i = 0; i < st->nmeta; i++)
+        if (!strcmp(st->meta[i].key, key)) return st->meta[i].value;
+    return NULL;
+}
+
+/* A file without metadata classes (as PyTorch's save_file writes it) tells
+   the class count by its output layer: 1 row for two classes, else one a class. */
+static cs_status count_outputs(const cs_safetensors *st, const char *arch, int tile, int *nclasses,
+                               cs_error *err) {
+    cs_net probe;
+    cs_status s = cs_net_init(&probe, arch, tile, 2, err);
+    if (s) return s;
+    cs_st_tensor want;
+    param_tensor(&probe.layers[probe.nlayers - 1], 0, &want);
+    cs_net_free(&probe);
+    const cs_st_tensor *t = cs_st_find(st, want.name);
+    if (!t)
+        return cs_fail(err, CS_EINPUT, "the model file has no tensor %s, the output layer of arch \"%s\"", want.name,
+                       arch ? arch : CS_PAPER_ARCH);
+    int64_t rows = t->ndim == 2 ? t->shape[0] : 0;
+    if (rows != 1 && (rows < 3 || rows > CS_MAX_CLASSES))
+        return cs_fail(err, CS_EINPUT, "the output tensor %s has %" PRId64 " rows; it needs 1 for two classes "
+                       "(one sigmoid unit) or one for each of 3 to %d classes", want.name, rows, CS_MAX_CLASSES);
+    *nclasses = rows == 1 ? 2 : (int)rows;
+    return CS_OK;
+}
+
+static cs_status build_net(cs_model *m, const cs_safetensors *st, cs_error *err) {
+    const char *arch = meta_value(st, "arch"), *tile_s = meta_value(st, "tile"), *classes = meta_value(st, "classes");
+    int tile = CS_TILE, nclasses;
+    if (tile_s && !parse_int(tile_s, 1, INT_MAX, &tile))
+        return cs_fail(err, CS_EINPUT, "metadata tile \"%.20s\" is not a whole number of pixels", tile_s);
+    cs_status s;
+    if (classes) {
+        char **names;
+        if ((s = split_classes(classes, &names, &nclasses, err))) return s;
+        free_names(names, nclasses);
+    } else if ((s = count_outputs(st, arch, tile, &nclasses, err))) {
+        return s;
+    }
+    return cs_net_init(&m->net, arch, tile, nclasses, err);
+}
+
+/* Every tensor the network has, F32, of its exact shape, finite; and no other. */
+static cs_status read_weights(cs_model *m, const cs_safetensors *st, cs_error *err) {
+    const cs_net *net = &m->net;
+    int expected = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        const cs_layer *L = &net->layers[i];
+        for (int bias = 0; bias < 2 && L->nweight; bias++) {
+            cs_st_tensor want;
+            char has[200], needs[200];
+            param_tensor(L, bias, &want);
+            const cs_st_tensor *t = cs_st_find(st, want.name);
+            if (!t) return cs_fail(err, CS_EINPUT, "the model file has no tensor %s, which arch \"%s\" needs", want.name, net->arch);
+            if (strcmp(t->dtype, "F32"))
+                return cs_fail(err, CS_EINPUT, "tensor %s is %s; model weights must be F32 (float32)", want.name, t->dtype);
+            if (t->ndim != want.ndim || memcmp(t->shape, want.shape, sizeof *t->shape * (size_t)want.ndim)) {
+                cs_st_shape_str(has, sizeof has, t->shape, t->ndim);
+                cs_st_shape_str(needs, sizeof needs, want.shape, want.ndim);
+                return cs_fail(err, CS_EINPUT, "tensor %s has shape %s, but arch \"%s\" with %d classes needs %s",
+                               want.name, has, net->arch, net->nclasses, needs);
+            }
+            float *dst = bias ? L->bias : L->weight;
+            size_t n = bias ? L->nbias : L->nweight;
+            cs_status s = cs_st_read_f32(st, want.name, dst, n, err);
+            if (s) return s;
+            for (size_t k = 0; k < n; k++)
+                if (!isfinite(dst[k]))
+                    return cs_fail(err, CS_EINPUT, "tensor %s has a non-finite value (NaN or infinity) at element %zu",
+                                   want.name, k);
+            expected++;
+        }
+    }
+    if (st->ntensors == expected) return CS_OK;
+    for (int k = 0; k < st->ntensors; k++) { /* names are unique, so one is not the network's */
+        int known = 0;
+        for (int i = 0; i < net->nlayers; i++)
+            for (int bias = 0; bias < 2 && net->layers[i].nweight; bias++) {
+                cs_st_tensor want;
+                param_tensor(&net->layers[i], bias, &want);
+                known |= !strcmp(want.name, st->tensors[k].name);
+            }
+        if (!known)
+            return cs_fail(err, CS_EINPUT, "the model file has a tensor %s that arch \"%s\" does not have",
+                           st->tensors[k].name, net->arch);
+    }
+    return CS_OK;
+}
+
+cs_status cs_model_read(cs_model *m, const void *data, size_t size, cs_error *err) {
+    memset(m, 0, sizeof *m);
+    cs_safetensors st;
+    cs_status s = cs_st_parse(&st, data, size, err);
+    if (s) return s;
+    s = build_net(m, &st, err);
+    if (!s) s = read_weights(m, &st, err);
+    if (!s) s = apply_metadata(m, st.meta, st.nmeta, err);
+    cs_st_free(&st);
+    if (s) cs_model_free(m);
+    return s;
+}
+
+cs_status cs_model_write(const cs_model *m, uint8_t **data, size_t *size, cs_error *err) {
+    cs_st_tensor t[2 * CS_MAX_LAYERS];
+    const float *values[2 * CS_MAX_LAYERS];
+    int n = 0;
+    for (int i = 0; i < m->net.nlayers; i++) {
+        const cs_layer *L = &m->net.layers[i];
+        if (!L->nweight) continue;
+        param_tensor(L, 0, &t[n]);
+        values[n++] = L->weight;
+        param_tensor(L, 1, &t[n]);
+        values[n++] = L->bias;
+    }
+    return cs_st_write(m->meta, m->nmeta, t, values, n, data, size, err);
+}
+
+/* ---------------------------------------------------------------- files */
+
+cs_status cs_model_load(cs_model *m, const char *path, cs_error *err) {
+    memset(m, 0, sizeof *m);
+    struct stat sb;
+    if (stat(path, &sb))
+        return cs_fail(err, CS_EIO, "cannot open the model file %s: %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode)) return cs_fail(err, CS_EINPUT, "%s is a folder, not a model file", path);
+    if (!S_ISREG(sb.st_mode)) return cs_fail(err, CS_EINPUT, "%s is not a regular file", path);
+    if (sb.st_size > CS_MAX_MODEL_BYTES)
+        return cs_fail(err, CS_ELIMIT, "the model file %s has %lld bytes, more than the limit of %lld", path,
+                       (long long)sb.st_size, (long long)CS_MAX_MODEL_BYTES);
+    size_t size = (size_t)sb.st_size;
+    uint8_t *data = malloc(size ? size : 1);
+    if (!data) return cs_fail(err, CS_ENOMEM, "out of memory reading %s", path);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        free(data);
+        return cs_fail(err, CS_EIO, "cannot open the model file %s: %s", path, strerror(errno));
+    }
+    size_t got = fread(data, 1, size, f);
+    fclose(f);
+    cs_status s;
+    if (got != size) {
+        s = cs_fail(err, CS_EIO, "cannot read all of the model file %s", path);
+    } else if ((s = cs_model_read(m, data, size, err)) && err) { /* say which file */
+        char msg[sizeof err->msg];
+        if (snprintf(msg, sizeof msg, "%s: %s", path, err->msg) > 0) strcpy(err->msg, msg);
+    }
+    free(data);
+    return s;
+}
+
+/* A file system that cannot sync (EINVAL, ENOTSUP) is no reason to fail. */
+static int synced(FILE *f) { return !fsync(fileno(f)) || errno == EINVAL || errno == ENOTSUP; }
+
+cs_status cs_model_save(const cs_model *m, const char *path, cs_error *err) {
+    uint8_t *data;
+    size_t size;
+    cs_status s = cs_model_write(m, &data, &size, err);
+    if (s) return s;
+    char *tmp = malloc(strlen(path) + 5);
+    if (!tmp) {
+        free(data);
+        return cs_fail(err, CS_ENOMEM, "out of memory saving %s", path);
+    }
+    sprintf(tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    int ok = f != NULL;
+    if (f) {
+        ok = fwrite(data, 1, size, f) == size && !fflush(f) && synced(f); /* on disk before the rename */
+        ok = !fclose(f) && ok;
+    }
+    if (!ok || rename(tmp, path)) {
+        s = cs_fail(err, CS_EIO, "cannot save the model to %s: %s", path, strerror(errno));
+        remove(tmp);
+    }
+    free(tmp);
+    free(data);
+    return s;
+}
