@@ -84,11 +84,24 @@ CS_INLINE void fwd_block(float *out, int ostride, int nc, const float *const row
     }
 }
 
-/* fwd_block for any r <= CS_PIX, each r compiled with its loops unrolled. */
+/* fwd_block for any r <= CS_PIX: one function for each r, its loops unrolled
+   (separate functions, so that the compiler cannot merge them back into one
+   loop over r). */
+#define FWD_BLOCK(n)                                                                        \
+    static __attribute__((noinline)) void fwd_block_##n(                                    \
+        float *out, int ostride, int nc, const float *const rows[3], int ci, const float *wp, \
+        const float *bias, int relu) {                                                       \
+        fwd_block(out, ostride, nc, rows, ci, wp, bias, relu, n <= CS_PIX ? n : CS_PIX);     \
+    }
+FWD_BLOCK(1) FWD_BLOCK(2) FWD_BLOCK(3) FWD_BLOCK(4) FWD_BLOCK(5) FWD_BLOCK(6) FWD_BLOCK(7)
+FWD_BLOCK(8) FWD_BLOCK(9) FWD_BLOCK(10) FWD_BLOCK(11) FWD_BLOCK(12) FWD_BLOCK(13) FWD_BLOCK(14)
+FWD_BLOCK(15) FWD_BLOCK(16)
+#undef FWD_BLOCK
+
 static void fwd_block_r(int r, float *out, int ostride, int nc, const float *const rows[3], int ci,
                         const float *wp, const float *bias, int relu) {
     switch (r) {
-#define CASE(n) case n: if (n <= CS_PIX) fwd_block(out, ostride, nc, rows, ci, wp, bias, relu, n); break;
+#define CASE(n) case n: if (n <= CS_PIX) fwd_block_##n(out, ostride, nc, rows, ci, wp, bias, relu); break;
         CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
         CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14) CASE(15) CASE(16)
 #undef CASE
@@ -208,10 +221,21 @@ CS_INLINE void dw_block(float *dw, int ldw, const float *a, int ci, const float 
         CS_UNROLL for (int v = 0; v < CS_NV; v++) cs_store(dw + kk * ldw + v * CS_VLEN, acc[kk][v]);
 }
 
+/* dw_block for any r <= CS_PIX, as fwd_block_r. */
+#define DW_BLOCK(n)                                                                           \
+    static __attribute__((noinline)) void dw_block_##n(float *dw, int ldw, const float *a, int ci, \
+                                                       const float *d, int dstride, int n_) {  \
+        dw_block(dw, ldw, a, ci, d, dstride, n_, n <= CS_PIX ? n : CS_PIX);                   \
+    }
+DW_BLOCK(1) DW_BLOCK(2) DW_BLOCK(3) DW_BLOCK(4) DW_BLOCK(5) DW_BLOCK(6) DW_BLOCK(7) DW_BLOCK(8)
+DW_BLOCK(9) DW_BLOCK(10) DW_BLOCK(11) DW_BLOCK(12) DW_BLOCK(13) DW_BLOCK(14) DW_BLOCK(15)
+DW_BLOCK(16)
+#undef DW_BLOCK
+
 static void dw_block_r(int r, float *dw, int ldw, const float *a, int ci, const float *d,
                        int dstride, int n) {
     switch (r) {
-#define CASE(m) case m: if (m <= CS_PIX) dw_block(dw, ldw, a, ci, d, dstride, n, m); break;
+#define CASE(m) case m: if (m <= CS_PIX) dw_block_##m(dw, ldw, a, ci, d, dstride, n); break;
         CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
         CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14) CASE(15) CASE(16)
 #undef CASE

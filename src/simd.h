@@ -35,7 +35,11 @@ static inline void cs_store(float *p, cs_vf v) { *(cs_vf_u *)p = v; }
 static inline cs_vf cs_relu(cs_vf v) { return (cs_vf)((cs_vi)(v > (cs_vf){0}) & (cs_vi)v); }
 
 #define CS_INLINE static inline __attribute__((always_inline))
+#if defined(__clang__)
+#define CS_UNROLL _Pragma("clang loop unroll(full)")
+#else
 #define CS_UNROLL _Pragma("GCC unroll 32")
+#endif
 #else
 #define CS_HAVE_VECTORS 0
 #endif
