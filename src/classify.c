@@ -1,0 +1,137 @@
+/* classify.c: a whole image's class, from the votes of its tiles. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cellsight.h"
+
+/* Tiles (with TTA: transformed tiles) per forward pass. A batch is the
+   network's whole working memory (the paper's network: about 14 MB a tile),
+   so it stays small whatever the image's size; 8 also holds one tile's 8
+   symmetries. */
+#define BATCH 8
+
+int cs_model_decide(const cs_model *m, const float *probs) {
+    int K = m->net.nclasses;
+    if (K == 2) return probs[1] >= m->threshold;
+    int best = 0;
+    for (int k = 1; k < K; k++)
+        if (probs[k] > probs[best]) best = k;
+    return best;
+}
+
+void cs_result_free(cs_result *res) {
+    if (!res) return;
+    free(res->x);
+    free(res->y);
+    free(res->background);
+    free(res->tile_probs);
+    free(res->tile_class);
+    free(res->probs);
+    memset(res, 0, sizeof *res);
+}
+
+/* Reads tiles [first, first + count) of the grid into x; with TTA each tile
+   becomes its 8 symmetries, one after another. */
+static void read_tiles(float *x, float *one, const cs_image *im, cs_result *res, int first,
+                       int count, int tile, int tta) {
+    size_t n = (size_t)tile * tile;
+    for (int j = 0; j < count; j++) {
+        int t = first + j;
+        res->x[t] = t % res->cols * tile;
+        res->y[t] = t / res->cols * tile;
+        if (!tta) {
+            res->background[t] = (uint8_t)cs_tile_read(x + j * n, im, res->x[t], res->y[t], tile);
+            continue;
+        }
+        res->background[t] = (uint8_t)cs_tile_read(one, im, res->x[t], res->y[t], tile);
+        for (int k = 0; k < 8; k++) cs_tile_dihedral(x + (j * 8 + k) * n, one, tile, k);
+    }
+}
+
+cs_status cs_classify(const cs_model *m, const cs_image *im, int crop_bottom, cs_result *res,
+                      cs_progress_fn progress, void *ctx, cs_error *err) {
+    memset(res, 0, sizeof *res);
+    const cs_net *net = &m->net;
+    int tile = net->tile, K = net->nclasses, tta = m->tta != 0, views = tta ? 8 : 1;
+    if (!im || !im->gray || im->w <= 0 || im->h <= 0)
+        return cs_fail(err, CS_EINPUT, "no image to classify");
+    if (crop_bottom < 0) crop_bottom = m->crop_bottom;
+    cs_tile_grid(im->w, im->h, crop_bottom, tile, &res->cols, &res->rows);
+    if (res->cols == 0 || res->rows == 0)
+        return cs_fail(err, CS_EINPUT, "the image is %d x %d pixels, %d x %d without its bottom %d "
+                       "rows: smaller than one %d x %d tile", im->w, im->h, im->w,
+                       im->h - crop_bottom, crop_bottom > 0 ? crop_bottom : 0, tile, tile);
+
+    int n = res->ntiles = res->cols * res->rows;
+    int per_batch = BATCH / views; /* tiles */
+    size_t tile_floats = (size_t)tile * tile;
+    res->x = malloc(sizeof(int) * n);
+    res->y = malloc(sizeof(int) * n);
+    res->background = malloc(n);
+    res->tile_probs = malloc(sizeof(float) * n * K);
+    res->tile_class = malloc(sizeof(int) * n);
+    res->probs = calloc(K, sizeof(float));
+    float *x = malloc(sizeof(float) * tile_floats * BATCH);
+    float *one = malloc(sizeof(float) * tile_floats);
+    float *p = malloc(sizeof(float) * BATCH * K);
+    cs_workspace *ws = NULL;
+    cs_status s = CS_OK;
+    if (!res->x || !res->y || !res->background || !res->tile_probs || !res->tile_class ||
+        !res->probs || !x || !one || !p) {
+        s = cs_fail(err, CS_ENOMEM, "out of memory for the %d tiles of a %d x %d image", n, im->w,
+                    im->h);
+        goto out;
+    }
+    if (!(ws = cs_workspace_new(net, BATCH, err))) {
+        s = err ? err->code : CS_ENOMEM;
+        goto out;
+    }
+
+    /* Batches never straddle a tile row: the grid is read row by row. */
+    for (int r = 0, done = 0; r < res->rows; r++)
+        for (int c = 0; c < res->cols; c += per_batch) {
+            int count = res->cols - c < per_batch ? res->cols - c : per_batch, first = r * res->cols + c;
+            read_tiles(x, one, im, res, first, count, tile, tta);
+            cs_net_forward(net, ws, 0, x, count * views, 0, NULL, p);
+            for (int j = 0; j < count; j++) {
+                float *tp = res->tile_probs + (size_t)(first + j) * K;
+                for (int k = 0; k < K; k++) {
+                    float sum = 0;
+                    for (int v = 0; v < views; v++) sum += p[(j * views + v) * K + k];
+                    tp[k] = sum / views;
+                    if (!isfinite(tp[k])) {
+                        s = cs_fail(err, CS_EINPUT, "the model gives a non-finite probability "
+                                    "(are its weights finite?)");
+                        goto out;
+                    }
+                }
+                res->tile_class[first + j] = cs_model_decide(m, tp);
+            }
+            done += count;
+            if (progress && progress(ctx, done, n)) {
+                s = cs_fail(err, CS_ECANCEL, "cancelled after %d of %d tiles", done, n);
+                goto out;
+            }
+        }
+
+    /* The image's vote: the mean over tiles with something on them, or over
+       all tiles of an image that is all background. */
+    for (int t = 0; t < n; t++) res->nforeground += !res->background[t];
+    for (int k = 0; k < K; k++) {
+        double sum = 0;
+        for (int t = 0; t < n; t++)
+            if (!res->background[t] || !res->nforeground) sum += res->tile_probs[(size_t)t * K + k];
+        res->probs[k] = (float)(sum / (res->nforeground ? res->nforeground : n));
+    }
+    res->predicted = cs_model_decide(m, res->probs);
+    res->confidence = res->probs[res->predicted];
+
+out:
+    cs_workspace_free(ws);
+    free(x);
+    free(one);
+    free(p);
+    if (s != CS_OK) cs_result_free(res);
+    return s;
+}
