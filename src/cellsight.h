@@ -300,7 +300,8 @@ typedef struct {
     float val_loss, val_acc; /* NaN when there is no validation data */
     float lr;
     int best;              /* 1 if this epoch's weights are the ones kept so far */
-    double seconds, eta;   /* elapsed and estimated remaining time */
+    double seconds, eta;   /* elapsed and estimated remaining time (while head mode
+                              computes its features: of that part) */
 } cs_train_status;
 
 /* Called after every batch (epoch figures filled at the epoch's last step);
@@ -322,9 +323,10 @@ typedef struct {
     int auto_threshold;    /* two classes: threshold of the best balanced accuracy on
                               the validation tiles (else 0.5), recorded as `threshold` */
     int head_only;         /* fine-tuning head mode: the features of layer cs_net_head
-                              are computed once for a fixed set of training crops (the
-                              8 symmetries of each when aug.dihedral), and only the
-                              layers from there on train */
+                              are computed once for a fixed set of training crops, each
+                              in the symmetries aug allows (8 with dihedral, 2 with
+                              hflip: that many times the cost), and only the layers
+                              from there on train */
     const char *base_model; /* fine-tuning: the model started from (recorded with the
                               mode); NULL for a new model */
     uint64_t seed;

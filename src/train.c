@@ -89,8 +89,8 @@ typedef struct {
     int *labels;
     float *best;          /* [nparams] the kept weights */
 
-    double t0;
-    long done, total;     /* batches run and planned, for the time estimate */
+    double t0, phase_t0;  /* start of the run, and of its current phase */
+    long done, total;     /* batches of the phase run and planned, for the time estimate */
     int epochs_run, best_epoch;
     float best_loss, best_acc;
 } trainer;
@@ -101,11 +101,20 @@ static double now(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Phases (head mode's features, the epochs) differ in cost per batch, so each
+   estimates its own remaining time. */
+static void start_phase(trainer *t, long batches) {
+    t->phase_t0 = now();
+    t->done = 0;
+    t->total = batches;
+}
+
 /* Calls the progress callback; nonzero means cancel. */
 static int report(trainer *t, cs_train_status *s) {
     if (!t->o->progress) return 0;
-    s->seconds = now() - t->t0;
-    s->eta = t->done ? s->seconds / t->done * (t->total - t->done) : 0;
+    double t1 = now();
+    s->seconds = t1 - t->t0;
+    s->eta = t->done ? (t1 - t->phase_t0) / t->done * (t->total - t->done) : 0;
     return t->o->progress(t->o->ctx, s);
 }
 
@@ -118,11 +127,12 @@ static int argmax(const float *p, int K) {
     return best;
 }
 
-/* n / (K n_c): every class weighs as much in the loss, whatever its count. */
-static float *inverse_frequency(const int *labels, int n, int K) {
+/* n / (K n_c): every class weighs as much in the loss, whatever its count
+   (0 for a class without samples). */
+static float *inverse_frequency(const sample *s, int n, int K) {
     float *w = calloc((size_t)K, sizeof *w);
     if (!w) return NULL;
-    for (int i = 0; i < n; i++) w[labels[i]] += 1;
+    for (int i = 0; i < n; i++) w[s[i].label] += 1;
     for (int c = 0; c < K; c++) w[c] = w[c] > 0 ? (float)n / ((float)K * w[c]) : 0;
     return w;
 }
@@ -222,14 +232,24 @@ static void fill_validation_batch(trainer *t, int i, int B) {
     }
 }
 
-/* Head mode: the inputs of layer `from` for the training crops (each in its 8
-   symmetries when aug.dihedral, the rest of aug drawn once) and for the
-   validation tiles, after which those become the samples. */
+/* Head mode sees each training crop in every symmetry aug allows, at once:
+   the 8 flips and rotations (dihedral), or as is and mirrored (hflip). They are
+   cs_tile_dihedral's k = 0..views-1 (k = 1 being the mirror). */
+static int head_views(const cs_augment *aug) { return aug->dihedral ? 8 : aug->hflip ? 2 : 1; }
+
+/* Crops of one feature batch: a batch's worth of inputs, at least one crop. */
+static int head_crops_per_batch(const cs_train_opts *o) {
+    int n = o->batch / head_views(&o->aug);
+    return n > 0 ? n : 1;
+}
+
+/* Head mode: the inputs of layer `from` for the training crops (in their
+   views, the rest of aug drawn once) and for the validation tiles, after which
+   those become the samples. */
 static cs_status compute_features(trainer *t, cs_error *err) {
-    int views = t->o->aug.dihedral ? 8 : 1;
+    int views = head_views(&t->o->aug), per_batch = head_crops_per_batch(t->o), nfeat = t->ntrain * views;
     cs_augment aug = t->o->aug;
-    aug.dihedral = 0;
-    int nfeat = t->ntrain * views, per_batch = t->o->batch / views > 0 ? t->o->batch / views : 1;
+    aug.dihedral = aug.hflip = 0;
     size_t T = (size_t)t->tile * t->tile;
     sample *expanded = malloc(sizeof(sample) * nfeat);
     float *crop = malloc(sizeof(float) * T);
@@ -239,6 +259,7 @@ static cs_status compute_features(trainer *t, cs_error *err) {
     if (!expanded || !crop || !features || !vfeatures)
         status = cs_fail(err, CS_ENOMEM, "out of memory for the features of %d crops", nfeat);
     int steps = (t->ntrain + per_batch - 1) / per_batch + (t->nval + t->o->batch - 1) / t->o->batch;
+    start_phase(t, steps);
     cs_train_status st = {.epochs = t->o->epochs, .steps = steps, .lr = t->o->lr};
     st.train_loss = st.train_acc = st.val_loss = st.val_acc = NAN;
     for (int i = 0; i < t->ntrain + t->nval && status == CS_OK; st.step++) {
@@ -311,6 +332,7 @@ static cs_status run_epochs(trainer *t, cs_error *err) {
     cs_adam opt;
     if (cs_adam_init(&opt, net->nparams, err) != CS_OK) return CS_ENOMEM;
     int steps = (t->ntrain + o->batch - 1) / o->batch;
+    start_phase(t, (long)o->epochs * (steps + (t->nval + o->batch - 1) / o->batch));
     cs_status status = CS_OK;
     t->best_loss = INFINITY;
     t->best_acc = NAN;
@@ -472,8 +494,9 @@ static cs_status setup(trainer *t, cs_error *err) {
     if (!st) st = check_labels(t->val, t->K, err);
     if (st) return st;
     if (o->head_only) {
-        if (o->aug.dihedral && o->batch < 8)
-            return cs_fail(err, CS_EINPUT, "head mode with the 8 symmetries needs a batch of at least 8");
+        if (o->batch < head_views(&o->aug))
+            return cs_fail(err, CS_EINPUT, "head mode with %d symmetries needs a batch of at least %d",
+                           head_views(&o->aug), head_views(&o->aug));
         t->from = cs_net_head(net);
         if (t->from <= 0 || t->from >= net->nlayers)
             return cs_fail(err, CS_EINPUT, "head mode needs convolutions before the dense layers (%s)",
@@ -501,37 +524,23 @@ static cs_status setup(trainer *t, cs_error *err) {
     memcpy(t->best, net->params, sizeof(float) * net->nparams);
     if (!(t->ws = cs_workspace_new(net, o->batch, err))) return err ? err->code : CS_ENOMEM;
 
-    int steps = (t->ntrain + o->batch - 1) / o->batch, vsteps = (t->nval + o->batch - 1) / o->batch;
-    t->total = (long)o->epochs * (steps + vsteps);
-    if (o->head_only) {
-        int views = o->aug.dihedral ? 8 : 1, per_batch = o->batch / views > 0 ? o->batch / views : 1;
-        t->total += (t->ntrain + per_batch - 1) / per_batch + vsteps;
-        if ((st = compute_features(t, err))) return st;
+    /* Every class needs training tiles, whose weights balance the loss if asked. */
+    t->class_weight = inverse_frequency(t->samples, t->ntrain, t->K);
+    t->val_weight = inverse_frequency(t->vtiles, t->nval, t->K);
+    if (!t->class_weight || !t->val_weight) return cs_fail(err, CS_ENOMEM, "out of memory for training buffers");
+    for (int c = 0; c < t->K; c++)
+        if (t->class_weight[c] == 0) return cs_fail(err, CS_EINPUT, "class %s has no training tiles", t->m->classes[c]);
+    if (!o->balance) {
+        free(t->class_weight);
+        free(t->val_weight);
+        t->class_weight = t->val_weight = NULL;
     }
+
+    if (o->head_only && (st = compute_features(t, err))) return st;
     t->order = malloc(sizeof(int) * t->ntrain);
     if (!t->order) return cs_fail(err, CS_ENOMEM, "out of memory for training buffers");
     for (int i = 0; i < t->ntrain; i++) t->order[i] = i;
-
-    int *labels = malloc(sizeof(int) * t->ntrain);
-    if (!labels) return cs_fail(err, CS_ENOMEM, "out of memory for training buffers");
-    for (int i = 0; i < t->ntrain; i++) labels[i] = t->samples[i].label;
-    int missing = -1;
-    float *w = inverse_frequency(labels, t->ntrain, t->K);
-    for (int c = 0; w && c < t->K; c++)
-        if (w[c] == 0) missing = c;
-    free(labels);
-    if (!w) return cs_fail(err, CS_ENOMEM, "out of memory for training buffers");
-    if (missing >= 0) {
-        free(w);
-        return cs_fail(err, CS_EINPUT, "class %s has no training tiles", t->m->classes[missing]);
-    }
-    if (!o->balance) {
-        free(w);
-        return CS_OK;
-    }
-    t->class_weight = w;
-    t->val_weight = inverse_frequency(t->vlabels, t->nval, t->K);
-    return t->val_weight ? CS_OK : cs_fail(err, CS_ENOMEM, "out of memory for training buffers");
+    return CS_OK;
 }
 
 static void trainer_free(trainer *t) {
