@@ -104,7 +104,8 @@ static cs_status store(cs_model *m, const char *key, const char *value, cs_error
 /* The keys with a field in cs_model are checked and fill it; arch and tile
    describe the network, so they can only be what it is. */
 cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error *err) {
-    if (!*key) return cs_fail(err, CS_EINPUT, "a metadata key cannot be empty");
+    if (!key || !*key) return cs_fail(err, CS_EINPUT, "a metadata key cannot be empty");
+    if (!value) return cs_fail(err, CS_EINPUT, "metadata %.40s needs a value", key);
     if (strlen(key) + strlen(value) > CS_MAX_META_BYTES)
         return cs_fail(err, CS_ELIMIT, "metadata %.40s has %zu bytes, more than a model file's header may hold (%d)",
                        key, strlen(value), CS_MAX_META_BYTES);
@@ -152,6 +153,9 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
     return store(m, key, value, err);
 }
 
+/* What cs_tile_read does to a tile, said in every model's metadata. */
+#define STANDARDIZATION "tile: (gray / 255 - mean) / max(std, 0.001)"
+
 /* With m->net built: the entries in order, then the keys every tool relies
    on, where absent, as the network has them. */
 static cs_status apply_metadata(cs_model *m, const cs_meta *meta, int nmeta, cs_error *err) {
@@ -171,6 +175,7 @@ static cs_status apply_metadata(cs_model *m, const cs_meta *meta, int nmeta, cs_
     snprintf(num, sizeof num, "%d", m->net.tile);
     if (!s && !cs_model_get(m, "tile")) s = cs_model_set(m, "tile", num, err);
     if (!s && !cs_model_get(m, "crop_bottom")) s = cs_model_set(m, "crop_bottom", "0", err);
+    if (!s && !cs_model_get(m, "standardize")) s = cs_model_set(m, "standardize", STANDARDIZATION, err);
     return s;
 }
 

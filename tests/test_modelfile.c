@@ -90,6 +90,7 @@ static void test_init(void) {
     CHECK(!strcmp(cs_model_get(&a, "classes"), "class0,class1"));
     CHECK(!strcmp(cs_model_get(&a, "tile"), "16"));
     CHECK(!strcmp(cs_model_get(&a, "crop_bottom"), "0") && a.crop_bottom == 0);
+    CHECK(strstr(cs_model_get(&a, "standardize"), "max(std, 0.001)") != NULL);
     CHECK(a.threshold == 0.5f && a.tta == 0 && !cs_model_get(&a, "threshold") && !cs_model_get(&a, "tta"));
     CHECK(cs_model_init(&b, NULL, 16, 2, NULL, 7, &err) == CS_OK);
     CHECK(cs_model_init(&c, NULL, 16, 2, NULL, 8, &err) == CS_OK);
@@ -115,7 +116,8 @@ static void test_init(void) {
         {"classes", "a,b,c", "3 classes", CS_EINPUT}, {"classes", "a,", "empty", CS_EINPUT},
         {"classes", "a,a", "\"a\" appears twice", CS_EINPUT}, {"classes", "solo", "one class", CS_EINPUT},
         {"classes", "a,b\nc", "control character", CS_EINPUT}, {"tile", "32", "tile", CS_EINPUT},
-        {"arch", "conv8,gap,dense", "arch", CS_EINPUT}, {"", "x", "empty", CS_EINPUT}};
+        {"arch", "conv8,gap,dense", "arch", CS_EINPUT}, {"", "x", "empty", CS_EINPUT},
+        {"note", NULL, "note needs a value", CS_EINPUT}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK(cs_model_set(&a, bad[i].key, bad[i].value, &err) == bad[i].code && strstr(err.msg, bad[i].culprit));
         if (!strstr(err.msg, bad[i].culprit)) fprintf(stderr, "  set %s: %s\n", bad[i].key, err.msg);

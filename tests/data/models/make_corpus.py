@@ -17,7 +17,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "tools"))
 import safetensors_io  # noqa: E402
 
 rng = np.random.default_rng(2019)
-META = {"arch": "conv4,gap,dense", "classes": "a,b", "tile": "8", "crop_bottom": "0"}
+META = {"arch": "conv4,gap,dense", "classes": "a,b", "tile": "8", "crop_bottom": "0",
+        "standardize": "tile: (gray / 255 - mean) / max(std, 0.001)"}
 
 
 def tiny():
