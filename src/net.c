@@ -31,17 +31,15 @@ static int parse_units(const char *s, int *units) {
 static int parse_layer(cs_layer *L, int *units, const char *tok) {
     char *end;
     *units = 0;
-    if (!strcmp(tok, "pool")) L->kind = CS_POOL;
-    else if (!strcmp(tok, "gap")) L->kind = CS_GAP;
-    else if (!strcmp(tok, "dense")) L->kind = CS_DENSE;
-    else if (!strncmp(tok, "dense", 5)) { L->kind = CS_DENSE; return parse_units(tok + 5, units); }
-    else if (!strncmp(tok, "conv", 4)) { L->kind = CS_CONV; return parse_units(tok + 4, units); }
-    else if (!strncmp(tok, "drop", 4) && (tok[4] == '.' || (tok[4] >= '0' && tok[4] <= '9'))) {
-        L->kind = CS_DROPOUT;
-        L->p = strtof(tok + 4, &end);
-        return !*end && L->p >= 0 && L->p < 1;
-    } else return 0;
-    return 1;
+    if (!strcmp(tok, "pool")) return L->kind = CS_POOL, 1;
+    if (!strcmp(tok, "gap")) return L->kind = CS_GAP, 1;
+    if (!strcmp(tok, "dense")) return L->kind = CS_DENSE, 1;
+    if (!strncmp(tok, "dense", 5)) return L->kind = CS_DENSE, parse_units(tok + 5, units);
+    if (!strncmp(tok, "conv", 4)) return L->kind = CS_CONV, parse_units(tok + 4, units);
+    if (strncmp(tok, "drop", 4) || !tok[4] || !strchr(".0123456789", tok[4])) return 0;
+    L->kind = CS_DROPOUT;
+    L->p = strtof(tok + 4, &end);
+    return !*end && L->p >= 0 && L->p < 1;
 }
 
 /* Fills net->layers with kinds, names and shapes from net->arch. */
