@@ -439,7 +439,11 @@ typedef struct {
 
 /* The figures as one JSON object: the output of `cellsight eval --json`. */
 cs_status cs_report_json(FILE *f, const cs_report *r, cs_error *err);
-/* Creates dir and writes eval.json (as above), roc.svg, confusion.svg and per_class.md. */
+/* The figures for people: summary, per-class table, confusion, each image (and
+   each fold) in Markdown. */
+cs_status cs_report_markdown(FILE *f, const cs_report *r, cs_error *err);
+/* Creates dir and writes eval.json (as above), roc.svg, confusion.svg and per_class.md
+   (the Markdown). */
 cs_status cs_report_write(const char *dir, const cs_report *r, cs_error *err);
 
 #ifdef __cplusplus

@@ -234,7 +234,18 @@ static cs_status write_roc(FILE *f, const cs_report *r, cs_error *err) {
     for (int i = 0; i < roc.n; i++)
         fprintf(f, "%s%.1f,%.1f", i ? " " : "", x0 + roc.fpr[i] * side,
                 y0 + side - roc.tpr[i] * side);
-    fprintf(f, "\"/>\n<text x=\"%d\" y=\"%d\" text-anchor=\"end\" font-size=\"14\">AUC ",
+    fputs("\"/>\n", f);
+    if (m->net.nclasses == 2) {
+        /* The model's operating point: tiles at or above its threshold are called class 1. */
+        int i = 0;
+        while (i + 1 < roc.n && roc.threshold[i + 1] >= m->threshold) i++;
+        double px = x0 + roc.fpr[i] * side, py = y0 + side - roc.tpr[i] * side;
+        fprintf(f,
+                "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#d03030\"/>"
+                "<text x=\"%.1f\" y=\"%.1f\">threshold %.3g</text>\n",
+                px, py, px + 8, py + 16, m->threshold);
+    }
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" font-size=\"14\">AUC ",
             x0 + side - 10, y0 + side - 12);
     if (isfinite(roc.auc)) fprintf(f, "%.4f", roc.auc);
     else fputs("undefined (one class only)", f);
@@ -306,11 +317,11 @@ static void md_figure(FILE *f, double x) {
     else fputs("n/a", f);
 }
 
-static cs_status write_per_class(FILE *f, const cs_report *r, cs_error *err) {
+cs_status cs_report_markdown(FILE *f, const cs_report *r, cs_error *err) {
     const cs_model *m = r->model;
     const cs_eval *ev = r->eval;
     int K = m->net.nclasses;
-    fputs("# Evaluation by class\n\n", f);
+    fputs("# Evaluation\n\n", f);
     if (r->model_path) fprintf(f, "Model: `%s`. ", r->model_path);
     if (r->data) fprintf(f, "Data: `%s`. ", r->data);
     if (r->nfolds) fprintf(f, "Image-level cross-validation in %d folds, figures pooled. ", r->nfolds);
@@ -338,6 +349,20 @@ static cs_status write_per_class(FILE *f, const cs_report *r, cs_error *err) {
                 t.precision, t.recall, t.f1, im.support, im.correct);
     }
 
+    int *conf = malloc((size_t)K * K * sizeof *conf);
+    if (!conf) return cs_fail(err, CS_ENOMEM, "out of memory for a confusion matrix");
+    cs_metrics_confusion(&ev->tiles, conf);
+    fputs("\nTiles by true class (rows) and predicted class (columns):\n\n| |", f);
+    for (int c = 0; c < K; c++) fprintf(f, " %s |", m->classes[c]);
+    fputs("\n|---|", f);
+    for (int c = 0; c < K; c++) fputs("---:|", f);
+    for (int i = 0; i < K; i++) {
+        fprintf(f, "\n| %s |", m->classes[i]);
+        for (int j = 0; j < K; j++) fprintf(f, " %d |", conf[i * K + j]);
+    }
+    fputc('\n', f);
+    free(conf);
+
     fputs("\n| image | class | predicted | confidence | tiles |\n|---|---|---|---:|---:|\n", f);
     for (int i = 0; i < ev->n; i++) {
         const cs_eval_image *im = &ev->image[i];
@@ -357,6 +382,7 @@ static cs_status write_per_class(FILE *f, const cs_report *r, cs_error *err) {
             fputs(" |\n", f);
         }
     }
+    if (ferror(f)) return cs_fail(err, CS_EIO, "cannot write the report: %s", strerror(errno));
     return CS_OK;
 }
 
@@ -383,7 +409,7 @@ cs_status cs_report_write(const char *dir, const cs_report *r, cs_error *err) {
     if ((st = write_file(dir, "eval.json", cs_report_json, r, err)) ||
         (st = write_file(dir, "roc.svg", write_roc, r, err)) ||
         (st = write_file(dir, "confusion.svg", write_confusion, r, err)) ||
-        (st = write_file(dir, "per_class.md", write_per_class, r, err)))
+        (st = write_file(dir, "per_class.md", cs_report_markdown, r, err)))
         return st;
     return CS_OK;
 }
