@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# train, eval (--json, --report, --folds images) and finetune on the two-class fixture.
+source "$(dirname "$0")/cli_common.bash"
+M=$TMP/m.safetensors
+T=$DATA/train
+TINY=(--arch conv8,pool,conv8,gap,dense --tile 32 --threads 1)
+
+# The same seed gives the same model, byte for byte.
+expect_rc 0 "$CLI" train --data "$T" "${TINY[@]}" --epochs 2 --seed 7 --out "$M"
+grep -q "^saved $M" "$TMP/out" || fail "train does not say where it saved"
+grep -q "epoch 2/2 .*validation loss" "$TMP/err" || fail "no per-epoch figures: $(cat "$TMP/err")"
+grep -q "about .* left" "$TMP/err" || fail "no time estimate"
+expect_rc 0 "$CLI" train --data "$T" "${TINY[@]}" --epochs 2 --seed 7 --out "$TMP/again.safetensors"
+cmp -s "$M" "$TMP/again.safetensors" || fail "the same seed gave another model"
+expect_rc 0 "$CLI" info "$M"
+grep -q "seed: 7" "$TMP/out" && grep -q "epochs: 2" "$TMP/out" || fail "the run is not in the metadata"
+
+# eval --json: one object with every key, figures in range, counts that add up.
+expect_rc 0 "$CLI" eval --model "$M" --data "$T" --json
+json "$TMP/out" '
+  for (const k of ["tiles", "tile_accuracy", "tile_loss", "images", "image_accuracy", "auc",
+                   "per_class", "confusion", "classes", "per_image"]) check(k in j, "no " + k);
+  check(!("top5" in j), "top5 with two classes");
+  check(j.classes.join() === "MDAMB231,T47D", "classes");
+  check(j.images === 6 && j.per_image.length === 6, "images");
+  for (const k of ["tile_accuracy", "image_accuracy", "auc"]) check(j[k] >= 0 && j[k] <= 1, k);
+  check(j.tile_loss > 0, "loss");
+  const conf = j.confusion.flat().reduce((a, b) => a + b);
+  check(conf === j.tiles && j.tiles > 400 && j.tiles <= 576, "confusion sums to the tiles");
+  j.classes.forEach((c, i) => {
+    const f = j.per_class[c];
+    for (const k of ["precision", "recall", "f1"]) check(f[k] >= 0 && f[k] <= 1, c + " " + k);
+    check(f.tiles === j.confusion[i].reduce((a, b) => a + b), c + " tiles = its confusion row");
+  });
+  for (const im of j.per_image) {
+    check(j.classes.includes(im.class) && im.file.startsWith(im.class + "/"), "image class");
+    check(Math.abs(im.probs.MDAMB231 + im.probs.T47D - 1) < 1e-4, "image probabilities");
+  }'
+
+# Without --json: a readable summary; --report writes the four files, which parse.
+expect_rc 0 "$CLI" eval --model "$M" --data "$T" --report "$TMP/report"
+grep -q "^| T47D | " "$TMP/out" || fail "the readable summary has no class table"
+for f in eval.json roc.svg confusion.svg per_class.md; do
+    [ -s "$TMP/report/$f" ] || fail "--report did not write $f"
+done
+json "$TMP/report/eval.json" 'check(j.images === 6 && j.auc >= 0, "report JSON")'
+for f in roc.svg confusion.svg; do
+    xmllint --noout "$TMP/report/$f" || fail "$f is not XML"
+    grep -q "<svg" "$TMP/report/$f" && grep -q "true" "$TMP/report/$f" || fail "$f lacks its axes"
+done
+grep -q "| MDAMB231 | " "$TMP/report/per_class.md" || fail "per_class.md"
+
+# Cross-validation by image: three images a class, three folds, every image tested once.
+expect_rc 0 "$CLI" eval --model "$M" --data "$T" --folds images --epochs 1 --json
+json "$TMP/out" '
+  check(j.folds.length === 3 && j.images === 6, "three folds of six images");
+  check(j.folds.every(f => f.images === 2 && f.tile_accuracy >= 0), "per-fold figures");
+  check(new Set(j.per_image.map(i => i.file)).size === 6, "each image once");
+  check(j.per_image.every(i => i.fold >= 1 && i.fold <= 3), "fold of each image")'
+
+# A folder with a bad file and a folder that is no class: listed, the rest used, exit 1.
+mkdir -p "$TMP/data/other"
+cp -r "$T/T47D" "$T/MDAMB231" "$TMP/data/"
+cp "$DATA/images/garbage.jpg" "$TMP/data/T47D/"
+expect_rc 1 "$CLI" train --data "$TMP/data" --classes T47D,MDAMB231 "${TINY[@]}" --epochs 1 \
+    --out "$TMP/bad.safetensors"
+grep -q "garbage.jpg" "$TMP/err" || fail "train does not name the bad file"
+[ -s "$TMP/bad.safetensors" ] || fail "train did not save despite a skipped file"
+expect_rc 1 "$CLI" eval --model "$M" --data "$TMP/data" --json
+grep -q "garbage.jpg" "$TMP/err" && grep -q "other" "$TMP/err" || fail "eval: $(cat "$TMP/err")"
+json "$TMP/out" 'check(j.images === 6, "the good images still evaluated")'
+expect_rc 1 "$CLI" eval --model "$M" --data "$DATA/dataset"
+expect_rc 1 "$CLI" train --data "$TMP/no-such-folder" --out "$TMP/x.safetensors"
+expect_rc 1 "$CLI" train --data "$DATA/dataset" --classes A,C --out "$TMP/x.safetensors"
+
+# finetune: head mode keeps the classes; other classes get a new output layer; full mode.
+expect_rc 0 "$CLI" finetune --model "$M" --data "$T" --mode head --epochs 3 --threads 1 \
+    --out "$TMP/head.safetensors"
+expect_rc 0 "$CLI" info "$TMP/head.safetensors"
+grep -q "mode: head" "$TMP/out" && grep -q "base_model: $M" "$TMP/out" || fail "head metadata"
+expect_rc 0 "$CLI" finetune --model "$M" --data "$T" --classes T47D,MDAMB231 --mode head \
+    --epochs 2 --threads 1 --out "$TMP/swapped.safetensors"
+expect_rc 0 "$CLI" info "$TMP/swapped.safetensors"
+grep -q "classes  *2: T47D, MDAMB231" "$TMP/out" || fail "new classes"
+expect_rc 0 "$CLI" finetune --model "$M" --data "$T" --mode full --epochs 1 --crops 8 --threads 1 \
+    --out "$TMP/full.safetensors"
+expect_rc 0 "$CLI" predict --model "$TMP/full.safetensors" --csv "$T/T47D/T47D_F6_05d21h_x0_y0.jpg"
+finish
