@@ -1062,6 +1062,11 @@ static void print_usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+#ifdef __wasi__
+    /* WASI has no current folder; relative paths mean the caller's (tools/wasi-run.mjs passes PWD). */
+    const char *pwd = getenv("PWD");
+    if (pwd) chdir(pwd);
+#endif
     if (argc < 2) {
         print_usage(stderr);
         return EXIT_USAGE;
