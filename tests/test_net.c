@@ -66,6 +66,8 @@ static void check_pooled_net(void) {
     CHECK(isnan(probs[0]));
     CHECK(isnan(cs_net_backward(&net, ws, 0, labels, NULL, 2)));
     cs_workspace_free(ws);
+    cs_error err = {0};
+    CHECK(cs_workspace_new(&net, 0, &err) == NULL && err.code == CS_EINPUT);
     cs_net_free(&net);
 }
 
