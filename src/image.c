@@ -13,11 +13,28 @@
 #define STBI_NO_PSD
 #define STBI_NO_PIC
 #define STBI_NO_LINEAR
-/* stb 2.27 leaves the pixels that a truncated TGA or PGM/PPM lacks
-   unwritten: zeroed memory makes them black, never stale heap contents. */
-#define STBI_MALLOC(size) calloc(1, size)
-#define STBI_REALLOC(p, size) realloc(p, size)
+#define STBI_MALLOC(size) stb_malloc(size)
+#define STBI_REALLOC(p, size) stb_realloc(p, size)
 #define STBI_FREE(p) free(p)
+
+/* No block stb allocates for an image may exceed alloc_limit, set from the
+   image's header: a PNG whose little data inflates to gigabytes (a
+   decompression bomb) fails instead of eating the machine's memory. */
+static _Thread_local size_t alloc_limit = SIZE_MAX;
+static _Thread_local int over_limit;
+
+/* Zeroed: stb 2.27 leaves the pixels that a truncated TGA lacks unwritten,
+   and they must be black, never stale heap contents. */
+static void *stb_malloc(size_t size) {
+    if (size > alloc_limit) return over_limit = 1, NULL;
+    return calloc(1, size);
+}
+
+static void *stb_realloc(void *p, size_t size) {
+    if (size > alloc_limit) return over_limit = 1, NULL;
+    return realloc(p, size);
+}
+
 #define STB_IMAGE_IMPLEMENTATION
 #include <stb_image.h>
 
@@ -82,11 +99,21 @@ cs_status cs_image_decode(cs_image *im, const void *data, size_t size, cs_error 
             return cs_fail(err, CS_EINPUT, "the image is truncated: %d x %d pixels need %zu bytes, "
                            "the file has %zu", w, h, need, size);
     }
+    /* The largest block a decoder needs: the pixels, padded to JPEG's 32-pixel
+       blocks, at 4 channels of 16 bits, and 1 MB for stb's own structures. */
+    double limit = 8.0 * (w + 32) * (h + 32) + (1 << 20);
+    alloc_limit = limit < (double)SIZE_MAX ? (size_t)limit : SIZE_MAX;
+    over_limit = 0;
     /* One channel: stb's own gray, (77 r + 150 g + 29 b) >> 8 (a JPEG's luma);
        16-bit PNGs and PGMs come out 8-bit. */
-    uint8_t *gray = stbi_load_from_memory(data, (int)size, &w, &h, &channels, 1);
+    int got_w, got_h;
+    uint8_t *gray = stbi_load_from_memory(data, (int)size, &got_w, &got_h, &channels, 1);
+    alloc_limit = SIZE_MAX;
     if (!gray) {
         const char *why = stb_reason();
+        if (over_limit)
+            return cs_fail(err, CS_EINPUT, "the image's data inflates far beyond its %d x %d "
+                           "pixels (a decompression bomb?)", w, h);
         if (!strcmp(why, "outofmem"))
             return cs_fail(err, CS_ENOMEM, "out of memory decoding a %d x %d image", w, h);
         if (!strcmp(why, "too large")) /* stb's buffers count bytes in an int */
@@ -94,8 +121,8 @@ cs_status cs_image_decode(cs_image *im, const void *data, size_t size, cs_error 
                            "its colour depth: save it as 8-bit gray or in smaller parts", w, h);
         return cs_fail(err, CS_EINPUT, "the image is damaged or truncated (%s)", why);
     }
-    im->w = w;
-    im->h = h;
+    im->w = got_w;
+    im->h = got_h;
     im->gray = gray;
     return CS_OK;
 }

@@ -146,6 +146,7 @@ static void test_bad_files(void) {
     expect_bad("truncated.pgm", CS_EINPUT, "truncated");
     expect_bad("huge.png", CS_ELIMIT, "100000 x 100000");
     expect_bad("huge.jpg", CS_ELIMIT, "30000 x 30000");
+    expect_bad("bomb.png", CS_EINPUT, "decompression bomb");
     expect_bad("no-such-file.png", CS_EIO, "No such file");
     expect_bad("", CS_EINPUT, "folder"); /* the fixture folder itself */
 
