@@ -58,6 +58,22 @@ json "$TMP/out" '
   check(new Set(j.per_image.map(i => i.file)).size === 6, "each image once");
   check(j.per_image.every(i => i.fold >= 1 && i.fold <= 3), "fold of each image")'
 
+# Six classes (one fixture image each): top-5 figures, a 6 x 6 confusion, the report.
+i=0
+for f in "$T"/*/*.jpg; do
+    i=$((i + 1))
+    mkdir -p "$TMP/six/c$i"
+    cp "$f" "$TMP/six/c$i/"
+done
+expect_rc 0 "$CLI" train --data "$TMP/six" "${TINY[@]}" --epochs 1 --out "$TMP/six.safetensors"
+expect_rc 0 "$CLI" eval --model "$TMP/six.safetensors" --data "$TMP/six" --json --report "$TMP/six-report"
+json "$TMP/out" '
+  check(j.classes.length === 6 && j.images === 6, "six classes");
+  for (const k of ["top5", "image_top5", "auc_micro"]) check(j[k] >= 0 && j[k] <= 1, k);
+  check(!("auc" in j), "a two-class auc with six classes");
+  check(j.confusion.length === 6 && j.confusion.every(r => r.length === 6), "6 x 6 confusion")'
+xmllint --noout "$TMP/six-report/roc.svg" "$TMP/six-report/confusion.svg" || fail "six-class SVG"
+
 # A folder with a bad file and a folder that is no class: listed, the rest used, exit 1.
 mkdir -p "$TMP/data/other"
 cp -r "$T/T47D" "$T/MDAMB231" "$TMP/data/"
