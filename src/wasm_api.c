@@ -1,0 +1,184 @@
+/* wasm_api.c: the C API of the web page's WASM module (Emscripten only).
+
+   The page's worker hands over an image file's bytes, which are decoded here
+   with stb exactly as the CLI decodes them, so that the page and the CLI give
+   the same probabilities (browsers' JPEG decoders differ from stb's). Canvas
+   RGBA pixels are the fallback for what only the browser can decode (WebP,
+   pasted bitmaps).
+
+   Every call that can fail returns 0 or NULL and leaves a one-sentence message
+   in csw_error(); nothing aborts. Results are not returned as structs that JS
+   would have to pick apart by offset: csw_classify_* hand one plain JS object
+   to Module.onResult (copies, so C frees everything before returning), and
+   progress goes to Module.onProgress, whose truthy return cancels. */
+#include <emscripten.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cellsight.h"
+
+static cs_error last_error;
+
+EMSCRIPTEN_KEEPALIVE const char *csw_error(void) { return last_error.msg; }
+
+EMSCRIPTEN_KEEPALIVE const char *csw_version(void) { return CS_VERSION; }
+
+/* ---------------------------------------------------------------- models */
+
+EMSCRIPTEN_KEEPALIVE cs_model *csw_model_load(const uint8_t *data, size_t size) {
+    cs_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        cs_fail(&last_error, CS_ENOMEM, "out of memory for the model");
+        return NULL;
+    }
+    if (cs_model_read(m, data, size, &last_error) != CS_OK) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+EMSCRIPTEN_KEEPALIVE void csw_model_free(cs_model *m) {
+    if (!m) return;
+    cs_model_free(m);
+    free(m);
+}
+
+static void json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* {"classes": [...], "crop_bottom": 96, "tile": 128, "arch": "...",
+    "threshold": 0.5, "tta": 0, "params": 29953, "metadata": {"key": "value", ...}}
+   malloc'd; the caller frees it with free(). */
+EMSCRIPTEN_KEEPALIVE char *csw_model_info(const cs_model *m) {
+    char *json = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&json, &len);
+    if (!f) {
+        cs_fail(&last_error, CS_ENOMEM, "out of memory for the model's description");
+        return NULL;
+    }
+    fputs("{\"classes\":[", f);
+    for (int i = 0; i < m->net.nclasses; i++) {
+        if (i) fputc(',', f);
+        json_string(f, m->classes[i]);
+    }
+    fprintf(f, "],\"crop_bottom\":%d,\"tile\":%d,\"arch\":", m->crop_bottom, m->net.tile);
+    json_string(f, m->net.arch);
+    fprintf(f, ",\"threshold\":%.9g,\"tta\":%d,\"params\":%zu,\"metadata\":{", m->threshold,
+            m->tta, m->net.nparams);
+    for (int i = 0; i < m->nmeta; i++) {
+        if (i) fputc(',', f);
+        json_string(f, m->meta[i].key);
+        fputc(':', f);
+        json_string(f, m->meta[i].value);
+    }
+    fputs("}}", f);
+    if (fclose(f) != 0) {
+        free(json);
+        cs_fail(&last_error, CS_ENOMEM, "out of memory for the model's description");
+        return NULL;
+    }
+    return json;
+}
+
+/* ---------------------------------------------------------------- classification */
+
+EM_JS(int, report_progress, (int done, int total), {
+    return Module.onProgress && Module.onProgress(done, total) ? 1 : 0;
+});
+
+static int on_progress(void *ctx, int done, int total) {
+    (void)ctx;
+    return report_progress(done, total);
+}
+
+/* Pointers are unsigned (the heap may pass 2 GB), hence >>> before indexing. */
+EM_JS(void, emit_result,
+      (int width, int height, int crop_bottom, int tile, int nclasses, int ntiles,
+       int nforeground, int cols, int rows, int predicted, float confidence,
+       const float *probs, const int *x, const int *y, const uint8_t *background,
+       const int *tile_class, const float *tile_probs, const uint8_t *thumb, int thumb_w,
+       int thumb_h), {
+    const f32 = (p, n) => HEAPF32.slice(p >>> 2, (p >>> 2) + n);
+    const i32 = (p, n) => HEAP32.slice(p >>> 2, (p >>> 2) + n);
+    const u8 = (p, n) => HEAPU8.slice(p >>> 0, (p >>> 0) + n);
+    Module.onResult({
+        width, height, cropBottom: crop_bottom, tile, cols, rows, ntiles, nforeground,
+        predicted, confidence, probs: f32(probs, nclasses),
+        tiles: {
+            x: i32(x, ntiles), y: i32(y, ntiles), background: u8(background, ntiles),
+            predicted: i32(tile_class, ntiles), probs: f32(tile_probs, ntiles * nclasses)
+        },
+        thumbnail: {width: thumb_w, height: thumb_h, gray: u8(thumb, thumb_w * thumb_h)}
+    });
+});
+
+/* A box-filtered copy of im whose longer side is at most side pixels. */
+static uint8_t *thumbnail(const cs_image *im, int side, int *tw, int *th) {
+    int step = 1;
+    while (im->w / step > side || im->h / step > side) step++;
+    *tw = im->w / step > 0 ? im->w / step : 1;
+    *th = im->h / step > 0 ? im->h / step : 1;
+    uint8_t *t = malloc((size_t)*tw * *th);
+    if (!t) return NULL;
+    for (int ty = 0; ty < *th; ty++)
+        for (int tx = 0; tx < *tw; tx++) {
+            unsigned sum = 0, n = 0;
+            for (int y = ty * step; y < (ty + 1) * step && y < im->h; y++)
+                for (int x = tx * step; x < (tx + 1) * step && x < im->w; x++, n++)
+                    sum += im->gray[(size_t)y * im->w + x];
+            t[(size_t)ty * *tw + tx] = (uint8_t)((sum + n / 2) / n);
+        }
+    return t;
+}
+
+/* Classifies im (and frees it), emitting the result and a thumbnail whose
+   longer side is at most thumb_side. Returns 1 on success. */
+static int classify(const cs_model *m, cs_image *im, int crop_bottom, int thumb_side) {
+    cs_result r = {0};
+    int tw = 0, th = 0;
+    uint8_t *thumb = NULL;
+    int ok = cs_classify(m, im, crop_bottom, &r, on_progress, NULL, &last_error) == CS_OK;
+    if (ok && !(thumb = thumbnail(im, thumb_side > 0 ? thumb_side : 1, &tw, &th))) {
+        cs_fail(&last_error, CS_ENOMEM, "out of memory for the thumbnail");
+        ok = 0;
+    }
+    if (ok)
+        emit_result(im->w, im->h, crop_bottom >= 0 ? crop_bottom : m->crop_bottom, m->net.tile,
+                    m->net.nclasses, r.ntiles, r.nforeground, r.cols, r.rows, r.predicted,
+                    r.confidence, r.probs, r.x, r.y, r.background, r.tile_class, r.tile_probs,
+                    thumb, tw, th);
+    free(thumb);
+    cs_result_free(&r);
+    cs_image_free(im);
+    return ok;
+}
+
+/* An encoded image file (JPEG, PNG, ...), decoded by stb as the CLI does.
+   crop_bottom < 0 takes the model's. */
+EMSCRIPTEN_KEEPALIVE int csw_classify_file(const cs_model *m, const uint8_t *data, size_t size,
+                                           int crop_bottom, int thumb_side) {
+    cs_image im = {0};
+    if (cs_image_decode(&im, data, size, &last_error) != CS_OK) return 0;
+    return classify(m, &im, crop_bottom, thumb_side);
+}
+
+/* Canvas pixels, w * h * 4 bytes. */
+EMSCRIPTEN_KEEPALIVE int csw_classify_rgba(const cs_model *m, const uint8_t *rgba, int w, int h,
+                                           int crop_bottom, int thumb_side) {
+    cs_image im = {0};
+    if (cs_image_from_rgba(&im, rgba, w, h, &last_error) != CS_OK) return 0;
+    return classify(m, &im, crop_bottom, thumb_side);
+}

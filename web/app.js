@@ -1,0 +1,617 @@
+/* app.js: the cellsight page. The worker (worker.js) does the work; this file
+   turns what the user drops, picks or pastes into requests, and results into
+   pictures, a table and CSV files. A classic script (no modules), so that the
+   self-contained cellsight.html can inline it and run from file://. */
+"use strict";
+
+// Set by the self-contained cellsight.html: the worker's source and the files
+// (models, samples) that a served page fetches instead.
+const bundle = self.CELLSIGHT_BUNDLE || null;
+
+const $ = (id) => document.getElementById(id);
+const THUMBNAIL_SIDE = 768; // pixels, the longer side; sharp at twice a card's width
+
+/* ---------------------------------------------------------------- the worker */
+
+class Engine {
+  constructor() {
+    this.worker = bundle
+      ? new Worker(URL.createObjectURL(new Blob([bundle.worker], { type: "text/javascript" })))
+      : new Worker("worker.js");
+    this.nextId = 1;
+    this.pending = new Map();
+    this.worker.onmessage = ({ data }) => {
+      const call = this.pending.get(data.id);
+      if (!call) return;
+      if (data.type === "progress") {
+        if (call.onProgress) call.onProgress(data.done, data.total);
+        return;
+      }
+      this.pending.delete(data.id);
+      if (data.type === "error") call.reject(new Error(data.message));
+      else call.resolve(data);
+    };
+    this.worker.onerror = (event) => {
+      const error = new Error(`the worker failed: ${event.message || "unknown error"}`);
+      for (const call of this.pending.values()) call.reject(error);
+      this.pending.clear();
+    };
+  }
+
+  // Resolves with the worker's "done" message, rejects with its error.
+  call(type, args = {}, { transfer = [], onProgress = null } = {}) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onProgress });
+      this.worker.postMessage({ id, type, ...args }, transfer);
+    });
+  }
+}
+
+/* ---------------------------------------------------------------- shipped files */
+
+// assets.json: {models: [{file, name, default}], samples: [{file, name}], credit}
+const assets = {
+  async list() {
+    if (bundle) return bundle.assets;
+    const response = await fetch("assets.json");
+    if (!response.ok) throw new Error(`assets.json: ${response.status} ${response.statusText}`);
+    return response.json();
+  },
+  async bytes(file) {
+    if (bundle) {
+      const text = atob(bundle.files[file]);
+      const bytes = new Uint8Array(text.length);
+      for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+      return bytes.buffer;
+    }
+    const response = await fetch(file);
+    if (!response.ok) throw new Error(`${file}: ${response.status} ${response.statusText}`);
+    return response.arrayBuffer();
+  },
+};
+
+/* ---------------------------------------------------------------- numbers and CSV */
+
+// As the CLI prints them (printf "%.6f").
+const formatNumber = (x) => x.toFixed(6);
+const percent = (x) => `${(100 * x).toFixed(1)}%`;
+
+function csvField(value) {
+  const s = String(value);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+const csvLine = (fields) => fields.map(csvField).join(",") + "\n";
+
+// file,predicted_class,confidence,tiles,p_<class>... as `cellsight predict --csv`.
+function imagesCsv(classes, done) {
+  let csv = csvLine(["file", "predicted_class", "confidence", "tiles", ...classes.map((c) => `p_${c}`)]);
+  for (const { name, result: r } of done)
+    csv += csvLine([name, classes[r.predicted], formatNumber(r.confidence), r.ntiles,
+      ...Array.from(r.probs, formatNumber)]);
+  return csv;
+}
+
+// file,x,y,background,predicted_class,confidence,p_<class>... as `predict --csv --tiles`.
+function tilesCsv(classes, done) {
+  const K = classes.length;
+  let csv = csvLine(["file", "x", "y", "background", "predicted_class", "confidence",
+    ...classes.map((c) => `p_${c}`)]);
+  for (const { name, result: r } of done) {
+    const t = r.tiles;
+    for (let i = 0; i < r.ntiles; i++) {
+      const p = t.probs.subarray(i * K, (i + 1) * K);
+      csv += csvLine([name, t.x[i], t.y[i], t.background[i], classes[t.predicted[i]],
+        formatNumber(p[t.predicted[i]]), ...Array.from(p, formatNumber)]);
+    }
+  }
+  return csv;
+}
+
+function download(filename, text) {
+  const url = URL.createObjectURL(new Blob([text], { type: "text/csv" }));
+  const a = Object.assign(document.createElement("a"), { href: url, download: filename });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+/* ---------------------------------------------------------------- colours */
+
+// Okabe & Ito's colour-blind-safe palette, then evenly spread hues.
+const PALETTE = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442"];
+const classColour = (k) => PALETTE[k] || `hsl(${(k * 137.5) % 360} 65% 50%)`;
+
+function hatchPattern(ctx) {
+  const tile = document.createElement("canvas");
+  tile.width = tile.height = 8;
+  const t = tile.getContext("2d");
+  t.fillStyle = "rgba(255, 255, 255, 0.18)";
+  t.fillRect(0, 0, 8, 8);
+  t.strokeStyle = "rgba(40, 40, 40, 0.55)";
+  t.lineWidth = 1.5;
+  t.beginPath();
+  t.moveTo(-2, 10);
+  t.lineTo(10, -2);
+  t.stroke();
+  return ctx.createPattern(tile, "repeat");
+}
+
+/* ---------------------------------------------------------------- state */
+
+const engine = new Engine();
+const state = {
+  models: new Map(),  // key -> {key, label, file (shipped) or bytes (user's), info once loaded}
+  active: null,       // key of the model in use
+  items: [],          // one per image: {name, file, card, result?, error?, ms?, decoder?}
+  queue: [],          // items waiting for the worker
+  running: false,
+  stopped: false,
+  userModels: 0,
+};
+
+const activeModel = () => state.models.get(state.active);
+
+function cropBottom() {
+  const value = $("crop-bottom").value.trim();
+  return /^\d+$/.test(value) ? Number(value) : -1; // -1: the model's
+}
+
+/* ---------------------------------------------------------------- models */
+
+function showModelError(message) {
+  $("model-error").textContent = message;
+  $("model-error").hidden = !message;
+}
+
+function describeModel(model) {
+  const info = model.info;
+  const meta = info.metadata;
+  const made = meta.protocol || meta.epochs ? ` Trained${meta.protocol ? ` (${meta.protocol} protocol)` : ""}${meta.epochs ? `, ${meta.epochs} epochs` : ""}.` : "";
+  return `${info.classes.length} classes: ${info.classes.join(", ")}. ` +
+    `${info.tile} x ${info.tile} tiles, ${info.params.toLocaleString("en")} parameters (${info.arch}).${made}`;
+}
+
+// Loads model.key in the worker unless it is there already.
+async function ensureLoaded(model) {
+  if (model.info) return;
+  const bytes = model.bytes || (await assets.bytes(model.file));
+  const reply = await engine.call("loadModel", { key: model.key, bytes });
+  model.info = reply.info;
+}
+
+async function selectModel(key) {
+  const model = state.models.get(key);
+  try {
+    await ensureLoaded(model);
+  } catch (e) {
+    showModelError(`${model.label}: ${e.message}`);
+    $("model-select").value = state.active || "";
+    return false;
+  }
+  showModelError("");
+  state.active = key;
+  $("model-select").value = key;
+  $("crop-bottom").value = model.info.crop_bottom;
+  $("model-summary").textContent = describeModel(model);
+  renderLegend();
+  reclassifyAll();
+  return true;
+}
+
+function addModelOption(model) {
+  state.models.set(model.key, model);
+  $("model-select").append(new Option(model.label, model.key));
+}
+
+// A .safetensors file the user picked or dropped: validated by the C loader.
+async function loadUserModel(file) {
+  const key = `user:${++state.userModels}:${file.name}`;
+  const model = { key, label: `${file.name} (yours)`, bytes: await file.arrayBuffer() };
+  try {
+    await ensureLoaded(model);
+  } catch (e) {
+    showModelError(`${file.name} is not a model cellsight can use: ${e.message}`);
+    return;
+  }
+  addModelOption(model);
+  await selectModel(key);
+}
+
+/* ---------------------------------------------------------------- classification */
+
+function enqueue(files) {
+  if (!files.length) return;
+  state.stopped = false;
+  for (const { file, name } of files) {
+    const item = { file, name, card: makeCard(name) };
+    state.items.push(item);
+    state.queue.push(item);
+    $("cards").append(item.card);
+  }
+  $("results").hidden = false;
+  renderTable();
+  if (!state.running) run();
+}
+
+function reclassifyAll() {
+  if (!state.items.length) return;
+  state.queue = state.items.slice();
+  for (const item of state.items) setCardWaiting(item);
+  renderTable();
+  if (!state.running) run();
+}
+
+async function run() {
+  state.running = true;
+  const started = performance.now();
+  let done = 0;
+  $("progress-area").hidden = false;
+  while (state.queue.length && !state.stopped) {
+    const item = state.queue.shift();
+    const total = done + 1 + state.queue.length;
+    const show = (fraction) => {
+      $("progress").value = (done + fraction) / total;
+      $("progress-text").textContent = `Classifying ${item.name} (${done + 1} of ${total})`;
+    };
+    show(0);
+    await classify(item, (d, n) => show(n ? d / n : 0));
+    done++;
+    renderTable();
+  }
+  state.running = false;
+  $("progress-area").hidden = true;
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  setNotice(state.stopped ? "Stopped." : `Classified ${done} image${done === 1 ? "" : "s"} in ${seconds} s.`);
+}
+
+async function classify(item, onProgress) {
+  const model = activeModel();
+  delete item.result;
+  delete item.error;
+  if (!model) {
+    item.error = "No model is loaded: load a .safetensors file above.";
+  } else {
+    try {
+      const reply = await engine.call("classify",
+        { key: model.key, file: item.file, cropBottom: cropBottom(), thumbnailSide: THUMBNAIL_SIDE },
+        { onProgress });
+      Object.assign(item, { result: reply.result, ms: reply.ms, decoder: reply.decoder, classes: model.info.classes });
+    } catch (e) {
+      item.error = e.message;
+    }
+  }
+  renderCard(item);
+}
+
+/* ---------------------------------------------------------------- drawing results */
+
+function makeCard(name) {
+  const card = document.createElement("article");
+  card.className = "card waiting";
+  card.innerHTML = `
+    <div class="thumb"><canvas role="img"></canvas></div>
+    <div class="card-body">
+      <h3 class="file-name"></h3>
+      <p class="verdict">Waiting…</p>
+      <ul class="probs"></ul>
+      <p class="meta"></p>
+    </div>`;
+  card.querySelector(".file-name").textContent = name;
+  card.querySelector(".file-name").title = name;
+  return card;
+}
+
+function setCardWaiting(item) {
+  item.card.className = "card waiting";
+  item.card.querySelector(".verdict").textContent = "Waiting…";
+}
+
+function renderCard(item) {
+  const { card, result: r } = item;
+  const verdict = card.querySelector(".verdict");
+  const probs = card.querySelector(".probs");
+  const meta = card.querySelector(".meta");
+  const canvas = card.querySelector("canvas");
+  probs.replaceChildren();
+  if (item.error) {
+    card.className = "card failed";
+    verdict.textContent = item.error;
+    verdict.setAttribute("role", "alert");
+    meta.textContent = "";
+    canvas.width = canvas.height = 0;
+    return;
+  }
+  card.className = "card";
+  verdict.removeAttribute("role");
+  const classes = item.classes;
+  verdict.innerHTML = `<span class="swatch"></span><strong></strong> <span class="confidence"></span>`;
+  verdict.querySelector(".swatch").style.background = classColour(r.predicted);
+  verdict.querySelector("strong").textContent = classes[r.predicted];
+  verdict.querySelector(".confidence").textContent = percent(r.confidence);
+  classes.forEach((name, k) => {
+    const li = document.createElement("li");
+    li.innerHTML = `<span class="class-name"></span><span class="bar" aria-hidden="true"><span></span></span><span class="value"></span>`;
+    li.querySelector(".class-name").textContent = name;
+    li.querySelector(".bar span").style.width = `${100 * r.probs[k]}%`;
+    li.querySelector(".bar span").style.background = classColour(k);
+    li.querySelector(".value").textContent = percent(r.probs[k]);
+    li.dataset.probability = r.probs[k];
+    probs.append(li);
+  });
+  const background = r.ntiles - r.nforeground;
+  meta.textContent = `${r.ntiles} tiles${background ? ` (${background} background)` : ""} · ` +
+    `${(item.ms / 1000).toFixed(2)} s · ${r.width} x ${r.height} px` +
+    (item.decoder === "browser" ? " · decoded by the browser" : "");
+  canvas.setAttribute("aria-label",
+    `${item.name} with its ${r.ntiles} tiles coloured by predicted class`);
+  drawThumbnail(canvas, item);
+}
+
+function drawThumbnail(canvas, item) {
+  const r = item.result;
+  const t = r.thumbnail;
+  canvas.width = t.width;
+  canvas.height = t.height;
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(t.width, t.height);
+  for (let i = 0; i < t.gray.length; i++) {
+    image.data[4 * i] = image.data[4 * i + 1] = image.data[4 * i + 2] = t.gray[i];
+    image.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(image, 0, 0);
+
+  const sx = t.width / r.width, sy = t.height / r.height;
+  const K = r.probs.length;
+  const hatch = hatchPattern(ctx);
+  // Tiles: the predicted class's colour, stronger the surer the network is.
+  for (let i = 0; i < r.ntiles; i++) {
+    const x = r.tiles.x[i] * sx, y = r.tiles.y[i] * sy, w = r.tile * sx, h = r.tile * sy;
+    if (r.tiles.background[i]) {
+      ctx.fillStyle = hatch;
+    } else {
+      const k = r.tiles.predicted[i];
+      const sureness = (r.tiles.probs[i * K + k] - 1 / K) / (1 - 1 / K);
+      ctx.globalAlpha = 0.12 + 0.5 * Math.max(0, sureness);
+      ctx.fillStyle = classColour(k);
+    }
+    ctx.fillRect(x, y, w, h);
+    ctx.globalAlpha = 1;
+    ctx.strokeStyle = "rgba(255, 255, 255, 0.45)";
+    ctx.strokeRect(x + 0.5, y + 0.5, w - 1, h - 1);
+  }
+  // The bottom strip that was cropped off before tiling.
+  if (r.cropBottom > 0) {
+    const y = (r.height - Math.min(r.cropBottom, r.height)) * sy;
+    ctx.fillStyle = "rgba(20, 24, 32, 0.6)";
+    ctx.fillRect(0, y, t.width, t.height - y);
+  }
+}
+
+/* ---------------------------------------------------------------- table and legend */
+
+function finished() {
+  return state.items.filter((item) => item.result);
+}
+
+function renderTable() {
+  const model = activeModel();
+  const classes = model && model.info ? model.info.classes : [];
+  const head = document.createElement("tr");
+  for (const label of ["File", "Predicted", "Confidence", "Tiles", ...classes])
+    head.append(Object.assign(document.createElement("th"), { scope: "col", textContent: label }));
+  $("results-table").tHead.replaceChildren(head);
+  const body = $("results-table").tBodies[0];
+  body.replaceChildren();
+  for (const item of state.items) {
+    const row = body.insertRow();
+    row.insertCell().textContent = item.name;
+    if (item.error) {
+      const cell = row.insertCell();
+      cell.colSpan = 3 + classes.length;
+      cell.className = "error";
+      cell.textContent = item.error;
+    } else if (!item.result) {
+      const cell = row.insertCell();
+      cell.colSpan = 3 + classes.length;
+      cell.className = "muted";
+      cell.textContent = "waiting…";
+    } else {
+      const r = item.result;
+      row.insertCell().textContent = item.classes[r.predicted];
+      row.insertCell().textContent = percent(r.confidence);
+      row.insertCell().textContent = r.ntiles;
+      for (const p of r.probs) row.insertCell().textContent = formatNumber(p);
+    }
+  }
+  const any = finished().length > 0;
+  $("download-csv").disabled = !any;
+  $("download-tiles-csv").disabled = !any;
+}
+
+function renderLegend() {
+  const model = activeModel();
+  const legend = $("legend");
+  legend.replaceChildren();
+  model.info.classes.forEach((name, k) => {
+    const span = document.createElement("span");
+    span.innerHTML = `<i class="swatch"></i>`;
+    span.firstChild.style.background = classColour(k);
+    span.append(name);
+    legend.append(span);
+  });
+  legend.insertAdjacentHTML("beforeend",
+    `<span><i class="swatch hatched"></i>background tile</span>` +
+    `<span><i class="swatch cropped"></i>cropped strip</span>` +
+    `<span class="muted">Stronger colour: surer tile.</span>`);
+}
+
+/* ---------------------------------------------------------------- input */
+
+function setNotice(text) {
+  $("notice").textContent = text;
+}
+
+// Files from a drop: folders are walked (DataTransfer entries), hidden files skipped.
+async function droppedFiles(dataTransfer) {
+  const entries = Array.from(dataTransfer.items || [])
+    .map((item) => (item.webkitGetAsEntry ? item.webkitGetAsEntry() : null));
+  if (!entries.length || entries.some((entry) => !entry))
+    return Array.from(dataTransfer.files, (file) => ({ file, name: file.name }));
+  const out = [];
+  const walk = async (entry) => {
+    if (entry.name.startsWith(".")) return;
+    if (entry.isFile) {
+      const file = await new Promise((resolve, reject) => entry.file(resolve, reject));
+      out.push({ file, name: entry.fullPath.replace(/^\//, "") });
+    } else if (entry.isDirectory) {
+      const reader = entry.createReader();
+      for (;;) {
+        const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+        if (!batch.length) break;
+        for (const child of batch) await walk(child);
+      }
+    }
+  };
+  for (const entry of entries) await walk(entry);
+  return out;
+}
+
+// Images go to the classifier, .safetensors files to the model picker.
+async function accept(files) {
+  const images = [];
+  for (const f of files) {
+    if (/\.safetensors$/i.test(f.name)) await loadUserModel(f.file);
+    else images.push(f);
+  }
+  images.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
+  enqueue(images);
+}
+
+function fromInput(input) {
+  const files = Array.from(input.files)
+    .filter((file) => !file.name.startsWith("."))
+    .map((file) => ({ file, name: file.webkitRelativePath || file.name }));
+  input.value = "";
+  return files;
+}
+
+async function loadSamples(list) {
+  try {
+    const files = await Promise.all(list.map(async (s) =>
+      ({ file: new Blob([await assets.bytes(s.file)]), name: s.name })));
+    enqueue(files);
+  } catch (e) {
+    setNotice(`Could not load the sample images: ${e.message}`);
+  }
+}
+
+function wireInput(list) {
+  const zone = $("drop-zone");
+  let depth = 0; // dragenter/dragleave pairs, children included
+  document.addEventListener("dragenter", (e) => {
+    e.preventDefault();
+    depth++;
+    zone.classList.add("dragging");
+  });
+  document.addEventListener("dragleave", () => {
+    if (--depth <= 0) zone.classList.remove("dragging"), (depth = 0);
+  });
+  document.addEventListener("dragover", (e) => e.preventDefault());
+  // Anywhere on the page: a stray drop must not navigate away from the results.
+  document.addEventListener("drop", async (e) => {
+    e.preventDefault();
+    depth = 0;
+    zone.classList.remove("dragging");
+    accept(await droppedFiles(e.dataTransfer));
+  });
+  document.addEventListener("paste", (e) => {
+    const files = Array.from(e.clipboardData ? e.clipboardData.files : []);
+    if (!files.length) return;
+    e.preventDefault();
+    const stamp = new Date().toLocaleTimeString("en-GB").replace(/:/g, "-");
+    const name = (file, i) =>
+      `pasted-${stamp}${files.length > 1 ? `-${i + 1}` : ""}.${file.type.split("/")[1] || "png"}`;
+    accept(files.map((file, i) => ({ file, name: name(file, i) })));
+  });
+  $("file-input").addEventListener("change", (e) => accept(fromInput(e.target)));
+  $("folder-input").addEventListener("change", (e) => accept(fromInput(e.target)));
+  $("model-file").addEventListener("change", (e) => {
+    const [file] = e.target.files;
+    e.target.value = "";
+    if (file) loadUserModel(file);
+  });
+  $("model-select").addEventListener("change", (e) => selectModel(e.target.value));
+  $("crop-bottom").addEventListener("change", () => reclassifyAll());
+  $("crop-reset").addEventListener("click", () => {
+    const model = activeModel();
+    if (!model) return;
+    $("crop-bottom").value = model.info.crop_bottom;
+    reclassifyAll();
+  });
+  $("samples-button").addEventListener("click", () => loadSamples(list.samples));
+  $("samples-button").hidden = !list.samples.length;
+  $("stop-button").addEventListener("click", () => {
+    state.stopped = true;
+    for (const item of state.queue) {
+      item.error = "Not classified: stopped.";
+      renderCard(item);
+    }
+    state.queue = [];
+    renderTable();
+  });
+  $("clear-button").addEventListener("click", () => {
+    state.items = [];
+    state.queue = [];
+    $("cards").replaceChildren();
+    $("results").hidden = true;
+  });
+  const classesOfResults = () => finished()[0].classes;
+  $("download-csv").addEventListener("click", () =>
+    download("cellsight-results.csv", imagesCsv(classesOfResults(), finished())));
+  $("download-tiles-csv").addEventListener("click", () =>
+    download("cellsight-tiles.csv", tilesCsv(classesOfResults(), finished())));
+}
+
+/* ---------------------------------------------------------------- start */
+
+async function registerServiceWorker() {
+  const pill = $("offline-status");
+  if (bundle) {
+    pill.textContent = "Self-contained page: works offline";
+    pill.hidden = false;
+    return;
+  }
+  if (!("serviceWorker" in navigator) || !location.protocol.startsWith("http")) return;
+  try {
+    await navigator.serviceWorker.register("sw.js");
+    await navigator.serviceWorker.ready;
+    pill.textContent = "Ready to work offline";
+    pill.hidden = false;
+  } catch (e) {
+    console.warn("cellsight: no offline copy:", e);
+  }
+}
+
+async function start() {
+  registerServiceWorker();
+  const [{ version }, list] = await Promise.all([engine.call("init"), assets.list()]);
+  $("version").textContent = version;
+  if (list.credit) {
+    $("samples-credit").textContent = list.credit;
+    $("samples-credit").hidden = false;
+  }
+  wireInput(list);
+  for (const m of list.models) addModelOption({ key: m.file, label: m.name, file: m.file });
+  const first = list.models.find((m) => m.default) || list.models[0];
+  if (first) await selectModel(first.file);
+  else showModelError("No model ships with this page yet: load a .safetensors file.");
+  document.body.dataset.ready = "true";
+}
+
+start().catch((e) => {
+  showModelError(`cellsight could not start: ${e.message}`);
+  document.body.dataset.ready = "error";
+});

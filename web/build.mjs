@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+/* web/build.mjs: assembles the static site around the WASM module.
+
+   node web/build.mjs --module build/wasm/web/cellsight-web.js [--out dist] [--models model]
+
+   The output folder gets the page (index.html, app.js, worker.js, style.css),
+   the module, the models (*.safetensors of --models) and the sample images of
+   web/samples, assets.json listing those two, sw.js with the list of files to
+   cache for offline use, and cellsight.html: the whole page in one file, every
+   script, style, model and sample inlined, that works opened from file:// with
+   no server (the file a lab copies onto a USB stick). No npm dependencies. */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const { values: opts } = parseArgs({
+  options: {
+    module: { type: "string" },
+    out: { type: "string", default: path.join(root, "dist") },
+    models: { type: "string", default: path.join(root, "model") },
+  },
+});
+if (!opts.module) {
+  console.error("usage: node web/build.mjs --module cellsight-web.js [--out DIR] [--models DIR]");
+  process.exit(2);
+}
+
+const PAGE = ["index.html", "app.js", "worker.js", "style.css"];
+const DEFAULT_MODEL = "t47d-vs-mdamb231.safetensors";
+const IMAGE = /\.(jpe?g|png|bmp|gif|pgm|ppm|tga|webp)$/i;
+const out = path.resolve(opts.out);
+if (fs.existsSync(path.join(out, ".git")) || out === root) throw new Error(`refusing to empty ${out}`);
+
+const read = (file) => fs.readFileSync(file);
+const write = (file, data) => {
+  fs.mkdirSync(path.dirname(path.join(out, file)), { recursive: true });
+  fs.writeFileSync(path.join(out, file), data);
+};
+const listDir = (dir, pattern) =>
+  fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => pattern.test(f)).sort() : [];
+
+// The class names in a safetensors file's metadata, for the model picker's label.
+function modelLabel(file) {
+  const name = path.basename(file, ".safetensors");
+  try {
+    const bytes = read(file);
+    const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString());
+    const classes = ((header.__metadata__ || {}).classes || "").split(",").filter(Boolean);
+    if (classes.length > 4) return `${name}: ${classes.length} cell lines`;
+    if (classes.length) return `${name}: ${classes.join(" vs ")}`;
+  } catch {
+    // the page's loader gives the real error when someone picks it
+  }
+  return name;
+}
+
+fs.rmSync(out, { recursive: true, force: true });
+for (const file of PAGE) write(file, read(path.join(root, "web", file)));
+write("cellsight-web.js", read(opts.module));
+
+const models = listDir(opts.models, /\.safetensors$/).map((file) => ({
+  file: `model/${file}`, name: modelLabel(path.join(opts.models, file)), default: false,
+}));
+const byDefault = models.find((m) => m.file === `model/${DEFAULT_MODEL}`) || models[0];
+if (byDefault) byDefault.default = true;
+for (const m of models) write(m.file, read(path.join(opts.models, path.basename(m.file))));
+
+const samplesDir = path.join(root, "web", "samples");
+const samples = listDir(samplesDir, IMAGE).map((file) => ({ file: `samples/${file}`, name: file }));
+for (const s of samples) write(s.file, read(path.join(samplesDir, s.name)));
+// The samples' attribution, shown under the page: their README or ATTRIBUTION text.
+const creditFile = listDir(samplesDir, /^(readme|attribution|credits?)(\.(md|txt))?$/i)[0];
+const credit = creditFile
+  ? read(path.join(samplesDir, creditFile)).toString().replace(/^#+\s*/gm, "").replace(/\s+/g, " ").trim()
+  : "";
+
+const assets = { models, samples, credit };
+write("assets.json", JSON.stringify(assets, null, 2) + "\n");
+
+// sw.js caches every file above; the hash of their contents names the cache.
+const cached = ["assets.json", "cellsight-web.js", ...PAGE, ...models.map((m) => m.file),
+  ...samples.map((s) => s.file)];
+const hash = crypto.createHash("sha256");
+for (const file of cached) hash.update(file).update(read(path.join(out, file)));
+const precache = { version: hash.digest("hex").slice(0, 16), files: ["./", ...cached] };
+const swTemplate = read(path.join(root, "web", "sw.js")).toString();
+const placeholder = '{"version":"dev","files":[]}';
+if (!swTemplate.includes(placeholder)) throw new Error("web/sw.js has lost its PRECACHE placeholder");
+write("sw.js", swTemplate.replace(placeholder, JSON.stringify(precache)));
+
+// cellsight.html: the page with everything inlined. The worker runs from a blob
+// of the module followed by worker.js; files are base64 in CELLSIGHT_BUNDLE.
+function inline(tag, text, file) {
+  if (text.toLowerCase().includes(`</${tag}`)) throw new Error(`${file} contains </${tag}>, which would end the inlined block`);
+  return text;
+}
+const text = (file) => read(path.join(out, file)).toString();
+const bundle = {
+  worker: `${text("cellsight-web.js")}\n${text("worker.js")}`,
+  assets,
+  files: Object.fromEntries([...models, ...samples].map((a) => [a.file, read(path.join(out, a.file)).toString("base64")])),
+};
+const bundleJson = JSON.stringify(bundle).replace(/</g, "\\u003c");
+let html = text("index.html");
+const swap = (from, to) => {
+  if (!html.includes(from)) throw new Error(`index.html no longer contains ${from}`);
+  html = html.replace(from, () => to);
+};
+swap('<link rel="stylesheet" href="style.css">', `<style>\n${inline("style", text("style.css"), "style.css")}</style>`);
+swap('<script src="app.js"></script>',
+  `<script>self.CELLSIGHT_BUNDLE = ${bundleJson};</script>\n` +
+  `<script>\n${inline("script", text("app.js"), "app.js")}</script>`);
+write("cellsight.html", html);
+
+const size = (file) => `${(fs.statSync(path.join(out, file)).size / 1024).toFixed(0)} KiB`;
+console.log(`web/build.mjs: ${out}: ${models.length} model(s), ${samples.length} sample(s), ` +
+  `cellsight-web.js ${size("cellsight-web.js")}, cellsight.html ${size("cellsight.html")}`);
