@@ -236,10 +236,15 @@ function enqueue(files) {
   if (!state.running) run();
 }
 
+// After a change of model or crop, nothing stale stays on show or in the CSV.
 function reclassifyAll() {
   if (!state.items.length) return;
   state.queue = state.items.slice();
-  for (const item of state.items) setCardWaiting(item);
+  for (const item of state.items) {
+    delete item.result;
+    delete item.error;
+    setCardWaiting(item);
+  }
   renderTable();
   if (!state.running) run();
 }
@@ -269,8 +274,6 @@ async function run() {
 
 async function classify(item, onProgress) {
   const model = activeModel();
-  delete item.result;
-  delete item.error;
   if (!model) {
     item.error = "No model is loaded: load a .safetensors file above.";
   } else {
@@ -348,6 +351,24 @@ function renderCard(item) {
   canvas.setAttribute("aria-label",
     `${item.name} with its ${r.ntiles} tiles coloured by predicted class`);
   drawThumbnail(canvas, item);
+  canvas.onmousemove = (event) => (canvas.title = describeTileAt(canvas, item, event));
+}
+
+// Hovering over a tile shows its figures.
+function describeTileAt(canvas, item, event) {
+  const r = item.result;
+  const box = canvas.getBoundingClientRect();
+  const x = ((event.clientX - box.left) / box.width) * r.width;
+  const y = ((event.clientY - box.top) / box.height) * r.height;
+  const K = r.probs.length;
+  for (let i = 0; i < r.ntiles; i++) {
+    const tx = r.tiles.x[i], ty = r.tiles.y[i];
+    if (x < tx || x >= tx + r.tile || y < ty || y >= ty + r.tile) continue;
+    const probs = item.classes.map((name, k) => `${name} ${percent(r.tiles.probs[i * K + k])}`);
+    return `Tile at (${tx}, ${ty}): ${probs.join(", ")}` +
+      (r.tiles.background[i] ? " (background: does not vote)" : "");
+  }
+  return y >= r.height - r.cropBottom ? "Cropped off before tiling" : "Not tiled (a partial tile)";
 }
 
 function drawThumbnail(canvas, item) {
@@ -600,7 +621,7 @@ async function start() {
   const [{ version }, list] = await Promise.all([engine.call("init"), assets.list()]);
   $("version").textContent = version;
   if (list.credit) {
-    $("samples-credit").textContent = list.credit;
+    $("samples-credit").querySelector("p").textContent = list.credit;
     $("samples-credit").hidden = false;
   }
   wireInput(list);

@@ -71,10 +71,13 @@ for (const m of models) write(m.file, read(path.join(opts.models, path.basename(
 const samplesDir = path.join(root, "web", "samples");
 const samples = listDir(samplesDir, IMAGE).map((file) => ({ file: `samples/${file}`, name: file }));
 for (const s of samples) write(s.file, read(path.join(samplesDir, s.name)));
-// The samples' attribution, shown under the page: their README or ATTRIBUTION text.
+// The samples' attribution, shown on the page: their README (Markdown as plain
+// text: paragraphs kept, marks dropped).
 const creditFile = listDir(samplesDir, /^(readme|attribution|credits?)(\.(md|txt))?$/i)[0];
 const credit = creditFile
-  ? read(path.join(samplesDir, creditFile)).toString().replace(/^#+\s*/gm, "").replace(/\s+/g, " ").trim()
+  ? read(path.join(samplesDir, creditFile)).toString()
+    .replace(/^#.*$/gm, "").replace(/`/g, "").trim().split(/\n\s*\n/)
+    .map((paragraph) => paragraph.replace(/\n(?!- )/g, " ").replace(/ +/g, " ")).join("\n\n")
   : "";
 
 const assets = { models, samples, credit };

@@ -107,7 +107,7 @@ const handlers = {
       try {
         image = await browserPixels(file);
       } catch {
-        throw new Error(`${stbMessage} (not an image this browser can read either)`);
+        throw new Error(`not an image cellsight or this browser can read (${stbMessage})`);
       }
       const rgba = toHeap(M, image.data);
       ok = M._csw_classify_rgba(model, rgba, image.width, image.height, cropBottom, thumbnailSide);

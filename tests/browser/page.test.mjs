@@ -1,0 +1,223 @@
+/* The page, driven in Debian's Chromium as a person would use it: drop images,
+   pick them, download the CSV, drop a file that is not an image, load a broken
+   model, reload with the network cut, open the self-contained page from
+   file://. Every figure the page shows is checked against the native CLI's
+   `predict --csv` on the same model and images.
+
+   Run by tests/stage_browser.sh, which serves the site and sets
+   CS_URL (the served page), CS_DIST (its folder), CS_CLI (the native CLI),
+   CS_MODEL (the page's default model) and CS_OUT (screenshots, downloads). */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const { CS_URL, CS_DIST, CS_CLI, CS_MODEL, CS_OUT } = process.env;
+assert.ok(CS_URL && CS_DIST && CS_CLI && CS_MODEL && CS_OUT, "run me through tests/stage_browser.sh");
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const samplesDir = path.join(repo, "web", "samples");
+const SAMPLES = fs.readdirSync(samplesDir).filter((f) => /\.jpe?g$/i.test(f)).sort()
+  .map((f) => path.join(samplesDir, f));
+const TOLERANCE = 1e-4;
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+/* ---------------------------------------------------------------- helpers */
+
+function parseCsv(text) {
+  const rows = [];
+  for (const line of text.split("\n").filter(Boolean)) {
+    const fields = [];
+    for (const m of line.matchAll(/("(?:[^"]|"")*"|[^,]*)(,|$)/g)) {
+      fields.push(m[1].startsWith('"') ? m[1].slice(1, -1).replace(/""/g, '"') : m[1]);
+      if (!m[2]) break;
+    }
+    rows.push(fields);
+  }
+  return { header: rows[0], rows: rows.slice(1) };
+}
+
+// The native CLI's CSV for images (optionally per tile), rows keyed by base name.
+function cli(images, ...flags) {
+  const csv = parseCsv(execFileSync(CS_CLI, ["predict", "--model", CS_MODEL, "--csv", ...flags, ...images],
+    { encoding: "utf8", maxBuffer: 1 << 26 }));
+  for (const row of csv.rows) row[0] = path.basename(row[0]);
+  return csv;
+}
+const expected = cli(SAMPLES);
+
+const shot = (page, name) => page.screenshot({ path: path.join(CS_OUT, `${name}.png`), fullPage: true });
+
+async function waitForResults(page, count) {
+  await page.waitForFunction((n) => {
+    const cards = document.querySelectorAll("#cards .card");
+    return cards.length >= n && !document.querySelector("#cards .card.waiting");
+  }, count, { timeout: 120_000 });
+}
+
+// What the page shows for each image: predicted class, tiles and every probability.
+function shownResults(page) {
+  return page.$$eval("#cards .card:not(.failed)", (cards) => cards.map((card) => ({
+    file: card.querySelector(".file-name").textContent,
+    predicted: card.querySelector(".verdict strong").textContent,
+    tiles: Number(card.querySelector(".meta").textContent.match(/^(\d+) tiles/)[1]),
+    probs: Array.from(card.querySelectorAll(".probs li"), (li) => Number(li.dataset.probability)),
+  })));
+}
+
+function assertMatchesCli(shown, files) {
+  assert.deepEqual(shown.map((r) => r.file).sort(), files.map((f) => path.basename(f)).sort());
+  const classes = expected.header.slice(4).map((h) => h.replace(/^p_/, ""));
+  for (const r of shown) {
+    const row = expected.rows.find((e) => e[0] === r.file);
+    assert.ok(row, `the CLI has no row for ${r.file}`);
+    assert.equal(r.predicted, row[1], `${r.file}: predicted class`);
+    assert.equal(r.tiles, Number(row[3]), `${r.file}: tiles`);
+    assert.equal(r.probs.length, classes.length);
+    r.probs.forEach((p, k) => assert.ok(Math.abs(p - Number(row[4 + k])) <= TOLERANCE,
+      `${r.file}: p_${classes[k]} is ${p} on the page, ${row[4 + k]} from the CLI`));
+  }
+}
+
+// Drops files on the drop zone as a person dragging them from a file manager.
+async function dropFiles(page, files) {
+  const payload = files.map((f) => ({ name: path.basename(f), b64: fs.readFileSync(f).toString("base64") }));
+  const dataTransfer = await page.evaluateHandle((list) => {
+    const dt = new DataTransfer();
+    for (const { name, b64 } of list) {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      dt.items.add(new File([bytes], name, { type: /\.jpe?g$/i.test(name) ? "image/jpeg" : "" }));
+    }
+    return dt;
+  }, payload);
+  await page.dispatchEvent("#drop-zone", "drop", { dataTransfer });
+}
+
+async function openPage(context, url) {
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(e.message));
+  await page.goto(url);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
+  page.problems = problems;
+  return page;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
+});
+after(async () => {
+  await browser?.close();
+});
+
+test("dropped images are classified as the native CLI classifies them", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await openPage(context, CS_URL);
+  await shot(page, "01-start");
+  await dropFiles(page, SAMPLES);
+  await waitForResults(page, SAMPLES.length);
+  assertMatchesCli(await shownResults(page), SAMPLES);
+  assert.equal(await page.locator("#results-table tbody tr").count(), SAMPLES.length);
+  await shot(page, "02-dropped");
+
+  // "Download CSV": the CLI's columns, the same rows to 1e-4.
+  const [csvDownload] = await Promise.all([page.waitForEvent("download"),
+    page.getByRole("button", { name: "Download CSV", exact: true }).click()]);
+  const downloaded = parseCsv(fs.readFileSync(await csvDownload.path(), "utf8"));
+  fs.copyFileSync(await csvDownload.path(), path.join(CS_OUT, "results.csv"));
+  assert.deepEqual(downloaded.header, expected.header);
+  assert.equal(downloaded.rows.length, SAMPLES.length);
+  for (const row of downloaded.rows) {
+    const want = expected.rows.find((e) => e[0] === row[0]);
+    assert.ok(want, `no CLI row for ${row[0]}`);
+    assert.equal(row[1], want[1], `${row[0]}: predicted_class`);
+    assert.equal(row[3], want[3], `${row[0]}: tiles`);
+    for (let k = 2; k < want.length; k++)
+      if (k !== 3)
+        assert.ok(Math.abs(Number(row[k]) - Number(want[k])) <= TOLERANCE, `${row[0]}: ${expected.header[k]}`);
+    // Formatted as the CLI formats them: same number of decimals.
+    assert.deepEqual(row.map((v) => v.split(".")[1]?.length), want.map((v) => v.split(".")[1]?.length));
+  }
+
+  // The per-tile CSV against `predict --csv --tiles`.
+  const [tileDownload] = await Promise.all([page.waitForEvent("download"),
+    page.getByRole("button", { name: "Download tile CSV" }).click()]);
+  const tiles = parseCsv(fs.readFileSync(await tileDownload.path(), "utf8"));
+  const wantTiles = cli(SAMPLES, "--tiles");
+  assert.deepEqual(tiles.header, wantTiles.header);
+  assert.equal(tiles.rows.length, wantTiles.rows.length);
+  const key = (r) => r.slice(0, 3).join(",");
+  const byKey = new Map(wantTiles.rows.map((r) => [key(r), r]));
+  for (const row of tiles.rows) {
+    const want = byKey.get(key(row));
+    assert.ok(want, `no CLI tile ${key(row)}`);
+    assert.equal(row[3], want[3], `${key(row)}: background`);
+    for (let k = 5; k < row.length; k++)
+      assert.ok(Math.abs(Number(row[k]) - Number(want[k])) <= TOLERANCE, `${key(row)}: ${tiles.header[k]}`);
+  }
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
+
+test("picked images, a file that is not an image and a broken model get results or clear errors", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await openPage(context, CS_URL);
+  await page.setInputFiles("#file-input", SAMPLES);
+  await waitForResults(page, SAMPLES.length);
+  assertMatchesCli(await shownResults(page), SAMPLES);
+
+  const notImage = path.join(CS_OUT, "notes.txt");
+  fs.writeFileSync(notImage, "cell counts: 12, 15, 9\n");
+  await dropFiles(page, [notImage]);
+  const failed = page.locator("#cards .card.failed");
+  await failed.waitFor();
+  assert.equal(await failed.locator(".file-name").textContent(), "notes.txt");
+  assert.match(await failed.locator(".verdict").textContent(), /not an image/i);
+  await shot(page, "03-not-an-image");
+
+  const badModel = path.join(CS_OUT, "broken.safetensors");
+  fs.writeFileSync(badModel, Buffer.from("this is not a model, only some text pretending to be one"));
+  await page.setInputFiles("#model-file", badModel);
+  const error = page.locator("#model-error");
+  await error.waitFor({ state: "visible" });
+  assert.match(await error.textContent(), /broken\.safetensors is not a model cellsight can use: \S+/);
+  // The model in use is still the default one.
+  assert.equal(await page.locator("#model-select").inputValue(), "model/t47d-vs-mdamb231.safetensors");
+  await shot(page, "04-bad-model");
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
+
+test("after one visit the page classifies with the network cut (service worker)", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await openPage(context, CS_URL);
+  await page.locator("#offline-status", { hasText: "offline" }).waitFor();
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
+  await context.setOffline(true);
+  await page.reload();
+  await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
+  await page.setInputFiles("#file-input", SAMPLES);
+  await waitForResults(page, SAMPLES.length);
+  assertMatchesCli(await shownResults(page), SAMPLES);
+  await shot(page, "05-offline");
+  await context.close();
+});
+
+test("the self-contained cellsight.html classifies from file://", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await context.setOffline(true);
+  const page = await openPage(context, `file://${path.join(CS_DIST, "cellsight.html")}`);
+  await page.getByRole("button", { name: "Try the sample images" }).click();
+  await waitForResults(page, SAMPLES.length);
+  assertMatchesCli(await shownResults(page), SAMPLES);
+  await shot(page, "06-file-url");
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
