@@ -9,8 +9,9 @@
    Every call that can fail returns 0 or NULL and leaves a one-sentence message
    in csw_error(); nothing aborts. Results are not returned as structs that JS
    would have to pick apart by offset: csw_classify_* hand one plain JS object
-   to Module.onResult (copies, so C frees everything before returning), and
-   progress goes to Module.onProgress, whose truthy return cancels. */
+   to Module.onResult (copies, so C frees everything before returning).
+   Progress goes to Module.onProgress(done, total) after each batch of tiles;
+   a Module.isCancelled() that returns true stops the work (CS_ECANCEL). */
 #include <emscripten.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,7 +97,8 @@ EMSCRIPTEN_KEEPALIVE char *csw_model_info(const cs_model *m) {
 /* ---------------------------------------------------------------- classification */
 
 EM_JS(int, report_progress, (int done, int total), {
-    return Module.onProgress && Module.onProgress(done, total) ? 1 : 0;
+    if (Module.onProgress) Module.onProgress(done, total);
+    return Module.isCancelled && Module.isCancelled() ? 1 : 0;
 });
 
 static int on_progress(void *ctx, int done, int total) {
