@@ -107,7 +107,7 @@ const handlers = {
       try {
         image = await browserPixels(file);
       } catch {
-        throw new Error(`not an image cellsight or this browser can read (${stbMessage})`);
+        throw new Error(`${stbMessage}, nor one this browser can decode`);
       }
       const rgba = toHeap(M, image.data);
       ok = M._csw_classify_rgba(model, rgba, image.width, image.height, cropBottom, thumbnailSide);

@@ -42,13 +42,13 @@ function parseCsv(text) {
 }
 
 // The native CLI's CSV for images (optionally per tile), rows keyed by base name.
-function cli(images, ...flags) {
-  const csv = parseCsv(execFileSync(CS_CLI, ["predict", "--model", CS_MODEL, "--csv", ...flags, ...images],
+function cli(model, images, ...flags) {
+  const csv = parseCsv(execFileSync(CS_CLI, ["predict", "--model", model, "--csv", ...flags, ...images],
     { encoding: "utf8", maxBuffer: 1 << 26 }));
   for (const row of csv.rows) row[0] = path.basename(row[0]);
   return csv;
 }
-const expected = cli(SAMPLES);
+const expected = cli(CS_MODEL, SAMPLES);
 
 const shot = (page, name) => page.screenshot({ path: path.join(CS_OUT, `${name}.png`), fullPage: true });
 
@@ -69,11 +69,11 @@ function shownResults(page) {
   })));
 }
 
-function assertMatchesCli(shown, files) {
+function assertMatchesCli(shown, files, want = expected) {
   assert.deepEqual(shown.map((r) => r.file).sort(), files.map((f) => path.basename(f)).sort());
-  const classes = expected.header.slice(4).map((h) => h.replace(/^p_/, ""));
+  const classes = want.header.slice(4).map((h) => h.replace(/^p_/, ""));
   for (const r of shown) {
-    const row = expected.rows.find((e) => e[0] === r.file);
+    const row = want.rows.find((e) => e[0] === r.file);
     assert.ok(row, `the CLI has no row for ${r.file}`);
     assert.equal(r.predicted, row[1], `${r.file}: predicted class`);
     assert.equal(r.tiles, Number(row[3]), `${r.file}: tiles`);
@@ -150,7 +150,7 @@ test("dropped images are classified as the native CLI classifies them", async ()
   const [tileDownload] = await Promise.all([page.waitForEvent("download"),
     page.getByRole("button", { name: "Download tile CSV" }).click()]);
   const tiles = parseCsv(fs.readFileSync(await tileDownload.path(), "utf8"));
-  const wantTiles = cli(SAMPLES, "--tiles");
+  const wantTiles = cli(CS_MODEL, SAMPLES, "--tiles");
   assert.deepEqual(tiles.header, wantTiles.header);
   assert.equal(tiles.rows.length, wantTiles.rows.length);
   const key = (r) => r.slice(0, 3).join(",");
@@ -166,12 +166,22 @@ test("dropped images are classified as the native CLI classifies them", async ()
   await context.close();
 });
 
-test("picked images, a file that is not an image and a broken model get results or clear errors", async () => {
+test("a picked model and picked images; a file that is not an image and a broken model get clear errors", async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await openPage(context, CS_URL);
+
+  // A model of three classes (softmax), loaded from a file as a user would.
+  const threeLines = path.join(CS_OUT, "three-lines.safetensors");
+  execFileSync(process.execPath, [path.join(repo, "tests", "browser", "make_model.mjs"), threeLines,
+    "T47D,MDAMB231,MCF7", "7"]);
+  await page.setInputFiles("#model-file", threeLines);
+  await page.locator("#model-summary", { hasText: "3 classes: T47D, MDAMB231, MCF7" }).waitFor();
+  assert.match(await page.locator("#model-select option:checked").textContent(), /three-lines\.safetensors/);
+
   await page.setInputFiles("#file-input", SAMPLES);
   await waitForResults(page, SAMPLES.length);
-  assertMatchesCli(await shownResults(page), SAMPLES);
+  assertMatchesCli(await shownResults(page), SAMPLES, cli(threeLines, SAMPLES));
+  await shot(page, "03-picked-model-and-images");
 
   const notImage = path.join(CS_OUT, "notes.txt");
   fs.writeFileSync(notImage, "cell counts: 12, 15, 9\n");
@@ -180,7 +190,6 @@ test("picked images, a file that is not an image and a broken model get results 
   await failed.waitFor();
   assert.equal(await failed.locator(".file-name").textContent(), "notes.txt");
   assert.match(await failed.locator(".verdict").textContent(), /not an image/i);
-  await shot(page, "03-not-an-image");
 
   const badModel = path.join(CS_OUT, "broken.safetensors");
   fs.writeFileSync(badModel, Buffer.from("this is not a model, only some text pretending to be one"));
@@ -188,9 +197,9 @@ test("picked images, a file that is not an image and a broken model get results 
   const error = page.locator("#model-error");
   await error.waitFor({ state: "visible" });
   assert.match(await error.textContent(), /broken\.safetensors is not a model cellsight can use: \S+/);
-  // The model in use is still the default one.
-  assert.equal(await page.locator("#model-select").inputValue(), "model/t47d-vs-mdamb231.safetensors");
-  await shot(page, "04-bad-model");
+  // The model in use is still the one before.
+  assert.match(await page.locator("#model-select option:checked").textContent(), /three-lines\.safetensors/);
+  await shot(page, "04-errors");
   assert.deepEqual(page.problems, []);
   await context.close();
 });
