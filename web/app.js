@@ -73,8 +73,14 @@ const assets = {
 
 /* ---------------------------------------------------------------- numbers and CSV */
 
-// As the CLI prints them (printf "%.6f").
-const formatNumber = (x) => x.toFixed(6);
+// As the CLI prints them, printf("%.6f"), which rounds an exact tie to even
+// where toFixed rounds it up; a tie is n / 128 for an odd n.
+function formatNumber(x) {
+  const n = x * 128;
+  if (!Number.isInteger(n) || n % 2 === 0) return x.toFixed(6);
+  const k = Math.floor(x * 1e6);
+  return ((k % 2 === 0 ? k : k + 1) / 1e6).toFixed(6);
+}
 const percent = (x) => `${(100 * x).toFixed(1)}%`;
 
 function csvField(value) {
@@ -84,11 +90,12 @@ function csvField(value) {
 
 const csvLine = (fields) => fields.map(csvField).join(",") + "\n";
 
-// file,predicted_class,confidence,tiles,p_<class>... as `cellsight predict --csv`.
+// file,predicted_class,confidence,tiles,p_<class>... as `cellsight predict --csv`:
+// tiles counts the tiles that vote (not background).
 function imagesCsv(classes, done) {
   let csv = csvLine(["file", "predicted_class", "confidence", "tiles", ...classes.map((c) => `p_${c}`)]);
   for (const { name, result: r } of done)
-    csv += csvLine([name, classes[r.predicted], formatNumber(r.confidence), r.ntiles,
+    csv += csvLine([name, classes[r.predicted], formatNumber(r.confidence), r.nforeground,
       ...Array.from(r.probs, formatNumber)]);
   return csv;
 }
@@ -345,7 +352,9 @@ function renderCard(item) {
     probs.append(li);
   });
   const background = r.ntiles - r.nforeground;
-  meta.textContent = `${r.ntiles} tiles${background ? ` (${background} background)` : ""} · ` +
+  card.dataset.predicted = classes[r.predicted];
+  card.dataset.tiles = r.nforeground;
+  meta.textContent = `${r.ntiles} tiles${background ? `, ${background} of them background` : ""} · ` +
     `${(item.ms / 1000).toFixed(2)} s · ${r.width} x ${r.height} px` +
     (item.decoder === "browser" ? " · decoded by the browser" : "");
   canvas.setAttribute("aria-label",
@@ -423,6 +432,7 @@ function renderTable() {
   const head = document.createElement("tr");
   for (const label of ["File", "Predicted", "Confidence", "Tiles", ...classes])
     head.append(Object.assign(document.createElement("th"), { scope: "col", textContent: label }));
+  head.cells[3].title = "Tiles that vote: the background ones do not";
   $("results-table").tHead.replaceChildren(head);
   const body = $("results-table").tBodies[0];
   body.replaceChildren();
@@ -443,7 +453,7 @@ function renderTable() {
       const r = item.result;
       row.insertCell().textContent = item.classes[r.predicted];
       row.insertCell().textContent = percent(r.confidence);
-      row.insertCell().textContent = r.ntiles;
+      row.insertCell().textContent = r.nforeground;
       for (const p of r.probs) row.insertCell().textContent = formatNumber(p);
     }
   }

@@ -64,7 +64,7 @@ function shownResults(page) {
   return page.$$eval("#cards .card:not(.failed)", (cards) => cards.map((card) => ({
     file: card.querySelector(".file-name").textContent,
     predicted: card.querySelector(".verdict strong").textContent,
-    tiles: Number(card.querySelector(".meta").textContent.match(/^(\d+) tiles/)[1]),
+    tiles: Number(card.dataset.tiles),
     probs: Array.from(card.querySelectorAll(".probs li"), (li) => Number(li.dataset.probability)),
   })));
 }
