@@ -230,3 +230,46 @@ test("the self-contained cellsight.html classifies from file://", async () => {
   assert.deepEqual(page.problems, []);
   await context.close();
 });
+
+test("a 4000 x 4000 image is decoded and classified off the page's thread", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await openPage(context, CS_URL);
+  // Crop all but one row of tiles: the whole image is still decoded, the test stays quick.
+  await page.fill("#crop-bottom", String(4000 - 128));
+  await page.dispatchEvent("#crop-bottom", "change");
+  const dataTransfer = await page.evaluateHandle(async () => {
+    const canvas = new OffscreenCanvas(4000, 4000);
+    const ctx = canvas.getContext("2d");
+    for (let i = 0; i < 4000; i++) {
+      ctx.fillStyle = `hsl(${(i * 47) % 360} 30% ${30 + ((i * 13) % 50)}%)`;
+      ctx.fillRect((i * 97) % 3900, (i * 61) % 3900, 40 + (i % 90), 30 + (i % 70));
+    }
+    const dt = new DataTransfer();
+    dt.items.add(new File([await canvas.convertToBlob({ type: "image/png" })], "big.png", { type: "image/png" }));
+    return dt;
+  });
+  // The longest the page's thread went without running a timer while the worker was busy.
+  await page.evaluate(() => {
+    self.longestStall = 0;
+    let last = performance.now();
+    self.stallTimer = setInterval(() => {
+      const now = performance.now();
+      self.longestStall = Math.max(self.longestStall, now - last);
+      last = now;
+    }, 10);
+  });
+  const started = Date.now();
+  await page.dispatchEvent("#drop-zone", "drop", { dataTransfer });
+  await waitForResults(page, 1);
+  const seconds = (Date.now() - started) / 1000;
+  const stall = await page.evaluate(() => (clearInterval(self.stallTimer), self.longestStall));
+  const card = page.locator("#cards .card").first();
+  assert.equal(await card.getAttribute("class"), "card", await card.locator(".verdict").textContent());
+  assert.match(await card.locator(".meta").textContent(), /31 tiles .* 4000 x 4000 px/);
+  console.log(`4000 x 4000 PNG: ${seconds.toFixed(1)} s in the worker, the page's longest stall ${stall.toFixed(0)} ms`);
+  // Decoding and classifying on the page's thread would stall it for all of that time.
+  assert.ok(stall < 1000, `the page stalled for ${stall.toFixed(0)} ms`);
+  await shot(page, "07-large-image");
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
