@@ -7,3 +7,8 @@ set(CMAKE_C_COMPILER_TARGET wasm32-wasi)
 set(CMAKE_EXECUTABLE_SUFFIX ".wasm")
 set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
 set(CMAKE_CROSSCOMPILING_EMULATOR node ${CMAKE_CURRENT_LIST_DIR}/../tools/wasi-run.mjs)
+# node:wasi keeps the module's memory as it was at start and misses memory.grow
+# (nodejs/node#51303): a program that grows its heap may crash node with
+# SIGSEGV at exit. Start with 1 GiB (only the pages touched are ever committed)
+# so that no test or training run needs to grow.
+set(CMAKE_EXE_LINKER_FLAGS_INIT "-Wl,--initial-memory=1073741824")
