@@ -55,29 +55,24 @@ static double auc(const cs_metrics *mt, cs_error *err) {
     return a;
 }
 
+/* ,\n  "key": x */
+static void json_field(FILE *f, const char *indent, const char *key, double x) {
+    fprintf(f, ",\n%s\"%s\": ", indent, key);
+    json_num(f, x);
+}
+
 /* The figures of one evaluation, shared by the whole and each fold. */
 static void json_figures(FILE *f, const cs_eval *ev, const char *indent, cs_error *err) {
     int K = ev->nclasses;
-    fprintf(f, "%s\"tiles\": %d,\n%s\"tile_accuracy\": ", indent, ev->tiles.n, indent);
-    json_num(f, cs_metrics_accuracy(&ev->tiles));
-    fprintf(f, ",\n%s\"tile_loss\": ", indent);
-    json_num(f, cs_metrics_loss(&ev->tiles));
-    fprintf(f, ",\n%s\"%s\": ", indent, K == 2 ? "auc" : "auc_micro");
-    json_num(f, auc(&ev->tiles, err));
-    if (K > 5) {
-        fprintf(f, ",\n%s\"top5\": ", indent);
-        json_num(f, cs_metrics_top5(&ev->tiles));
-    }
-    fprintf(f, ",\n%s\"images\": %d,\n%s\"image_accuracy\": ", indent, ev->images.n, indent);
-    json_num(f, cs_metrics_accuracy(&ev->images));
-    if (K == 2) {
-        fprintf(f, ",\n%s\"image_auc\": ", indent);
-        json_num(f, auc(&ev->images, err));
-    }
-    if (K > 5) {
-        fprintf(f, ",\n%s\"image_top5\": ", indent);
-        json_num(f, cs_metrics_top5(&ev->images));
-    }
+    fprintf(f, "%s\"tiles\": %d", indent, ev->tiles.n);
+    json_field(f, indent, "tile_accuracy", cs_metrics_accuracy(&ev->tiles));
+    json_field(f, indent, "tile_loss", cs_metrics_loss(&ev->tiles));
+    json_field(f, indent, K == 2 ? "auc" : "auc_micro", auc(&ev->tiles, err));
+    if (K > 5) json_field(f, indent, "top5", cs_metrics_top5(&ev->tiles));
+    fprintf(f, ",\n%s\"images\": %d", indent, ev->images.n);
+    json_field(f, indent, "image_accuracy", cs_metrics_accuracy(&ev->images));
+    if (K == 2) json_field(f, indent, "image_auc", auc(&ev->images, err));
+    if (K > 5) json_field(f, indent, "image_top5", cs_metrics_top5(&ev->images));
 }
 
 cs_status cs_report_json(FILE *f, const cs_report *r, cs_error *err) {
