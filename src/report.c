@@ -107,14 +107,10 @@ cs_status cs_report_json(FILE *f, const cs_report *r, cs_error *err) {
         cs_class_figures t = cs_metrics_class(&ev->tiles, c), im = cs_metrics_class(&ev->images, c);
         fputs(c ? ",\n    " : "\n    ", f);
         json_str(f, m->classes[c]);
-        fputs(": {\"precision\": ", f);
-        json_num(f, t.precision);
-        fputs(", \"recall\": ", f);
-        json_num(f, t.recall);
-        fputs(", \"f1\": ", f);
-        json_num(f, t.f1);
-        fprintf(f, ", \"tiles\": %d, \"images\": %d, \"images_right\": %d}", t.support,
-                im.support, im.correct);
+        fprintf(f, /* never NaN: cs_class_figures has 0 where undefined */
+                ": {\"precision\": %.6g, \"recall\": %.6g, \"f1\": %.6g, \"tiles\": %d, "
+                "\"images\": %d, \"images_right\": %d}",
+                t.precision, t.recall, t.f1, t.support, im.support, im.correct);
     }
     fputs("\n  },\n  \"confusion\": ", f);
     json_matrix(f, &ev->tiles, &e);
