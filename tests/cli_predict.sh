@@ -41,6 +41,7 @@ for want in "arch  *conv8,pool,conv8,gap,dense" "classes  *2: MDAMB231, T47D" "t
 done
 
 # Bad model files: one clear line, exit 1, no crash; the control file loads.
+[ -e "$DATA/bad/control.safetensors" ] || fail "the bad model corpus moved"
 for f in "$DATA"/bad/*.safetensors; do
     if [ "$(basename "$f")" = control.safetensors ]; then
         expect_rc 0 "$CLI" info "$f"
