@@ -615,8 +615,9 @@ static const option eval_own_opts[] = {
     {"report", "DIR", "also write DIR/eval.json, roc.svg, confusion.svg, per_class.md"},
     {"crop-bottom", "PX", "rows to crop off the bottom (default: the model's)"},
     {"folds", "images", "cross-validation by image: per fold, train a fresh model as the\n"
-                        "given one was trained (or as the training options say)\n"
-                        "and test it on the held-out images"},
+                        "given one was trained (or as the training options say;\n"
+                        "a fine-tuned one from its base again) and test it on the\n"
+                        "held-out images"},
     {"protocol", "paper|ours", "with --folds: where the training defaults come from\n"
                                "(default: the model's)"},
     {0}};
@@ -774,8 +775,26 @@ static int evaluate(const cs_model *m, const cs_dataset *ds, int fold, cs_eval *
     return 0;
 }
 
+static int same_classes(const cs_model *m, char *const *classes, int K) {
+    if (K != m->net.nclasses) return 0;
+    for (int c = 0; c < K; c++)
+        if (strcmp(classes[c], m->classes[c]) != 0) return 0;
+    return 1;
+}
+
+/* Where a fold starts: a fresh model like m or, when m was fine-tuned, its base. */
+static cs_status fold_model(cs_model *out, const cs_model *m, const plan *p, cs_error *e) {
+    int K = m->net.nclasses;
+    const char *const *classes = (const char *const *)m->classes;
+    if (!p->o.base_model) return cs_model_init(out, p->arch, p->tile, K, classes, p->o.seed, e);
+    cs_status st = cs_model_load(out, p->o.base_model, e);
+    if (st || same_classes(out, m->classes, K)) return st;
+    if ((st = cs_model_set_classes(out, K, classes, p->o.seed, e))) cs_model_free(out);
+    return st;
+}
+
 /* Image-level cross-validation: as many folds as the rarest class has images;
-   each fold trains a fresh model on the other images and tests on its own. */
+   each fold trains a model on the other images and tests on its own. */
 static int cross_validate(const cs_model *m, const cs_dataset *all, const plan *p,
                           cs_eval *pooled, cs_eval **folds, int *nfolds) {
     int K = m->net.nclasses, least = all->n;
@@ -803,8 +822,8 @@ static int cross_validate(const cs_model *m, const cs_dataset *all, const plan *
         fprintf(stderr, "fold %d/%d: testing on", k + 1, least);
         for (int i = 0; i < test.n; i++) fprintf(stderr, " %s", test.names[i]);
         fputc('\n', stderr);
-        if (cs_model_init(&fresh, p->arch, p->tile, K, (const char *const *)m->classes, p->o.seed, &e)) {
-            rc = input_error("model", &e);
+        if (fold_model(&fresh, m, p, &e)) {
+            rc = input_error(p->o.base_model ? p->o.base_model : "model", &e);
         } else {
             rc = train_model(&fresh, &rest, p);
             if (!rc) rc = evaluate(&fresh, &test, k + 1, &(*folds)[k], pooled);
@@ -905,6 +924,10 @@ static int cmd_eval(args *a) {
     if (folds) { /* train as the model was trained, unless told otherwise */
         const char *protocol = cs_model_get(&m, "protocol");
         parse_plan(a, &p, get_choice(a, "protocol", protocol ? protocol : "paper"), &m);
+        if (p.o.head_only || strcmp(p.o.protocol, "full") == 0) { /* fine-tuned: again from its base */
+            p.o.base_model = cs_model_get(&m, "base_model");
+            if (!p.o.base_model) usage_error(a, "%s was fine-tuned, but does not name its base model", path);
+        }
     }
     int rc = a->bad ? EXIT_USAGE : 0;
     cs_error e;
@@ -962,13 +985,6 @@ static int cmd_train(args *a) {
     cs_dataset_free(&ds);
     free(classes);
     return rc ? rc : bad_files ? EXIT_INPUT : 0;
-}
-
-static int same_classes(const cs_model *m, char *const *classes, int K) {
-    if (K != m->net.nclasses) return 0;
-    for (int c = 0; c < K; c++)
-        if (strcmp(classes[c], m->classes[c]) != 0) return 0;
-    return 1;
 }
 
 static int cmd_finetune(args *a) {
@@ -1030,7 +1046,7 @@ static const command commands[] = {
      "recall and f1, and the confusion matrix (rows: true class). Folders that name\n"
      "no class of the model are skipped and listed on stderr.\n"
      "Exit codes: 0 ok, 1 bad input (bad files are listed, the rest evaluated), 2 usage.",
-     {{"options", eval_own_opts}, {"model (with --folds)", new_model_opts},
+     {{"options", eval_own_opts}, {"model (with --folds; default: the given model's)", new_model_opts},
       {"training (with --folds; default: from the model)", training_opts}, {"common", common_opts}},
      "paper,ours", cmd_eval},
     {"predict", "--model FILE [--csv] [--tiles] IMAGE...",
