@@ -19,7 +19,7 @@
 #define CS_PIX 6    /* 12 sums of 16 registers */
 #else                /* SSE, NEON, WASM SIMD128, or scalar */
 #define CS_VLEN 4
-#define CS_PIX 6    /* 12 sums of 16 registers */
+#define CS_PIX 4    /* 8 sums: V8 spills beyond that (it keeps 15 xmm registers, no FMA) */
 #endif
 #define CS_NV 2
 #define CS_CB (CS_NV * CS_VLEN) /* output channels per block */

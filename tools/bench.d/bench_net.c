@@ -1,0 +1,136 @@
+/* bench_net.c: cellsight's own figures for tools/bench: tiles per second of
+   the paper's network (ScaffoldNet, 128 x 128 tiles, 2 classes) for inference
+   on batches of 1 and 32 and for training (forward, backward, Adam; batch 32,
+   with dropout), and the machine's peak multiply-add rate (peak.c) with the
+   fraction of it that the network's convolutions reach.
+   Usage: cellsight_bench [--json] [--threads N (0: all cores; default 1)]
+                          [--seconds S per figure (default 2)] [--target NAME] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "simd.h"
+
+double cs_peak_gflops(double secs);
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+typedef struct {
+    cs_net *net;
+    cs_workspace *ws;
+    cs_adam *opt;
+    float *x, *probs;
+    int *labels;
+    cs_rng rng;
+} bench;
+
+static void infer(bench *b, int B) { cs_net_forward(b->net, b->ws, 0, b->x, B, 0, NULL, b->probs); }
+
+static void train(bench *b, int B) {
+    cs_net_forward(b->net, b->ws, 0, b->x, B, 1, &b->rng, b->probs);
+    cs_net_backward(b->net, b->ws, 0, b->labels, NULL, B);
+    cs_adam_step(b->opt, b->net->params, b->net->grads, 0);
+}
+
+/* Tiles per second of step(b, B): the best of repeated calls after one to warm up. */
+static double tiles_per_s(void (*step)(bench *, int), bench *b, int B, double secs) {
+    double best = 0, t0 = now();
+    step(b, B);
+    do {
+        double t1 = now();
+        step(b, B);
+        double rate = B / (now() - t1);
+        if (rate > best) best = rate;
+    } while (now() - t0 < secs);
+    return best;
+}
+
+/* The peak of each thread, all running at once. */
+typedef struct {
+    double secs, gflops[256];
+} peak_job;
+
+static void peak_task(void *ctx, int i) {
+    peak_job *j = ctx;
+    j->gflops[i] = cs_peak_gflops(j->secs);
+}
+
+int main(int argc, char **argv) {
+    int json = 0, threads = 1;
+    double secs = 2;
+    const char *target = "native";
+#if defined(__EMSCRIPTEN__) || defined(__wasi__)
+    target = "wasm-node";
+#endif
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) secs = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--target") && i + 1 < argc) target = argv[++i];
+        else {
+            fprintf(stderr, "usage: %s [--json] [--threads N] [--seconds S] [--target NAME]\n", argv[0]);
+            return 2;
+        }
+    }
+    cs_set_threads(threads);
+    threads = cs_threads();
+
+    cs_error err;
+    cs_net net;
+    cs_adam opt;
+    bench b = {.net = &net, .opt = &opt};
+    if (cs_net_init(&net, NULL, CS_TILE, 2, &err) || cs_adam_init(&opt, net.nparams, &err) ||
+        !(b.ws = cs_workspace_new(&net, 32, &err))) {
+        fprintf(stderr, "cellsight_bench: %s\n", err.msg);
+        return 1;
+    }
+    cs_rng_seed(&b.rng, 1);
+    cs_net_glorot(&net, &b.rng);
+    size_t npix = (size_t)32 * CS_TILE * CS_TILE;
+    b.x = malloc(sizeof(float) * npix);
+    b.probs = malloc(sizeof(float) * 32 * 2);
+    b.labels = malloc(sizeof(int) * 32);
+    for (size_t i = 0; i < npix; i++) b.x[i] = 2 * cs_rng_uniform(&b.rng) - 1;
+    for (int i = 0; i < 32; i++) b.labels[i] = i & 1;
+
+    double gflop_tile = 2 * cs_net_macs(&net) / 1e9; /* forward; training is about 3 times */
+    double infer1 = tiles_per_s(infer, &b, 1, secs), infer32 = tiles_per_s(infer, &b, 32, secs);
+    double train32 = tiles_per_s(train, &b, 32, secs);
+    peak_job pj = {.secs = secs};
+    cs_parallel_for(threads, peak_task, &pj);
+    double peak = 0;
+    for (int i = 0; i < threads; i++) peak += pj.gflops[i];
+    double frac_infer = infer32 * gflop_tile / peak, frac_train = train32 * 3 * gflop_tile / peak;
+
+    if (json) {
+        static const char *task[] = {"infer1", "infer32", "train32"};
+        double v[] = {infer1, infer32, train32};
+        for (int i = 0; i < 3; i++)
+            printf("{\"engine\": \"cellsight\", \"target\": \"%s\", \"task\": \"%s\", \"threads\": %d, "
+                   "\"tiles_per_s\": %.2f}\n", target, task[i], threads, v[i]);
+        printf("{\"engine\": \"peak\", \"target\": \"%s\", \"threads\": %d, \"gflops\": %.1f, "
+               "\"fraction_infer32\": %.3f, \"fraction_train32\": %.3f}\n",
+               target, threads, peak, frac_infer, frac_train);
+    } else {
+        printf("cellsight %s, %d thread%s (%.2f GFLOP a tile forward)\n", target, threads,
+               threads > 1 ? "s" : "", gflop_tile);
+        printf("  inference, batch 1    %8.1f tiles/s\n", infer1);
+        printf("  inference, batch 32   %8.1f tiles/s  %6.1f GFLOP/s  %3.0f%% of peak\n", infer32,
+               infer32 * gflop_tile, 100 * frac_infer);
+        printf("  training, batch 32    %8.1f tiles/s  %6.1f GFLOP/s  %3.0f%% of peak\n", train32,
+               train32 * 3 * gflop_tile, 100 * frac_train);
+        printf("  peak multiply-add     %8.1f GFLOP/s (%d lanes, %d thread%s)\n", peak,
+               CS_VLEN, threads, threads > 1 ? "s" : "");
+    }
+    free(b.x), free(b.probs), free(b.labels);
+    cs_workspace_free(b.ws);
+    cs_adam_free(&opt);
+    cs_net_free(&net);
+    return 0;
+}
