@@ -108,7 +108,9 @@ void cs_standardize(float *t, int n);
 /* 1 if a tile of gray / 255 values shows almost no structure. */
 int cs_is_background(const float *t, int tile);
 
-/* One of the 8 flips and 90-degree rotations of a square tile (k = 0..7, 0 = as is). */
+/* One of the 8 flips and 90-degree rotations of a square tile (k = 0..7, 0 = as
+   is): bit 0 flips left-right, bit 1 top-bottom, bit 2 then swaps rows and
+   columns. dst and src must not overlap. */
 void cs_tile_dihedral(float *dst, const float *src, int tile, int k);
 
 typedef struct {
@@ -121,7 +123,10 @@ typedef struct {
 
 /* A standardized training tile centred at (cx, cy) of the image less its bottom
    crop_bottom rows, transformed as aug says (bilinear, borders repeat the edge
-   pixel as Keras's fill_mode "nearest"). aug may be NULL for a plain crop. */
+   pixel as Keras's fill_mode "nearest"). Pixel (x, y) covers [x, x + 1) x
+   [y, y + 1), so the grid tile at (x, y) is centred at (x + tile/2, y + tile/2)
+   and, with aug NULL (a plain crop; rng unused), sampled there equals
+   cs_tile_read's. */
 void cs_tile_sample(float *dst, const cs_image *im, int crop_bottom, float cx, float cy,
                     int tile, const cs_augment *aug, cs_rng *rng);
 
@@ -253,7 +258,8 @@ typedef struct {
 typedef int (*cs_progress_fn)(void *ctx, int done, int total);
 
 /* Tiles, standardizes and classifies a whole image. crop_bottom < 0 takes the
-   model's. */
+   model's. The tiles go through the network a few at a time, so memory does
+   not grow with the image. On failure res is left empty (nothing to free). */
 cs_status cs_classify(const cs_model *m, const cs_image *im, int crop_bottom, cs_result *res,
                       cs_progress_fn progress, void *ctx, cs_error *err);
 void cs_result_free(cs_result *res);
