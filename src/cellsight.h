@@ -224,12 +224,27 @@ typedef struct {
     cs_meta *meta;     /* every __metadata__ entry, kept in step with the fields above */
 } cs_model;
 
+/* Metadata keys with a meaning (every value is a string):
+     arch         the layers (CS_PAPER_ARCH when absent)
+     classes      the class names in output order, comma-separated (class0,... when absent)
+     tile         the tile side in pixels (CS_TILE when absent)
+     crop_bottom  rows cropped off the bottom of every image (0 when absent)
+     threshold    two classes: class 1 when p1 >= it, 0 to 1 (0.5 when absent)
+     tta          "dihedral8": average the 8 flips/rotations of each tile; "none"
+     standardize  what is done to a tile before the network, for people to read
+   Every model holds the first four and standardize; any other key is kept as is.
+   Tensors are named as PyTorch names a module's parameters: conv1.weight
+   [32,1,3,3], conv1.bias, ..., fc2.weight [K or 1, 32], fc2.bias, convN and fcN
+   numbered in the order of the arch. */
+
 /* A fresh model with Glorot weights from seed; classes may be NULL (class0, ...). */
 cs_status cs_model_init(cs_model *m, const char *arch, int tile, int nclasses,
                         const char *const *classes, uint64_t seed, cs_error *err);
 void cs_model_free(cs_model *m);
 /* safetensors: 8-byte little-endian header length, JSON header, float32 data.
-   Every shape, dtype and offset is checked. */
+   Every shape, dtype and offset is checked, and the weights must be finite; a
+   file of tensors only (PyTorch's save_file) loads too, its class count taken
+   from the output layer (1 row: two classes). On failure m is zeroed. */
 cs_status cs_model_read(cs_model *m, const void *data, size_t size, cs_error *err);
 cs_status cs_model_load(cs_model *m, const char *path, cs_error *err);
 /* Returns malloc'd bytes of the file. */
@@ -237,6 +252,9 @@ cs_status cs_model_write(const cs_model *m, uint8_t **data, size_t *size, cs_err
 /* Writes path.tmp and renames it, so a failed save never leaves half a file. */
 cs_status cs_model_save(const cs_model *m, const char *path, cs_error *err);
 const char *cs_model_get(const cs_model *m, const char *key); /* NULL if absent */
+/* Adds or replaces an entry. The keys above are checked and fill their fields
+   (classes: the names, as many as the network has); arch and tile can only be
+   set to what the network already is. Nothing changes on an error. */
 cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error *err);
 
 /* ---------------------------------------------------------------- classification */

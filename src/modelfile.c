@@ -101,17 +101,17 @@ static cs_status store(cs_model *m, const char *key, const char *value, cs_error
     return CS_OK;
 }
 
-/* The keys with a field in cs_model are checked and fill it; arch and tile
-   describe the network, so they can only be what it is. */
+/* The keys with a field in cs_model are checked and fill it once stored;
+   arch and tile describe the network, so they can only be what it is. */
 cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error *err) {
     if (!key || !*key) return cs_fail(err, CS_EINPUT, "a metadata key cannot be empty");
     if (!value) return cs_fail(err, CS_EINPUT, "metadata %.40s needs a value", key);
     if (strlen(key) + strlen(value) > CS_MAX_META_BYTES)
         return cs_fail(err, CS_ELIMIT, "metadata %.40s has %zu bytes, more than a model file's header may hold (%d)",
                        key, strlen(value), CS_MAX_META_BYTES);
-    int n;
-    float f;
-    char *end;
+    int n = 0, *int_field = NULL;
+    float f = 0, *float_field = NULL;
+    char *end, **names = NULL;
     if (!strcmp(key, "arch")) {
         if (strcmp(value, m->net.arch))
             return cs_fail(err, CS_EINPUT, "metadata arch \"%.60s\" is not the network's \"%s\"", value, m->net.arch);
@@ -120,7 +120,6 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
             return cs_fail(err, CS_EINPUT, "metadata tile \"%.20s\" is not the network's tile side %d", value,
                            m->net.tile);
     } else if (!strcmp(key, "classes")) {
-        char **names;
         cs_status s = split_classes(value, &names, &n, err);
         if (s) return s;
         if (n != m->net.nclasses) {
@@ -128,29 +127,34 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
             return cs_fail(err, CS_EINPUT, "metadata classes names %d classes, but the network has %d", n,
                            m->net.nclasses);
         }
-        if ((s = store(m, key, value, err))) {
-            free_names(names, n);
-            return s;
-        }
-        free_names(m->classes, m->net.nclasses);
-        m->classes = names;
-        return CS_OK;
     } else if (!strcmp(key, "threshold")) {
         f = strtof(value, &end);
         if (end == value || *end || !(f >= 0 && f <= 1))
             return cs_fail(err, CS_EINPUT, "metadata threshold \"%.20s\" is not a number from 0 to 1", value);
-        m->threshold = f;
+        float_field = &m->threshold;
     } else if (!strcmp(key, "tta")) {
         if (strcmp(value, "none") && strcmp(value, "dihedral8"))
             return cs_fail(err, CS_EINPUT, "metadata tta \"%.20s\" is neither none nor dihedral8", value);
-        m->tta = !strcmp(value, "dihedral8");
+        n = !strcmp(value, "dihedral8");
+        int_field = &m->tta;
     } else if (!strcmp(key, "crop_bottom")) {
         if (!parse_int(value, 0, CS_MAX_IMAGE_SIDE, &n))
             return cs_fail(err, CS_EINPUT, "metadata crop_bottom \"%.20s\" is not a number of rows from 0 to %d", value,
                            CS_MAX_IMAGE_SIDE);
-        m->crop_bottom = n;
+        int_field = &m->crop_bottom;
     }
-    return store(m, key, value, err);
+    cs_status s = store(m, key, value, err);
+    if (s) {
+        free_names(names, n);
+        return s;
+    }
+    if (float_field) *float_field = f;
+    if (int_field) *int_field = n;
+    if (names) {
+        free_names(m->classes, m->net.nclasses);
+        m->classes = names;
+    }
+    return CS_OK;
 }
 
 /* What cs_tile_read does to a tile, said in every model's metadata. */
