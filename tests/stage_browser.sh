@@ -2,7 +2,8 @@
 # Browser tests (run by tools/test from the repo root): builds the web page and
 # the native CLI, serves the page on a free port of 127.0.0.1 and runs
 # tests/browser/*.test.mjs in Debian's Chromium through playwright-core.
-# Screenshots and downloads go to tests/out/browser/.
+# Screenshots and downloads go to tests/out/browser/. Arguments go to node's
+# test runner, e.g. --test-name-pattern=offline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NODE_PATH=/usr/share/nodejs
@@ -38,4 +39,4 @@ url=$(sed -n 's/^serving .* on \(http[^ ]*\)$/\1/p' "$out/server.log")
 
 CS_URL=$url CS_DIST=$PWD/$out/dist CS_CLI=$PWD/build/native/cellsight \
 CS_MODEL=$PWD/$models/t47d-vs-mdamb231.safetensors CS_OUT=$PWD/$out \
-  node --test --test-reporter=spec --test-concurrency=1 tests/browser/*.test.mjs
+  node --test --test-reporter=spec --test-concurrency=1 "$@" tests/browser/*.test.mjs

@@ -204,6 +204,44 @@ test("a picked model and picked images; a file that is not an image and a broken
   await context.close();
 });
 
+test("pasted images: a PNG decoded as the CLI decodes it, a WebP by the browser", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await openPage(context, CS_URL);
+  const png = await page.evaluate(async () => {
+    const canvas = new OffscreenCanvas(512, 352);
+    const ctx = canvas.getContext("2d");
+    for (let i = 0; i < 400; i++) {
+      ctx.fillStyle = `hsl(${(i * 53) % 360} 40% ${25 + ((i * 17) % 60)}%)`;
+      ctx.beginPath();
+      ctx.arc((i * 89) % 512, (i * 37) % 352, 3 + (i % 11), 0, 2 * Math.PI);
+      ctx.fill();
+    }
+    const files = [await canvas.convertToBlob({ type: "image/png" }),
+      await canvas.convertToBlob({ type: "image/webp", quality: 0.9 })];
+    const dt = new DataTransfer();
+    for (const blob of files) dt.items.add(new File([blob], "image", { type: blob.type }));
+    document.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true }));
+    const bytes = new Uint8Array(await files[0].arrayBuffer());
+    return btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(""));
+  });
+  await waitForResults(page, 2);
+  const pngFile = path.join(CS_OUT, "pasted.png");
+  fs.writeFileSync(pngFile, Buffer.from(png, "base64"));
+  const shown = await shownResults(page);
+  assert.equal(shown.length, 2);
+  const [fromPng, fromWebp] = [".png", ".webp"].map((ext) => shown.find((r) => r.file.endsWith(ext)));
+  assert.ok(fromPng && fromWebp, `pasted files are named by type: ${shown.map((r) => r.file)}`);
+  const want = cli(CS_MODEL, [pngFile]);
+  want.rows[0][0] = fromPng.file;
+  assertMatchesCli([fromPng], [fromPng.file], want);
+  const metas = await page.locator("#cards .card .meta").allTextContents();
+  assert.equal(metas.filter((m) => m.includes("decoded by the browser")).length, 1, metas.join(" / "));
+  assert.ok(fromWebp.tiles > 0 && fromWebp.probs.every((p) => p >= 0 && p <= 1));
+  await shot(page, "05-pasted");
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
+
 test("after one visit the page classifies with the network cut (service worker)", async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await openPage(context, CS_URL);
@@ -215,7 +253,7 @@ test("after one visit the page classifies with the network cut (service worker)"
   await page.setInputFiles("#file-input", SAMPLES);
   await waitForResults(page, SAMPLES.length);
   assertMatchesCli(await shownResults(page), SAMPLES);
-  await shot(page, "05-offline");
+  await shot(page, "06-offline");
   await context.close();
 });
 
@@ -226,7 +264,7 @@ test("the self-contained cellsight.html classifies from file://", async () => {
   await page.getByRole("button", { name: "Try the sample images" }).click();
   await waitForResults(page, SAMPLES.length);
   assertMatchesCli(await shownResults(page), SAMPLES);
-  await shot(page, "06-file-url");
+  await shot(page, "07-file-url");
   assert.deepEqual(page.problems, []);
   await context.close();
 });
@@ -269,7 +307,7 @@ test("a 4000 x 4000 image is decoded and classified off the page's thread", asyn
   console.log(`4000 x 4000 PNG: ${seconds.toFixed(1)} s in the worker, the page's longest stall ${stall.toFixed(0)} ms`);
   // Decoding and classifying on the page's thread would stall it for all of that time.
   assert.ok(stall < 1000, `the page stalled for ${stall.toFixed(0)} ms`);
-  await shot(page, "07-large-image");
+  await shot(page, "08-large-image");
   assert.deepEqual(page.problems, []);
   await context.close();
 });
