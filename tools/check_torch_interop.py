@@ -8,13 +8,16 @@ torch.nn.Module whose parameters are named as cellsight names its tensors
 safetensors with tools/safetensors_io.py, and writes the probabilities
 PyTorch gives for a few standardized tiles. Two fixtures are written:
 
-  NAME.safetensors        the model (metadata: tile, and arch and classes
-                          unless they are the defaults a loader must assume)
-  NAME_tiles.safetensors  tiles [N, tile, tile] F32 and probs [N, K] F32
+  NAME.safetensors          the model (metadata: tile, and arch and classes
+                            unless they are the defaults a loader must assume)
+  NAME_tiles.safetensors    tiles [N, tile, tile] F32 and probs [N, K] F32
+  pytorch/NAME_tileI.pgm    the same tiles as 8-bit images, before standardization
+  pytorch/NAME_probs.csv    file,p_class0,...: PyTorch's probabilities for each image
 
-tests/test_pytorch_model.c checks cs_net_forward against them. With --cli,
-the tiles are also written as PGM images and `cellsight predict --model F
---csv` must give PyTorch's probabilities within 1e-4 (exit status 1 if not).
+tests/test_pytorch_model.c checks cs_net_forward against the tiles, and
+tests/cli_pytorch_model.sh `cellsight predict` against the images. With --cli
+this script runs that check itself (exit status 1 if a probability is more
+than 1e-4 away from PyTorch's).
 
   tools/check_torch_interop.py                      # remake the committed fixtures
   tools/check_torch_interop.py --out /tmp/x --cli build/native/cellsight
@@ -127,26 +130,31 @@ def make(fx, out, ntiles):
     safetensors_io.save(model, net.state_dict(), meta)
     safetensors_io.save(os.path.join(out, fx["name"] + "_tiles.safetensors"),
                         {"tiles": tiles, "probs": probs})
-    return model, pixels, probs
+
+    os.makedirs(os.path.join(out, "pytorch"), exist_ok=True)
+    expected = os.path.join(out, "pytorch", fx["name"] + "_probs.csv")
+    with open(expected, "w") as f:
+        f.write("file," + ",".join(f"p_class{k}" for k in range(fx["classes"])) + "\n")
+        for i, (p, prob) in enumerate(zip(pixels, probs)):
+            image = f"{fx['name']}_tile{i}.pgm"
+            with open(os.path.join(out, "pytorch", image), "wb") as g:
+                g.write(b"P5 %d %d 255\n" % (p.shape[1], p.shape[0]) + p.tobytes())
+            f.write(image + "," + ",".join(f"{v:.9g}" for v in prob) + "\n")
+    return model, expected
 
 
-def check_cli(cli, model, pixels, probs, out):
-    """cellsight predict on one-tile images must give PyTorch's probabilities."""
-    images = []
-    for i, p in enumerate(pixels):
-        path = os.path.join(out, f"tile{i}.pgm")
-        with open(path, "wb") as f:
-            f.write(b"P5 %d %d 255\n" % (p.shape[1], p.shape[0]) + p.tobytes())
-        images.append(path)
+def check_cli(cli, model, expected):
+    """cellsight predict on the one-tile images must give PyTorch's probabilities."""
+    with open(expected) as f:
+        want = {r["file"]: r for r in csv.DictReader(f)}
+    folder = os.path.dirname(expected)
+    images = [os.path.join(folder, name) for name in want]
     run = subprocess.run([cli, "predict", "--model", model, "--csv", *images],
                          capture_output=True, text=True, check=True)
     rows = list(csv.DictReader(run.stdout.splitlines()))
-    worst = 0.0
-    for path, want in zip(images, probs):
-        row = next(r for r in rows if r["file"] == path)
-        got = [float(row[f"p_class{k}"]) for k in range(len(want))]
-        worst = max(worst, float(np.max(np.abs(np.array(got) - want))))
-    print(f"{os.path.basename(model)}: largest difference from PyTorch {worst:.2e} over {len(images)} images")
+    worst = max(abs(float(r[k]) - float(want[os.path.basename(r["file"])][k]))
+                for r in rows for k in r if k.startswith("p_"))
+    print(f"{os.path.basename(model)}: largest difference from PyTorch {worst:.2e} over {len(rows)} images")
     return worst <= 1e-4 and len(rows) == len(images)
 
 
@@ -159,9 +167,9 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     ok = True
     for fx in FIXTURES:
-        model, pixels, probs = make(fx, args.out, args.tiles)
+        model, expected = make(fx, args.out, args.tiles)
         if args.cli:
-            ok = check_cli(args.cli, model, pixels, probs, args.out) and ok
+            ok = check_cli(args.cli, model, expected) and ok
     sys.exit(0 if ok else 1)
 
 
