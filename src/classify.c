@@ -58,10 +58,13 @@ cs_status cs_classify(const cs_model *m, const cs_image *im, int crop_bottom, cs
         return cs_fail(err, CS_EINPUT, "no image to classify");
     if (crop_bottom < 0) crop_bottom = m->crop_bottom;
     cs_tile_grid(im->w, im->h, crop_bottom, tile, &res->cols, &res->rows);
-    if (res->cols == 0 || res->rows == 0)
+    if ((res->cols == 0 || res->rows == 0) && crop_bottom > 0)
         return cs_fail(err, CS_EINPUT, "the image is %d x %d pixels, %d x %d without its bottom %d "
                        "rows: smaller than one %d x %d tile", im->w, im->h, im->w,
-                       im->h - crop_bottom, crop_bottom > 0 ? crop_bottom : 0, tile, tile);
+                       im->h - crop_bottom, crop_bottom, tile, tile);
+    if (res->cols == 0 || res->rows == 0)
+        return cs_fail(err, CS_EINPUT, "the image is %d x %d pixels: smaller than one %d x %d tile",
+                       im->w, im->h, tile, tile);
 
     int n = res->ntiles = res->cols * res->rows;
     int per_batch = BATCH / views; /* tiles */

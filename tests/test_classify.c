@@ -151,7 +151,9 @@ int main(int argc, char **argv) {
     cs_image small = {31, 100, cells.gray};
     CHECK(cs_classify(&m2, &small, 0, &res, NULL, NULL, &err) == CS_EINPUT);
     CHECK(strstr(err.msg, "smaller than one 32 x 32 tile") != NULL);
+    CHECK(strstr(err.msg, "31 x 100 pixels") != NULL);
     CHECK(cs_classify(&m2, &cells, 190, &res, NULL, NULL, &err) == CS_EINPUT);
+    CHECK(strstr(err.msg, "300 x 10 without its bottom 190 rows") != NULL);
     CHECK(res.x == NULL);
 
     /* Non-finite weights do not become NaN probabilities. */
