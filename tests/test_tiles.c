@@ -274,6 +274,56 @@ static void test_sample(void) {
     free(ramp);
 }
 
+/* Centre of brightness of columns [c0, c1) of a tile, in tile pixels. */
+static double centroid_x(const float *t, int n, int c0, int c1) {
+    float lo = t[0];
+    for (int i = 0; i < n * n; i++) lo = fminf(lo, t[i]);
+    double sum = 0, at = 0;
+    for (int r = 0; r < n; r++)
+        for (int c = c0; c < c1; c++) {
+            sum += t[r * n + c] - lo;
+            at += (t[r * n + c] - lo) * c;
+        }
+    return at / sum;
+}
+
+/* Shift and zoom, read off bright dots on black: a dot moves by at most
+   shift x tile, and two dots 20 px apart end 20 / scale apart. */
+static void test_shift_zoom(void) {
+    enum { W = 256, N = 64 };
+    static uint8_t px[W * W];
+    cs_image im = {W, W, px};
+    cs_rng rng;
+    cs_rng_seed(&rng, 5);
+    float t[N * N];
+
+    px[128 * W + 128] = 255; /* one dot, at the plain crop's centre */
+    cs_tile_sample(t, &im, 0, 128.5f, 128.5f, N, NULL, NULL);
+    double plain = centroid_x(t, N, 0, N), lo = 1e9, hi = -1e9;
+    cs_augment shift = {.shift = 0.1f};
+    for (int i = 0; i < 20; i++) {
+        cs_tile_sample(t, &im, 0, 128.5f, 128.5f, N, &shift, &rng);
+        double moved = centroid_x(t, N, 0, N) - plain;
+        CHECK(fabs(moved) <= 0.1 * N + 0.01);
+        lo = fmin(lo, moved);
+        hi = fmax(hi, moved);
+    }
+    CHECK(lo < -1 && hi > 1);
+
+    px[128 * W + 128] = 0;
+    px[128 * W + 118] = px[128 * W + 138] = 255;
+    cs_augment zoom = {.zoom = 0.2f};
+    lo = 1e9, hi = -1e9;
+    for (int i = 0; i < 20; i++) {
+        cs_tile_sample(t, &im, 0, 128.5f, 128.5f, N, &zoom, &rng);
+        double d = centroid_x(t, N, N / 2, N) - centroid_x(t, N, 0, N / 2);
+        CHECK(d >= 20 / 1.2 - 0.01 && d <= 20 / 0.8 + 0.01);
+        lo = fmin(lo, d);
+        hi = fmax(hi, d);
+    }
+    CHECK(lo < 20 && hi > 20); /* in and out */
+}
+
 int main(int argc, char **argv) {
     data_dir = argc > 1 ? argv[1] : "tests/data";
     test_grid();
@@ -282,5 +332,6 @@ int main(int argc, char **argv) {
     test_tile_read();
     test_dihedral();
     test_sample();
+    test_shift_zoom();
     return test_summary();
 }
