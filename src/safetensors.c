@@ -24,9 +24,11 @@
 static const struct {
     const char *name;
     int size;
-} dtypes[] = {{"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"F8_E5M2", 1}, {"F8_E4M3", 1},
-              {"I64", 8}, {"I32", 4}, {"I16", 2}, {"I8", 1},   {"U64", 8},     {"U32", 4},
-              {"U16", 2}, {"U8", 1},  {"BOOL", 1}};
+} dtypes[] = {
+    {"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"F8_E5M2", 1}, {"F8_E4M3", 1},
+    {"I64", 8}, {"I32", 4}, {"I16", 2}, {"I8", 1},
+    {"U64", 8}, {"U32", 4}, {"U16", 2}, {"U8", 1}, {"BOOL", 1},
+};
 
 static int dtype_size(const char *s, int len) {
     for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)

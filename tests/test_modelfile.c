@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "test.h"
@@ -182,6 +183,12 @@ static void test_round_trip(void) {
 
     CHECK(cs_model_load(&c, path, &err) == CS_EIO && strstr(err.msg, path));
     CHECK(cs_model_load(&c, tmp_dir(), &err) == CS_EINPUT && strstr(err.msg, "folder"));
+    /* Too large: refused from its size, before a byte is read (a sparse file). */
+    FILE *big = fopen(path, "wb");
+    CHECK(big && ftruncate(fileno(big), (off_t)CS_MAX_MODEL_BYTES + 1) == 0);
+    if (big) fclose(big);
+    CHECK(cs_model_load(&c, path, &err) == CS_ELIMIT && strstr(err.msg, "268435457 bytes"));
+    remove(path);
     snprintf(path, sizeof path, "%s/cs_no_such_folder/m.safetensors", tmp_dir());
     CHECK(cs_model_save(&a, path, &err) == CS_EIO && strstr(err.msg, path));
     free(f);
