@@ -226,7 +226,7 @@ static cs_status write_roc(FILE *f, const cs_report *r, cs_error *err) {
         fprintf(f, "%s%.1f,%.1f", i ? " " : "", x0 + roc.fpr[i] * side,
                 y0 + side - roc.tpr[i] * side);
     fputs("\"/>\n", f);
-    if (m->net.nclasses == 2) {
+    if (m->net.nclasses == 2 && !r->nfolds) { /* each fold's model has its own threshold */
         /* The model's operating point: tiles at or above its threshold are called class 1. */
         int i = 0;
         while (i + 1 < roc.n && roc.threshold[i + 1] >= m->threshold) i++;
