@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -994,6 +995,9 @@ static int cmd_finetune(args *a) {
     plan p;
     parse_plan(a, &p, mode ? mode : "head", NULL);
     p.o.base_model = base;
+    struct stat sb, so;
+    if (stat(base, &sb) == 0 && stat(out, &so) == 0 && sb.st_dev == so.st_dev && sb.st_ino == so.st_ino)
+        usage_error(a, "--out %s would replace the base model: choose another file", out);
     int K = 0, rc = 0, bad_files = 0;
     char **classes = names ? parse_classes(a, names, &K) : NULL;
     if (a->npos) usage_error(a, "unexpected argument %s", a->pos[0]);

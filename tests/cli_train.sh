@@ -94,6 +94,10 @@ expect_rc 0 "$CLI" finetune --model "$M" --data "$T" --mode head --epochs 3 --th
     --out "$TMP/head.safetensors"
 expect_rc 0 "$CLI" info "$TMP/head.safetensors"
 grep -q "mode: head" "$TMP/out" && grep -q "base_model: $M" "$TMP/out" || fail "head metadata"
+cp "$M" "$TMP/base.safetensors"
+expect_rc 2 "$CLI" finetune --model "$TMP/base.safetensors" --data "$T" --mode head \
+    --out "$TMP/./base.safetensors"
+cmp -s "$M" "$TMP/base.safetensors" || fail "finetune replaced its base model"
 expect_rc 0 "$CLI" eval --model "$TMP/head.safetensors" --data "$T" --folds images --json --threads 1
 json "$TMP/out" 'check(j.folds.length === 3, "three folds")'
 grep -q "^head: " "$TMP/err" || fail "the folds of a fine-tuned model do not fine-tune its base"
