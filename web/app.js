@@ -302,7 +302,7 @@ function makeCard(name) {
   const card = document.createElement("article");
   card.className = "card waiting";
   card.innerHTML = `
-    <div class="thumb"><canvas role="img"></canvas></div>
+    <div class="thumb"><img alt=""></div>
     <div class="card-body">
       <h3 class="file-name"></h3>
       <p class="verdict">Waiting…</p>
@@ -324,14 +324,13 @@ function renderCard(item) {
   const verdict = card.querySelector(".verdict");
   const probs = card.querySelector(".probs");
   const meta = card.querySelector(".meta");
-  const canvas = card.querySelector("canvas");
+  const img = card.querySelector(".thumb img");
   probs.replaceChildren();
   if (item.error) {
     card.className = "card failed";
     verdict.textContent = item.error;
     verdict.setAttribute("role", "alert");
     meta.textContent = "";
-    canvas.width = canvas.height = 0;
     return;
   }
   card.className = "card";
@@ -357,16 +356,25 @@ function renderCard(item) {
   meta.textContent = `${r.ntiles} tiles${background ? `, ${background} of them background` : ""} · ` +
     `${(item.ms / 1000).toFixed(2)} s · ${r.width} x ${r.height} px` +
     (item.decoder === "browser" ? " · decoded by the browser" : "");
-  canvas.setAttribute("aria-label",
-    `${item.name} with its ${r.ntiles} tiles coloured by predicted class`);
-  drawThumbnail(canvas, item);
-  canvas.onmousemove = (event) => (canvas.title = describeTileAt(canvas, item, event));
+  img.alt = `${item.name} with its ${r.ntiles} tiles coloured by predicted class`;
+  img.onmousemove = (event) => (img.title = describeTileAt(img, item, event));
+  showThumbnail(img, drawThumbnail(r));
+  delete r.thumbnail; // drawn: a folder of hundreds of images must not keep every pixel
+}
+
+// A compressed copy in an <img>, not a live canvas per image: hundreds of
+// canvases would hold hundreds of megabytes.
+function showThumbnail(img, canvas) {
+  canvas.toBlob((blob) => {
+    if (img.src) URL.revokeObjectURL(img.src);
+    img.src = URL.createObjectURL(blob);
+  }, "image/jpeg", 0.9);
 }
 
 // Hovering over a tile shows its figures.
-function describeTileAt(canvas, item, event) {
+function describeTileAt(img, item, event) {
   const r = item.result;
-  const box = canvas.getBoundingClientRect();
+  const box = img.getBoundingClientRect();
   const x = ((event.clientX - box.left) / box.width) * r.width;
   const y = ((event.clientY - box.top) / box.height) * r.height;
   const K = r.probs.length;
@@ -380,9 +388,10 @@ function describeTileAt(canvas, item, event) {
   return y >= r.height - r.cropBottom ? "Cropped off before tiling" : "Not tiled (a partial tile)";
 }
 
-function drawThumbnail(canvas, item) {
-  const r = item.result;
+// The image as the network saw it (gray), each tile coloured by its vote.
+function drawThumbnail(r) {
   const t = r.thumbnail;
+  const canvas = document.createElement("canvas");
   canvas.width = t.width;
   canvas.height = t.height;
   const ctx = canvas.getContext("2d");
@@ -418,6 +427,7 @@ function drawThumbnail(canvas, item) {
     ctx.fillStyle = "rgba(20, 24, 32, 0.6)";
     ctx.fillRect(0, y, t.width, t.height - y);
   }
+  return canvas;
 }
 
 /* ---------------------------------------------------------------- table and legend */
@@ -594,6 +604,10 @@ function wireInput(list) {
     renderTable();
   });
   $("clear-button").addEventListener("click", () => {
+    for (const item of state.items) {
+      const img = item.card.querySelector(".thumb img");
+      if (img.src) URL.revokeObjectURL(img.src);
+    }
     state.items = [];
     state.queue = [];
     $("cards").replaceChildren();

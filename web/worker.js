@@ -20,7 +20,8 @@
 "use strict";
 
 // The self-contained cellsight.html runs this file from a blob with the module
-// prepended; a served page loads the module beside it.
+// prepended; a served page loads the module beside it. (The place to pick a
+// pthread build when self.crossOriginIsolated, once there is one.)
 if (typeof CellsightModule === "undefined") importScripts("cellsight-web.js");
 
 const modulePromise = CellsightModule();
