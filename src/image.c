@@ -72,6 +72,28 @@ static int png_size(const uint8_t *p, size_t n, int *w, int *h) {
     return 1;
 }
 
+/* A progressive JPEG may repeat scans that each revisit every block: a small
+   file of thousands of scans keeps the decoder busy for hours. Encoders
+   write about 10 (at most a few dozen). */
+#define MAX_JPEG_SCANS 100
+
+/* The scans (SOS markers) of a JPEG, walking its segments so that a
+   thumbnail's inside an APP segment does not count. */
+static int jpeg_scans(const uint8_t *p, size_t n) {
+    int scans = 0;
+    for (size_t i = 2; i + 4 <= n;) {
+        uint8_t m = p[i + 1];
+        if (p[i] != 0xff || m == 0xff) i++;                      /* entropy-coded data, fill */
+        else if (m == 0x00 || (m >= 0xd0 && m <= 0xd7)) i += 2;  /* stuffed byte, restart */
+        else if (m == 0xd9) break;                               /* end of image */
+        else {
+            scans += m == 0xda;
+            i += 2 + ((size_t)p[i + 2] << 8 | p[i + 3]);         /* the segment */
+        }
+    }
+    return scans;
+}
+
 cs_status cs_image_decode(cs_image *im, const void *data, size_t size, cs_error *err) {
     memset(im, 0, sizeof *im);
     if (size == 0) return cs_fail(err, CS_EINPUT, "the file is empty");
@@ -99,6 +121,10 @@ cs_status cs_image_decode(cs_image *im, const void *data, size_t size, cs_error 
             return cs_fail(err, CS_EINPUT, "the image is truncated: %d x %d pixels need %zu bytes, "
                            "the file has %zu", w, h, need, size);
     }
+    int scans = size >= 3 && !memcmp(p, "\xff\xd8\xff", 3) ? jpeg_scans(p, size) : 0;
+    if (scans > MAX_JPEG_SCANS)
+        return cs_fail(err, CS_ELIMIT, "the JPEG has %d scans, over the limit of %d", scans,
+                       MAX_JPEG_SCANS);
     /* The largest block a decoder needs: the pixels, padded to JPEG's 32-pixel
        blocks, at 4 channels of 16 bits, and 1 MB for stb's own structures. */
     double limit = 8.0 * (w + 32) * (h + 32) + (1 << 20);
