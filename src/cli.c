@@ -405,7 +405,7 @@ static void parse_plan(args *a, plan *p, const char *protocol, const cs_model *f
     cs_train_opts *o = &p->o;
     cs_train_defaults(o, protocol);
     if (from) options_from_model(o, from);
-    o->crop_bottom = (int)get_int(a, "crop-bottom", from ? from->crop_bottom : o->crop_bottom, 0, 100000);
+    o->crop_bottom = (int)get_int(a, "crop-bottom", o->crop_bottom, 0, 100000); /* -1: the model's */
     o->epochs = (int)get_int(a, "epochs", o->epochs, 1, 1000000);
     o->seed = (uint64_t)get_int(a, "seed", (long long)o->seed, 0, INT64_MAX);
     o->batch = (int)get_int(a, "batch", o->batch, 1, 4096);
@@ -508,7 +508,6 @@ static int train_model(cs_model *m, const cs_dataset *data, const plan *p) {
     if (!isnan(p->threshold)) {
         char v[32];
         snprintf(v, sizeof v, "%g", p->threshold);
-        m->threshold = (float)p->threshold;
         if (cs_model_set(m, "threshold", v, &e)) return input_error("training", &e);
     }
     return 0;
@@ -935,7 +934,6 @@ static int cmd_eval(args *a) {
     if (!rc && crop >= 0) {
         char text[16];
         snprintf(text, sizeof text, "%d", crop);
-        m.crop_bottom = crop;
         if (cs_model_set(&m, "crop_bottom", text, &e)) rc = input_error(path, &e);
     }
     if (!rc) rc = run_eval(&m, path, dir, json, report, folds ? &p : NULL);

@@ -15,6 +15,14 @@ cmp -s "$M" "$TMP/again.safetensors" || fail "the same seed gave another model"
 expect_rc 0 "$CLI" info "$M"
 grep -q "seed: 7" "$TMP/out" && grep -q "epochs: 2" "$TMP/out" || fail "the run is not in the metadata"
 
+# A fixed threshold is kept; eval's --crop-bottom overrides the model's (384 x 192: 72 tiles an image).
+expect_rc 0 "$CLI" train --data "$T" "${TINY[@]}" --epochs 1 --threshold 0.3 --out "$TMP/th.safetensors"
+expect_rc 0 "$CLI" info "$TMP/th.safetensors"
+grep -q "^threshold  *0.3$" "$TMP/out" || fail "--threshold 0.3 not kept"
+expect_rc 0 "$CLI" eval --model "$TMP/th.safetensors" --data "$T" --crop-bottom 64 --json
+json "$TMP/out" 'check(j.crop_bottom === 64 && j.threshold === 0.3, "crop and threshold");
+  check(j.per_image.every(i => i.tiles <= 72), "tiles of the cropped images")'
+
 # eval --json: one object with every key, figures in range, counts that add up.
 expect_rc 0 "$CLI" eval --model "$M" --data "$T" --json
 json "$TMP/out" '
