@@ -203,9 +203,22 @@ async function selectModel(key) {
   $("model-select").value = key;
   $("crop-bottom").value = model.info.crop_bottom;
   $("model-summary").textContent = describeModel(model);
+  showModelDetails(model);
   renderLegend();
   reclassifyAll();
   return true;
+}
+
+// The shipped model's card (Markdown, shown as text) and every metadata entry.
+function showModelDetails(model) {
+  $("model-card").textContent = model.card || "";
+  $("model-card").hidden = !model.card;
+  const list = $("model-metadata");
+  list.replaceChildren();
+  for (const [key, value] of Object.entries(model.info.metadata)) {
+    list.append(Object.assign(document.createElement("dt"), { textContent: key }),
+      Object.assign(document.createElement("dd"), { textContent: value }));
+  }
 }
 
 function addModelOption(model) {
@@ -649,7 +662,7 @@ async function start() {
     $("samples-credit").hidden = false;
   }
   wireInput(list);
-  for (const m of list.models) addModelOption({ key: m.file, label: m.name, file: m.file });
+  for (const m of list.models) addModelOption({ key: m.file, label: m.name, file: m.file, card: m.card });
   const first = list.models.find((m) => m.default) || list.models[0];
   if (first) await selectModel(first.file);
   else showModelError("No model ships with this page yet: load a .safetensors file.");

@@ -5,7 +5,7 @@
 
    The output folder gets the page (index.html, app.js, worker.js, style.css),
    the module, the models (*.safetensors of --models) and the sample images of
-   web/samples, assets.json listing those two, sw.js with the list of files to
+   web/samples, assets.json listing those two (with the models' cards), sw.js with the list of files to
    cache for offline use, and cellsight.html: the whole page in one file, every
    script, style, model and sample inlined, that works opened from file:// with
    no server (the file a lab copies onto a USB stick). No npm dependencies. */
@@ -61,8 +61,14 @@ fs.rmSync(out, { recursive: true, force: true });
 for (const file of PAGE) write(file, read(path.join(root, "web", file)));
 write("cellsight-web.js", read(opts.module));
 
+// Each model's card (model/<name>.md) goes along as text, for the page to show.
+const cardOf = (file) => {
+  const card = path.join(opts.models, file.replace(/\.safetensors$/, ".md"));
+  return fs.existsSync(card) ? read(card).toString() : "";
+};
 const models = listDir(opts.models, /\.safetensors$/).map((file) => ({
   file: `model/${file}`, name: modelLabel(path.join(opts.models, file)), default: false,
+  card: cardOf(file),
 }));
 const byDefault = models.find((m) => m.file === `model/${DEFAULT_MODEL}`) || models[0];
 if (byDefault) byDefault.default = true;
