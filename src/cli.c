@@ -683,9 +683,13 @@ static int cmd_predict(args *a) {
     for (int i = 0; i < nhead; i++) cell(&t, head[i]);
     for (int c = 0; c < K; c++) cellf(&t, "p_%s", m.classes[c]);
 
-    int failed = 0;
+    /* Rows on a terminal show how far it got; otherwise say so on stderr. */
+    int show = a->npos > 1 && !isatty(1), failed = 0;
+    progress pr;
+    progress_start(&pr);
     for (int i = 0; i < a->npos; i++) {
         const char *file = a->pos[i];
+        if (show) progress_count(&pr, "classified images", i, a->npos);
         cs_image im = {0};
         cs_result res;
         cs_error e;
@@ -716,6 +720,7 @@ static int cmd_predict(args *a) {
         cs_result_free(&res);
         cs_image_free(&im);
     }
+    if (show) progress_count(&pr, "classified images", a->npos, a->npos);
     free(t.width);
     cs_model_free(&m);
     return failed;
