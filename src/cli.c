@@ -317,6 +317,16 @@ static char **list_folders(const char *dir, int *n, cs_error *e) {
     return v;
 }
 
+/* Without --classes, the classes are the folders of dir (two or more). */
+static int folder_classes(const char *dir, char ***classes, int *K) {
+    cs_error e;
+    if (!*classes && !(*classes = list_folders(dir, K, &e))) return input_error(dir, &e);
+    if (*K >= 2) return 0;
+    fprintf(stderr, "cellsight: %s has %d class folder%s; it takes two or more\n", dir, *K,
+            *K == 1 ? "" : "s");
+    return EXIT_INPUT;
+}
+
 /* Loads dir/<class>/ for each class, saying on stderr which folders it skipped
    and which files did not decode (*bad_files is then set). */
 static int load_data(cs_dataset *ds, const char *dir, const char *const *classes, int K,
@@ -967,16 +977,10 @@ static int cmd_train(args *a) {
         return EXIT_USAGE;
     }
     cs_error e;
-    if (!classes && !(classes = list_folders(dir, &K, &e))) return input_error(dir, &e);
-    if (K < 2) {
-        fprintf(stderr, "cellsight: %s has %d class folder%s; training needs two or more\n", dir,
-                K, K == 1 ? "" : "s");
-        free(classes);
-        return EXIT_INPUT;
-    }
     cs_dataset ds = {0};
     cs_model m;
-    if (!(rc = load_data(&ds, dir, (const char *const *)classes, K, &bad_files))) {
+    if (!(rc = folder_classes(dir, &classes, &K)) &&
+        !(rc = load_data(&ds, dir, (const char *const *)classes, K, &bad_files))) {
         if (cs_model_init(&m, p.arch, p.tile, K, (const char *const *)classes, p.o.seed, &e)) {
             rc = input_error("model", &e);
         } else {
@@ -1014,12 +1018,7 @@ static int cmd_finetune(args *a) {
         free(classes);
         return EXIT_INPUT;
     }
-    if (!classes && !(classes = list_folders(dir, &K, &e))) rc = input_error(dir, &e);
-    else if (K < 2) {
-        fprintf(stderr, "cellsight: %s has %d class folder%s; fine-tuning needs two or more\n",
-                dir, K, K == 1 ? "" : "s");
-        rc = EXIT_INPUT;
-    }
+    rc = folder_classes(dir, &classes, &K);
     cs_dataset ds = {0};
     if (!rc) rc = load_data(&ds, dir, (const char *const *)classes, K, &bad_files);
     if (!rc && !same_classes(&m, classes, K)) {
