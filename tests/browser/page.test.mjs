@@ -242,7 +242,7 @@ test("pasted images: a PNG decoded as the CLI decodes it, a WebP by the browser"
   await context.close();
 });
 
-test("after one visit the page classifies with the network cut (service worker)", async () => {
+test("after one visit the page classifies a folder with the network cut (service worker)", async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await openPage(context, CS_URL);
   await page.locator("#offline-status", { hasText: "offline" }).waitFor();
@@ -250,9 +250,17 @@ test("after one visit the page classifies with the network cut (service worker)"
   await context.setOffline(true);
   await page.reload();
   await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
-  await page.setInputFiles("#file-input", SAMPLES);
+  // A folder this time, with a hidden file that must be passed over.
+  const folder = path.join(CS_OUT, "folder");
+  fs.mkdirSync(folder, { recursive: true });
+  for (const f of SAMPLES) fs.copyFileSync(f, path.join(folder, path.basename(f)));
+  fs.writeFileSync(path.join(folder, ".DS_Store"), "not an image");
+  await page.setInputFiles("#folder-input", folder);
   await waitForResults(page, SAMPLES.length);
-  assertMatchesCli(await shownResults(page), SAMPLES);
+  assert.equal(await page.locator("#cards .card").count(), SAMPLES.length, "the hidden file was skipped");
+  const shown = await shownResults(page);
+  assert.deepEqual(shown.map((r) => r.file).sort(), SAMPLES.map((f) => `folder/${path.basename(f)}`).sort());
+  assertMatchesCli(shown.map((r) => ({ ...r, file: path.basename(r.file) })), SAMPLES);
   await shot(page, "06-offline");
   await context.close();
 });
