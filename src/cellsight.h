@@ -86,6 +86,9 @@ typedef struct {
    turned to gray as stb does ((77 r + 150 g + 29 b) >> 8). The size is checked
    from the header against the limits before decoding. */
 cs_status cs_image_decode(cs_image *im, const void *data, size_t size, cs_error *err);
+/* The size from the header alone, checked against the limits as cs_image_decode
+   checks it: a huge image is refused before anything is allocated. */
+cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error *err);
 cs_status cs_image_load(cs_image *im, const char *path, cs_error *err);
 /* Canvas pixels (RGBA, w * h * 4 bytes), same gray formula. */
 cs_status cs_image_from_rgba(cs_image *im, const uint8_t *rgba, int w, int h, cs_error *err);

@@ -78,9 +78,12 @@ static int png_size(const uint8_t *p, size_t n, int *w, int *h) {
 #define MAX_JPEG_SCANS 100
 
 /* The scans (SOS markers) of a JPEG, walking its segments so that a
-   thumbnail's inside an APP segment does not count. */
-static int jpeg_scans(const uint8_t *p, size_t n) {
+   thumbnail's inside an APP segment does not count. Sets *huge_table if a
+   Huffman table (DHT) has more than 256 codes, which overruns stb 2.27's
+   tables (fixed in stb 2.28; found by tests/fuzz). */
+static int jpeg_scans(const uint8_t *p, size_t n, int *huge_table) {
     int scans = 0;
+    *huge_table = 0;
     for (size_t i = 2; i + 4 <= n;) {
         uint8_t m = p[i + 1];
         if (p[i] != 0xff || m == 0xff) i++;                      /* entropy-coded data, fill */
@@ -88,43 +91,62 @@ static int jpeg_scans(const uint8_t *p, size_t n) {
         else if (m == 0xd9) break;                               /* end of image */
         else {
             scans += m == 0xda;
-            i += 2 + ((size_t)p[i + 2] << 8 | p[i + 3]);         /* the segment */
+            size_t end = i + 2 + ((size_t)p[i + 2] << 8 | p[i + 3]); /* the segment */
+            for (size_t t = i + 4; m == 0xc4 && t + 17 <= n && t < end;) { /* its tables */
+                int codes = 0;
+                for (int k = 1; k <= 16; k++) codes += p[t + k];
+                *huge_table |= codes > 256;
+                t += 17 + (size_t)codes;
+            }
+            i = end;
         }
     }
     return scans;
 }
 
-cs_status cs_image_decode(cs_image *im, const void *data, size_t size, cs_error *err) {
-    memset(im, 0, sizeof *im);
+cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error *err) {
+    *w = *h = 0;
     if (size == 0) return cs_fail(err, CS_EINPUT, "the file is empty");
     if ((long long)size > CS_MAX_IMAGE_BYTES)
         return cs_fail(err, CS_ELIMIT, "the image file has %zu bytes, over the limit of %lld",
                        size, CS_MAX_IMAGE_BYTES);
-    /* The header alone first, so that a hostile size is refused before any
-       allocation. stb tries every format in turn, so its failure only says
-       "unknown image type"; a PNG too large for stb to describe is told by its IHDR. */
-    int w = 0, h = 0, channels = 0;
-    if (!stbi_info_from_memory(data, (int)size, &w, &h, &channels) && !png_size(data, size, &w, &h))
-        return cs_fail(err, CS_EINPUT, "%s", sniff(data, size));
-    if (w <= 0 || h <= 0) return cs_fail(err, CS_EINPUT, "the image has %d x %d pixels", w, h);
-    if (w > CS_MAX_IMAGE_SIDE || h > CS_MAX_IMAGE_SIDE)
-        return cs_fail(err, CS_ELIMIT, "the image is %d x %d pixels, over the limit of %d on a side",
-                       w, h, CS_MAX_IMAGE_SIDE);
-    if ((long long)w * h > CS_MAX_IMAGE_PIXELS)
-        return cs_fail(err, CS_ELIMIT, "the image is %d x %d = %lld pixels, over the limit of %lld",
-                       w, h, (long long)w * h, CS_MAX_IMAGE_PIXELS);
-    /* A PGM/PPM's raw pixels must all be there (stb would accept it short). */
+    /* A JPEG's segments before stb reads any of them. */
     const uint8_t *p = data;
-    if (size >= 2 && p[0] == 'P' && (p[1] == '5' || p[1] == '6')) {
-        size_t need = (size_t)w * h * channels * (stbi_is_16_bit_from_memory(data, (int)size) ? 2 : 1);
-        if (size <= need)
-            return cs_fail(err, CS_EINPUT, "the image is truncated: %d x %d pixels need %zu bytes, "
-                           "the file has %zu", w, h, need, size);
-    }
-    int scans = size >= 3 && !memcmp(p, "\xff\xd8\xff", 3) ? jpeg_scans(p, size) : 0;
+    int huge_table = 0;
+    int scans = size >= 3 && !memcmp(p, "\xff\xd8\xff", 3) ? jpeg_scans(p, size, &huge_table) : 0;
+    if (huge_table)
+        return cs_fail(err, CS_EINPUT, "the JPEG is damaged (a Huffman table of more than 256 codes)");
     if (scans > MAX_JPEG_SCANS)
         return cs_fail(err, CS_ELIMIT, "the JPEG has %d scans, over the limit of %d", scans,
                        MAX_JPEG_SCANS);
+    /* stb tries every format in turn, so its failure only says "unknown image
+       type"; a PNG too large for stb to describe is told by its IHDR. */
+    int channels = 0;
+    if (!stbi_info_from_memory(data, (int)size, w, h, &channels) && !png_size(data, size, w, h))
+        return cs_fail(err, CS_EINPUT, "%s", sniff(data, size));
+    if (*w <= 0 || *h <= 0) return cs_fail(err, CS_EINPUT, "the image has %d x %d pixels", *w, *h);
+    if (*w > CS_MAX_IMAGE_SIDE || *h > CS_MAX_IMAGE_SIDE)
+        return cs_fail(err, CS_ELIMIT, "the image is %d x %d pixels, over the limit of %d on a side",
+                       *w, *h, CS_MAX_IMAGE_SIDE);
+    if ((long long)*w * *h > CS_MAX_IMAGE_PIXELS)
+        return cs_fail(err, CS_ELIMIT, "the image is %d x %d = %lld pixels, over the limit of %lld",
+                       *w, *h, (long long)*w * *h, CS_MAX_IMAGE_PIXELS);
+    /* A PGM/PPM's raw pixels must all be there (stb would accept it short). */
+    if (size >= 2 && p[0] == 'P' && (p[1] == '5' || p[1] == '6')) {
+        size_t need = (size_t)*w * *h * channels * (stbi_is_16_bit_from_memory(data, (int)size) ? 2 : 1);
+        if (size <= need)
+            return cs_fail(err, CS_EINPUT, "the image is truncated: %d x %d pixels need %zu bytes, "
+                           "the file has %zu", *w, *h, need, size);
+    }
+    return CS_OK;
+}
+
+cs_status cs_image_decode(cs_image *im, const void *data, size_t size, cs_error *err) {
+    memset(im, 0, sizeof *im);
+    /* The header alone first, so that a hostile size is refused before any allocation. */
+    int w, h, channels;
+    cs_status s = cs_image_info(data, size, &w, &h, err);
+    if (s != CS_OK) return s;
     /* The largest block a decoder needs: the pixels, padded to JPEG's 32-pixel
        blocks, at 4 channels of 16 bits, and 1 MB for stb's own structures. */
     double limit = 8.0 * (w + 32) * (h + 32) + (1 << 20);
