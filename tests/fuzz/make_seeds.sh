@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/fuzz/make_seeds.sh: writes the committed seed corpora of the fuzz targets
 # (run once from anywhere; needs ImageMagick). Seeds are small, valid inputs of
-# every kind the parsers know, so that fuzzing starts deep in each format.
+# every kind the parsers know, so that fuzzing starts deep in each format;
+# tests/stage_fuzz.sh adds the fixtures of tests/data as further seeds.
 set -euo pipefail
 cd "$(dirname "$0")"
 corpus=corpus
@@ -30,26 +31,44 @@ img rgb.ppm 64x48+0+0 -type TrueColor
 img rle.tga 136x136+10+0 -compress RLE
 img gray.gif 136x136+10+0
 
-# Models: safetensors files written as tests/data/bad/make_models.py writes them.
+# Models: what tests/data/models (also a seed folder of these targets) lacks.
 python3 - <<'EOF'
+import math
+import struct
 import sys
-sys.path.insert(0, "../data/bad")
-from make_models import META, SHAPES, model
 
-pooled = {"conv1.weight": [4, 1, 3, 3], "conv1.bias": [4], "conv2.weight": [4, 4, 3, 3],
-          "conv2.bias": [4], "fc1.weight": [8, 4], "fc1.bias": [8], "fc2.weight": [3, 8],
-          "fc2.bias": [3]}
+sys.path.insert(0, "../data/bad")
+from make_bad import read, write
+
+header, data = read("../data/models/good_tiny.safetensors")
+meta = header.pop("__metadata__")
+
+
+def pooled_net():  # conv4,pool,conv4,gap,dense8,drop0.5,dense: 3 classes, 16 x 16 tiles, TTA
+    shapes = {"conv1.weight": [4, 1, 3, 3], "conv1.bias": [4], "conv2.weight": [4, 4, 3, 3],
+              "conv2.bias": [4], "fc1.weight": [8, 4], "fc1.bias": [8], "fc2.weight": [3, 8],
+              "fc2.bias": [3]}
+    h = {"__metadata__": {"arch": "conv4,pool,conv4,gap,dense8,drop0.5,dense", "classes": "x,y,z",
+                          "tile": "16", "crop_bottom": "4", "tta": "1"}}
+    blob = b""
+    for name, shape in shapes.items():
+        n = math.prod(shape)
+        raw = struct.pack(f"<{n}f", *(math.sin(len(blob) + 1.3 * i) / 2 for i in range(n)))
+        h[name] = {"dtype": "F32", "shape": shape, "data_offsets": [len(blob), len(blob) + len(raw)]}
+        blob += raw
+    return h, blob
+
+
 seeds = {
-    "two_classes.safetensors": model(),
-    "tensors_only.safetensors": model(meta={}),
-    "three_classes.safetensors": model(pooled, {"arch": "conv4,pool,conv4,gap,dense8,drop0.5,dense",
-                                                "classes": "T47D,MDAMB231,MCF10A", "tile": "32",
-                                                "crop_bottom": "8", "threshold": "0.5",
-                                                "notes": "caf\u00e9 \"quoted\"\n"}),
-    "other_dtypes.safetensors": model(dtype={"conv1.bias": "U32", "fc1.bias": "I32"}),
+    "tensors_only": (header, data),
+    "other_dtypes": ({**header, "conv1.bias": {**header["conv1.bias"], "dtype": "I32"},
+                      "fc1.bias": {**header["fc1.bias"], "dtype": "U32"}}, data),
+    "escapes": ({"__metadata__": {**meta, "threshold": "0.25", "notes": "caf\u00e9 \"quoted\"\n\t/"},
+                 **header}, data),
+    "pooled_three_classes": pooled_net(),
 }
 for target in ("fuzz_model_read", "fuzz_st_parse"):
-    for name, data in seeds.items():
-        open(f"corpus/{target}/{name}", "wb").write(data)
+    for name, (h, blob) in seeds.items():
+        write(f"corpus/{target}/{name}.safetensors", h, blob)
 EOF
 du -sh $corpus/*

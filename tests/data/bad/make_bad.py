@@ -1,0 +1,35 @@
+#!/usr/bin/env python3
+"""make_bad.py: the bad model files that ../models lacks, each one defect away
+from ../models/good_tiny.safetensors (standard library only; run from this
+folder; the files are committed). tests/cli_badinput.sh runs the CLI on both
+folders' bad files."""
+import json
+import struct
+
+
+def read(path):
+    """(header dict, data bytes) of a safetensors file."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    return json.loads(blob[8:8 + n]), blob[8 + n:]
+
+
+def write(path, header, data):
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)  # the data starts 8-byte aligned
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + data)
+
+
+if __name__ == "__main__":
+    header, data = read("../models/good_tiny.safetensors")
+    meta = header["__metadata__"]
+
+    # A 2 MiB metadata string: the header is over CS_MAX_META_BYTES (1 MiB).
+    write("huge_metadata.safetensors", {**header, "__metadata__": {**meta, "notes": "x" * (2 << 20)}}, data)
+
+    # conv1.bias's data_offsets run backwards: [end, begin].
+    begin, end = header["conv1.bias"]["data_offsets"]
+    write("offsets_reversed.safetensors",
+          {**header, "conv1.bias": {**header["conv1.bias"], "data_offsets": [end, begin]}}, data)
