@@ -41,15 +41,11 @@ for want in "arch  *conv8,pool,conv8,gap,dense" "classes  *2: MDAMB231, T47D" "t
 done
 
 # Bad model files: one clear line, exit 1, no crash; the control file loads.
-[ -e "$DATA/bad/control.safetensors" ] || fail "the bad model corpus moved"
-for f in "$DATA"/bad/*.safetensors; do
-    if [ "$(basename "$f")" = control.safetensors ]; then
-        expect_rc 0 "$CLI" info "$f"
-    else
-        expect_rc 1 "$CLI" info "$f"
-        grep -q "^cellsight: " "$TMP/err" || fail "no message for $f"
-        expect_rc 1 "$CLI" predict --model "$f" "$T/T47D/T47D_F6_05d21h_x0_y0.jpg"
-    fi
+expect_rc 0 "$CLI" info "$DATA/models/good_tiny.safetensors"
+for f in "$DATA"/models/bad_*.safetensors "$DATA"/bad/*.safetensors; do
+    expect_rc 1 "$CLI" info "$f"
+    grep -q "^cellsight: " "$TMP/err" || fail "no message for $f"
+    expect_rc 1 "$CLI" predict --model "$f" "$T/T47D/T47D_F6_05d21h_x0_y0.jpg"
 done
 expect_rc 1 "$CLI" info "$DATA/images/cells.png"
 
