@@ -154,6 +154,7 @@ const state = {
   active: null,       // key of the model in use
   items: [],          // one per image: {name, file, card, result?, error?, ms?, decoder?}
   queue: [],          // items waiting for the worker
+  generation: 0,      // counts changes of model or crop, which make results stale
   running: false,
   stopped: false,
   userModels: 0,
@@ -173,12 +174,12 @@ function showModelError(message) {
   $("model-error").hidden = !message;
 }
 
-function describeModel(model) {
-  const info = model.info;
-  const meta = info.metadata;
-  const made = meta.protocol || meta.epochs ? ` Trained${meta.protocol ? ` (${meta.protocol} protocol)` : ""}${meta.epochs ? `, ${meta.epochs} epochs` : ""}.` : "";
+function describeModel({ info }) {
+  const { protocol, epochs } = info.metadata; // written by cellsight train
+  const trained = [protocol && `${protocol} protocol`, epochs && `${epochs} epochs`].filter(Boolean);
   return `${info.classes.length} classes: ${info.classes.join(", ")}. ` +
-    `${info.tile} x ${info.tile} tiles, ${info.params.toLocaleString("en")} parameters (${info.arch}).${made}`;
+    `${info.tile} x ${info.tile} tiles, ${info.params.toLocaleString("en")} parameters (${info.arch}).` +
+    (trained.length ? ` Trained: ${trained.join(", ")}.` : "");
 }
 
 // Loads model.key in the worker unless it is there already.
@@ -196,7 +197,7 @@ async function selectModel(key) {
   } catch (e) {
     showModelError(`${model.label}: ${e.message}`);
     $("model-select").value = state.active || "";
-    return false;
+    return;
   }
   showModelError("");
   state.active = key;
@@ -206,7 +207,6 @@ async function selectModel(key) {
   showModelDetails(model);
   renderLegend();
   reclassifyAll();
-  return true;
 }
 
 // The shipped model's card (Markdown, shown as text) and every metadata entry.
@@ -258,6 +258,7 @@ function enqueue(files) {
 
 // After a change of model or crop, nothing stale stays on show or in the CSV.
 function reclassifyAll() {
+  state.generation++;
   if (!state.items.length) return;
   state.queue = state.items.slice();
   for (const item of state.items) {
@@ -294,18 +295,22 @@ async function run() {
 
 async function classify(item, onProgress) {
   const model = activeModel();
+  const generation = state.generation;
+  let outcome;
   if (!model) {
-    item.error = "No model is loaded: load a .safetensors file above.";
+    outcome = { error: "No model is loaded: load a .safetensors file above." };
   } else {
     try {
       const reply = await engine.call("classify",
         { key: model.key, file: item.file, cropBottom: cropBottom(), thumbnailSide: THUMBNAIL_SIDE },
         { onProgress });
-      Object.assign(item, { result: reply.result, ms: reply.ms, decoder: reply.decoder, classes: model.info.classes });
+      outcome = { result: reply.result, ms: reply.ms, decoder: reply.decoder, classes: model.info.classes };
     } catch (e) {
-      item.error = e.message;
+      outcome = { error: e.message };
     }
   }
+  if (generation !== state.generation) return; // stale: the item is queued again
+  Object.assign(item, outcome);
   renderCard(item);
 }
 
@@ -364,7 +369,6 @@ function renderCard(item) {
     probs.append(li);
   });
   const background = r.ntiles - r.nforeground;
-  card.dataset.predicted = classes[r.predicted];
   card.dataset.tiles = r.nforeground;
   meta.textContent = `${r.ntiles} tiles${background ? `, ${background} of them background` : ""} · ` +
     `${(item.ms / 1000).toFixed(2)} s · ${r.width} x ${r.height} px` +
