@@ -26,12 +26,18 @@ static _Thread_local int over_limit;
 /* Zeroed: stb 2.27 leaves the pixels that a truncated TGA lacks unwritten,
    and they must be black, never stale heap contents. */
 static void *stb_malloc(size_t size) {
-    if (size > alloc_limit) return over_limit = 1, NULL;
+    if (size > alloc_limit) {
+        over_limit = 1;
+        return NULL;
+    }
     return calloc(1, size);
 }
 
 static void *stb_realloc(void *p, size_t size) {
-    if (size > alloc_limit) return over_limit = 1, NULL;
+    if (size > alloc_limit) {
+        over_limit = 1;
+        return NULL;
+    }
     return realloc(p, size);
 }
 
@@ -77,8 +83,8 @@ static int png_size(const uint8_t *p, size_t n, int *w, int *h) {
    write about 10 (at most a few dozen). */
 #define MAX_JPEG_SCANS 100
 
-/* The scans (SOS markers) of a JPEG, walking its segments so that a
-   thumbnail's inside an APP segment does not count. Sets *huge_table if a
+/* The scans (SOS markers) of a JPEG, walking its segments so that those of a
+   thumbnail inside an APP segment do not count. Sets *huge_table if a
    Huffman table (DHT) has more than 256 codes, which overruns stb 2.27's
    tables (fixed in stb 2.28; found by tests/fuzz). */
 static int jpeg_scans(const uint8_t *p, size_t n, int *huge_table) {
