@@ -26,6 +26,7 @@
 #if CS_HAVE_VECTORS
 
 #define CS_BAND 16 /* output rows per task */
+#define CS_STRIP 32 /* pixels: a strip of a row and one block of weights stay in L1 cache */
 #define CS_DW_CHUNKS 32
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
@@ -112,17 +113,19 @@ static void fwd_block_r(int r, float *out, int ostride, int nc, const float *con
    wp as pack_weights, bias padded to whole blocks. */
 static void fwd_row(float *out, const float *const rows[3], int ow, int ci, int co,
                     const float *wp, const float *bias, int relu) {
-    int nb = ceil_div(ow, CS_PIX); /* blocks of balanced sizes <= CS_PIX */
-    for (int cob = 0; cob * CS_CB < co; cob++) {
-        int nc = co - cob * CS_CB < CS_CB ? co - cob * CS_CB : CS_CB;
-        const float *wb = wp + (size_t)cob * 9 * ci * CS_CB;
-        for (int blk = 0; blk < nb; blk++) {
-            int x0 = blk * ow / nb, x1 = (blk + 1) * ow / nb;
-            const float *rb[3] = {rows[0] + x0 * ci, rows[1] + x0 * ci, rows[2] + x0 * ci};
-            fwd_block_r(x1 - x0, out + (size_t)x0 * co + cob * CS_CB, co, nc, rb, ci, wb,
-                        bias + cob * CS_CB, relu);
+    int nb = ceil_div(ow, CS_PIX);          /* blocks of balanced sizes <= CS_PIX */
+    int strip = ceil_div(CS_STRIP, CS_PIX); /* blocks */
+    for (int b0 = 0; b0 < nb; b0 += strip)
+        for (int cob = 0; cob * CS_CB < co; cob++) {
+            int nc = co - cob * CS_CB < CS_CB ? co - cob * CS_CB : CS_CB;
+            const float *wb = wp + (size_t)cob * 9 * ci * CS_CB;
+            for (int blk = b0; blk < nb && blk < b0 + strip; blk++) {
+                int x0 = blk * ow / nb, x1 = (blk + 1) * ow / nb;
+                const float *rb[3] = {rows[0] + x0 * ci, rows[1] + x0 * ci, rows[2] + x0 * ci};
+                fwd_block_r(x1 - x0, out + (size_t)x0 * co + cob * CS_CB, co, nc, rb, ci, wb,
+                            bias + cob * CS_CB, relu);
+            }
         }
-    }
 }
 
 typedef struct {
@@ -272,13 +275,17 @@ static void dw_task(void *ctx, int c) {
         }
         for (int x = 0; x < OW; x++)
             for (int o = 0; o < CoP; o++) dbp[o] += d[(size_t)x * CoP + o];
-        for (int ky = 0; ky < 3; ky++) {
-            const float *a = j->in + ((size_t)b * j->H + y + ky) * j->W * Ci;
-            for (int k0 = 0; k0 < K; k0 += CS_PIX) {
-                int r = K - k0 < CS_PIX ? K - k0 : CS_PIX;
-                for (int cob = 0; cob * CS_CB < CoP; cob++)
-                    dw_block_r(r, dwp + ((size_t)ky * K + k0) * CoP + cob * CS_CB, CoP, a + k0, Ci,
-                               d + cob * CS_CB, CoP, OW);
+        int ns = ceil_div(OW, CS_STRIP);
+        for (int s = 0; s < ns; s++) {
+            int x0 = s * OW / ns, x1 = (s + 1) * OW / ns;
+            for (int ky = 0; ky < 3; ky++) {
+                const float *a = j->in + (((size_t)b * j->H + y + ky) * j->W + x0) * Ci;
+                for (int k0 = 0; k0 < K; k0 += CS_PIX) {
+                    int r = K - k0 < CS_PIX ? K - k0 : CS_PIX;
+                    for (int cob = 0; cob * CS_CB < CoP; cob++)
+                        dw_block_r(r, dwp + ((size_t)ky * K + k0) * CoP + cob * CS_CB, CoP, a + k0,
+                                   Ci, d + (size_t)x0 * CoP + cob * CS_CB, CoP, x1 - x0);
+                }
             }
         }
     }
