@@ -166,7 +166,7 @@ test("dropped images are classified as the native CLI classifies them", async ()
   await context.close();
 });
 
-test("a picked model and picked images; a file that is not an image and a broken model get clear errors", async () => {
+test("a picked model and picked images; a file that is not an image and a broken model get clear errors; switching models classifies again", async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await openPage(context, CS_URL);
 
@@ -200,6 +200,12 @@ test("a picked model and picked images; a file that is not an image and a broken
   // The model in use is still the one before.
   assert.match(await page.locator("#model-select option:checked").textContent(), /three-lines\.safetensors/);
   await shot(page, "04-errors");
+
+  // Back to the default model: every image is classified again with it.
+  await page.selectOption("#model-select", "model/t47d-vs-mdamb231.safetensors");
+  await page.waitForFunction(() => document.querySelectorAll("#results-table thead th").length === 4 + 2);
+  await waitForResults(page, SAMPLES.length + 1);
+  assertMatchesCli(await shownResults(page), SAMPLES);
   assert.deepEqual(page.problems, []);
   await context.close();
 });
