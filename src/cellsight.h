@@ -310,10 +310,11 @@ cs_status cs_dataset_load(cs_dataset *ds, const char *dir, const char *const *cl
    and two folds, fold 0 and 1 train on one image of each class and validate on
    the other. A class with a single image is split by region instead: its tile
    rows are cut into nfolds bands (fold 0 the bottom one); val gets the band,
-   train the parts above and below, named "<name> (rows y0-y1)". Train with the
-   same tile and crop_bottom: each part keeps crop_bottom rows of what lies below
-   it, which that crop removes, so no training crop reads a validation pixel.
-   train and val get copies of the pixels: free all three data sets. */
+   train the parts above and below, each named "<name> (rows y0-y1)" for the
+   rows it shows once cropped. Train with the same tile and crop_bottom: each
+   part keeps crop_bottom rows of what lies below it, which that crop removes,
+   so no training crop reads a validation pixel. train and val get copies of
+   the pixels: free all three data sets. */
 cs_status cs_dataset_split(const cs_dataset *all, int fold, int nfolds, int tile, int crop_bottom,
                            cs_dataset *train, cs_dataset *val, cs_error *err);
 
@@ -336,7 +337,7 @@ typedef struct {
 typedef int (*cs_train_progress_fn)(void *ctx, const cs_train_status *st);
 
 typedef struct {
-    char protocol[16];     /* "paper" or "ours": what cs_train_defaults filled in */
+    char protocol[16];     /* "paper", "ours", "head" or "full": cs_train_defaults's */
     int epochs;
     int batch;
     int crops_per_image;   /* random crops per training image per epoch; 0: each

@@ -163,16 +163,17 @@ cs_status cs_dataset_load(cs_dataset *ds, const char *dir, const char *const *cl
 
 /* ------------------------------------------------------------ splitting */
 
-/* Adds a copy of rows [y0, y1) of image i of `all` to ds, named with the rows. */
-static cs_status add_rows(cs_dataset *ds, const cs_dataset *all, int i, int y0, int y1,
-                          int region, cs_error *err) {
+/* Adds a copy of rows [y0, y1) of image i of `all` to ds; a region (crop >= 0)
+   is named with the rows left once crop rows are cut off its bottom. */
+static cs_status add_rows(cs_dataset *ds, const cs_dataset *all, int i, int y0, int y1, int crop,
+                          cs_error *err) {
     const cs_image *src = &all->images[i];
     cs_image im = {src->w, y1 - y0, malloc((size_t)src->w * (size_t)(y1 - y0))};
     if (!im.gray) return cs_fail(err, CS_ENOMEM, "out of memory splitting %s", all->names[i]);
     memcpy(im.gray, src->gray + (size_t)y0 * src->w, (size_t)src->w * (size_t)(y1 - y0));
     char name[1024];
-    if (region)
-        snprintf(name, sizeof name, "%s (rows %d-%d)", all->names[i], y0, y1);
+    if (crop >= 0)
+        snprintf(name, sizeof name, "%s (rows %d-%d)", all->names[i], y0, y1 - crop);
     else
         snprintf(name, sizeof name, "%s", all->names[i]);
     cs_status st = cs_dataset_add(ds, &im, all->labels[i], name, err);
@@ -196,9 +197,9 @@ static cs_status split_region(const cs_dataset *all, int i, int fold, int nfolds
                        "too few to split by region into %d folds", all->names[i], rows, tile, nfolds);
     int a = rows - rows * (fold + 1) / nfolds, b = rows - rows * fold / nfolds; /* tile rows [a, b) */
     int below = b == rows ? im->h : b * tile + crop_bottom;
-    cs_status st = add_rows(val, all, i, a * tile, below, 1, err);
-    if (st == CS_OK && a > 0) st = add_rows(train, all, i, 0, a * tile + crop_bottom, 1, err);
-    if (st == CS_OK && b < rows) st = add_rows(train, all, i, b * tile, im->h, 1, err);
+    cs_status st = add_rows(val, all, i, a * tile, below, crop_bottom, err);
+    if (st == CS_OK && a > 0) st = add_rows(train, all, i, 0, a * tile + crop_bottom, crop_bottom, err);
+    if (st == CS_OK && b < rows) st = add_rows(train, all, i, b * tile, im->h, crop_bottom, err);
     return st;
 }
 
@@ -219,7 +220,7 @@ cs_status cs_dataset_split(const cs_dataset *all, int fold, int nfolds, int tile
         if (count == 1)
             st = split_region(all, i, fold, nfolds, tile, crop_bottom, train, val, err);
         else
-            st = add_rows(rank % nfolds == fold ? val : train, all, i, 0, all->images[i].h, 0, err);
+            st = add_rows(rank % nfolds == fold ? val : train, all, i, 0, all->images[i].h, -1, err);
     }
     if (st != CS_OK) {
         cs_dataset_free(train);

@@ -84,6 +84,9 @@ static void test_split_by_region(void) {
             CHECK(covered == 8 * T);
             CHECK(val_rows == 8 / nfolds || val_rows == 8 / nfolds + 1);
             if (fold == 0) CHECK(in_val[8 * T - 1]); /* fold 0 is the bottom band */
+            if (nfolds == 2 && fold == 1)
+                for (int i = 0; i < val.n; i++)
+                    if (val.labels[i] == 0) CHECK(strcmp(val.names[i], "A/only (rows 0-64)") == 0);
             CHECK(val.n == 1 + (fold < 2) && train.n >= 2 - (fold < 2));
             cs_dataset_free(&train);
             cs_dataset_free(&val);
