@@ -20,6 +20,8 @@ class Engine {
       : new Worker("worker.js");
     this.nextId = 1;
     this.pending = new Map();
+    // Stops work under way; shared memory needs a cross-origin-isolated page.
+    this.cancelFlag = self.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
     this.worker.onmessage = ({ data }) => {
       const call = this.pending.get(data.id);
       if (!call) return;
@@ -36,6 +38,17 @@ class Engine {
       for (const call of this.pending.values()) call.reject(error);
       this.pending.clear();
     };
+  }
+
+  // Asks the worker to stop the request under way, where the page can (not
+  // from file://, where it runs to its end), and every one after it until
+  // resume().
+  cancel() {
+    if (this.cancelFlag) Atomics.store(this.cancelFlag, 0, 1);
+  }
+
+  resume() {
+    if (this.cancelFlag) Atomics.store(this.cancelFlag, 0, 0);
   }
 
   // Resolves with the worker's "done" message, rejects with its error.
@@ -272,6 +285,7 @@ function reclassifyAll() {
 
 async function run() {
   state.running = true;
+  engine.resume();
   const started = performance.now();
   let done = 0;
   $("progress-area").hidden = false;
@@ -613,6 +627,7 @@ function wireInput(list) {
   $("samples-button").hidden = !list.samples.length;
   $("stop-button").addEventListener("click", () => {
     state.stopped = true;
+    engine.cancel();
     for (const item of state.queue) {
       item.error = "Not classified: stopped.";
       renderCard(item);
@@ -659,7 +674,8 @@ async function registerServiceWorker() {
 
 async function start() {
   registerServiceWorker();
-  const [{ version }, list] = await Promise.all([engine.call("init"), assets.list()]);
+  const [{ version }, list] = await Promise.all([
+    engine.call("init", { cancelFlag: engine.cancelFlag }), assets.list()]);
   $("version").textContent = version;
   if (list.credit) {
     $("samples-credit").querySelector("p").textContent = list.credit;

@@ -7,7 +7,10 @@
    {id, type: "progress", done, total} before that. Requests run one at a time
    in the order they arrive.
 
-     init                                         -> {version}
+     init {cancelFlag}                            -> {version}
+       cancelFlag: an Int32Array on a SharedArrayBuffer (cross-origin-isolated
+       pages only, else null); the page stores 1 in it to stop the request
+       under way, which then fails with the core's "cancelled" message.
      loadModel {key, bytes: ArrayBuffer}          -> {info}  (replaces the model under key)
      freeModel {key}                              -> {}
      classify {key, file: Blob, cropBottom, thumbnailSide}
@@ -61,7 +64,8 @@ async function browserPixels(blob) {
 }
 
 const handlers = {
-  async init(M) {
+  async init(M, { cancelFlag }) {
+    if (cancelFlag) M.isCancelled = () => Atomics.load(cancelFlag, 0) !== 0;
     return { version: M.UTF8ToString(M._csw_version()) };
   },
 

@@ -248,6 +248,22 @@ test("pasted images: a PNG decoded as the CLI decodes it, a WebP by the browser"
   await context.close();
 });
 
+test("Stop halts the image under way and the ones waiting", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await openPage(context, CS_URL);
+  assert.equal(await page.evaluate(() => self.crossOriginIsolated), true, "tools/serve's COOP/COEP headers");
+  await page.setInputFiles("#file-input", SAMPLES);
+  await page.waitForFunction(() => document.getElementById("progress").value > 0);
+  await page.getByRole("button", { name: "Stop" }).click();
+  await waitForResults(page, SAMPLES.length);
+  const verdicts = await page.locator("#cards .card.failed .verdict").allTextContents();
+  assert.equal(verdicts.length, SAMPLES.length, verdicts.join(" / "));
+  assert.match(verdicts[0], /^cancelled after \d+ of 77 tiles/);
+  assert.match(verdicts[1], /stopped/);
+  assert.equal(await page.locator("#progress-area").isHidden(), true);
+  await context.close();
+});
+
 test("after one visit the page classifies a folder with the network cut (service worker)", async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await openPage(context, CS_URL);
