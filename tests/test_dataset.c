@@ -94,6 +94,34 @@ static void test_split_by_region(void) {
         }
 }
 
+/* The training part above a validation band carries the band's first
+   crop_bottom rows, which the crop must hide from every training crop, however
+   rotated, zoomed or shifted: rows of the band are 200, the rest 10, so a crop
+   of training rows alone is flat and standardizes to exactly 0. */
+static void test_region_crops_stay_out(void) {
+    enum { T = 16, CROP = 8, H = 8 * T + CROP + 5 };
+    cs_dataset all = {0}, train, val;
+    cs_image im = synthetic(3 * T, H, 10);
+    memset(im.gray + 4 * T * im.w, 200, (size_t)(H - 4 * T) * im.w);
+    add(&all, im, 0, "A/only");
+    CHECK(cs_dataset_split(&all, 0, 2, T, CROP, &train, &val, NULL) == CS_OK);
+    CHECK(train.n == 1 && strcmp(train.names[0], "A/only (rows 0-64)") == 0);
+    cs_augment aug = {.dihedral = 1, .rotate_deg = 45, .shift = 0.3f, .zoom = 0.3f};
+    cs_rng rng;
+    cs_rng_seed(&rng, 1);
+    float tile[T * T];
+    int leaks = 0;
+    for (int i = 0; i < 200 && train.n == 1; i++) {
+        float cx = T / 2 + cs_rng_uniform(&rng) * 2 * T, cy = 4 * T - T / 2 + cs_rng_uniform(&rng) * 4;
+        cs_tile_sample(tile, &train.images[0], CROP, cx, cy, T, &aug, &rng);
+        for (int p = 0; p < T * T; p++) leaks += tile[p] != 0;
+    }
+    CHECK(leaks == 0);
+    cs_dataset_free(&train);
+    cs_dataset_free(&val);
+    cs_dataset_free(&all);
+}
+
 /* Loading the fixture tests/data/dataset: A holds a.pgm, b.pgm and notes.txt,
    B x.pgm, C and E a note each. Files come sorted, bad ones and unnamed
    folders are listed, a missing or empty class folder is an error naming it. */
@@ -128,6 +156,7 @@ static void test_load(const char *data) {
 int main(int argc, char **argv) {
     test_split_by_image();
     test_split_by_region();
+    test_region_crops_stay_out();
     test_load(argc > 1 ? argv[1] : "tests/data");
     return test_summary();
 }
