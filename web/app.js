@@ -589,7 +589,8 @@ function wireInput(list) {
     zone.classList.add("dragging");
   });
   document.addEventListener("dragleave", () => {
-    if (--depth <= 0) zone.classList.remove("dragging"), (depth = 0);
+    depth = Math.max(0, depth - 1);
+    if (!depth) zone.classList.remove("dragging");
   });
   document.addEventListener("dragover", (e) => e.preventDefault());
   // Anywhere on the page: a stray drop must not navigate away from the results.
