@@ -82,6 +82,13 @@ json "$TMP/out" '
   check(j.confusion.length === 6 && j.confusion.every(r => r.length === 6), "6 x 6 confusion")'
 xmllint --noout "$TMP/six-report/roc.svg" "$TMP/six-report/confusion.svg" || fail "six-class SVG"
 
+# The folds train as the model was trained: its recorded options come back.
+expect_rc 0 "$CLI" train --data "$T" "${TINY[@]}" --epochs 1 --lr 0.002 --schedule cosine --lr-final 0.0001 \
+    --dihedral --no-hflip --zoom 0.2 --crops 5 --batch 16 --balance --out "$TMP/opts.safetensors"
+expect_rc 0 "$CLI" eval --model "$TMP/opts.safetensors" --data "$T" --folds images --json
+grep -q "^paper: epochs 1, batch 16, 5 crops per image, patience 0, lr 0.002 cosine to 0.0001, augment dihedral rotate 5 shift 0.1 zoom 0.2, balance on" \
+    "$TMP/err" || fail "the folds do not train as the model was trained: $(grep ^paper "$TMP/err" | head -1)"
+
 # A folder with a bad file and a folder that is no class: listed, the rest used, exit 1.
 mkdir -p "$TMP/data/other"
 cp -r "$T/T47D" "$T/MDAMB231" "$TMP/data/"
