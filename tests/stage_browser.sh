@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Browser tests (run by tools/test from the repo root): builds the web page and
 # the native CLI, serves the page on a free port of 127.0.0.1 and runs
-# tests/browser/*.test.mjs in Debian's Chromium through playwright-core.
+# tests/browser/*.test.mjs: the page in Debian's Chromium through
+# playwright-core, and the WASM module's C API under node.
 # Screenshots and downloads go to tests/out/browser/. Arguments go to node's
 # test runner, e.g. --test-name-pattern=offline.
 set -euo pipefail
@@ -38,5 +39,6 @@ url=$(sed -n 's/^serving .* on \(http[^ ]*\)$/\1/p' "$out/server.log")
 [ -n "$url" ] || { cat "$out/server.log" >&2; exit 1; }
 
 CS_URL=$url CS_DIST=$PWD/$out/dist CS_CLI=$PWD/build/native/cellsight \
+CS_MODULE=$PWD/build/wasm/web/cellsight-web.js \
 CS_MODEL=$PWD/$models/t47d-vs-mdamb231.safetensors CS_OUT=$PWD/$out \
   node --test --test-reporter=spec --test-concurrency=1 "$@" tests/browser/*.test.mjs

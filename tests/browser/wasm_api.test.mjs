@@ -1,0 +1,127 @@
+/* The C API of the page's WASM module (src/wasm_api.c), called from node as
+   web/worker.js calls it: models from bytes, images from file bytes and from
+   RGBA pixels, the crop override, progress, cancelling and error messages.
+
+   Run by tests/stage_browser.sh, which sets CS_MODULE (the built module),
+   CS_MODEL and CS_CLI as for page.test.mjs. */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const { CS_MODULE, CS_MODEL, CS_CLI } = process.env;
+assert.ok(CS_MODULE && CS_MODEL && CS_CLI, "run me through tests/stage_browser.sh");
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const sample = path.join(repo, "web", "samples",
+  fs.readdirSync(path.join(repo, "web", "samples")).find((f) => /\.jpe?g$/i.test(f)));
+
+const M = await createRequire(import.meta.url)(CS_MODULE)();
+const error = () => M.UTF8ToString(M._csw_error());
+
+function withHeap(bytes, fn) {
+  const ptr = M._malloc(bytes.length) >>> 0;
+  M.HEAPU8.set(bytes, ptr);
+  try {
+    return fn(ptr, bytes.length);
+  } finally {
+    M._free(ptr);
+  }
+}
+
+function loadModel(bytes) {
+  const model = withHeap(bytes, (ptr, n) => M._csw_model_load(ptr, n) >>> 0);
+  assert.ok(model, error());
+  return model;
+}
+
+// Runs one classification; returns the emitted result, or null and the message.
+function classify(call) {
+  let result = null;
+  M.onResult = (r) => (result = r);
+  const ok = call();
+  M.onResult = null;
+  return ok ? { result } : { result: null, message: error() };
+}
+
+const model = loadModel(fs.readFileSync(CS_MODEL));
+const infoJson = M._csw_model_info(model) >>> 0;
+const info = JSON.parse(M.UTF8ToString(infoJson));
+M._free(infoJson);
+
+test("a model's description: classes, crop, metadata", () => {
+  assert.deepEqual(info.classes, info.metadata.classes.split(","));
+  assert.equal(info.classes.length, 2);
+  assert.equal(info.crop_bottom, Number(info.metadata.crop_bottom));
+  assert.equal(info.tile, 128);
+  assert.ok(info.params > 0);
+});
+
+test("a broken model is refused with the loader's message", () => {
+  const bytes = Buffer.from("\x10\0\0\0\0\0\0\0{\"a\":1}");
+  assert.equal(withHeap(bytes, (ptr, n) => M._csw_model_load(ptr, n)), 0);
+  assert.match(error(), /\S{10,}/);
+});
+
+test("an image file gives the CLI's probabilities, tiles and thumbnail", () => {
+  const bytes = fs.readFileSync(sample);
+  const progress = [];
+  M.onProgress = (done, total) => progress.push([done, total]);
+  const { result: r } = classify(() => withHeap(bytes, (ptr, n) => M._csw_classify_file(model, ptr, n, -1, 300)));
+  M.onProgress = null;
+  assert.ok(r, error());
+  const [, row] = execFileSync(CS_CLI, ["predict", "--model", CS_MODEL, "--csv", sample], { encoding: "utf8" })
+    .trim().split("\n").map((line) => line.split(","));
+  assert.equal(r.predicted, info.classes.indexOf(row[1]));
+  assert.equal(r.nforeground, Number(row[3]));
+  r.probs.forEach((p, k) => assert.ok(Math.abs(p - Number(row[4 + k])) <= 1e-4));
+  assert.equal(r.cropBottom, info.crop_bottom);
+  assert.equal(r.ntiles, r.cols * r.rows);
+  assert.equal(r.tiles.probs.length, r.ntiles * 2);
+  // The smallest whole step that fits 1408 x 1040 in 300: 5.
+  assert.deepEqual([r.thumbnail.width, r.thumbnail.height], [Math.floor(1408 / 5), Math.floor(1040 / 5)]);
+  assert.equal(r.thumbnail.gray.length, r.thumbnail.width * r.thumbnail.height);
+  assert.ok(progress.length > 1 && progress.at(-1)[0] === progress.at(-1)[1] && progress.at(-1)[1] === r.ntiles);
+});
+
+test("RGBA pixels give what the file of the same pixels gives; the crop can be overridden", () => {
+  // A gray PGM, and the same pixels as RGBA: gray (77 g + 150 g + 29 g) >> 8 is g again.
+  const w = 400, h = 300;
+  const gray = Uint8Array.from({ length: w * h }, (_, i) => (i * 7919 + (i % w) * 31) % 251);
+  const pgm = Buffer.concat([Buffer.from(`P5\n${w} ${h}\n255\n`), gray]);
+  const rgba = new Uint8Array(w * h * 4);
+  gray.forEach((g, i) => rgba.set([g, g, g, 255], 4 * i));
+  for (const crop of [-1, 0]) {
+    const fromFile = classify(() => withHeap(pgm, (ptr, n) => M._csw_classify_file(model, ptr, n, crop, 64))).result;
+    const fromRgba = classify(() => withHeap(rgba, (ptr) => M._csw_classify_rgba(model, ptr, w, h, crop, 64))).result;
+    assert.ok(fromFile && fromRgba, error());
+    assert.deepEqual(fromRgba, fromFile);
+    assert.equal(fromFile.rows, Math.floor((h - (crop < 0 ? info.crop_bottom : crop)) / info.tile));
+  }
+});
+
+test("bad images, cancelling: messages, never an abort", () => {
+  const text = Buffer.from("not an image at all");
+  const notImage = classify(() => withHeap(text, (ptr, n) => M._csw_classify_file(model, ptr, n, -1, 64)));
+  assert.equal(notImage.result, null);
+  assert.match(notImage.message, /not an image/);
+
+  const truncated = fs.readFileSync(sample).subarray(0, 5000);
+  const cut = classify(() => withHeap(truncated, (ptr, n) => M._csw_classify_file(model, ptr, n, -1, 64)));
+  assert.equal(cut.result, null);
+  assert.ok(cut.message.length > 10);
+
+  const tiny = new Uint8Array(50 * 50 * 4);
+  const small = classify(() => withHeap(tiny, (ptr) => M._csw_classify_rgba(model, ptr, 50, 50, 0, 64)));
+  assert.equal(small.result, null);
+  assert.ok(small.message.length > 10);
+
+  M.isCancelled = () => true;
+  const bytes = fs.readFileSync(sample);
+  const cancelled = classify(() => withHeap(bytes, (ptr, n) => M._csw_classify_file(model, ptr, n, -1, 64)));
+  M.isCancelled = null;
+  assert.equal(cancelled.result, null);
+  assert.match(cancelled.message, /cancelled/);
+});
