@@ -97,6 +97,24 @@ async function dropFiles(page, files) {
   await page.dispatchEvent("#drop-zone", "drop", { dataTransfer });
 }
 
+// A DataTransfer of PNG files drawn in the page, [name, side] each: a drop
+// of large images without large fixtures.
+function syntheticImages(page, specs) {
+  return page.evaluateHandle(async (list) => {
+    const dt = new DataTransfer();
+    for (const [name, side] of list) {
+      const canvas = new OffscreenCanvas(side, side);
+      const ctx = canvas.getContext("2d");
+      for (let i = 0; i < side; i++) {
+        ctx.fillStyle = `hsl(${(i * 47) % 360} 30% ${30 + ((i * 13) % 50)}%)`;
+        ctx.fillRect((i * 97) % (side - 100), (i * 61) % (side - 100), 40 + (i % 90), 30 + (i % 70));
+      }
+      dt.items.add(new File([await canvas.convertToBlob({ type: "image/png" })], name, { type: "image/png" }));
+    }
+    return dt;
+  }, specs);
+}
+
 async function openPage(context, url) {
   const page = await context.newPage();
   const problems = [];
@@ -252,13 +270,17 @@ test("Stop halts the image under way and the ones waiting", async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await openPage(context, CS_URL);
   assert.equal(await page.evaluate(() => self.crossOriginIsolated), true, "tools/serve's COOP/COEP headers");
-  await page.setInputFiles("#file-input", SAMPLES);
+  await page.fill("#crop-bottom", "0");
+  await page.locator("#crop-bottom").blur(); // the change event, as a person tabbing away
+  // Stopped during the first (961 tiles: seconds however fast), the second never starts.
+  const dataTransfer = await syntheticImages(page, [["a.png", 4000], ["b.png", 300]]);
+  await page.dispatchEvent("#drop-zone", "drop", { dataTransfer });
   await page.waitForFunction(() => document.getElementById("progress").value > 0);
   await page.getByRole("button", { name: "Stop" }).click();
-  await waitForResults(page, SAMPLES.length);
+  await waitForResults(page, 2);
   const verdicts = await page.locator("#cards .card.failed .verdict").allTextContents();
-  assert.equal(verdicts.length, SAMPLES.length, verdicts.join(" / "));
-  assert.match(verdicts[0], /^cancelled after \d+ of 77 tiles/);
+  assert.equal(verdicts.length, 2, verdicts.join(" / "));
+  assert.match(verdicts[0], /^cancelled after \d+ of 961 tiles/);
   assert.match(verdicts[1], /stopped/);
   assert.equal(await page.locator("#progress-area").isHidden(), true);
   await context.close();
@@ -304,18 +326,8 @@ test("a 4000 x 4000 image is decoded and classified off the page's thread", asyn
   const page = await openPage(context, CS_URL);
   // Crop all but one row of tiles: the whole image is still decoded, the test stays quick.
   await page.fill("#crop-bottom", String(4000 - 128));
-  await page.dispatchEvent("#crop-bottom", "change");
-  const dataTransfer = await page.evaluateHandle(async () => {
-    const canvas = new OffscreenCanvas(4000, 4000);
-    const ctx = canvas.getContext("2d");
-    for (let i = 0; i < 4000; i++) {
-      ctx.fillStyle = `hsl(${(i * 47) % 360} 30% ${30 + ((i * 13) % 50)}%)`;
-      ctx.fillRect((i * 97) % 3900, (i * 61) % 3900, 40 + (i % 90), 30 + (i % 70));
-    }
-    const dt = new DataTransfer();
-    dt.items.add(new File([await canvas.convertToBlob({ type: "image/png" })], "big.png", { type: "image/png" }));
-    return dt;
-  });
+  await page.locator("#crop-bottom").blur();
+  const dataTransfer = await syntheticImages(page, [["big.png", 4000]]);
   // The longest the page's thread went without running a timer while the worker was busy.
   await page.evaluate(() => {
     self.longestStall = 0;
