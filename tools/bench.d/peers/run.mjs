@@ -1,0 +1,272 @@
+/* run.mjs: tools/bench's measurements and report (tools/bench builds and
+   installs what they need, then runs this).
+
+     node run.mjs --native DIR --wasm DIR --site DIR --model FILE --onnx FILE --image FILE
+                  [--seconds S] [--runs N] [--json] [--skip-tfjs-train]
+
+   Each figure comes from its own process, one at a time, so that they do not
+   compete for the cores; each is the best of short runs (S seconds of them for
+   tiles per second, N runs for a whole image). Peak memory is the process's
+   maximum resident set (/usr/bin/time), or the page's renderer process in
+   Chromium. Output: Markdown tables with cellsight's ratio to each peer and
+   the Done-when targets of issue 6, or with --json a JSON list of rows
+   {engine, target, task, threads, tiles_per_s, ...}. */
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const { values: opts } = parseArgs({
+  options: {
+    native: { type: "string" },
+    wasm: { type: "string" },
+    site: { type: "string" },
+    model: { type: "string" },
+    onnx: { type: "string" },
+    image: { type: "string" },
+    seconds: { type: "string", default: "2" },
+    runs: { type: "string", default: "3" },
+    json: { type: "boolean", default: false },
+    "skip-tfjs-train": { type: "boolean", default: false },
+  },
+});
+for (const k of ["native", "wasm", "site", "model", "onnx", "image"]) {
+  if (!opts[k]) {
+    console.error(`run.mjs: --${k} is missing (run tools/bench)`);
+    process.exit(2);
+  }
+}
+const here = path.dirname(fileURLToPath(import.meta.url));
+const seconds = opts.seconds, runs = Number(opts.runs);
+const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
+const TIME = fs.existsSync("/usr/bin/time") ? "/usr/bin/time" : null;
+const rows = [];
+let failures = 0;
+
+// Runs a program; its stdout, wall seconds and peak resident memory (MB).
+function run(cmd, args, { env } = {}) {
+  const rss = path.join(os.tmpdir(), `cellsight-bench-rss-${process.pid}`);
+  const [file, argv] = TIME ? [TIME, ["-f", "%M", "-o", rss, cmd, ...args]] : [cmd, args];
+  const start = performance.now();
+  const p = spawnSync(file, argv, { encoding: "utf8", maxBuffer: 1 << 26, env: { ...process.env, ...env } });
+  const secs = (performance.now() - start) / 1000;
+  if (p.error) throw p.error;
+  if (p.status !== 0) {
+    throw new Error(`${path.basename(cmd)} ${args.join(" ")} exited with ${p.status}: ${
+      (p.stderr || "").trim().split("\n").slice(-3).join(" | ")}`);
+  }
+  let peakMb = null;
+  if (TIME) {
+    const kb = Number(fs.readFileSync(rss, "utf8").trim().split("\n").pop());
+    fs.rmSync(rss, { force: true });
+    if (kb > 0) peakMb = Math.round(kb / 1024);
+  }
+  return { stdout: p.stdout, secs, peakMb };
+}
+
+const jsonLines = (text) => text.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+
+// One measurement: rows it adds, or a failure row for each figure it would have given.
+function measure(label, expected, fn) {
+  log(label);
+  try {
+    const got = fn();
+    if (!got.length) throw new Error("it printed no figures");
+    rows.push(...got);
+  } catch (e) {
+    failures++;
+    log(`  failed: ${e.message}`);
+    for (const r of expected) rows.push({ ...r, tiles_per_s: null, error: e.message });
+  }
+}
+
+// cellsight_bench --json: its peak row goes onto the inference and training rows.
+function ours(lines, peakMb) {
+  const peak = lines.find((r) => r.engine === "peak");
+  return lines.filter((r) => r.engine === "cellsight").map((r) => ({
+    ...r, peak_rss_mb: r.peak_rss_mb ?? peakMb,
+    ...(peak && r.task !== "infer1" ? {
+      peak_gflops: peak.gflops, peak_fraction: r.task === "infer32" ? peak.fraction_infer32 : peak.fraction_train32,
+    } : {}),
+  }));
+}
+
+const benchRows = (engine, target, threads, tasks) => tasks.map((task) => ({ engine, target, task, threads }));
+const native = (name) => path.join(opts.native, name);
+const node = process.execPath;
+
+for (const threads of [2, 1]) {
+  measure(`cellsight native, ${threads} thread(s)`, benchRows("cellsight", "native", threads, ["infer1", "infer32", "train32"]), () => {
+    const r = run(native("tools/bench.d/cellsight_bench"), ["--json", "--threads", `${threads}`, "--seconds", seconds]);
+    return ours(jsonLines(r.stdout), r.peakMb);
+  });
+}
+
+let imageTiles = 77;
+for (const threads of [2, 1]) {
+  measure(`cellsight native, whole image, ${threads} thread(s)`, benchRows("cellsight", "native", threads, ["image"]), () => {
+    const times = [];
+    let peakMb = 0, tiles = null;
+    for (let i = 0; i < runs; i++) {
+      const r = run(native("cellsight"), ["predict", "--model", opts.model, "--threads", `${threads}`, "--tiles", opts.image]);
+      times.push(r.secs);
+      peakMb = Math.max(peakMb, r.peakMb ?? 0);
+      tiles = r.stdout.trim().split("\n").length - 1; // a header, then one line a tile
+    }
+    imageTiles = tiles;
+    const best = Math.min(...times);
+    return [{ engine: "cellsight", target: "native", task: "image", threads, tiles_per_s: +(tiles / best).toFixed(2),
+      seconds: +best.toFixed(3), first_seconds: +times[0].toFixed(3), tiles, peak_rss_mb: peakMb || null }];
+  });
+}
+
+measure("cellsight WASM in node, 1 thread", benchRows("cellsight", "wasm-node", 1, ["infer1", "infer32", "train32"]), () => {
+  const r = run(node, [path.join(opts.wasm, "tools/bench.d/cellsight_bench.js"), "--json", "--seconds", seconds]);
+  return ours(jsonLines(r.stdout), r.peakMb);
+});
+
+measure("cellsight WASM in node, whole image", benchRows("cellsight", "wasm-node", 1, ["image"]), () => {
+  const r = run(node, [path.join(here, "node_image.mjs"), "--module", path.join(opts.wasm, "web/cellsight-web.js"),
+    "--model", opts.model, "--image", opts.image, "--runs", `${runs}`]);
+  return jsonLines(r.stdout).map((row) => ({ ...row, peak_rss_mb: r.peakMb }));
+});
+
+measure("cellsight WASM in headless Chromium (benchmark program, then the page served and from file://)",
+  [...benchRows("cellsight", "wasm-chromium", 1, ["infer1", "infer32", "train32"]),
+    { ...benchRows("cellsight", "wasm-chromium", 1, ["image"])[0], page: "served" },
+    { ...benchRows("cellsight", "wasm-chromium", 1, ["image"])[0], page: "file" }], () => {
+    const r = run(node, [path.join(here, "chromium_bench.mjs"), "--site", opts.site,
+      "--bench-module", path.join(opts.wasm, "tools/bench.d/cellsight_bench_web.js"), "--image", opts.image,
+      "--seconds", seconds, "--runs", `${runs}`, "--tiles", `${imageTiles}`]);
+    return ours(jsonLines(r.stdout), null);
+  });
+
+for (const threads of [2, 1]) {
+  measure(`PyTorch, ${threads} thread(s)`, benchRows("pytorch", "native", threads, ["infer1", "infer32", "train32"]), () => {
+    const r = run("/usr/bin/python3", [path.join(here, "torch_bench.py"), "--threads", `${threads}`, "--seconds", seconds]);
+    return jsonLines(r.stdout).map((row) => ({ ...row, peak_rss_mb: r.peakMb }));
+  });
+}
+for (const threads of [2, 1]) {
+  measure(`onnxruntime-node, ${threads} thread(s)`, benchRows("onnxruntime-node", "native", threads, ["infer1", "infer32"]), () => {
+    const r = run(node, [path.join(here, "ort_bench.mjs"), "--engine", "node", "--model", opts.onnx,
+      "--threads", `${threads}`, "--seconds", seconds]);
+    return jsonLines(r.stdout).map((row) => ({ ...row, peak_rss_mb: r.peakMb }));
+  });
+}
+measure("onnxruntime-web (WASM SIMD) in node, 1 thread", benchRows("onnxruntime-web", "wasm-node", 1, ["infer1", "infer32"]), () => {
+  const r = run(node, [path.join(here, "ort_bench.mjs"), "--engine", "web", "--model", opts.onnx, "--threads", "1",
+    "--seconds", seconds]);
+  return jsonLines(r.stdout).map((row) => ({ ...row, peak_rss_mb: r.peakMb }));
+});
+measure("TensorFlow.js wasm backend in node", benchRows("tfjs-wasm", "wasm-node", 1, ["infer1", "infer32"]), () => {
+  const r = run(node, [path.join(here, "tfjs_bench.mjs"), "--backend", "wasm", "--task", "infer", "--seconds", seconds]);
+  return jsonLines(r.stdout).map((row) => ({ ...row, peak_rss_mb: r.peakMb }));
+});
+if (!opts["skip-tfjs-train"]) {
+  measure("TensorFlow.js cpu backend in node, training at batch 2 (one step takes minutes)",
+    benchRows("tfjs-cpu", "wasm-node", 1, ["train32"]), () => {
+      const r = run(node, [path.join(here, "tfjs_bench.mjs"), "--backend", "cpu", "--task", "train", "--batch", "2",
+        "--seconds", "0"]);
+      return jsonLines(r.stdout).map((row) => ({ ...row, peak_rss_mb: r.peakMb }));
+    });
+}
+
+/* ---------------------------------------------------------------- report */
+
+if (opts.json) {
+  console.log(`[\n${rows.map((r) => `  ${JSON.stringify(r)}`).join(",\n")}\n]`);
+  process.exit(failures && rows.some((r) => r.engine === "cellsight" && r.error) ? 1 : 0);
+}
+
+const find = (engine, target, task, threads, extra = {}) => rows.find((r) => r.engine === engine &&
+  r.target === target && r.task === task && r.threads === threads &&
+  Object.entries(extra).every(([k, v]) => r[k] === v));
+const fmt = (v, digits = 1) => (v === null || v === undefined ? "-" : v >= 100 ? v.toFixed(0) : v.toFixed(digits));
+const ratio = (a, b) => (a?.tiles_per_s && b?.tiles_per_s ? a.tiles_per_s / b.tiles_per_s : null);
+const table = (head, body) => [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`,
+  ...body.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+const NAMES = { "onnxruntime-node": "onnxruntime-node", pytorch: "PyTorch", "onnxruntime-web": "onnxruntime-web",
+  "tfjs-wasm": "TensorFlow.js wasm", "tfjs-cpu": "TensorFlow.js cpu (batch 2)" };
+const TASKS = { infer1: "inference, batch 1", infer32: "inference, batch 32", train32: "training, batch 32" };
+const PEERS = { native: ["onnxruntime-node", "pytorch"], "wasm-node": ["onnxruntime-web", "tfjs-wasm", "tfjs-cpu"],
+  "wasm-chromium": [] };
+
+const out = [];
+out.push("Tiles per second (1 tile = 128 x 128 = 0.84 GFLOP forward), the best of short runs; " +
+  "in brackets cellsight's speed over the peer's.", "");
+const body = [];
+for (const target of ["native", "wasm-node", "wasm-chromium"]) {
+  for (const task of ["infer1", "infer32", "train32"]) {
+    for (const threads of target === "native" ? [1, 2] : [1]) {
+      const me = find("cellsight", target, task, threads);
+      if (!me) continue;
+      const peers = PEERS[target].map((e) => find(e, target, task, threads)).filter(Boolean)
+        .map((p) => (p.error ? `${NAMES[p.engine]} failed` : `${NAMES[p.engine]} ${fmt(p.tiles_per_s, p.tiles_per_s < 1 ? 3 : 1)} (${fmt(ratio(me, p), 2)}x)`));
+      body.push([target, TASKS[task], threads, me.error ? "failed" : fmt(me.tiles_per_s), peers.join(", ") || "-",
+        me.peak_rss_mb ? `${me.peak_rss_mb} MB` : "-"]);
+    }
+  }
+}
+out.push(table(["target", "task", "threads", "cellsight", "peers (tiles/s, cellsight's ratio)", "peak memory"], body), "");
+
+out.push(`Whole ${imageTiles}-tile image (${path.basename(opts.image)}, decoding included), seconds: the best of ${runs} ` +
+  "runs, and the first.", "");
+const images = rows.filter((r) => r.engine === "cellsight" && r.task === "image").map((r) => [
+  r.target + (r.page ? (r.page === "served" ? `, served${r.isolated ? " (cross-origin isolated)" : ""}` : ", file://") : ""),
+  r.threads, r.error ? "failed" : fmt(r.seconds, 2), fmt(r.first_seconds, 2),
+  r.peak_rss_mb ? `${r.peak_rss_mb} MB` : "-", r.wasm_heap_mb ? `${r.wasm_heap_mb} MB` : "-"]);
+out.push(table(["where", "threads", "seconds", "first", "peak memory", "WASM heap"], images), "");
+
+out.push("Multiply-add peak (a microbenchmark of independent vector FMA chains, every thread at once) and the " +
+  "share of it the network's convolutions reach (all of its FLOPs counted, at batch 32).", "");
+const peaks = [];
+for (const [target, threads] of [["native", 1], ["native", 2], ["wasm-node", 1], ["wasm-chromium", 1]]) {
+  const inf = find("cellsight", target, "infer32", threads), tr = find("cellsight", target, "train32", threads);
+  if (!inf?.peak_gflops) continue;
+  peaks.push([target, threads, fmt(inf.peak_gflops), `${fmt(100 * inf.peak_fraction, 0)}%`,
+    tr?.peak_fraction ? `${fmt(100 * tr.peak_fraction, 0)}%` : "-"]);
+}
+out.push(table(["target", "threads", "peak GFLOP/s", "inference", "training"], peaks), "");
+
+// Issue 6's Done-when.
+const targets = [];
+const check = (what, need, value, ok, shown) => targets.push([what, need, value === null ? "-" : shown,
+  value === null ? "not measured" : ok ? "yes" : "no"]);
+{
+  const r = ratio(find("cellsight", "native", "infer32", 2), find("onnxruntime-node", "native", "infer32", 2));
+  check("native inference, 2 threads, batch 32, over onnxruntime-node", ">= 1.1x", r, r >= 1.1, `${fmt(r, 2)}x`);
+}
+{
+  const r = ratio(find("cellsight", "native", "train32", 2), find("pytorch", "native", "train32", 2));
+  check("native training, 2 threads, over PyTorch", ">= 2x", r, r >= 2, `${fmt(r, 2)}x`);
+}
+for (const peer of ["onnxruntime-web", "tfjs-wasm"]) {
+  const r = ratio(find("cellsight", "wasm-node", "infer32", 1), find(peer, "wasm-node", "infer32", 1));
+  check(`WASM inference in node, 1 thread, batch 32, over ${NAMES[peer]}`, ">= 1.2x", r, r >= 1.2, `${fmt(r, 2)}x`);
+}
+{
+  const v = find("cellsight", "wasm-node", "train32", 1)?.tiles_per_s ?? null;
+  check("WASM training in node, 1 thread", ">= 10 tiles/s", v, v >= 10, `${fmt(v)} tiles/s`);
+}
+for (const [page, limit] of [["served", 1.0], ["file", 2.5]]) {
+  const r = find("cellsight", "wasm-chromium", "image", 1, { page }) ??
+    rows.find((x) => x.target === "wasm-chromium" && x.task === "image" && x.page === page);
+  const v = r?.seconds ?? null;
+  check(`the page in Chromium, ${imageTiles}-tile image, ${page === "served" ? "cross-origin isolated" : "file://"}` +
+    (r?.threads > 1 ? ` (${r.threads} threads)` : ", 1 thread"), `< ${limit.toFixed(1)} s`, v, v < limit, `${fmt(v, 2)} s`);
+}
+for (const [target, threads] of [["native", 1], ["native", 2], ["wasm-node", 1]]) {
+  const v = find("cellsight", target, "infer32", threads)?.peak_fraction ?? null;
+  check(`convolutions' share of the peak, ${target}, ${threads} thread${threads > 1 ? "s" : ""}`, ">= 60%", v, v >= 0.6,
+    `${fmt(100 * v, 0)}%`);
+}
+out.push("Issue 6's targets:", "", table(["target", "needed", "measured", "met"], targets));
+const failed = rows.filter((r) => r.error);
+if (failed.length) {
+  out.push("", "Failed:", ...[...new Set(failed.map((r) => `- ${r.engine} ${r.target}: ${r.error}`))]);
+}
+console.log(out.join("\n"));
+process.exit(failed.some((r) => r.engine === "cellsight") ? 1 : 0);
