@@ -63,11 +63,11 @@ CS_INLINE void fwd_block(float *out, int ostride, int nc, const float *const row
     for (int ky = 0; ky < 3; ky++) {
         const float *a = rows[ky];
         const float *wk = wp + (size_t)ky * K * CS_CB;
-        for (int k = 0; k < K; k++, wk += CS_CB) {
+        for (int k = 0; k < K; k++, a++, wk += CS_CB) {
             cs_vf wv[CS_NV];
             CS_UNROLL for (int v = 0; v < CS_NV; v++) wv[v] = cs_load(wk + v * CS_VLEN);
             CS_UNROLL for (int p = 0; p < r; p++) {
-                float x = a[p * ci + k];
+                float x = a[p * ci];
                 CS_UNROLL for (int v = 0; v < CS_NV; v++) acc[p][v] += x * wv[v];
             }
         }
@@ -87,12 +87,17 @@ CS_INLINE void fwd_block(float *out, int ostride, int nc, const float *const row
 
 /* fwd_block for any r <= CS_PIX: one function for each r, its loops unrolled
    (separate functions, so that the compiler cannot merge them back into one
-   loop over r). */
-#define FWD_BLOCK(n)                                                                        \
-    static __attribute__((noinline)) void fwd_block_##n(                                    \
-        float *out, int ostride, int nc, const float *const rows[3], int ci, const float *wp, \
-        const float *bias, int relu) {                                                       \
-        fwd_block(out, ostride, nc, rows, ci, wp, bias, relu, n <= CS_PIX ? n : CS_PIX);     \
+   loop over r). The paper's widths, 32 and 64 channels, get their own copies
+   with the pixel stride a constant: a block's inputs are then at constant
+   offsets from one address, which WASM folds into its loads. */
+#define FWD_BLOCK(n)                                                                          \
+    static __attribute__((noinline)) void fwd_block_##n(                                      \
+        float *out, int ostride, int nc, const float *const rows[3], int ci, const float *wp,   \
+        const float *bias, int relu) {                                                         \
+        const int r = n <= CS_PIX ? n : CS_PIX;                                                \
+        if (ci == 32) fwd_block(out, ostride, nc, rows, 32, wp, bias, relu, r);                \
+        else if (ci == 64) fwd_block(out, ostride, nc, rows, 64, wp, bias, relu, r);           \
+        else fwd_block(out, ostride, nc, rows, ci, wp, bias, relu, r);                         \
     }
 FWD_BLOCK(1) FWD_BLOCK(2) FWD_BLOCK(3) FWD_BLOCK(4) FWD_BLOCK(5) FWD_BLOCK(6) FWD_BLOCK(7)
 FWD_BLOCK(8) FWD_BLOCK(9) FWD_BLOCK(10) FWD_BLOCK(11) FWD_BLOCK(12) FWD_BLOCK(13) FWD_BLOCK(14)
