@@ -359,6 +359,10 @@ typedef struct {
                               mode); NULL for a new model */
     uint64_t seed;
     int crop_bottom;       /* rows cropped off every image; -1: the model's */
+    struct cs_metrics *val_tiles; /* if not NULL (cs_metrics_init'ed with the model's class
+                              count): gets the kept epoch's validation tiles, their
+                              probabilities and argmax, the figures of val_tile_accuracy
+                              (a confusion matrix without scoring them again) */
     cs_train_progress_fn progress;
     void *ctx;
 } cs_train_opts;
@@ -384,7 +388,7 @@ cs_status cs_model_set_classes(cs_model *m, int nclasses, const char *const *nam
 
 /* Scored samples (tiles or images): each one's class probabilities, true class
    and predicted class. The figures below are computed from them on demand. */
-typedef struct {
+typedef struct cs_metrics {
     int nclasses;
     int n, cap;
     float *probs;       /* [n][nclasses] */

@@ -474,6 +474,17 @@ static cs_status record(trainer *t, cs_error *err) {
     return st;
 }
 
+/* The kept epoch's validation tiles, scored as val_tile_accuracy scores them. */
+static cs_status keep_val_tiles(const trainer *t, cs_error *err) {
+    cs_metrics *mt = t->o->val_tiles;
+    cs_status st = CS_OK;
+    for (int i = 0; i < t->nval && !st; i++) {
+        const float *p = t->best_vprobs + (size_t)i * t->K;
+        st = cs_metrics_add(mt, p, t->vlabels[i], argmax(p, t->K), err);
+    }
+    return st;
+}
+
 /* ------------------------------------------------------------ cs_train */
 
 static cs_status check_labels(const cs_dataset *ds, int K, cs_error *err) {
@@ -490,6 +501,9 @@ static cs_status setup(trainer *t, cs_error *err) {
     if (o->epochs < 1 || o->batch < 1)
         return cs_fail(err, CS_EINPUT, "epochs (%d) and batch (%d) must be at least 1", o->epochs, o->batch);
     if (!t->train || t->train->n == 0) return cs_fail(err, CS_EINPUT, "no training images");
+    if (o->val_tiles && o->val_tiles->nclasses != t->K)
+        return cs_fail(err, CS_EINPUT, "val_tiles is set up for %d classes, the model has %d",
+                       o->val_tiles->nclasses, t->K);
     cs_status st = check_labels(t->train, t->K, err);
     if (!st) st = check_labels(t->val, t->K, err);
     if (st) return st;
@@ -574,6 +588,7 @@ cs_status cs_train(cs_model *m, const cs_dataset *train, const cs_dataset *val,
     memcpy(entry, net->params, sizeof(float) * net->nparams);
     cs_status st = setup(&t, err);
     if (!st) st = run_epochs(&t, err);
+    if (!st && o->val_tiles) st = keep_val_tiles(&t, err);
     if (!st) st = record(&t, err);
     if (st) memcpy(net->params, entry, sizeof(float) * net->nparams);
     free(entry);

@@ -26,7 +26,7 @@ class Engine {
       const call = this.pending.get(data.id);
       if (!call) return;
       if (data.type === "progress") {
-        if (call.onProgress) call.onProgress(data.done, data.total);
+        if (call.onProgress) call.onProgress(data.done, data.total, data);
         return;
       }
       this.pending.delete(data.id);
@@ -220,6 +220,7 @@ async function selectModel(key) {
   showModelDetails(model);
   renderLegend();
   reclassifyAll();
+  document.dispatchEvent(new CustomEvent("cellsight:model", { detail: { key } }));
 }
 
 // The shipped model's card (Markdown, shown as text) and every metadata entry.
@@ -687,6 +688,7 @@ async function start() {
   const first = list.models.find((m) => m.default) || list.models[0];
   if (first) await selectModel(first.file);
   else showModelError("No model ships with this page yet: load a .safetensors file.");
+  if (typeof Finetune !== "undefined") await Finetune.start(); // the Teach panel, saved models
   document.body.dataset.ready = "true";
 }
 

@@ -3,7 +3,8 @@
 
    node web/build.mjs --module build/wasm/web/cellsight-web.js [--out dist] [--models model]
 
-   The output folder gets the page (index.html, app.js, worker.js, style.css),
+   The output folder gets the page (index.html, app.js, worker.js, style.css,
+   and fine-tuning's finetune.js, finetune-worker.js, finetune.css),
    the module, the models (*.safetensors of --models) and the sample images of
    web/samples, assets.json listing those two (with the models' cards), sw.js with the list of files to
    cache for offline use, and cellsight.html: the whole page in one file, every
@@ -28,7 +29,8 @@ if (!opts.module) {
   process.exit(2);
 }
 
-const PAGE = ["index.html", "app.js", "worker.js", "style.css"];
+const PAGE = ["index.html", "app.js", "worker.js", "style.css", "finetune.js", "finetune-worker.js",
+  "finetune.css"];
 const DEFAULT_MODEL = "t47d-vs-mdamb231.safetensors";
 const IMAGE = /\.(jpe?g|png|bmp|gif|pgm|ppm|tga|webp)$/i;
 const out = path.resolve(opts.out);
@@ -108,7 +110,7 @@ function inline(tag, text, file) {
 }
 const text = (file) => read(path.join(out, file)).toString();
 const bundle = {
-  worker: `${text("cellsight-web.js")}\n${text("worker.js")}`,
+  worker: `${text("cellsight-web.js")}\n${text("finetune-worker.js")}\n${text("worker.js")}`,
   assets,
   files: Object.fromEntries([...models, ...samples].map((a) => [a.file, read(path.join(out, a.file)).toString("base64")])),
 };
@@ -119,6 +121,9 @@ const swap = (from, to) => {
   html = html.replace(from, () => to);
 };
 swap('<link rel="stylesheet" href="style.css">', `<style>\n${inline("style", text("style.css"), "style.css")}</style>`);
+swap('<link rel="stylesheet" href="finetune.css">',
+  `<style>\n${inline("style", text("finetune.css"), "finetune.css")}</style>`);
+swap('<script src="finetune.js"></script>', `<script>\n${inline("script", text("finetune.js"), "finetune.js")}</script>`);
 swap('<script src="app.js"></script>',
   `<script>self.CELLSIGHT_BUNDLE = ${bundleJson};</script>\n` +
   `<script>\n${inline("script", text("app.js"), "app.js")}</script>`);

@@ -17,15 +17,14 @@
                                                   -> {result, decoder, ms}
        cropBottom < 0 takes the model's; result is what src/wasm_api.c emits.
 
-   Fine-tuning (issue 5) adds requests here, e.g. train {key, images, labels,
-   ...} with progress, and exportModel {key} -> {bytes}; a model it makes is
-   just another key. */
+   Fine-tuning's requests (trainDefaults, finetune) are in finetune-worker.js. */
 "use strict";
 
 // The self-contained cellsight.html runs this file from a blob with the module
 // prepended; a served page loads the module beside it. (The place to pick a
 // pthread build when self.crossOriginIsolated, once there is one.)
 if (typeof CellsightModule === "undefined") importScripts("cellsight-web.js");
+if (!self.finetuneHandlers) importScripts("finetune-worker.js");
 
 const modulePromise = CellsightModule();
 const models = new Map(); // key -> pointer to a cs_model in the module's heap
@@ -122,6 +121,8 @@ const handlers = {
     if (!ok) throw new Error(lastError(M));
     return { result, decoder, ms: performance.now() - start };
   },
+
+  ...self.finetuneHandlers,
 };
 
 function transferables(reply) {
@@ -138,7 +139,8 @@ self.onmessage = ({ data: { id, type, ...args } }) => {
       const handler = handlers[type];
       if (!handler) throw new Error(`unknown request "${type}"`);
       const M = await modulePromise;
-      const progress = (done, total) => self.postMessage({ id, type: "progress", done, total });
+      const progress = (done, total, extra) =>
+        self.postMessage({ id, type: "progress", done, total, ...extra });
       const reply = await handler(M, args, progress);
       self.postMessage({ id, type: "done", ...reply }, transferables(reply));
     } catch (e) {

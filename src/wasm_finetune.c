@@ -1,0 +1,192 @@
+/* wasm_finetune.c: fine-tuning for the web page's WASM module (Emscripten only).
+
+   The page's training worker collects the user's labelled images into a
+   cs_dataset (decoded by stb as the CLI decodes them; canvas RGBA for what only
+   the browser reads), then csw_finetune trains a model loaded with
+   csw_model_load (src/wasm_api.c) exactly as `cellsight finetune` does: the
+   same split by image, the same defaults per mode, cs_train. Progress goes to
+   Module.onTrainProgress(status) after every batch (a true return cancels);
+   the outcome to Module.onTrainResult(figures). Calls that fail return 0 or
+   NULL with a one-sentence message in csw_finetune_error(). */
+#include <emscripten.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cellsight.h"
+
+static cs_error last_error;
+
+EMSCRIPTEN_KEEPALIVE const char *csw_finetune_error(void) { return last_error.msg; }
+
+/* ---------------------------------------------------------------- data sets */
+
+EMSCRIPTEN_KEEPALIVE cs_dataset *csw_dataset_new(void) {
+    cs_dataset *ds = calloc(1, sizeof *ds);
+    if (!ds) cs_fail(&last_error, CS_ENOMEM, "out of memory for a data set");
+    return ds;
+}
+
+EMSCRIPTEN_KEEPALIVE void csw_dataset_free(cs_dataset *ds) {
+    if (!ds) return;
+    cs_dataset_free(ds);
+    free(ds);
+}
+
+static int add(cs_dataset *ds, cs_image *im, int label, const char *name) {
+    if (cs_dataset_add(ds, im, label, name, &last_error) == CS_OK) return 1;
+    cs_image_free(im);
+    return 0;
+}
+
+/* An encoded image file of class label; name says where it came from. */
+EMSCRIPTEN_KEEPALIVE int csw_dataset_add_file(cs_dataset *ds, const uint8_t *data, size_t size,
+                                              int label, const char *name) {
+    cs_image im = {0};
+    if (cs_image_decode(&im, data, size, &last_error) != CS_OK) return 0;
+    return add(ds, &im, label, name);
+}
+
+/* Canvas pixels, w * h * 4 bytes. */
+EMSCRIPTEN_KEEPALIVE int csw_dataset_add_rgba(cs_dataset *ds, const uint8_t *rgba, int w, int h,
+                                              int label, const char *name) {
+    cs_image im = {0};
+    if (cs_image_from_rgba(&im, rgba, w, h, &last_error) != CS_OK) return 0;
+    return add(ds, &im, label, name);
+}
+
+/* ---------------------------------------------------------------- training */
+
+/* {"epochs": 60, "lr": 0.001, "patience": 15, "crops_per_image": 0, "batch": 32}:
+   what cs_train_defaults gives mode "head" or "full", for the page's fields. */
+EMSCRIPTEN_KEEPALIVE char *csw_train_defaults(const char *mode) {
+    cs_train_opts o;
+    cs_train_defaults(&o, mode);
+    char *json = malloc(160);
+    if (!json) {
+        cs_fail(&last_error, CS_ENOMEM, "out of memory");
+        return NULL;
+    }
+    snprintf(json, 160, "{\"epochs\":%d,\"lr\":%.9g,\"patience\":%d,\"crops_per_image\":%d,\"batch\":%d}",
+             o.epochs, o.lr, o.patience, o.crops_per_image, o.batch);
+    return json;
+}
+
+/* NaN (no validation data yet) reaches JS as NaN. */
+EM_JS(int, report_train,
+      (int epoch, int epochs, int step, int steps, float train_loss, float train_acc,
+       float val_loss, float val_acc, float lr, int best, double seconds, double eta), {
+    const cancel = Module.onTrainProgress && Module.onTrainProgress({
+        epoch, epochs, step, steps, trainLoss: train_loss, trainAcc: train_acc,
+        valLoss: val_loss, valAcc: val_acc, lr, best: !!best, seconds, eta
+    });
+    return cancel ? 1 : 0;
+});
+
+static int on_train(void *ctx, const cs_train_status *s) {
+    (void)ctx;
+    return report_train(s->epoch, s->epochs, s->step, s->steps, s->train_loss, s->train_acc,
+                        s->val_loss, s->val_acc, s->lr, s->best, s->seconds, s->eta);
+}
+
+EM_JS(void, emit_train_result,
+      (int nclasses, const int *confusion, int ntrain, int nval, double val_accuracy), {
+    Module.onTrainResult({
+        confusion: HEAP32.slice(confusion >>> 2, (confusion >>> 2) + nclasses * nclasses),
+        trainImages: ntrain, valImages: nval, valTileAccuracy: val_accuracy
+    });
+});
+
+/* The names of a comma-separated list, pointing into the (modified) list. */
+static int split_names(char *list, const char **names, int max) {
+    int n = 0;
+    for (char *p = list; n < max;) {
+        names[n++] = p;
+        if (!(p = strchr(p, ','))) break;
+        *p++ = 0;
+    }
+    return n;
+}
+
+static int same_classes(const cs_model *m, const char *const *names, int n) {
+    if (n != m->net.nclasses) return 0;
+    for (int c = 0; c < n; c++)
+        if (strcmp(names[c], m->classes[c]) != 0) return 0;
+    return 1;
+}
+
+/* Fine-tunes m (the training worker's own copy of the base model) on ds, whose
+   labels index classes ("A,B,..." in output order; other classes than m's give
+   a new output layer). mode "head" or "full"; epochs and lr <= 0 take the
+   mode's defaults; crop_bottom < 0 the model's. As `cellsight finetune`:
+   per class, half the images validate (a class of one image: a band of its
+   rows). base_model names the base in the metadata. On failure (or a cancel)
+   m must be thrown away: its classes may have changed. Returns 1 on success,
+   after Module.onTrainResult has the validation figures. */
+EMSCRIPTEN_KEEPALIVE int csw_finetune(cs_model *m, const cs_dataset *ds, const char *classes,
+                                      const char *mode, int epochs, float lr, int crop_bottom,
+                                      double seed, const char *base_model) {
+    if (strcmp(mode, "head") != 0 && strcmp(mode, "full") != 0) {
+        cs_fail(&last_error, CS_EINPUT, "mode \"%.20s\" is neither head nor full", mode);
+        return 0;
+    }
+    char *list = strdup(classes);
+    const char **names = malloc(sizeof *names * CS_MAX_CLASSES);
+    cs_dataset train = {0}, val = {0};
+    cs_metrics tiles;
+    cs_metrics_init(&tiles, 0);
+    int *confusion = NULL, ok = 0;
+    if (!list || !names) {
+        cs_fail(&last_error, CS_ENOMEM, "out of memory for the class names");
+        goto done;
+    }
+    int K = split_names(list, names, CS_MAX_CLASSES);
+    if (!same_classes(m, names, K) &&
+        cs_model_set_classes(m, K, names, (uint64_t)seed, &last_error) != CS_OK)
+        goto done;
+
+    cs_train_opts o;
+    cs_train_defaults(&o, mode);
+    if (epochs > 0) o.epochs = epochs;
+    if (lr > 0) o.lr = lr;
+    if (o.lr_final > o.lr) o.lr_final = o.lr;
+    o.crop_bottom = crop_bottom >= 0 ? crop_bottom : m->crop_bottom;
+    o.seed = (uint64_t)seed;
+    o.base_model = base_model;
+    o.progress = on_train;
+    cs_metrics_init(&tiles, K);
+    o.val_tiles = &tiles;
+    if (cs_dataset_split(ds, 1, 2, m->net.tile, o.crop_bottom, &train, &val, &last_error) != CS_OK ||
+        cs_train(m, &train, &val, &o, &last_error) != CS_OK)
+        goto done;
+    if (!(confusion = malloc(sizeof(int) * K * K))) {
+        cs_fail(&last_error, CS_ENOMEM, "out of memory for the confusion matrix");
+        goto done;
+    }
+    cs_metrics_confusion(&tiles, confusion);
+    emit_train_result(K, confusion, train.n, val.n, cs_metrics_accuracy(&tiles));
+    ok = 1;
+done:
+    free(confusion);
+    cs_metrics_free(&tiles);
+    cs_dataset_free(&train);
+    cs_dataset_free(&val);
+    free(names);
+    free(list);
+    return ok;
+}
+
+/* The model as a .safetensors file, handed to Module.onModelBytes(Uint8Array). */
+EM_JS(void, emit_bytes, (const uint8_t *data, size_t size), {
+    Module.onModelBytes(HEAPU8.slice(data >>> 0, (data >>> 0) + size));
+});
+
+EMSCRIPTEN_KEEPALIVE int csw_model_bytes(const cs_model *m) {
+    uint8_t *data = NULL;
+    size_t size = 0;
+    if (cs_model_write(m, &data, &size, &last_error) != CS_OK) return 0;
+    emit_bytes(data, size);
+    free(data);
+    return 1;
+}

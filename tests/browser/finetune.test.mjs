@@ -1,0 +1,229 @@
+/* The Teach panel (fine-tuning in the browser), driven in Debian's Chromium as
+   a person would use it: fill two bins with images (one by a drop, one by its
+   picker), train in head mode, see the accuracy, use the new model, reload
+   and find it still listed, download it and check that the native CLI
+   predicts with it what the page predicts; and cancel a full-mode run, after
+   which the model in use classifies exactly as before.
+
+   Run by tests/stage_browser.sh (CS_URL, CS_CLI, CS_OUT; see page.test.mjs).
+   The images are the committed 384 x 256 crops of tests/data/train. */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const { CS_URL, CS_CLI, CS_OUT } = process.env;
+assert.ok(CS_URL && CS_CLI && CS_OUT, "run me through tests/stage_browser.sh");
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const trainDir = path.join(repo, "tests", "data", "train");
+const imagesOf = (line) => fs.readdirSync(path.join(trainDir, line)).sort().map((f) => path.join(trainDir, line, f));
+const T47D = imagesOf("T47D"), MDAMB231 = imagesOf("MDAMB231");
+const TOLERANCE = 1e-4;
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+const shot = (page, name) => page.screenshot({ path: path.join(CS_OUT, `${name}.png`), fullPage: true });
+
+async function openPage(context) {
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(e.message));
+  await page.goto(CS_URL);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
+  page.problems = problems;
+  return page;
+}
+
+// The page's bottom crop, typed in and left (its change event, once).
+async function setCrop(page, px) {
+  await page.fill("#crop-bottom", String(px));
+  await page.locator("#crop-bottom").blur();
+}
+
+// A DataTransfer of files, as a file manager's drag hands them over.
+function dataTransfer(page, files) {
+  const payload = files.map((f) => ({ name: path.basename(f), b64: fs.readFileSync(f).toString("base64") }));
+  return page.evaluateHandle((list) => {
+    const dt = new DataTransfer();
+    for (const { name, b64 } of list)
+      dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], name, { type: "image/jpeg" }));
+    return dt;
+  }, payload);
+}
+
+// Images to classify, dropped on the page's drop zone; resolves with the cards' figures.
+async function classify(page, files) {
+  await page.evaluate(() => document.getElementById("clear-button").click());
+  await page.dispatchEvent("#drop-zone", "drop", { dataTransfer: await dataTransfer(page, files) });
+  return shown(page, files.length);
+}
+
+async function shown(page, count) {
+  await page.waitForFunction((n) => {
+    const cards = document.querySelectorAll("#cards .card");
+    return cards.length === n && !document.querySelector("#cards .card.waiting");
+  }, count, { timeout: 120_000 });
+  return page.$$eval("#cards .card", (cards) => cards.map((card) => ({
+    file: card.querySelector(".file-name").textContent,
+    predicted: card.querySelector(".verdict strong")?.textContent,
+    probs: Array.from(card.querySelectorAll(".probs li"), (li) => Number(li.dataset.probability)),
+    classes: Array.from(card.querySelectorAll(".probs .class-name"), (n) => n.textContent),
+  })));
+}
+
+// The bins: T47D's images dropped on the first, MDAMB231's picked for the second.
+// Resolves with the class names in the model's (and the bins') order.
+async function fillBins(page) {
+  const names = await page.$$eval("#teach-bins .bin-name", (inputs) => inputs.map((i) => i.value));
+  const modelClasses = await page.evaluate(() => activeModel().info.classes);
+  assert.deepEqual(names, modelClasses, "the bins start from the model's classes");
+  assert.deepEqual([...names].sort(), ["MDAMB231", "T47D"]);
+  const t47d = names.indexOf("T47D"), mdamb231 = names.indexOf("MDAMB231");
+  await page.dispatchEvent(`#teach-bins .bin[data-bin='${t47d}']`, "drop", { dataTransfer: await dataTransfer(page, T47D) });
+  await page.setInputFiles(`#teach-bin-file-${mdamb231}`, MDAMB231);
+  await page.locator(`#teach-bins .bin[data-bin='${t47d}'] .bin-count`, { hasText: `${T47D.length} images` }).waitFor();
+  await page.locator(`#teach-bins .bin[data-bin='${mdamb231}'] .bin-count`, { hasText: `${MDAMB231.length} images` }).waitFor();
+  return names;
+}
+
+function safetensorsMetadata(file) {
+  const bytes = fs.readFileSync(file);
+  return JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString()).__metadata__;
+}
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
+});
+after(async () => {
+  await browser?.close();
+});
+
+test("head mode: trained, kept across a reload, downloaded, and the CLI predicts as the page", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 1000 }, acceptDownloads: true });
+  let page = await openPage(context);
+  // The crops have no overlay strip: nothing to crop, for training and classifying alike.
+  await setCrop(page, 0);
+  const classes = await fillBins(page);
+  assert.equal(await page.locator("#cards .card").count(), 0, "a drop on a bin is not classified");
+  assert.equal(await page.locator("input[name=teach-mode]:checked").getAttribute("value"), "head");
+  await page.fill("#teach-epochs", "20");
+  await shot(page, "finetune-01-bins");
+  const before = await classify(page, [T47D[0]]);
+
+  await page.click("#teach-train");
+  await page.locator("#teach-cancel").waitFor({ state: "visible" });
+  await page.locator("#teach-result").waitFor({ state: "visible", timeout: 300_000 });
+  const accuracy = await page.textContent("#teach-result dd[data-key=val_tile_accuracy]");
+  assert.match(accuracy, /^\d+(\.\d)?%$/, "the validation accuracy is shown");
+  const confusion = await page.$$eval("#teach-result table.confusion tbody td", (cells) => cells.map((c) => Number(c.textContent)));
+  assert.equal(confusion.length, 4);
+  const hits = confusion[0] + confusion[3], tiles = confusion.reduce((a, b) => a + b, 0);
+  assert.ok(tiles > 0);
+  assert.ok(Math.abs(hits / tiles - parseFloat(accuracy) / 100) < 0.001, `${accuracy} is what the confusion matrix says`);
+  assert.ok(await page.locator("#teach-loss polyline.chart-val").getAttribute("points"), "the validation loss is drawn");
+  const ms = Number(await page.getAttribute("#teach", "data-trained-ms"));
+  console.log(`head mode on ${T47D.length + MDAMB231.length} crops: validation tile accuracy ${accuracy}, ${(ms / 1000).toFixed(1)} s`);
+  await shot(page, "finetune-02-trained");
+
+  // Listed at once, stored before anyone clicks anything.
+  const option = page.locator("#model-select option", { hasText: "(fine-tuned)" });
+  assert.equal(await option.count(), 1);
+  const label = await option.textContent();
+  assert.match(label, new RegExp(`${classes.join(" vs ")}, head mode`));
+  const stored = await page.evaluate(async () => (await Finetune.store.list()).length);
+  assert.equal(stored, 1);
+
+  // "Use this model": the image on show is classified again with it.
+  await page.click("#teach-use");
+  await page.waitForFunction((l) => document.getElementById("model-select").selectedOptions[0].textContent === l, label);
+  const after = await shown(page, 1);
+  assert.notDeepEqual(after[0].probs, before[0].probs, "classified again with the new model");
+
+  // A reload: still there, and usable.
+  await page.reload();
+  await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
+  assert.equal(await page.locator("#model-select option", { hasText: label }).count(), 1, "kept across a reload");
+  const key = await page.locator("#model-select option", { hasText: label }).getAttribute("value");
+  await page.selectOption("#model-select", key);
+  await page.locator("#saved-download").waitFor({ state: "visible" });
+  assert.equal(await page.inputValue("#crop-bottom"), "0", "the crop the model was trained with");
+  const image = MDAMB231[0];
+  const onPage = (await classify(page, [image]))[0];
+
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#saved-download")]);
+  assert.match(download.suggestedFilename(), /\.safetensors$/);
+  const file = path.join(CS_OUT, download.suggestedFilename());
+  await download.saveAs(file);
+  const meta = safetensorsMetadata(file);
+  assert.equal(meta.classes, classes.join(","));
+  assert.equal(meta.mode, "head");
+  assert.equal(meta.epochs, "20");
+  assert.equal(meta.base_model, "t47d-vs-mdamb231.safetensors");
+  assert.equal(meta.val_tile_accuracy && `${(100 * Number(meta.val_tile_accuracy)).toFixed(1)}%`, accuracy);
+  for (const k of ["train_images", "val_images", "train_tiles", "val_tiles", "val_loss", "epochs_run", "best_epoch"])
+    assert.ok(meta[k], `metadata ${k}`);
+  assert.equal(meta.train_images.split(",").length + meta.val_images.split(",").length, T47D.length + MDAMB231.length);
+  for (const c of classes) assert.match(meta.val_images, new RegExp(`(^|,)${c}/`), `a ${c} image validates`);
+
+  // The native CLI reads it and predicts what the page predicted.
+  const csv = execFileSync(CS_CLI, ["predict", "--model", file, "--csv", image], { encoding: "utf8" })
+    .trim().split("\n").map((line) => line.split(","));
+  assert.deepEqual(csv[0].slice(4), classes.map((c) => `p_${c}`));
+  assert.equal(onPage.predicted, csv[1][1]);
+  onPage.probs.forEach((p, k) => assert.ok(Math.abs(p - Number(csv[1][4 + k])) <= TOLERANCE,
+    `p_${onPage.classes[k]}: ${p} on the page, ${csv[1][4 + k]} from the CLI`));
+
+  // The file loads again in the page, as any model file does.
+  await page.setInputFiles("#model-file", file);
+  await page.waitForFunction(() => document.getElementById("model-select").selectedOptions[0].textContent.endsWith("(yours)"));
+  const again = await shown(page, 1);
+  onPage.probs.forEach((p, k) => assert.ok(Math.abs(p - again[0].probs[k]) <= TOLERANCE));
+
+  // Delete asks first; declined, it stays; accepted, it goes, from storage too.
+  await page.selectOption("#model-select", key);
+  page.once("dialog", (d) => d.dismiss());
+  await page.click("#saved-delete");
+  assert.equal(await page.locator("#model-select option", { hasText: label }).count(), 1);
+  page.once("dialog", (d) => d.accept());
+  await page.click("#saved-delete");
+  await page.locator("#model-select option", { hasText: label }).waitFor({ state: "detached" });
+  assert.equal(await page.evaluate(async () => (await Finetune.store.list()).length), 0);
+  assert.doesNotMatch(await page.locator("#model-select option:checked").textContent(), /fine-tuned/);
+  await shot(page, "finetune-03-after-reload");
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
+
+test("a full-mode run cancelled leaves the model in use as it was", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+  const page = await openPage(context);
+  await setCrop(page, 0);
+  const image = [T47D[1]];
+  const before = await classify(page, image);
+  const model = await page.inputValue("#model-select");
+  await fillBins(page);
+  await page.check("input[name=teach-mode][value=full]");
+  assert.ok(Number(await page.inputValue("#teach-epochs")) > 1, "full mode's own defaults");
+  await page.click("#teach-train");
+  // Under way: past reading the images, into the first epoch.
+  await page.locator("#teach-status", { hasText: /^Epoch 1 of/ }).waitFor({ timeout: 120_000 });
+  await shot(page, "finetune-04-full-running");
+  await page.click("#teach-cancel");
+  await page.locator("#teach-status", { hasText: "Cancelled" }).waitFor();
+  assert.ok(await page.locator("#teach-cancel").isHidden());
+  assert.ok(await page.locator("#teach-result").isHidden());
+  assert.equal(await page.locator("#model-select option", { hasText: "(fine-tuned)" }).count(), 0);
+  assert.equal(await page.evaluate(async () => (await Finetune.store.list()).length), 0);
+  assert.equal(await page.inputValue("#model-select"), model);
+  const after = await classify(page, image);
+  assert.deepEqual(after, before, "the model in use classifies exactly as before");
+  // And the panel is ready for another run.
+  assert.ok(await page.locator("#teach-train").isEnabled());
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
