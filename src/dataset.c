@@ -122,7 +122,7 @@ static cs_status load_class(cs_dataset *ds, const char *dir, const char *cls, in
         cs_image im = {0};
         cs_error why = {0};
         if (cs_image_load(&im, path, &why) != CS_OK) {
-            if (bad && !list_append(bad, "%s: %s", path, why.msg))
+            if (bad && !list_append(bad, "%s", why.msg)) /* the message names the file */
                 st = cs_fail(err, CS_ENOMEM, "out of memory listing bad images");
             continue;
         }
