@@ -33,6 +33,7 @@ static struct {
     void *ctx;
     int n, next, finished; /* tasks, the next to hand out, how many are done */
     int busy;              /* workers inside the current job */
+    int active;            /* a job is running */
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER};
 
 static _Thread_local int in_task; /* a task that calls cs_parallel_for runs it serially */
@@ -78,6 +79,7 @@ static void stop_workers(void) {
 
 static void stop_at_exit(void) { stop_workers(); }
 
+/* Not while another thread is inside cs_parallel_for. */
 void cs_set_threads(int n) {
     static int registered;
     if (n <= 0) {
@@ -102,6 +104,12 @@ void cs_parallel_for(int n, cs_task_fn fn, void *ctx) {
         return;
     }
     pthread_mutex_lock(&pool.lock);
+    if (pool.active) { /* another thread's job holds the pool: this one runs alone */
+        pthread_mutex_unlock(&pool.lock);
+        for (int i = 0; i < n; i++) fn(ctx, i);
+        return;
+    }
+    pool.active = 1;
     pool.fn = fn, pool.ctx = ctx, pool.n = n, pool.next = 0, pool.finished = 0;
     pool.generation++;
     pthread_cond_broadcast(&pool.wake);
@@ -109,6 +117,7 @@ void cs_parallel_for(int n, cs_task_fn fn, void *ctx) {
     /* Wait for the last tasks, and for every worker to leave the job, so that
        none still reads it when the next one starts. */
     while (pool.finished < pool.n || pool.busy > 0) pthread_cond_wait(&pool.done, &pool.lock);
+    pool.active = 0;
     pthread_mutex_unlock(&pool.lock);
 }
 
