@@ -15,6 +15,7 @@
 
 const Finetune = (() => {
   const MAX_THUMBNAILS = 12; // per bin; the rest are listed by count
+  const IMAGE_NAME = /\.(jpe?g|png|bmp|gif|pgm|ppm|pnm|tga|webp|avif|tiff?)$/i;
 
   /* -------------------------------------------------------------- storage */
 
@@ -77,10 +78,13 @@ const Finetune = (() => {
     section.innerHTML = `
       <h2 id="teach-title">Teach: fine-tune the model on your own cells</h2>
       <p class="help">One bin per cell line: name it, then drop whole microscope images of that line on it
-        (or add them with its button). Training runs on this computer; no image leaves it. Per class, half
+        (or add them with its button), or drop a folder holding one folder of images per cell line anywhere
+        on this panel. Training runs on this computer; no image leaves it. Per class, half
         the images validate (a class of one image: a band of its rows), never tiles of a training image.</p>
       <div class="bins" id="teach-bins"></div>
       <div class="teach-row">
+        <input id="teach-folder" class="visually-hidden" type="file" multiple webkitdirectory>
+        <label class="button small" for="teach-folder">Choose a folder of class folders…</label>
         <button id="teach-add-bin" class="button small" type="button">Add a class</button>
         <button id="teach-reset-bins" class="button small" type="button">Start again from the model's classes</button>
       </div>
@@ -132,6 +136,17 @@ const Finetune = (() => {
       if (bins.some((b) => b.files.length) && !confirm("Empty every bin and start again from the model's classes?")) return;
       binsFromModel = null;
       seedBins(true);
+    });
+    ui.folder.addEventListener("change", () => {
+      addFolders(fromInput(ui.folder));
+    });
+    // A drop anywhere else on the panel: class folders (a drop on a bin is the bin's).
+    for (const type of ["dragenter", "dragover", "dragleave"])
+      section.addEventListener(type, (e) => (e.preventDefault(), e.stopPropagation()));
+    section.addEventListener("drop", async (e) => {
+      e.preventDefault();
+      e.stopPropagation();
+      addFolders(await droppedFiles(e.dataTransfer));
     });
     for (const radio of section.querySelectorAll("input[name=teach-mode]"))
       radio.addEventListener("change", () => applyDefaults());
@@ -230,6 +245,37 @@ const Finetune = (() => {
     const images = files.filter((f) => !/\.safetensors$/i.test(f.name) && !f.name.split("/").pop().startsWith("."));
     images.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
     bin.files.push(...images);
+    binsFromModel = null;
+    renderBins();
+  }
+
+  // Files named "class/file" or "parent/class/file" (a dropped or picked folder)
+  // go to the bin of their class, made if need be. Of the bins still as the
+  // model named them, and empty, those without a folder go.
+  function addFolders(files) {
+    const images = files.filter((f) => IMAGE_NAME.test(f.name) && !f.name.split("/").some((p) => p.startsWith(".")));
+    let parts = images.map((f) => f.name.split("/"));
+    if (parts.length && parts.every((p) => p.length >= 3 && p[0] === parts[0][0])) parts = parts.map((p) => p.slice(1));
+    const loose = parts.filter((p) => p.length < 2).length;
+    if (!images.length || loose) {
+      showError(loose ? `${loose} image(s) are not in a class folder: drop them on a bin instead.`
+        : "No images there: drop a folder holding one folder of images per cell line.");
+      if (!images.length || loose === images.length) return;
+    } else {
+      showError("");
+    }
+    if (binsFromModel !== null && !bins.some((b) => b.files.length)) { // the model's order, where it fits
+      const named = new Set(parts.filter((p) => p.length >= 2).map((p) => p[0]));
+      bins = bins.filter((b) => named.has(b.name.trim()));
+    }
+    images.forEach((f, i) => {
+      if (parts[i].length < 2) return;
+      const name = parts[i][0];
+      let bin = bins.find((b) => b.name.trim() === name);
+      if (!bin) bins.push((bin = { name, files: [] }));
+      bin.files.push({ file: f.file, name: parts[i].slice(1).join("/") });
+    });
+    for (const bin of bins) bin.files.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
     binsFromModel = null;
     renderBins();
   }

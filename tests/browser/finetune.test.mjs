@@ -2,10 +2,11 @@
    a person would use it: fill two bins with images (one by a drop, one by its
    picker), train in head mode, see the accuracy, use the new model, reload
    and find it still listed, download it and check that the native CLI
-   predicts with it what the page predicts; and cancel a full-mode run, after
+   predicts with it what the page predicts; and, in the self-contained page
+   from file://, fill the bins from a folder and cancel a full-mode run, after
    which the model in use classifies exactly as before.
 
-   Run by tests/stage_browser.sh (CS_URL, CS_CLI, CS_OUT; see page.test.mjs).
+   Run by tests/stage_browser.sh (CS_URL, CS_DIST, CS_CLI, CS_OUT; see page.test.mjs).
    The images are the committed 384 x 256 crops of tests/data/train. */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -15,8 +16,8 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
-const { CS_URL, CS_CLI, CS_OUT } = process.env;
-assert.ok(CS_URL && CS_CLI && CS_OUT, "run me through tests/stage_browser.sh");
+const { CS_URL, CS_DIST, CS_CLI, CS_OUT } = process.env;
+assert.ok(CS_URL && CS_DIST && CS_CLI && CS_OUT, "run me through tests/stage_browser.sh");
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const trainDir = path.join(repo, "tests", "data", "train");
@@ -28,11 +29,11 @@ const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", 
 
 const shot = (page, name) => page.screenshot({ path: path.join(CS_OUT, `${name}.png`), fullPage: true });
 
-async function openPage(context) {
+async function openPage(context, url = CS_URL) {
   const page = await context.newPage();
   const problems = [];
   page.on("pageerror", (e) => problems.push(e.message));
-  await page.goto(CS_URL);
+  await page.goto(url);
   await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
   page.problems = problems;
   return page;
@@ -199,14 +200,21 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
   await context.close();
 });
 
+// From file:// this time (the self-contained page, its worker inlined), the
+// bins filled from a folder of class folders.
 test("a full-mode run cancelled leaves the model in use as it was", async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
-  const page = await openPage(context);
+  const page = await openPage(context, `file://${path.join(CS_DIST, "cellsight.html")}`);
   await setCrop(page, 0);
   const image = [T47D[1]];
   const before = await classify(page, image);
   const model = await page.inputValue("#model-select");
-  await fillBins(page);
+  const classes = await page.evaluate(() => activeModel().info.classes);
+  await page.setInputFiles("#teach-folder", trainDir);
+  for (const [i, c] of classes.entries())
+    await page.locator(`#teach-bins .bin[data-bin='${i}'] .bin-count`, { hasText: `${imagesOf(c).length} images` }).waitFor();
+  assert.deepEqual(await page.$$eval("#teach-bins .bin-name", (inputs) => inputs.map((i) => i.value)), classes,
+    "the folders fill the model's bins, in its order");
   await page.check("input[name=teach-mode][value=full]");
   assert.ok(Number(await page.inputValue("#teach-epochs")) > 1, "full mode's own defaults");
   await page.click("#teach-train");
