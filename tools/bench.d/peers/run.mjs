@@ -44,6 +44,8 @@ const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
 const TIME = fs.existsSync("/usr/bin/time") ? "/usr/bin/time" : null;
 const rows = [];
 let failures = 0;
+const loadBefore = os.loadavg();
+const startedAt = new Date();
 
 // Runs a program; its stdout, wall seconds and peak resident memory (MB).
 function run(cmd, args, { env } = {}) {
@@ -88,13 +90,12 @@ function measure(label, expected, fn) {
 const networkImage = new Map(); // "target/threads" -> seconds
 function ours(lines, peakMb) {
   const peak = lines.find((r) => r.engine === "peak");
-  for (const r of lines) {
-    if (r.engine === "cellsight" && r.task === "image" && r.tiles_per_s > 0) {
-      networkImage.set(`${r.target}/${r.threads}`, (r.tiles ?? 77) / r.tiles_per_s);
-    }
+  const program = (r) => r.engine === "cellsight" && r.task === "image" && r.seconds === undefined;
+  for (const r of lines.filter(program)) {
+    if (r.tiles_per_s > 0) networkImage.set(`${r.target}/${r.threads}`, (r.tiles ?? 77) / r.tiles_per_s);
   }
-  return lines.filter((r) => r.engine === "cellsight" && r.task !== "image").map((r) => ({
-    ...r, peak_rss_mb: r.peak_rss_mb ?? peakMb,
+  return lines.filter((r) => r.engine === "cellsight" && !program(r)).map((r) => ({
+    ...r, ...(r.peak_rss_mb === undefined && peakMb ? { peak_rss_mb: peakMb } : {}),
     ...(peak && r.task !== "infer1" ? {
       peak_gflops: peak.gflops, peak_fraction: r.task === "infer32" ? peak.fraction_infer32 : peak.fraction_train32,
     } : {}),
@@ -210,7 +211,16 @@ const TASKS = { infer1: "inference, batch 1", infer32: "inference, batch 32", tr
 const PEERS = { native: ["onnxruntime-node", "pytorch"], "wasm-node": ["onnxruntime-web", "tfjs-wasm", "tfjs-cpu"],
   "wasm-chromium": [] };
 
+function cpuModel() {
+  const p = spawnSync("lscpu", [], { encoding: "utf8" });
+  const m = (p.stdout || "").match(/^Model name:\s*(.+)$/m);
+  return m ? m[1].trim() : os.cpus()[0]?.model ?? "unknown CPU";
+}
+const load = (l) => l.map((x) => x.toFixed(1)).join(" ");
 const out = [];
+out.push(`${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC, ${cpuModel()}, ${cores} core${cores > 1 ? "s" : ""}, ` +
+  `${Math.round(os.totalmem() / 2 ** 30)} GiB; load average (1, 5, 15 min) ${load(loadBefore)} before the run, ` +
+  `${load(os.loadavg())} after.`, "");
 out.push("Tiles per second (1 tile = 128 x 128 = 0.84 GFLOP forward), the best of short runs; " +
   "in brackets cellsight's speed over the peer's.", "");
 const body = [];
