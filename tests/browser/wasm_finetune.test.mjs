@@ -1,0 +1,159 @@
+/* Fine-tuning's C API in the page's WASM module (src/wasm_finetune.c), called
+   from node as web/finetune-worker.js calls it: the same split, tiles and
+   figures as `cellsight finetune` on the same images, progress and cancelling,
+   the confusion matrix, and clear messages for bad input.
+
+   Run by tests/stage_browser.sh (CS_MODULE, CS_MODEL, CS_CLI, CS_OUT). */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const { CS_MODULE, CS_MODEL, CS_CLI, CS_OUT } = process.env;
+assert.ok(CS_MODULE && CS_MODEL && CS_CLI && CS_OUT, "run me through tests/stage_browser.sh");
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const trainDir = path.join(repo, "tests", "data", "train");
+
+const M = await createRequire(import.meta.url)(CS_MODULE)();
+const error = () => M.UTF8ToString(M._csw_finetune_error());
+
+function heap(bytes) {
+  const ptr = M._malloc(Math.max(bytes.length, 1)) >>> 0;
+  M.HEAPU8.set(bytes, ptr);
+  return ptr;
+}
+const cString = (s) => heap(new TextEncoder().encode(`${s}\0`));
+
+function loadModel() {
+  const bytes = fs.readFileSync(CS_MODEL), ptr = heap(bytes);
+  const model = M._csw_model_load(ptr, bytes.length) >>> 0;
+  M._free(ptr);
+  assert.ok(model, M.UTF8ToString(M._csw_error()));
+  return model;
+}
+
+function metadata(model) {
+  const json = M._csw_model_info(model) >>> 0;
+  const info = JSON.parse(M.UTF8ToString(json));
+  M._free(json);
+  return info.metadata;
+}
+
+// A data set of the fixture crops, labelled by the model's class order.
+function dataset(classes) {
+  const ds = M._csw_dataset_new() >>> 0;
+  classes.forEach((c, label) => {
+    for (const f of fs.readdirSync(path.join(trainDir, c)).sort()) {
+      const bytes = fs.readFileSync(path.join(trainDir, c, f)), ptr = heap(bytes), name = cString(`${c}/${f}`);
+      assert.equal(M._csw_dataset_add_file(ds, ptr, bytes.length, label, name), 1, error());
+      M._free(ptr);
+      M._free(name);
+    }
+  });
+  return ds;
+}
+
+// csw_finetune with strings; returns {ok, message, result, statuses}.
+function finetune(model, ds, classes, mode, { epochs = 3, lr = 0, crop = 0, cancelAt = 0 } = {}) {
+  const statuses = [];
+  let result = null;
+  M.onTrainProgress = (s) => (statuses.push(s), cancelAt > 0 && statuses.length >= cancelAt);
+  M.onTrainResult = (r) => (result = r);
+  const args = [classes.join(","), mode, "base.safetensors"].map(cString);
+  const ok = M._csw_finetune(model, ds, args[0], args[1], epochs, lr, crop, 1, args[2]);
+  args.forEach((p) => M._free(p));
+  M.onTrainProgress = M.onTrainResult = null;
+  return { ok, message: ok ? "" : error(), result, statuses };
+}
+
+const base = loadModel();
+const classes = JSON.parse(M.UTF8ToString(M._csw_model_info(base))).classes;
+
+test("head mode: the CLI's split, tiles and figures; the confusion matrix; the file's metadata", () => {
+  const model = loadModel(), ds = dataset(classes);
+  const { ok, message, result, statuses } = finetune(model, ds, classes, "head");
+  assert.equal(ok, 1, message);
+  const md = metadata(model);
+  assert.equal(md.mode, "head");
+  assert.equal(md.base_model, "base.safetensors");
+  assert.equal(md.epochs, "3");
+  assert.equal(md.crop_bottom, "0");
+  // Features first (epoch 0), then every epoch with its validation figures.
+  assert.ok(statuses[0].epoch === 0 && statuses.some((s) => s.epoch === 3 && s.step === s.steps));
+  const ends = statuses.filter((s) => s.epoch > 0 && s.step === s.steps);
+  assert.ok(ends.every((s) => Number.isFinite(s.valLoss) && s.valAcc >= 0 && s.valAcc <= 1 && s.eta >= 0));
+  // The confusion matrix counts the validation tiles of val_tile_accuracy.
+  const K = classes.length, c = Array.from(result.confusion);
+  assert.equal(c.length, K * K);
+  assert.equal(c.reduce((a, b) => a + b, 0), Number(md.val_tiles));
+  const hits = classes.reduce((n, _, k) => n + c[k * K + k], 0);
+  assert.ok(Math.abs(hits / Number(md.val_tiles) - Number(md.val_tile_accuracy)) < 1e-5);
+  assert.equal(result.trainImages + result.valImages, 6);
+
+  // `cellsight finetune` on the same images: the same split and tiles, the
+  // same figures but for float rounding (SIMD widths, threads).
+  const out = path.join(CS_OUT, "wasm-finetune-cli.safetensors");
+  execFileSync(CS_CLI, ["finetune", "--model", CS_MODEL, "--data", trainDir, "--classes", classes.join(","),
+    "--mode", "head", "--epochs", "3", "--crop-bottom", "0", "--threads", "1", "--out", out], { stdio: "ignore" });
+  const bytes = fs.readFileSync(out);
+  const cli = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString()).__metadata__;
+  const names = (list) => list.split(",").map((n) => n.split("/").slice(-2).join("/")).sort();
+  assert.deepEqual(names(md.val_images), names(cli.val_images));
+  assert.deepEqual(names(md.train_images), names(cli.train_images));
+  for (const k of ["train_tiles", "val_tiles", "epochs_run", "threshold", "tta", "lr", "augment"]) assert.equal(md[k], cli[k], k);
+  assert.ok(Math.abs(Number(md.val_loss) - Number(cli.val_loss)) < 1e-3, `val_loss ${md.val_loss} vs ${cli.val_loss}`);
+
+  // The bytes for the download are the model.
+  let saved = null;
+  M.onModelBytes = (b) => (saved = b);
+  assert.equal(M._csw_model_bytes(model), 1, error());
+  const again = heap(saved), reloaded = M._csw_model_load(again, saved.length) >>> 0;
+  M._free(again);
+  assert.deepEqual(metadata(reloaded), md);
+  [model, reloaded].forEach((m) => M._csw_model_free(m));
+  M._csw_dataset_free(ds);
+});
+
+// (A whole full-mode epoch is minutes here; test_finetune.c runs one on small tiles.)
+test("new classes resize the output layer; a full-mode run under way cancels, saying so", () => {
+  const model = loadModel(), ds = dataset(classes);
+  const renamed = classes.map((c) => `${c}-mine`);
+  const resized = finetune(model, ds, renamed, "head", { epochs: 1 });
+  assert.equal(resized.ok, 1, resized.message);
+  assert.equal(metadata(model).classes, renamed.join(","));
+  M._csw_model_free(model);
+
+  const other = loadModel();
+  const cancelled = finetune(other, ds, classes, "full", { cancelAt: 2 });
+  assert.equal(cancelled.ok, 0);
+  assert.match(cancelled.message, /cancelled/);
+  assert.equal(cancelled.statuses.length, 2);
+  assert.ok(cancelled.statuses.every((s) => s.epoch === 1), "full mode has no feature phase");
+  M._csw_model_free(other);
+  M._csw_dataset_free(ds);
+});
+
+test("bad input: messages, never an abort", () => {
+  const ds = M._csw_dataset_new() >>> 0, name = cString("notes.txt");
+  const text = heap(new TextEncoder().encode("not an image at all"));
+  assert.equal(M._csw_dataset_add_file(ds, text, 19, 0, name), 0);
+  assert.match(error(), /not an image/);
+  M._free(text);
+  M._free(name);
+
+  const model = loadModel(), images = dataset(classes);
+  assert.match(finetune(model, images, classes, "fast").message, /neither head nor full/);
+  assert.match(finetune(model, images, [classes[0]], "head").message, /2 to/);
+  assert.match(finetune(model, images, [...classes, "third"], "head").message, /third has no training tiles/);
+  const dup = loadModel();
+  assert.ok(finetune(dup, images, [classes[0], classes[0]], "head").message.length > 10);
+  // A crop that leaves no whole tile.
+  const cropped = loadModel();
+  assert.match(finetune(cropped, images, classes, "head", { crop: 200 }).message, /smaller than one 128-pixel tile|no training tiles/);
+  [model, dup, cropped].forEach((m) => M._csw_model_free(m));
+  M._csw_dataset_free(images);
+  M._csw_dataset_free(ds);
+});
