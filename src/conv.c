@@ -27,7 +27,8 @@
 
 #define CS_BAND 16 /* output rows per task */
 #define CS_STRIP 32 /* pixels: a strip of a row and one block of weights stay in L1 cache */
-#define CS_DW_CHUNKS 32
+#define CS_DW_CHUNKS 32        /* at most, for the weight gradient */
+#define CS_DW_CHUNK_PIXELS 1024 /* at least, so that zeroing and adding a chunk's sums is cheap */
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
@@ -253,7 +254,7 @@ static void dw_block_r(int r, float *dw, int ldw, const float *a, int ci, const 
 /* Weight and bias gradients of one chunk of output rows (flattened over tiles),
    into the chunk's own sums: dwp [3][3 Ci][CoP], dbp [CoP]. */
 typedef struct {
-    float *dwp, *dbp; /* CS_DW_CHUNKS sums of each */
+    float *dwp, *dbp; /* nchunk sums of each */
     const float *in, *dout;
     int B, H, W, Ci, Co, CoP, nchunk;
     int failed; /* a task could not get its scratch memory */
@@ -306,7 +307,10 @@ void cs_conv3x3_backward(float *din, float *dw, float *dbias, const float *dout,
         if (din && B > 0 && H > 0 && W > 0) memset(din, 0, sizeof(float) * B * H * W * Ci);
         return;
     }
-    int nchunk = B * OH < CS_DW_CHUNKS ? B * OH : CS_DW_CHUNKS;
+    /* The chunks depend on the shape only, so the sums do not depend on the threads. */
+    double pixels = (double)B * OH * (W - 2);
+    int nchunk = pixels / CS_DW_CHUNK_PIXELS < CS_DW_CHUNKS ? (int)(pixels / CS_DW_CHUNK_PIXELS) : CS_DW_CHUNKS;
+    if (nchunk < 1) nchunk = 1;
     float *dwp = calloc((size_t)nchunk * 3 * K * CoP, sizeof(float));
     float *dbp = calloc((size_t)nchunk * CoP, sizeof(float));
     float *wp = din ? pack_weights(w, Co, Ci, 1) : NULL, *zero = din ? pad_bias(NULL, Ci) : NULL;
