@@ -2,7 +2,7 @@
    installs what they need, then runs this).
 
      node run.mjs --native DIR --wasm DIR --site DIR --model FILE --onnx FILE --image FILE
-                  [--seconds S] [--runs N] [--json] [--skip-tfjs-train]
+                  [--seconds S] [--runs N] [--json] [--skip-tfjs-train] [--only REGEX]
 
    Each figure comes from its own process, one at a time, so that they do not
    compete for the cores; each is the best of short runs (S seconds of them for
@@ -10,7 +10,8 @@
    maximum resident set (/usr/bin/time), or the page's renderer process in
    Chromium. Output: Markdown tables with cellsight's ratio to each peer and
    the Done-when targets of issue 6, or with --json a JSON list of rows
-   {engine, target, task, threads, tiles_per_s, ...}. */
+   {engine, target, task, threads, tiles_per_s, ...}. --only: just the
+   measurements whose progress line matches REGEX (e.g. "pytorch|onnx"). */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -30,6 +31,7 @@ const { values: opts } = parseArgs({
     runs: { type: "string", default: "3" },
     json: { type: "boolean", default: false },
     "skip-tfjs-train": { type: "boolean", default: false },
+    only: { type: "string" },
   },
 });
 for (const k of ["native", "wasm", "site", "model", "onnx", "image"]) {
@@ -41,6 +43,7 @@ for (const k of ["native", "wasm", "site", "model", "onnx", "image"]) {
 const here = path.dirname(fileURLToPath(import.meta.url));
 const seconds = opts.seconds, runs = Number(opts.runs);
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
+const TFJS_LIMIT = Number(process.env.CS_BENCH_TFJS_LIMIT) || 400; // seconds for one TensorFlow.js cpu training step of 2 tiles
 const TIME = fs.existsSync("/usr/bin/time") ? "/usr/bin/time" : null;
 const rows = [];
 let failures = 0;
@@ -48,12 +51,14 @@ const loadBefore = os.loadavg();
 const startedAt = new Date();
 
 // Runs a program; its stdout, wall seconds and peak resident memory (MB).
-function run(cmd, args, { env } = {}) {
+function run(cmd, args, { env, timeout } = {}) {
   const rss = path.join(os.tmpdir(), `cellsight-bench-rss-${process.pid}`);
   const [file, argv] = TIME ? [TIME, ["-f", "%M", "-o", rss, cmd, ...args]] : [cmd, args];
   const start = performance.now();
-  const p = spawnSync(file, argv, { encoding: "utf8", maxBuffer: 1 << 26, env: { ...process.env, ...env } });
+  const p = spawnSync(file, argv, { encoding: "utf8", maxBuffer: 1 << 26, env: { ...process.env, ...env },
+    ...(timeout ? { timeout: timeout * 1000, killSignal: "SIGKILL" } : {}) });
   const secs = (performance.now() - start) / 1000;
+  if (p.error?.code === "ETIMEDOUT") throw Object.assign(new Error(`stopped after ${timeout} s`), { timedOut: true });
   if (p.error) throw p.error;
   if (p.status !== 0) {
     throw new Error(`${path.basename(cmd)} ${args.join(" ")} exited with ${p.status}: ${
@@ -72,6 +77,7 @@ const jsonLines = (text) => text.split("\n").filter((l) => l.startsWith("{")).ma
 
 // One measurement: rows it adds, or a failure row for each figure it would have given.
 function measure(label, expected, fn) {
+  if (opts.only && !new RegExp(opts.only, "i").test(label)) return;
   log(label);
   try {
     const got = fn();
@@ -80,7 +86,7 @@ function measure(label, expected, fn) {
   } catch (e) {
     failures++;
     log(`  failed: ${e.message}`);
-    for (const r of expected) rows.push({ ...r, tiles_per_s: null, error: e.message });
+    for (const r of expected) rows.push({ ...r, tiles_per_s: null, error: e.message, ...(e.extra || {}) });
   }
 }
 
@@ -180,8 +186,15 @@ measure("TensorFlow.js wasm backend in node", benchRows("tfjs-wasm", "wasm-node"
 if (!opts["skip-tfjs-train"]) {
   measure("TensorFlow.js cpu backend in node, training at batch 2 (one step takes minutes)",
     benchRows("tfjs-cpu", "wasm-node", 1, ["train32"]), () => {
-      const r = run(node, [path.join(here, "tfjs_bench.mjs"), "--backend", "cpu", "--task", "train", "--batch", "2",
-        "--seconds", "0"]);
+      // One step; a machine so slow that it takes over TFJS_LIMIT seconds gets a bound instead.
+      let r;
+      try {
+        r = run(node, [path.join(here, "tfjs_bench.mjs"), "--backend", "cpu", "--task", "train", "--batch", "2",
+          "--seconds", "0"], { timeout: TFJS_LIMIT });
+      } catch (e) {
+        if (e.timedOut) e.extra = { batch: 2, tiles_per_s_below: +(2 / TFJS_LIMIT).toPrecision(3) };
+        throw e;
+      }
       return jsonLines(r.stdout).map((row) => ({ ...row, peak_rss_mb: r.peakMb }));
     });
 }
@@ -230,7 +243,8 @@ for (const target of ["native", "wasm-node", "wasm-chromium"]) {
       const me = find("cellsight", target, task, threads);
       if (!me) continue;
       const peers = PEERS[target].map((e) => find(e, target, task, threads)).filter(Boolean)
-        .map((p) => (p.error ? `${NAMES[p.engine]} failed` : `${NAMES[p.engine]} ${fmt(p.tiles_per_s, p.tiles_per_s < 1 ? 3 : 1)} (${fmt(ratio(me, p), 2)}x)`));
+        .map((p) => (p.tiles_per_s_below ? `${NAMES[p.engine]} < ${p.tiles_per_s_below} (> ${fmt(ratio(me,
+          { tiles_per_s: p.tiles_per_s_below }), 0)}x; ${p.error})` : p.error ? `${NAMES[p.engine]} failed` : `${NAMES[p.engine]} ${fmt(p.tiles_per_s, p.tiles_per_s < 1 ? 3 : 1)} (${fmt(ratio(me, p), 2)}x)`));
       body.push([target, TASKS[task], threads, me.error ? "failed" : fmt(me.tiles_per_s), peers.join(", ") || "-",
         me.peak_rss_mb ? `${me.peak_rss_mb} MB` : "-"]);
     }
