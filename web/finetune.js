@@ -424,6 +424,8 @@ const Finetune = (() => {
     const trainPts = [[0, NaN], ...history.map((p) => [p.epoch, p[trainKey]])].filter((p) => isFinite(p[1]));
     const valPts = history.filter((p) => p.done && isFinite(p[valKey])).map((p) => [p.epoch, p[valKey]]);
     s += `<polyline class="chart-train" points="${line(trainPts)}"/>`;
+    const now = trainPts[trainPts.length - 1]; // where training is, seen even before a line
+    if (now) s += `<circle class="chart-now" cx="${x(now[0])}" cy="${y(now[1])}" r="2.5"/>`;
     s += `<polyline class="chart-val" points="${line(valPts)}"/>`;
     const kept = history.filter((p) => p.best && isFinite(p[valKey])).pop();
     if (kept) s += `<circle class="chart-best" cx="${x(kept.epoch)}" cy="${y(kept[valKey])}" r="4"/>`;
