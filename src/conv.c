@@ -217,7 +217,7 @@ CS_INLINE void dw_block(float *dw, int ldw, const float *a, int ci, const float 
                         int n, const int r) {
     cs_vf acc[CS_PIX][CS_NV];
     CS_UNROLL for (int kk = 0; kk < r; kk++)
-        CS_UNROLL for (int v = 0; v < CS_NV; v++) acc[kk][v] = cs_load(dw + kk * ldw + v * CS_VLEN);
+        CS_UNROLL for (int v = 0; v < CS_NV; v++) acc[kk][v] = (cs_vf){0};
     for (int x = 0; x < n; x++, a += ci, d += dstride) {
         cs_vf dv[CS_NV];
         CS_UNROLL for (int v = 0; v < CS_NV; v++) dv[v] = cs_load(d + v * CS_VLEN);
@@ -226,8 +226,13 @@ CS_INLINE void dw_block(float *dw, int ldw, const float *a, int ci, const float 
             CS_UNROLL for (int v = 0; v < CS_NV; v++) acc[kk][v] += x * dv[v];
         }
     }
+    /* Added to dw only now: the sum of a strip, then the sum of strips, rounds less
+       than one long sum. */
     CS_UNROLL for (int kk = 0; kk < r; kk++)
-        CS_UNROLL for (int v = 0; v < CS_NV; v++) cs_store(dw + kk * ldw + v * CS_VLEN, acc[kk][v]);
+        CS_UNROLL for (int v = 0; v < CS_NV; v++) {
+            float *p = dw + kk * ldw + v * CS_VLEN;
+            cs_store(p, cs_load(p) + acc[kk][v]);
+        }
 }
 
 /* dw_block for any r <= CS_PIX, as fwd_block_r. */
@@ -279,8 +284,11 @@ static void dw_task(void *ctx, int c) {
             for (int x = 0; x < OW; x++) memcpy(drow + (size_t)x * CoP, d + (size_t)x * Co, sizeof(float) * Co);
             d = drow;
         }
-        for (int x = 0; x < OW; x++)
-            for (int o = 0; o < CoP; o++) dbp[o] += d[(size_t)x * CoP + o];
+        for (int o = 0; o < CoP; o += CS_VLEN) { /* the row's sum first: fewer rounding errors */
+            cs_vf sum = {0};
+            for (int x = 0; x < OW; x++) sum += cs_load(d + (size_t)x * CoP + o);
+            cs_store(dbp + o, cs_load(dbp + o) + sum);
+        }
         int ns = ceil_div(OW, CS_STRIP);
         for (int s = 0; s < ns; s++) {
             int x0 = s * OW / ns, x1 = (s + 1) * OW / ns;
