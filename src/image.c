@@ -98,9 +98,9 @@ static int jpeg_scans(const uint8_t *p, size_t n, int *huge_table) {
         else {
             scans += m == 0xda;
             size_t end = i + 2 + ((size_t)p[i + 2] << 8 | p[i + 3]); /* the segment */
-            for (size_t t = i + 4; m == 0xc4 && t + 17 <= n && t < end;) { /* its tables */
-                int codes = 0;
-                for (int k = 1; k <= 16; k++) codes += p[t + k];
+            for (size_t t = i + 4; m == 0xc4 && t < n && t < end;) { /* its tables */
+                int codes = 0; /* stb reads the counts the file lacks as 0 */
+                for (size_t k = t + 1; k <= t + 16 && k < n; k++) codes += p[k];
                 *huge_table |= codes > 256;
                 t += 17 + (size_t)codes;
             }
