@@ -119,14 +119,15 @@ static int same_classes(const cs_model *m, const char *const *names, int n) {
 /* Fine-tunes m (the training worker's own copy of the base model) on ds, whose
    labels index classes ("A,B,..." in output order; other classes than m's give
    a new output layer). mode "head" or "full"; epochs and lr <= 0 take the
-   mode's defaults; crop_bottom < 0 the model's. As `cellsight finetune`:
-   per class, half the images validate (a class of one image: a band of its
-   rows). base_model names the base in the metadata. On failure (or a cancel)
+   mode's defaults; crop_bottom < 0 the model's. With validate, as `cellsight
+   finetune`: per class, half the images validate (a class of one image: a
+   band of its rows); without, every image trains and the last epoch is kept
+   (`--val-folds 0`). base_model names the base in the metadata. On failure (or a cancel)
    m must be thrown away: its classes may have changed. Returns 1 on success,
    after Module.onTrainResult has the validation figures. */
 EMSCRIPTEN_KEEPALIVE int csw_finetune(cs_model *m, const cs_dataset *ds, const char *classes,
                                       const char *mode, int epochs, float lr, int crop_bottom,
-                                      double seed, const char *base_model) {
+                                      int validate, double seed, const char *base_model) {
     if (strcmp(mode, "head") != 0 && strcmp(mode, "full") != 0) {
         cs_fail(&last_error, CS_EINPUT, "mode \"%.20s\" is neither head nor full", mode);
         return 0;
@@ -157,15 +158,16 @@ EMSCRIPTEN_KEEPALIVE int csw_finetune(cs_model *m, const cs_dataset *ds, const c
     o.progress = on_train;
     cs_metrics_init(&tiles, K);
     o.val_tiles = &tiles;
-    if (cs_dataset_split(ds, 1, 2, m->net.tile, o.crop_bottom, &train, &val, &last_error) != CS_OK ||
-        cs_train(m, &train, &val, &o, &last_error) != CS_OK)
+    if (validate && cs_dataset_split(ds, 1, 2, m->net.tile, o.crop_bottom, &train, &val, &last_error) != CS_OK)
         goto done;
+    const cs_dataset *tr = validate ? &train : ds;
+    if (cs_train(m, tr, &val, &o, &last_error) != CS_OK) goto done;
     if (!(confusion = malloc(sizeof(int) * K * K))) {
         cs_fail(&last_error, CS_ENOMEM, "out of memory for the confusion matrix");
         goto done;
     }
     cs_metrics_confusion(&tiles, confusion);
-    emit_train_result(K, confusion, train.n, val.n, cs_metrics_accuracy(&tiles));
+    emit_train_result(K, confusion, tr->n, val.n, cs_metrics_accuracy(&tiles));
     ok = 1;
 done:
     free(confusion);

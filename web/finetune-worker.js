@@ -7,11 +7,12 @@
      trainDefaults {mode}                          -> {defaults}
        {epochs, lr, patience, crops_per_image, batch} of mode "head" or "full"
      finetune {base: {bytes, name}, images: [{file: Blob, label, name}],
-               classes: [names], mode, epochs, lr, cropBottom, seed}
+               classes: [names], mode, epochs, lr, cropBottom, validate, seed}
                                                    -> {bytes, info, figures}
        progress: {done, total, status}, status as src/wasm_finetune.c reports
        it; figures: {confusion, trainImages, valImages, valTileAccuracy}.
-       epochs, lr <= 0 and cropBottom < 0 take the defaults. */
+       epochs, lr <= 0 and cropBottom < 0 take the defaults; validate: half of
+       each class's images validate (else none do, and the last epoch is kept). */
 "use strict";
 
 self.finetuneHandlers = (() => {
@@ -56,7 +57,7 @@ self.finetuneHandlers = (() => {
       return { defaults };
     },
 
-    async finetune(M, { base, images, classes, mode, epochs, lr, cropBottom, seed }, progress) {
+    async finetune(M, { base, images, classes, mode, epochs, lr, cropBottom, validate, seed }, progress) {
       const baseBytes = new Uint8Array(base.bytes);
       const basePtr = toHeap(M, baseBytes);
       const model = M._csw_model_load(basePtr, baseBytes.length) >>> 0;
@@ -84,7 +85,7 @@ self.finetuneHandlers = (() => {
         };
         const arg = (s) => (strings.push(cString(M, s)), strings[strings.length - 1]);
         const ok = M._csw_finetune(model, ds, arg(classes.join(",")), arg(mode), epochs, lr,
-          cropBottom, seed, arg(base.name));
+          cropBottom, validate ? 1 : 0, seed, arg(base.name));
         if (!ok) throw new Error(error(M));
         if (!M._csw_model_bytes(model)) throw new Error(error(M));
         const json = M._csw_model_info(model) >>> 0;

@@ -79,8 +79,9 @@ const Finetune = (() => {
       <h2 id="teach-title">Teach: fine-tune the model on your own cells</h2>
       <p class="help">One bin per cell line: name it, then drop whole microscope images of that line on it
         (or add them with its button), or drop a folder holding one folder of images per cell line anywhere
-        on this panel. Training runs on this computer; no image leaves it. Per class, half
-        the images validate (a class of one image: a band of its rows), never tiles of a training image.</p>
+        on this panel. Training runs on this computer; no image leaves it. Validation goes by image:
+        per class, half the images validate (a class of one image: a band of its rows), never tiles of a
+        training image.</p>
       <div class="bins" id="teach-bins"></div>
       <div class="teach-row">
         <input id="teach-folder" class="visually-hidden" type="file" multiple webkitdirectory>
@@ -104,6 +105,10 @@ const Finetune = (() => {
           <label for="teach-lr">Learning rate</label>
           <input id="teach-lr" type="number" min="0.000001" max="1" step="any">
         </div>
+        <label class="teach-validate"><input id="teach-validate" type="checkbox" checked>
+          <span><strong>Validate</strong> on half of each class's images (which then do not train).
+            Unticked, every image trains and the last epoch is kept, with no figures: for a final
+            model, once validation has shown the settings work.</span></label>
       </div>
       <div class="teach-row">
         <button id="teach-train" class="button primary" type="button">Train</button>
@@ -346,7 +351,7 @@ const Finetune = (() => {
       const bytes = base.bytes || (await assets.bytes(base.file));
       const reply = await Promise.race([cancelled, trainer.call("finetune", {
         base: { bytes, name: baseName(base) }, images, classes, mode: m, epochs, lr,
-        cropBottom: cropBottom(), seed: 1,
+        cropBottom: cropBottom(), validate: ui.validate.checked, seed: 1,
       }, { onProgress: (done, total, { status }) => onStatus(status, done, total, m, history, epochs) })]);
       const ms = performance.now() - started;
       ui.bar.value = 1;
@@ -477,33 +482,19 @@ const Finetune = (() => {
       if (key) dd.dataset.key = key;
       facts.append(el("dt", { textContent: term }), dd);
     };
-    fact("Validation tile accuracy", percent(Number(md.val_tile_accuracy)), "val_tile_accuracy");
-    fact("Validation loss", Number(md.val_loss).toFixed(4), "val_loss");
+    const validated = figures.valImages > 0;
+    if (validated) {
+      fact("Validation tile accuracy", percent(Number(md.val_tile_accuracy)), "val_tile_accuracy");
+      fact("Validation loss", Number(md.val_loss).toFixed(4), "val_loss");
+    }
     fact("Trained on", `${figures.trainImages} images, ${n(md.train_tiles)} tiles` +
       (md.mode === "head" ? " (each tile in its 8 flips and rotations)" : ""));
-    fact("Validated on", `${figures.valImages} images, ${n(md.val_tiles)} tiles`);
-    fact("Epochs", `${md.epochs_run} run of ${md.epochs}; kept epoch ${md.best_epoch} (lowest validation loss)`);
+    fact("Validated on", validated ? `${figures.valImages} images, ${n(md.val_tiles)} tiles` : "nothing: every image trained");
+    fact("Epochs", `${md.epochs_run} run of ${md.epochs}; kept epoch ${md.best_epoch}` +
+      (validated ? " (lowest validation loss)" : " (the last)"));
     if (K === 2) fact("Threshold", `${md.classes.split(",")[1]} when its probability is at least ${Number(md.threshold).toFixed(3)}`);
     ui.result.append(facts);
-
-    const table = el("table", { className: "confusion" });
-    table.append(el("caption", { textContent: "Validation tiles: true class (rows) by predicted class (columns)" }));
-    const head = table.createTHead().insertRow();
-    head.append(el("th", { textContent: "" }), ...info.classes.map((c) => el("th", { scope: "col", textContent: c })));
-    const body = table.createTBody();
-    for (let t = 0; t < K; t++) {
-      const row = body.insertRow();
-      row.append(el("th", { scope: "row", textContent: info.classes[t] }));
-      const total = figures.confusion.slice(t * K, (t + 1) * K).reduce((a, b) => a + b, 0);
-      for (let p = 0; p < K; p++) {
-        const count = figures.confusion[t * K + p];
-        const cell = row.insertCell();
-        cell.textContent = count;
-        cell.className = t === p ? "hit" : count ? "miss" : "";
-        cell.style.setProperty("--share", total ? count / total : 0);
-      }
-    }
-    ui.result.append(el("div", { className: "table-scroll" }, table));
+    if (validated) ui.result.append(confusionTable(info.classes, figures.confusion));
 
     const use = el("button", { id: "teach-use", className: "button primary", type: "button", textContent: "Use this model" });
     use.addEventListener("click", async () => {
@@ -515,6 +506,29 @@ const Finetune = (() => {
     ui.result.append(el("div", { className: "teach-row" }, use, get,
       el("span", { className: "help", textContent: `Listed in the model picker as "${model.label}".` })));
     ui.result.hidden = false;
+  }
+
+  // Rows: true class; columns: predicted class; cells shaded by their share of the row.
+  function confusionTable(classes, confusion) {
+    const K = classes.length;
+    const table = el("table", { className: "confusion" });
+    table.append(el("caption", { textContent: "Validation tiles: true class (rows) by predicted class (columns)" }));
+    const head = table.createTHead().insertRow();
+    head.append(el("th", { textContent: "" }), ...classes.map((c) => el("th", { scope: "col", textContent: c })));
+    const body = table.createTBody();
+    for (let t = 0; t < K; t++) {
+      const row = body.insertRow();
+      row.append(el("th", { scope: "row", textContent: classes[t] }));
+      const total = confusion.slice(t * K, (t + 1) * K).reduce((a, b) => a + b, 0);
+      for (let p = 0; p < K; p++) {
+        const count = confusion[t * K + p];
+        const cell = row.insertCell();
+        cell.textContent = count;
+        cell.className = t === p ? "hit" : count ? "miss" : "";
+        cell.style.setProperty("--share", total ? count / total : 0);
+      }
+    }
+    return el("div", { className: "table-scroll" }, table);
   }
 
   function downloadModel(model) {

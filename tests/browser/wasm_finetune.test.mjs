@@ -57,13 +57,13 @@ function dataset(classes) {
 }
 
 // csw_finetune with strings; returns {ok, message, result, statuses}.
-function finetune(model, ds, classes, mode, { epochs = 3, lr = 0, crop = 0, cancelAt = 0 } = {}) {
+function finetune(model, ds, classes, mode, { epochs = 3, lr = 0, crop = 0, validate = 1, cancelAt = 0 } = {}) {
   const statuses = [];
   let result = null;
   M.onTrainProgress = (s) => (statuses.push(s), cancelAt > 0 && statuses.length >= cancelAt);
   M.onTrainResult = (r) => (result = r);
   const args = [classes.join(","), mode, "base.safetensors"].map(cString);
-  const ok = M._csw_finetune(model, ds, args[0], args[1], epochs, lr, crop, 1, args[2]);
+  const ok = M._csw_finetune(model, ds, args[0], args[1], epochs, lr, crop, validate, 1, args[2]);
   args.forEach((p) => M._free(p));
   M.onTrainProgress = M.onTrainResult = null;
   return { ok, message: ok ? "" : error(), result, statuses };
@@ -119,13 +119,24 @@ test("head mode: the CLI's split, tiles and figures; the confusion matrix; the f
 });
 
 // (A whole full-mode epoch is minutes here; test_finetune.c runs one on small tiles.)
-test("new classes resize the output layer; a full-mode run under way cancels, saying so", () => {
+test("new classes resize the output layer; no validation; a full-mode run under way cancels, saying so", () => {
   const model = loadModel(), ds = dataset(classes);
   const renamed = classes.map((c) => `${c}-mine`);
   const resized = finetune(model, ds, renamed, "head", { epochs: 1 });
   assert.equal(resized.ok, 1, resized.message);
   assert.equal(metadata(model).classes, renamed.join(","));
   M._csw_model_free(model);
+
+  // Without validation every image trains; no figures, the last epoch kept.
+  const all = loadModel();
+  const unvalidated = finetune(all, ds, classes, "head", { epochs: 2, validate: 0 });
+  assert.equal(unvalidated.ok, 1, unvalidated.message);
+  assert.equal(unvalidated.result.trainImages, 6);
+  assert.equal(unvalidated.result.valImages, 0);
+  assert.ok(Array.from(unvalidated.result.confusion).every((n) => n === 0));
+  const md = metadata(all);
+  assert.deepEqual([md.val_images, md.val_tiles, md.val_tile_accuracy, md.best_epoch], ["", "0", "none", "2"]);
+  M._csw_model_free(all);
 
   const other = loadModel();
   const cancelled = finetune(other, ds, classes, "full", { cancelAt: 2 });
