@@ -14,9 +14,13 @@
    Weight gradient, for each kernel row ky:
        dwp[ky][k][o] = sum over pixels (b, y, x) of in[b][y + ky][x][k] * dout[b][y][x][o]
    a GEMM over the pixels, done by dw_block with CS_PIX rows k x CS_CB channels
-   of sums in registers. Pixels are cut into a fixed number of chunks summed
-   separately and added in chunk order, so the result is the same for any
-   number of threads. */
+   of sums in registers. The pixels are cut into chunks that depend on the
+   shape only, summed separately (in parallel) and added in chunk order, so
+   the result is the same for any number of threads.
+
+   Work goes to threads by bands of output rows (forward, input gradient) and
+   by chunks (weight gradient); rows are walked in strips of CS_STRIP pixels so
+   that a strip's inputs and a block of weights stay in L1 cache. */
 #include <stdlib.h>
 #include <string.h>
 
