@@ -1106,7 +1106,8 @@ int main(int argc, char **argv) {
         args a;
         int rc = parse_args(&a, &commands[i], argc - 2, argv + 2);
         if (rc < 0) {
-            if (has_opt(&a, "threads")) cs_set_threads((int)get_int(&a, "threads", 0, 0, 1024));
+            /* Every core unless told otherwise: the library's own default is 1. */
+            cs_set_threads(has_opt(&a, "threads") ? (int)get_int(&a, "threads", 0, 0, 1024) : 0);
             rc = a.bad ? EXIT_USAGE : commands[i].run(&a);
         }
         free(a.pos);
