@@ -317,6 +317,12 @@ cs_status cs_dataset_load(cs_dataset *ds, const char *dir, const char *const *cl
    the pixels: free all three data sets. */
 cs_status cs_dataset_split(const cs_dataset *all, int fold, int nfolds, int tile, int crop_bottom,
                            cs_dataset *train, cs_dataset *val, cs_error *err);
+/* As cs_dataset_split, but every image is split by region, whatever its class
+   holds: validation gets band `fold` of the tile rows of each image, so that a
+   model trains on every image (all the wells and times) yet validates on
+   pixels it never sees. */
+cs_status cs_dataset_split_rows(const cs_dataset *all, int fold, int nfolds, int tile,
+                                int crop_bottom, cs_dataset *train, cs_dataset *val, cs_error *err);
 
 /* ---------------------------------------------------------------- training */
 

@@ -363,6 +363,7 @@ typedef struct {
     int tile;
     int val_folds;       /* validate on part val_fold of val_folds; 0: no validation */
     int val_fold;
+    int val_rows;        /* validate on a band of rows of every image */
     double threshold;    /* NaN: as o.auto_threshold says */
 } plan;
 
@@ -439,9 +440,18 @@ static void parse_plan(args *a, plan *p, const char *protocol, const cs_model *f
         o->auto_threshold = 0;
         p->threshold = get_num(a, "threshold", 0.5, 0, 1);
     }
-    p->val_folds = (int)get_int(a, "val-folds", 2, 0, 1000);
+    int folds = 2, fold = 2, rows = 0; /* as `from` was validated, if it recorded that */
+    char kind[8];
+    const char *v = from ? cs_model_get(from, "val_split") : NULL;
+    if (v && sscanf(v, "%7s %d/%d", kind, &fold, &folds) == 3 && folds >= 2 && fold >= 1 && fold <= folds)
+        rows = strcmp(kind, "rows") == 0;
+    else
+        folds = fold = 2;
+    p->val_folds = (int)get_int(a, "val-folds", folds, 0, 1000);
     if (p->val_folds == 1) usage_error(a, "--val-folds is 0 (no validation) or at least 2");
-    p->val_fold = (int)get_int(a, "val-fold", p->val_folds, 1, p->val_folds > 1 ? p->val_folds : 1) - 1;
+    if (p->val_folds != folds) fold = p->val_folds;
+    p->val_fold = (int)get_int(a, "val-fold", fold, 1, p->val_folds > 1 ? p->val_folds : 1) - 1;
+    p->val_rows = strcmp(get_choice(a, "val-split", rows ? "rows" : "images"), "rows") == 0;
     p->arch = has_opt(a, "arch") ? get_str(a, "arch") : NULL;
     if (!p->arch && from) p->arch = from->net.arch;
     p->tile = has_opt(a, "tile") ? (int)get_int(a, "tile", from ? from->net.tile : CS_TILE, 1, 4096)
@@ -496,8 +506,8 @@ static int train_model(cs_model *m, const cs_dataset *data, const plan *p) {
     cs_dataset train = {0}, val = {0};
     cs_error e;
     int crop = p->o.crop_bottom >= 0 ? p->o.crop_bottom : m->crop_bottom;
-    if (p->val_folds &&
-        cs_dataset_split(data, p->val_fold, p->val_folds, m->net.tile, crop, &train, &val, &e))
+    if (p->val_folds && (p->val_rows ? cs_dataset_split_rows : cs_dataset_split)(
+                            data, p->val_fold, p->val_folds, m->net.tile, crop, &train, &val, &e))
         return input_error("validation split", &e);
     const cs_dataset *tr = p->val_folds ? &train : data;
     fprintf(stderr, "training on %d images, validating on %d", tr->n, val.n);
@@ -515,6 +525,11 @@ static int train_model(cs_model *m, const cs_dataset *data, const plan *p) {
     cs_dataset_free(&train);
     cs_dataset_free(&val);
     if (st) return input_error("training", &e);
+    if (p->val_folds) {
+        char v[64];
+        snprintf(v, sizeof v, "%s %d/%d", p->val_rows ? "rows" : "images", p->val_fold + 1, p->val_folds);
+        if (cs_model_set(m, "val_split", v, &e)) return input_error("training", &e);
+    }
     if (!isnan(p->threshold)) {
         char v[32];
         snprintf(v, sizeof v, "%g", p->threshold);
@@ -606,6 +621,9 @@ static const option training_opts[] = {
                        "a class has one image; 0: no validation, keep the last epoch\n"
                        "(default 2)"},
     {"val-fold", "I", "which of the N parts validates, 1 to N (default N, the smallest)"},
+    {"val-split", "images|rows", "images: as --val-folds says; rows: a band of rows of every\n"
+                                 "image (band I of N, the top one by default), so that training\n"
+                                 "sees every image (default images)"},
     {0}};
 
 static const option train_own_opts[] = {

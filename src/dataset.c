@@ -203,8 +203,9 @@ static cs_status split_region(const cs_dataset *all, int i, int fold, int nfolds
     return st;
 }
 
-cs_status cs_dataset_split(const cs_dataset *all, int fold, int nfolds, int tile, int crop_bottom,
-                           cs_dataset *train, cs_dataset *val, cs_error *err) {
+/* by_rows: every image is split by region, not only a class's single image. */
+static cs_status split(const cs_dataset *all, int fold, int nfolds, int tile, int crop_bottom,
+                       int by_rows, cs_dataset *train, cs_dataset *val, cs_error *err) {
     memset(train, 0, sizeof *train);
     memset(val, 0, sizeof *val);
     if (nfolds < 2 || fold < 0 || fold >= nfolds)
@@ -217,7 +218,7 @@ cs_status cs_dataset_split(const cs_dataset *all, int fold, int nfolds, int tile
                 rank += j < i;
                 count++;
             }
-        if (count == 1)
+        if (count == 1 || by_rows)
             st = split_region(all, i, fold, nfolds, tile, crop_bottom, train, val, err);
         else
             st = add_rows(rank % nfolds == fold ? val : train, all, i, 0, all->images[i].h, -1, err);
@@ -227,4 +228,14 @@ cs_status cs_dataset_split(const cs_dataset *all, int fold, int nfolds, int tile
         cs_dataset_free(val);
     }
     return st;
+}
+
+cs_status cs_dataset_split(const cs_dataset *all, int fold, int nfolds, int tile, int crop_bottom,
+                           cs_dataset *train, cs_dataset *val, cs_error *err) {
+    return split(all, fold, nfolds, tile, crop_bottom, 0, train, val, err);
+}
+
+cs_status cs_dataset_split_rows(const cs_dataset *all, int fold, int nfolds, int tile,
+                                int crop_bottom, cs_dataset *train, cs_dataset *val, cs_error *err) {
+    return split(all, fold, nfolds, tile, crop_bottom, 1, train, val, err);
 }
