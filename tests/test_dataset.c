@@ -122,6 +122,39 @@ static void test_region_crops_stay_out(void) {
     cs_dataset_free(&all);
 }
 
+/* cs_dataset_split_rows splits every image by region, even with two images per
+   class: validation gets the same band of each, training the rest of each, and
+   no row is in both. */
+static void test_split_rows_of_every_image(void) {
+    enum { T = 16, CROP = 8, H = 8 * T + CROP + 5 };
+    cs_dataset all = {0}, train, val;
+    add(&all, synthetic(3 * T, H, -1), 0, "A/1");
+    add(&all, synthetic(3 * T, H, -1), 0, "A/2");
+    add(&all, synthetic(3 * T, H, -1), 1, "B/1");
+    add(&all, synthetic(3 * T, H, -1), 1, "B/2");
+    CHECK(cs_dataset_split_rows(&all, 3, 4, T, CROP, &train, &val, NULL) == CS_OK);
+    CHECK(val.n == 4 && train.n == 4); /* the top band: nothing above it */
+    for (int i = 0; i < val.n && i < train.n; i++) {
+        char in_val[256] = {0}, in_train[256] = {0};
+        mark_rows(&val.images[i], CROP, T, 1, in_val);
+        mark_rows(&train.images[i], CROP, T, 0, in_train);
+        int overlap = 0, nval = 0, ntrain = 0;
+        for (int y = 0; y < 256; y++) {
+            overlap += in_val[y] && in_train[y];
+            nval += in_val[y] > 0;
+            ntrain += y < 8 * T && in_train[y];
+        }
+        CHECK(overlap == 0 && nval == 2 * T && ntrain == 6 * T);
+        CHECK(in_val[0] && strstr(val.names[i], " (rows 0-") != NULL);
+        CHECK(val.labels[i] == all.labels[i] && train.labels[i] == all.labels[i]);
+    }
+    cs_dataset_free(&train);
+    cs_dataset_free(&val);
+    cs_error err;
+    CHECK(cs_dataset_split_rows(&all, 0, 9, T, CROP, &train, &val, &err) == CS_EINPUT);
+    cs_dataset_free(&all);
+}
+
 /* Loading the fixture tests/data/dataset: A holds a.pgm, b.pgm and notes.txt,
    B x.pgm, C and E a note each. Files come sorted, bad ones and unnamed
    folders are listed, a missing or empty class folder is an error naming it. */
@@ -157,6 +190,7 @@ int main(int argc, char **argv) {
     test_split_by_image();
     test_split_by_region();
     test_region_crops_stay_out();
+    test_split_rows_of_every_image();
     test_load(argc > 1 ? argv[1] : "tests/data");
     return test_summary();
 }
