@@ -1,19 +1,18 @@
 #!/usr/bin/python3
 """Pools the folds of an image-level cross-validation run fold by fold (as
-tools/train_models does, in parallel): each fold's `cellsight predict --tiles
---csv` of its model on its own held-out images. Prints, in Markdown, the figures
-`cellsight eval --folds images` reports: tile accuracy over non-background tiles,
-ROC AUC (two classes), image accuracy (an image's class from the mean of its
-tiles; two classes: the fold model's threshold), image top-5, per-class recall and
-the confusion matrix.
+tools/train_models does, in parallel): each fold's `cellsight eval --report`
+eval.json of its model on its own held-out images and, for two classes, its
+`cellsight predict --tiles --csv` (for the pooled ROC AUC). Prints, in Markdown,
+what `cellsight eval --folds images` reports: tile accuracy over non-background
+tiles, ROC AUC (two classes: pooled tiles), image accuracy (an image's class from
+the mean of its tiles, each fold with its own model's threshold), image top-5,
+per-class tile recall and images right, the confusion matrix and every image.
 
-    tools/cv_pool.py CLASSES THRESHOLD1,THRESHOLD2,... fold1_tiles.csv fold2_tiles.csv ...
-
-CLASSES: comma-separated, in the models' order; THRESHOLDs: each fold model's
-(ignored for more than two classes)."""
+    tools/cv_pool.py fold1/eval.json fold2/eval.json [fold1_tiles.csv fold2_tiles.csv]
+"""
 import csv
+import json
 import sys
-from collections import defaultdict
 
 
 def auc(scores, positive):
@@ -28,64 +27,55 @@ def auc(scores, positive):
         j = i
         while j < len(pairs) and pairs[j][0] == pairs[i][0]:
             j += 1
-        mid = (i + 1 + j) / 2  # mean rank of the tie block
-        rank_sum += mid * sum(p for _, p in pairs[i:j])
+        rank_sum += (i + 1 + j) / 2 * sum(p for _, p in pairs[i:j])  # tie block's mean rank
         i = j
     return (rank_sum - npos * (npos + 1) / 2) / (npos * nneg)
 
 
 def main():
-    classes = sys.argv[1].split(",")
-    thresholds = [float(t) for t in sys.argv[2].split(",")]
+    evals = [a for a in sys.argv[1:] if a.endswith(".json")]
+    tiles = [a for a in sys.argv[1:] if a.endswith(".csv")]
+    folds = [json.load(open(p)) for p in evals]
+    classes = folds[0]["classes"]
     K = len(classes)
-    tiles = []  # (true, predicted, probs)
-    images = defaultdict(lambda: {"probs": [0.0] * K, "n": 0})
-    for fold, path in enumerate(sys.argv[3:]):
-        with open(path, newline="") as f:
-            for row in csv.DictReader(f):
-                if row["background"] == "1":
-                    continue
-                true = row["file"].replace("\\", "/").split("/")[-2]
-                probs = [float(row["p_" + c]) for c in classes]
-                tiles.append((classes.index(true), classes.index(row["predicted_class"]), probs))
-                im = images[(fold, row["file"])]
-                im["true"] = classes.index(true)
-                im["n"] += 1
-                im["probs"] = [a + b for a, b in zip(im["probs"], probs)]
-    conf = [[0] * K for _ in range(K)]
-    for t, p, _ in tiles:
-        conf[t][p] += 1
-    tile_acc = sum(conf[c][c] for c in range(K)) / len(tiles)
-    right = top5 = 0
-    rows = []
-    for (fold, name), im in sorted(images.items()):
-        mean = [p / im["n"] for p in im["probs"]]
-        if K == 2:
-            pred = 1 if mean[1] >= thresholds[fold] else 0
-        else:
-            pred = max(range(K), key=lambda c: mean[c])
-        order = sorted(range(K), key=lambda c: -mean[c])
-        right += pred == im["true"]
-        top5 += im["true"] in order[:5]
-        rows.append((fold + 1, name.split("/")[-1], classes[im["true"]], classes[pred], mean[pred], im["n"]))
-    print(f"{len(tiles)} non-background tiles, accuracy {tile_acc:.4f}", end="")
-    if K == 2:
-        print(f", ROC AUC {auc([p[1] for _, _, p in tiles], [t == 1 for t, _, _ in tiles]):.4f}", end="")
+    conf = [[sum(f["confusion"][i][j] for f in folds) for j in range(K)] for i in range(K)]
+    ntiles = sum(map(sum, conf))
+    images = [(k + 1, im) for k, f in enumerate(folds) for im in f["per_image"]]
+    right = sum(im["predicted_class"] == im["class"] for _, im in images)
+    top5 = sum(im["class"] in sorted(im["probs"], key=lambda c: -im["probs"][c])[:5] for _, im in images)
+    print(f"{ntiles} non-background tiles, accuracy {sum(conf[c][c] for c in range(K)) / ntiles:.4f}", end="")
+    if K == 2 and tiles:
+        scores, positive = [], []
+        for path in tiles:
+            with open(path, newline="") as f:
+                for row in csv.DictReader(f):
+                    if row["background"] == "0":
+                        scores.append(float(row["p_" + classes[1]]))
+                        positive.append(row["file"].replace("\\", "/").split("/")[-2] == classes[1])
+        print(f", ROC AUC {auc(scores, positive):.4f}", end="")
     print(f". {len(images)} images, {right} right (accuracy {right / len(images):.4f})", end="")
     if K > 5:
         print(f", {top5} in the top 5", end="")
-    print(".\n\n| class | tiles | recall (tiles) |\n|---|---|---|")
+    print(".")
+    print("\nPer fold:\n\n| fold | tiles | tile accuracy | " + ("ROC AUC | " if K == 2 else "") +
+          "images | images right |\n|---:|---:|---:|" + ("---:|" if K == 2 else "") + "---:|---:|")
+    for k, f in enumerate(folds):
+        r = sum(im["predicted_class"] == im["class"] for im in f["per_image"])
+        a = f" {f['auc']:.4f} |" if K == 2 else ""
+        print(f"| {k + 1} | {f['tiles']} | {f['tile_accuracy']:.4f} |{a} {f['images']} | {r} |")
+    print("\n| class | tiles | recall (tiles) | images right |\n|---|---:|---:|---:|")
     for c in range(K):
         n = sum(conf[c])
-        print(f"| {classes[c]} | {n} | {conf[c][c] / n if n else float('nan'):.4f} |")
-    if K <= 10:
-        print("\nConfusion (rows: true class; tiles):\n\n| true \\ predicted | " + " | ".join(classes) + " |")
-        print("|---|" + "---|" * K)
-        for c in range(K):
-            print(f"| {classes[c]} | " + " | ".join(str(x) for x in conf[c]) + " |")
-    print("\n| fold | image | true | predicted | confidence | tiles |\n|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]:.4f} | {r[5]} |")
+        ok = sum(im["class"] == classes[c] and im["predicted_class"] == classes[c] for _, im in images)
+        of = sum(im["class"] == classes[c] for _, im in images)
+        print(f"| {classes[c]} | {n} | {conf[c][c] / n if n else float('nan'):.4f} | {ok} / {of} |")
+    print("\nTiles by true class (rows) and predicted class (columns):\n\n| | " + " | ".join(classes) + " |")
+    print("|---|" + "---:|" * K)
+    for c in range(K):
+        print(f"| {classes[c]} | " + " | ".join(str(x) for x in conf[c]) + " |")
+    print("\n| fold | image | class | predicted | confidence | tiles |\n|---:|---|---|---|---:|---:|")
+    for k, im in images:
+        print(f"| {k} | {im['file']} | {im['class']} | {im['predicted_class']} | {im['confidence']:.4f} | {im['tiles']} |")
 
 
 if __name__ == "__main__":
