@@ -110,13 +110,34 @@ static int jpeg_scans(const uint8_t *p, size_t n, int *huge_table) {
     return scans;
 }
 
+/* stb 2.27 reads the numbers of a PGM/PPM header (width, height, maximum)
+   into an int without a check (fixed in stb 2.28; found by tests/fuzz).
+   Returns 0 if one would overflow it. It skips blanks and # comments as stb does. */
+static int pnm_numbers_fit(const uint8_t *p, size_t n) {
+    if (n < 2 || p[0] != 'P' || (p[1] != '5' && p[1] != '6')) return 1;
+    size_t i = 2;
+    for (int field = 0; field < 3; field++) {
+        for (;;) {
+            while (i < n && (p[i] == ' ' || (p[i] >= '\t' && p[i] <= '\r'))) i++;
+            if (i >= n || p[i] != '#') break;
+            while (i < n && p[i] != '\n' && p[i] != '\r') i++;
+        }
+        for (int value = 0; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+            int d = p[i] - '0';
+            if (value > (INT32_MAX - d) / 10) return 0;
+            value = value * 10 + d;
+        }
+    }
+    return 1;
+}
+
 cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error *err) {
     *w = *h = 0;
     if (size == 0) return cs_fail(err, CS_EINPUT, "the file is empty");
     if ((long long)size > CS_MAX_IMAGE_BYTES)
         return cs_fail(err, CS_ELIMIT, "the image file has %zu bytes, over the limit of %lld",
                        size, CS_MAX_IMAGE_BYTES);
-    /* A JPEG's segments before stb reads any of them. */
+    /* What stb 2.27 must not be given, before it reads anything. */
     const uint8_t *p = data;
     int huge_table = 0;
     int scans = size >= 3 && !memcmp(p, "\xff\xd8\xff", 3) ? jpeg_scans(p, size, &huge_table) : 0;
@@ -125,6 +146,8 @@ cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error 
     if (scans > MAX_JPEG_SCANS)
         return cs_fail(err, CS_ELIMIT, "the JPEG has %d scans, over the limit of %d", scans,
                        MAX_JPEG_SCANS);
+    if (!pnm_numbers_fit(p, size))
+        return cs_fail(err, CS_EINPUT, "the PGM/PPM header has a number too large for any image");
     /* stb tries every format in turn, so its failure only says "unknown image
        type"; a PNG too large for stb to describe is told by its IHDR. */
     int channels = 0;
