@@ -140,7 +140,10 @@ cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error 
     /* What stb 2.27 must not be given, before it reads anything. */
     const uint8_t *p = data;
     int huge_table = 0;
-    int scans = size >= 3 && !memcmp(p, "\xff\xd8\xff", 3) ? jpeg_scans(p, size, &huge_table) : 0;
+    size_t fill = 0; /* stb, as JPEG allows, takes any number of 0xff before a marker */
+    while (fill < size && p[fill] == 0xff) fill++;
+    int jpeg = fill >= 1 && fill < size && p[fill] == 0xd8;
+    int scans = jpeg ? jpeg_scans(p + fill - 1, size - fill + 1, &huge_table) : 0;
     if (huge_table)
         return cs_fail(err, CS_EINPUT, "the JPEG is damaged (a Huffman table of more than 256 codes)");
     if (scans > MAX_JPEG_SCANS)
