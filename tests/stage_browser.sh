@@ -16,7 +16,7 @@ mkdir -p "$out"
 cmake --preset native >/dev/null
 cmake --build --preset native -j"$(nproc)" --target cellsight
 cmake --preset wasm >/dev/null
-cmake --build --preset wasm -j"$(nproc)" --target cellsight-web
+cmake --build --preset wasm -j"$(nproc)" --target cellsight-web cellsight-web-mt
 [ -d tests/browser/node_modules ] || (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
 # The page's default model; until a trained one ships, one with random weights.

@@ -5,7 +5,8 @@
 
    The output folder gets the page (index.html, app.js, worker.js, style.css,
    and fine-tuning's finetune.js, finetune-worker.js, finetune.css),
-   the module, the models (*.safetensors of --models) and the sample images of
+   the module (and its pthread variant cellsight-web-mt.js + .worker.js when
+   built beside it), the models (*.safetensors of --models) and the sample images of
    web/samples, assets.json listing those two (with the models' cards), sw.js with the list of files to
    cache for offline use, and cellsight.html: the whole page in one file, every
    script, style, model and sample inlined, that works opened from file:// with
@@ -62,6 +63,11 @@ function modelLabel(file) {
 fs.rmSync(out, { recursive: true, force: true });
 for (const file of PAGE) write(file, read(path.join(root, "web", file)));
 write("cellsight-web.js", read(opts.module));
+// The pthread variant beside the module (web/CMakeLists.txt), which worker.js
+// picks on a cross-origin-isolated page; cellsight.html keeps the single thread.
+const threaded = ["cellsight-web-mt.js", "cellsight-web-mt.worker.js"];
+const threadedFiles = threaded.every((f) => fs.existsSync(path.join(path.dirname(opts.module), f))) ? threaded : [];
+for (const file of threadedFiles) write(file, read(path.join(path.dirname(opts.module), file)));
 
 // Each model's card (model/<name>.md) goes along as text, for the page to show.
 const cardOf = (file) => {
@@ -92,7 +98,7 @@ const assets = { models, samples, credit };
 write("assets.json", JSON.stringify(assets, null, 2) + "\n");
 
 // sw.js caches every file above; the hash of their contents names the cache.
-const cached = ["assets.json", "cellsight-web.js", ...PAGE, ...models.map((m) => m.file),
+const cached = ["assets.json", "cellsight-web.js", ...threadedFiles, ...PAGE, ...models.map((m) => m.file),
   ...samples.map((s) => s.file)];
 const hash = crypto.createHash("sha256");
 for (const file of cached) hash.update(file).update(read(path.join(out, file)));
@@ -131,4 +137,6 @@ write("cellsight.html", html);
 
 const size = (file) => `${(fs.statSync(path.join(out, file)).size / 1024).toFixed(0)} KiB`;
 console.log(`web/build.mjs: ${out}: ${models.length} model(s), ${samples.length} sample(s), ` +
-  `cellsight-web.js ${size("cellsight-web.js")}, cellsight.html ${size("cellsight.html")}`);
+  `cellsight-web.js ${size("cellsight-web.js")}, ` +
+  (threadedFiles.length ? `cellsight-web-mt.js ${size("cellsight-web-mt.js")}, ` : "no pthread build, ") +
+  `cellsight.html ${size("cellsight.html")}`);

@@ -7,7 +7,7 @@
    {id, type: "progress", done, total} before that. Requests run one at a time
    in the order they arrive.
 
-     init {cancelFlag}                            -> {version}
+     init {cancelFlag}                            -> {version, threads}
        cancelFlag: an Int32Array on a SharedArrayBuffer (cross-origin-isolated
        pages only, else null); the page stores 1 in it to stop the request
        under way, which then fails with the core's "cancelled" message.
@@ -21,23 +21,47 @@
 "use strict";
 
 // The self-contained cellsight.html runs this file from a blob with the module
-// prepended; a served page loads the module beside it. (The place to pick a
-// pthread build when self.crossOriginIsolated, once there is one.)
-if (typeof CellsightModule === "undefined") importScripts("cellsight-web.js");
+// prepended (one thread). A served page loads the module beside it: the
+// pthread build when cross-origin isolated (shared memory allowed) and it is
+// there, else the single-thread one. Returns the threads to use.
+function loadModule() {
+  if (typeof CellsightModule !== "undefined") return 1;
+  if (self.crossOriginIsolated) {
+    try {
+      importScripts("cellsight-web-mt.js");
+      return Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 16));
+    } catch {
+      // not in this build: the single-thread module below
+    }
+  }
+  importScripts("cellsight-web.js");
+  return 1;
+}
+const threads = loadModule();
 if (!self.finetuneHandlers) importScripts("finetune-worker.js");
 
-const modulePromise = CellsightModule();
+// Each pthread's Web Worker is started before the module runs (poolSize, read
+// by the pthread build), and loads the module from its URL.
+const modulePromise = (async () => {
+  const M = await CellsightModule(threads > 1
+    ? { poolSize: threads - 1, mainScriptUrlOrBlob: new URL("cellsight-web-mt.js", self.location.href).href }
+    : {});
+  M._cs_set_threads(threads);
+  return M;
+})();
 const models = new Map(); // key -> pointer to a cs_model in the module's heap
 
 function lastError(M) {
   return M.UTF8ToString(M._csw_error());
 }
 
-// Copies bytes into the module's heap; the caller frees the pointer.
+// Copies bytes into the module's heap; the caller frees the pointer. In the
+// pthread build, through the memory itself: another thread may have grown it
+// since M.HEAPU8 was made (the single-thread build exports no wasmMemory).
 function toHeap(M, bytes) {
   const ptr = M._malloc(Math.max(bytes.length, 1)) >>> 0;
   if (!ptr) throw new Error(`not enough memory for ${bytes.length} bytes`);
-  M.HEAPU8.set(bytes, ptr);
+  (M.wasmMemory ? new Uint8Array(M.wasmMemory.buffer) : M.HEAPU8).set(bytes, ptr);
   return ptr;
 }
 
@@ -65,7 +89,7 @@ async function browserPixels(blob) {
 const handlers = {
   async init(M, { cancelFlag }) {
     if (cancelFlag) M.isCancelled = () => Atomics.load(cancelFlag, 0) !== 0;
-    return { version: M.UTF8ToString(M._csw_version()) };
+    return { version: M.UTF8ToString(M._csw_version()), threads: M._cs_threads() };
   },
 
   async loadModel(M, { key, bytes }) {

@@ -321,6 +321,37 @@ test("the self-contained cellsight.html classifies from file://", async () => {
   await context.close();
 });
 
+test("threads: the served page (cross-origin isolated) runs the pthread build, file:// one thread, with the same figures", async () => {
+  const sample = SAMPLES[0]; // 1408 x 1040
+  const run = async (url) => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await openPage(context, url);
+    const isolated = await page.evaluate(() => self.crossOriginIsolated);
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    const engine = await page.locator("#engine").textContent();
+    const started = Date.now();
+    await dropFiles(page, [sample]);
+    await waitForResults(page, 1);
+    const ms = Date.now() - started;
+    const shown = await shownResults(page);
+    assertMatchesCli(shown, [sample]);
+    assert.deepEqual(page.problems, []);
+    await context.close();
+    return { isolated, cores, engine, ms, probs: shown[0].probs };
+  };
+  const served = await run(CS_URL);
+  const local = await run(`file://${path.join(CS_DIST, "cellsight.html")}`);
+  console.log(`${path.basename(sample)}: served "${served.engine}" ${served.ms} ms, ` +
+    `file:// "${local.engine}" ${local.ms} ms (drop to result)`);
+  assert.equal(served.isolated, true, "tools/serve sends COOP/COEP");
+  const want = Math.min(served.cores, 16);
+  assert.equal(served.engine, `WebAssembly SIMD, ${want} thread${want === 1 ? "" : "s"}`);
+  assert.equal(local.isolated, false);
+  assert.equal(local.engine, "WebAssembly SIMD, 1 thread");
+  served.probs.forEach((p, k) => assert.ok(Math.abs(p - local.probs[k]) <= TOLERANCE,
+    `p[${k}]: ${p} with threads, ${local.probs[k]} without`));
+});
+
 test("a 4000 x 4000 image is decoded and classified off the page's thread", async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await openPage(context, CS_URL);
