@@ -43,7 +43,7 @@ for (const k of ["native", "wasm", "site", "model", "onnx", "image"]) {
 const here = path.dirname(fileURLToPath(import.meta.url));
 const seconds = opts.seconds, runs = Number(opts.runs);
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
-const TFJS_LIMIT = Number(process.env.CS_BENCH_TFJS_LIMIT) || 400; // seconds for one TensorFlow.js cpu training step of 2 tiles
+const TFJS_LIMIT = Number(process.env.CS_BENCH_TFJS_LIMIT) || 300; // seconds for one TensorFlow.js cpu training step of 2 tiles
 const TIME = fs.existsSync("/usr/bin/time") ? "/usr/bin/time" : null;
 const rows = [];
 let failures = 0;
@@ -308,7 +308,7 @@ for (const [target, threads] of [...threadCounts.map((t) => ["native", t]).rever
     `${fmt(100 * v, 0)}%`);
 }
 out.push("Issue 6's targets:", "", table(["target", "needed", "measured", "met"], targets));
-const failed = rows.filter((r) => r.error);
+const failed = rows.filter((r) => r.error && !r.tiles_per_s_below);
 if (failed.length) {
   out.push("", "Failed:", ...[...new Set(failed.map((r) => `- ${r.engine} ${r.target}: ${r.error}`))]);
 }
