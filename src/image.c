@@ -165,7 +165,13 @@ cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error 
                        *w, *h, (long long)*w * *h, CS_MAX_IMAGE_PIXELS);
     /* A PGM/PPM's raw pixels must all be there (stb would accept it short). */
     if (size >= 2 && p[0] == 'P' && (p[1] == '5' || p[1] == '6')) {
-        size_t need = (size_t)*w * *h * channels * (stbi_is_16_bit_from_memory(data, (int)size) ? 2 : 1);
+        int wide = stbi_is_16_bit_from_memory(data, (int)size);
+        /* stb 2.27 turns a 16-bit PPM to gray as if it were 8-bit, then reads past
+           its buffer (fixed in stb 2.28; found by tests/fuzz). */
+        if (wide && p[1] == '6')
+            return cs_fail(err, CS_EINPUT, "a 16-bit PPM, which cellsight cannot read: save it "
+                           "as PNG or as an 8-bit PPM");
+        size_t need = (size_t)*w * *h * channels * (wide ? 2 : 1);
         if (size <= need)
             return cs_fail(err, CS_EINPUT, "the image is truncated: %d x %d pixels need %zu bytes, "
                            "the file has %zu", *w, *h, need, size);

@@ -76,6 +76,7 @@ expect_error "$tmp/none.safetensors" info "$tmp/none.safetensors"
 for f in "${bad_images[@]}"; do
   expect_error "$images/$f" predict --model "$good_model" --csv "$images/$f"
 done
+expect_error "$data/bad/ppm16.ppm" predict --model "$good_model" --csv "$data/bad/ppm16.ppm"
 expect_error "$tmp/none.png" predict --model "$good_model" "$tmp/none.png"
 for f in "${damaged_images[@]}"; do
   run predict --model "$good_model" --csv "$images/$f"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """make_bad.py: the bad model files that ../models lacks, each one defect away
-from ../models/good_tiny.safetensors (standard library only; run from this
-folder; the files are committed). tests/cli_badinput.sh runs the CLI on both
-folders' bad files."""
+from ../models/good_tiny.safetensors, and the bad images that ../images lacks
+(standard library only; run from this folder; the files are committed).
+tests/cli_badinput.sh runs the CLI on every folder's bad files."""
 import json
 import struct
 
@@ -33,3 +33,7 @@ if __name__ == "__main__":
     begin, end = header["conv1.bias"]["data_offsets"]
     write("offsets_reversed.safetensors",
           {**header, "conv1.bias": {**header["conv1.bias"], "data_offsets": [end, begin]}}, data)
+
+    # A valid 16-bit PPM, which stb 2.27 cannot turn to gray safely: refused.
+    with open("ppm16.ppm", "wb") as f:
+        f.write(b"P6\n4 4\n65535\n" + bytes(range(96)))
