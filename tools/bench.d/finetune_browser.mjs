@@ -62,8 +62,8 @@ try {
   const figures = await page.$$eval("#teach-result .teach-figures dt", (dts) =>
     Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
   await page.screenshot({ path: path.join(opts.out, "finetune-browser.png"), fullPage: true });
-  const threads = await page.evaluate(() => self.crossOriginIsolated ? "cross-origin isolated" : "not isolated");
-  console.log(`page (headless Chromium, WASM, 1 thread, ${threads}): ${(ms / 1000).toFixed(1)} s, ` +
+  const engine = await page.textContent("#engine"); // e.g. "WebAssembly SIMD, 2 threads"
+  console.log(`page (headless Chromium, ${engine}): ${(ms / 1000).toFixed(1)} s, ` +
     `validation tile accuracy ${figures["Validation tile accuracy"]}`);
   for (const [k, v] of Object.entries(figures)) console.log(`  ${k}: ${v}`);
 } finally {
