@@ -8,11 +8,6 @@
 #include "test.h"
 #include "test_train.h"
 
-#define ARCH "conv8,pool,conv16,gap,dense16,dense"
-#define TILE 32
-
-static const char *const CLASSES[] = {"T47D", "MDAMB231"};
-
 typedef struct {
     float first_loss, last_loss;
     int feature_calls;
@@ -122,13 +117,10 @@ static void test_full(cs_model *m, const cs_dataset *train, const cs_dataset *va
 }
 
 int main(int argc, char **argv) {
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/train", argc > 1 ? argv[1] : "tests/data");
     cs_dataset all, train, val;
     cs_model m;
     cs_error err;
-    CHECK(cs_dataset_load(&all, dir, CLASSES, 2, NULL, NULL, &err) == CS_OK);
-    CHECK(cs_dataset_split(&all, 1, 2, TILE, 0, &train, &val, &err) == CS_OK);
+    load_fixture(argc, argv, &all, &train, &val, NULL);
     CHECK(cs_model_init(&m, ARCH, TILE, 2, CLASSES, 3, &err) == CS_OK);
     test_head(&m, &train, &val);
     test_resize(&m);

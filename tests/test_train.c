@@ -8,11 +8,6 @@
 #include "test.h"
 #include "test_train.h"
 
-#define ARCH "conv8,pool,conv16,gap,dense16,dense"
-#define TILE 32
-
-static const char *const CLASSES[] = {"T47D", "MDAMB231"};
-
 /* ------------------------------------------------------------ training */
 
 typedef struct {
@@ -122,15 +117,11 @@ static void test_paper_step(const cs_dataset *train) {
 }
 
 int main(int argc, char **argv) {
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/train", argc > 1 ? argv[1] : "tests/data");
     cs_dataset all, train, val;
-    cs_error err;
     char *skipped = NULL;
-    CHECK(cs_dataset_load(&all, dir, CLASSES, 2, &skipped, NULL, &err) == CS_OK);
+    load_fixture(argc, argv, &all, &train, &val, &skipped);
     CHECK(skipped == NULL);
     free(skipped);
-    CHECK(cs_dataset_split(&all, 1, 2, TILE, 0, &train, &val, &err) == CS_OK);
     test_training(&train, &val);
     test_paper_step(&train);
     cs_dataset_free(&train);

@@ -5,9 +5,26 @@
 #include <stdlib.h>
 
 #include "cellsight.h"
+#include "test.h"
+
+/* A small net on small tiles keeps training tests to seconds. */
+#define ARCH "conv8,pool,conv16,gap,dense16,dense"
+#define TILE 32
+static const char *const CLASSES[] = {"T47D", "MDAMB231"};
+
+/* The committed two-class fixture (argv[1]/train), split by image: the second
+   image of each class validates. */
+static inline void load_fixture(int argc, char **argv, cs_dataset *all, cs_dataset *train,
+                                cs_dataset *val, char **skipped) {
+    char dir[1024];
+    cs_error err;
+    snprintf(dir, sizeof dir, "%s/train", argc > 1 ? argv[1] : "tests/data");
+    CHECK(cs_dataset_load(all, dir, CLASSES, 2, skipped, NULL, &err) == CS_OK);
+    CHECK(cs_dataset_split(all, 1, 2, TILE, 0, train, val, &err) == CS_OK);
+}
 
 /* The loss of m on the foreground grid tiles of ds, computed here from scratch. */
-static float loss_on(const cs_model *m, const cs_dataset *ds) {
+static inline float loss_on(const cs_model *m, const cs_dataset *ds) {
     int T = m->net.tile, n = 0;
     float *x = malloc(sizeof(float) * T * T * 4096), *probs = malloc(sizeof(float) * m->net.nclasses * 4096);
     int *labels = malloc(sizeof(int) * 4096);

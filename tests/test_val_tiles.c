@@ -7,11 +7,7 @@
 
 #include "cellsight.h"
 #include "test.h"
-
-#define ARCH "conv8,pool,conv16,gap,dense16,dense"
-#define TILE 32
-
-static const char *const CLASSES[] = {"T47D", "MDAMB231"};
+#include "test_train.h"
 
 /* The foreground grid tiles of ds through m, in cs_train's order (image by
    image, row by row): probs [n][K]; returns n. */
@@ -93,13 +89,10 @@ static void test_wrong_classes(cs_model *m, const cs_dataset *train, const cs_da
 }
 
 int main(int argc, char **argv) {
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/train", argc > 1 ? argv[1] : "tests/data");
     cs_dataset all, train, val;
     cs_model m;
     cs_error err;
-    CHECK(cs_dataset_load(&all, dir, CLASSES, 2, NULL, NULL, &err) == CS_OK);
-    CHECK(cs_dataset_split(&all, 1, 2, TILE, 0, &train, &val, &err) == CS_OK);
+    load_fixture(argc, argv, &all, &train, &val, NULL);
     CHECK(cs_model_init(&m, ARCH, TILE, 2, CLASSES, 3, &err) == CS_OK);
     run(&m, &train, &val, "head");
     run(&m, &train, &val, "full");
