@@ -167,7 +167,7 @@ cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error 
     if (size >= 2 && p[0] == 'P' && (p[1] == '5' || p[1] == '6')) {
         int wide = stbi_is_16_bit_from_memory(data, (int)size);
         /* stb 2.27 turns a 16-bit PPM to gray as if it were 8-bit, then reads past
-           its buffer (fixed in stb 2.28; found by tests/fuzz). */
+           its buffer (found by tests/fuzz). */
         if (wide && p[1] == '6')
             return cs_fail(err, CS_EINPUT, "a 16-bit PPM, which cellsight cannot read: save it "
                            "as PNG or as an 8-bit PPM");
