@@ -28,12 +28,6 @@ static size_t frozen_params(const cs_net *net) {
     return (size_t)(L->weight - net->params);
 }
 
-static float *copy_params(const cs_net *net) {
-    float *p = malloc(sizeof(float) * net->nparams);
-    memcpy(p, net->params, sizeof(float) * net->nparams);
-    return p;
-}
-
 static void head_opts(cs_train_opts *o, watch *w) {
     cs_train_defaults(o, "head");
     CHECK(o->head_only && o->aug.dihedral);

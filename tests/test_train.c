@@ -81,8 +81,7 @@ static void test_training(const cs_dataset *train, const cs_dataset *val) {
     /* Cancel in the middle of epoch 2: the model is exactly as it was. */
     watch w3 = {.cancel_at = 20};
     o.ctx = &w3;
-    float *before = malloc(sizeof(float) * m.net.nparams);
-    memcpy(before, m.net.params, sizeof(float) * m.net.nparams);
+    float *before = copy_params(&m.net);
     int nmeta = m.nmeta;
     float threshold = m.threshold;
     CHECK(cs_train(&m, train, val, &o, &err) == CS_ECANCEL);
@@ -105,8 +104,7 @@ static void test_paper_step(const cs_dataset *train) {
     o.batch = 2 * train->n;
     o.crop_bottom = 0;
     CHECK(cs_model_init(&m, NULL, CS_TILE, 2, CLASSES, 1, NULL) == CS_OK);
-    float *before = malloc(sizeof(float) * m.net.nparams);
-    memcpy(before, m.net.params, sizeof(float) * m.net.nparams);
+    float *before = copy_params(&m.net);
     cs_error err;
     CHECK(cs_train(&m, train, NULL, &o, &err) == CS_OK);
     CHECK(memcmp(before, m.net.params, sizeof(float) * m.net.nparams) != 0);

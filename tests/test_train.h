@@ -3,6 +3,7 @@
 #define CS_TEST_TRAIN_H
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "cellsight.h"
 #include "test.h"
@@ -21,6 +22,13 @@ static inline void load_fixture(int argc, char **argv, cs_dataset *all, cs_datas
     snprintf(dir, sizeof dir, "%s/train", argc > 1 ? argv[1] : "tests/data");
     CHECK(cs_dataset_load(all, dir, CLASSES, 2, skipped, NULL, &err) == CS_OK);
     CHECK(cs_dataset_split(all, 1, 2, TILE, 0, train, val, &err) == CS_OK);
+}
+
+/* A malloc'd copy of the weights, to tell later whether a run changed them. */
+static inline float *copy_params(const cs_net *net) {
+    float *p = malloc(sizeof(float) * net->nparams);
+    memcpy(p, net->params, sizeof(float) * net->nparams);
+    return p;
 }
 
 /* The loss of m on the foreground grid tiles of ds, computed here from scratch. */

@@ -80,8 +80,7 @@ static void test_wrong_classes(cs_model *m, const cs_dataset *train, const cs_da
     cs_metrics mt;
     cs_metrics_init(&mt, 3);
     o.val_tiles = &mt;
-    float *before = malloc(sizeof(float) * m->net.nparams);
-    memcpy(before, m->net.params, sizeof(float) * m->net.nparams);
+    float *before = copy_params(&m->net);
     cs_error err;
     CHECK(cs_train(m, train, val, &o, &err) == CS_EINPUT);
     CHECK(memcmp(before, m->net.params, sizeof(float) * m->net.nparams) == 0 && mt.n == 0);
