@@ -12,9 +12,9 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { newContext, openPage, shot } from "./chromium.mjs";
 
 const { CS_URL, CS_DIST, CS_CLI, CS_OUT } = process.env;
 assert.ok(CS_URL && CS_DIST && CS_CLI && CS_OUT, "run me through tests/stage_browser.sh");
@@ -24,20 +24,6 @@ const trainDir = path.join(repo, "tests", "data", "train");
 const imagesOf = (line) => fs.readdirSync(path.join(trainDir, line)).sort().map((f) => path.join(trainDir, line, f));
 const T47D = imagesOf("T47D"), MDAMB231 = imagesOf("MDAMB231");
 const TOLERANCE = 1e-4;
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-
-const shot = (page, name) => page.screenshot({ path: path.join(CS_OUT, `${name}.png`), fullPage: true });
-
-async function openPage(context, url = CS_URL) {
-  const page = await context.newPage();
-  const problems = [];
-  page.on("pageerror", (e) => problems.push(e.message));
-  await page.goto(url);
-  await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
-  page.problems = problems;
-  return page;
-}
 
 // The page's bottom crop, typed in and left (its change event, once).
 async function setCrop(page, px) {
@@ -96,16 +82,8 @@ function safetensorsMetadata(file) {
   return JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString()).__metadata__;
 }
 
-let browser;
-before(async () => {
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
-});
-after(async () => {
-  await browser?.close();
-});
-
 test("head mode: trained, kept across a reload, downloaded, and the CLI predicts as the page", async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 1000 }, acceptDownloads: true });
+  const context = await newContext({ viewport: { width: 1280, height: 1000 }, acceptDownloads: true });
   let page = await openPage(context);
   // The crops have no overlay strip: nothing to crop, for training and classifying alike.
   await setCrop(page, 0);
@@ -203,7 +181,7 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
 // From file:// this time (the self-contained page, its worker inlined), the
 // bins filled from a folder of class folders.
 test("a full-mode run cancelled leaves the model in use as it was", async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+  const context = await newContext({ viewport: { width: 1280, height: 1000 } });
   const page = await openPage(context, `file://${path.join(CS_DIST, "cellsight.html")}`);
   await setCrop(page, 0);
   const image = [T47D[1]];

@@ -11,9 +11,9 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { newContext, openPage, shot } from "./chromium.mjs";
 
 const { CS_URL, CS_DIST, CS_CLI, CS_MODEL, CS_OUT } = process.env;
 assert.ok(CS_URL && CS_DIST && CS_CLI && CS_MODEL && CS_OUT, "run me through tests/stage_browser.sh");
@@ -23,8 +23,6 @@ const samplesDir = path.join(repo, "web", "samples");
 const SAMPLES = fs.readdirSync(samplesDir).filter((f) => /\.jpe?g$/i.test(f)).sort()
   .map((f) => path.join(samplesDir, f));
 const TOLERANCE = 1e-4;
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -49,8 +47,6 @@ function cli(model, images, ...flags) {
   return csv;
 }
 const expected = cli(CS_MODEL, SAMPLES);
-
-const shot = (page, name) => page.screenshot({ path: path.join(CS_OUT, `${name}.png`), fullPage: true });
 
 async function waitForResults(page, count) {
   await page.waitForFunction((n) => {
@@ -115,28 +111,10 @@ function syntheticImages(page, specs) {
   }, specs);
 }
 
-async function openPage(context, url) {
-  const page = await context.newPage();
-  const problems = [];
-  page.on("pageerror", (e) => problems.push(e.message));
-  await page.goto(url);
-  await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
-  page.problems = problems;
-  return page;
-}
-
 /* ---------------------------------------------------------------- tests */
 
-let browser;
-before(async () => {
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
-});
-after(async () => {
-  await browser?.close();
-});
-
 test("dropped images are classified as the native CLI classifies them", async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await newContext({ viewport: { width: 1280, height: 900 } });
   const page = await openPage(context, CS_URL);
   await shot(page, "01-start");
   await dropFiles(page, SAMPLES);
@@ -185,7 +163,7 @@ test("dropped images are classified as the native CLI classifies them", async ()
 });
 
 test("a picked model and picked images; a file that is not an image and a broken model get clear errors; a new crop classifies again", async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await newContext({ viewport: { width: 1280, height: 900 } });
   const page = await openPage(context, CS_URL);
 
   // A model of three classes (softmax), loaded from a file as a user would.
@@ -230,7 +208,7 @@ test("a picked model and picked images; a file that is not an image and a broken
 });
 
 test("pasted images: a PNG decoded as the CLI decodes it, a WebP by the browser", async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await newContext({ viewport: { width: 1280, height: 900 } });
   const page = await openPage(context, CS_URL);
   const png = await page.evaluate(async () => {
     const canvas = new OffscreenCanvas(512, 352);
@@ -268,7 +246,7 @@ test("pasted images: a PNG decoded as the CLI decodes it, a WebP by the browser"
 });
 
 test("Stop halts the image under way and the ones waiting", async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await newContext({ viewport: { width: 1280, height: 900 } });
   const page = await openPage(context, CS_URL);
   assert.equal(await page.evaluate(() => self.crossOriginIsolated), true, "tools/serve's COOP/COEP headers");
   await page.fill("#crop-bottom", "0");
@@ -288,7 +266,7 @@ test("Stop halts the image under way and the ones waiting", async () => {
 });
 
 test("after one visit the page classifies a folder with the network cut (service worker)", async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await newContext({ viewport: { width: 1280, height: 900 } });
   const page = await openPage(context, CS_URL);
   await page.locator("#offline-status", { hasText: "offline" }).waitFor();
   await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
@@ -312,7 +290,7 @@ test("after one visit the page classifies a folder with the network cut (service
 });
 
 test("the self-contained cellsight.html classifies from file://", async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await newContext({ viewport: { width: 1280, height: 900 } });
   await context.setOffline(true);
   const page = await openPage(context, `file://${path.join(CS_DIST, "cellsight.html")}`);
   // One row of tiles per image (1040 - 896 = 144 rows): the test stays quick.
@@ -329,7 +307,7 @@ test("the self-contained cellsight.html classifies from file://", async () => {
 test("threads: the served page (cross-origin isolated) runs the pthread build, file:// one thread, with the same figures", async () => {
   const sample = SAMPLES[0]; // 1408 x 1040
   const run = async (url) => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await newContext({ viewport: { width: 1280, height: 900 } });
     const page = await openPage(context, url);
     const isolated = await page.evaluate(() => self.crossOriginIsolated);
     const cores = await page.evaluate(() => navigator.hardwareConcurrency);
@@ -358,7 +336,7 @@ test("threads: the served page (cross-origin isolated) runs the pthread build, f
 });
 
 test("a 4000 x 4000 image is decoded and classified off the page's thread", async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await newContext({ viewport: { width: 1280, height: 900 } });
   const page = await openPage(context, CS_URL);
   // Crop all but one row of tiles: the whole image is still decoded, the test stays quick.
   await page.fill("#crop-bottom", String(4000 - 128));

@@ -1,0 +1,32 @@
+/* chromium.mjs: what the page tests share: Debian's Chromium launched once per
+   test file with the flags this machine needs, opening the page, screenshots. */
+import path from "node:path";
+import { after, before } from "node:test";
+import { chromium } from "playwright-core";
+
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
+});
+after(async () => {
+  await browser?.close();
+});
+
+export const newContext = (options) => browser.newContext(options);
+
+// Opens url and waits until the page says it is ready; page.problems collects its errors.
+export async function openPage(context, url = process.env.CS_URL) {
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(e.message));
+  await page.goto(url);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
+  page.problems = problems;
+  return page;
+}
+
+export const shot = (page, name) =>
+  page.screenshot({ path: path.join(process.env.CS_OUT, `${name}.png`), fullPage: true });
