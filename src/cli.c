@@ -2,12 +2,14 @@
    prints: results on stdout, progress and errors on stderr. Exit codes: 0 ok,
    1 bad input (an image, a model file, a data folder), 2 usage. */
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -282,6 +284,115 @@ static char **split_list(const char *s, char sep, int *n) {
     }
     v[*n] = NULL;
     return v;
+}
+
+/* ---------------------------------------------------------------- image files */
+
+/* The images predict classifies: its arguments, with folders expanded. */
+typedef struct {
+    char **path;
+    int n, cap;
+} file_list;
+
+static int add_file(file_list *l, const char *path) {
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 16;
+        char **grown = realloc(l->path, (size_t)cap * sizeof *grown);
+        if (!grown) return 0;
+        l->path = grown;
+        l->cap = cap;
+    }
+    if (!(l->path[l->n] = strdup(path))) return 0;
+    l->n++;
+    return 1;
+}
+
+static void free_files(file_list *l) {
+    for (int i = 0; i < l->n; i++) free(l->path[i]);
+    free(l->path);
+    memset(l, 0, sizeof *l);
+}
+
+/* A name that says "image": the formats cellsight reads, and those a camera or
+   microscope may write that it does not (TIFF, WebP, HEIC/AVIF), which are
+   then named with an error rather than passed over. */
+static int image_name(const char *name) {
+    static const char *const exts[] = {"jpg", "jpeg", "jfif", "png", "bmp", "gif", "pgm",
+                                       "ppm", "pnm", "tga", "tif", "tiff", "webp", "heic", "heif",
+                                       "avif"};
+    const char *dot = strrchr(name, '.');
+    for (size_t i = 0; dot && i < sizeof exts / sizeof *exts; i++)
+        if (strcasecmp(dot + 1, exts[i]) == 0) return 1;
+    return 0;
+}
+
+static int compare_paths(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Adds the image files of dir and of its subfolders, as the page walks a
+   dropped folder: hidden entries are passed over, links to folders are not
+   followed (no loops), and other files are named on stderr as skipped.
+   Returns 0, or EXIT_INPUT if a folder could not be read (said on stderr). */
+static int add_folder(file_list *l, const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "cellsight: %s: %s\n", dir, strerror(errno));
+        return EXIT_INPUT;
+    }
+    int rc = 0;
+    size_t len = strlen(dir);
+    const char *sep = len && dir[len - 1] == '/' ? "" : "/";
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        size_t size = len + strlen(e->d_name) + 2;
+        char *path = malloc(size);
+        if (!path) {
+            rc = input_error(dir, &(cs_error){CS_ENOMEM, "out of memory"});
+            break;
+        }
+        snprintf(path, size, "%s%s%s", dir, sep, e->d_name);
+        struct stat st, link;
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+            if (lstat(path, &link) == 0 && S_ISLNK(link.st_mode))
+                fprintf(stderr, "cellsight: skipped %s: a link to a folder (not followed)\n", path);
+            else
+                rc |= add_folder(l, path);
+        } else if (!image_name(e->d_name)) {
+            fprintf(stderr, "cellsight: skipped %s: not an image file (by its name)\n", path);
+        } else if (!add_file(l, path)) {
+            rc = input_error(path, &(cs_error){CS_ENOMEM, "out of memory"});
+            free(path);
+            break;
+        }
+        free(path);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* The images named by predict's arguments, in their order; a folder gives its
+   image files (see add_folder), sorted by path. A file named as such is tried
+   whatever its name. Returns 0, or EXIT_INPUT if something was not read. */
+static int list_images(file_list *l, char *const *args, int n) {
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        if (stat(args[i], &st) != 0 || !S_ISDIR(st.st_mode)) {
+            if (!add_file(l, args[i])) return input_error(args[i], &(cs_error){CS_ENOMEM, "out of memory"});
+            continue;
+        }
+        int first = l->n;
+        rc |= add_folder(l, args[i]);
+        if (l->n > first)
+            qsort(l->path + first, (size_t)(l->n - first), sizeof *l->path, compare_paths);
+        else {
+            fprintf(stderr, "cellsight: %s has no image files\n", args[i]);
+            rc = EXIT_INPUT;
+        }
+    }
+    return rc;
 }
 
 /* ---------------------------------------------------------------- data */
@@ -687,6 +798,8 @@ static int cmd_predict(args *a) {
     cs_model m;
     if (load_model(&m, path)) return EXIT_INPUT;
     int K = m.net.nclasses;
+    file_list files = {0};
+    int failed = list_images(&files, a->pos, a->npos);
 
     static const char *const image_cols[] = {"file", "predicted_class", "confidence", "tiles"};
     static const char *const tile_cols[] = {"file", "x", "y", "background", "predicted_class",
@@ -695,14 +808,15 @@ static int cmd_predict(args *a) {
     int nhead = tiles ? 6 : 4, class_col = tiles ? 4 : 1;
     table t = {csv, nhead + K, 0, calloc((size_t)(nhead + K), sizeof(int))};
     if (!t.width) {
+        free_files(&files);
         cs_model_free(&m);
         return EXIT_INPUT;
     }
     for (int i = 0; i < nhead + K; i++) t.width[i] = 8; /* "%.6f" */
     for (int i = 0; i < nhead; i++)
         if ((int)strlen(head[i]) > t.width[i]) t.width[i] = (int)strlen(head[i]);
-    for (int i = 0; i < a->npos; i++)
-        if ((int)strlen(a->pos[i]) > t.width[0]) t.width[0] = (int)strlen(a->pos[i]);
+    for (int i = 0; i < files.n; i++)
+        if ((int)strlen(files.path[i]) > t.width[0]) t.width[0] = (int)strlen(files.path[i]);
     for (int c = 0; c < K; c++) {
         int len = (int)strlen(m.classes[c]);
         if (len > t.width[class_col]) t.width[class_col] = len;
@@ -712,12 +826,12 @@ static int cmd_predict(args *a) {
     for (int c = 0; c < K; c++) cellf(&t, "p_%s", m.classes[c]);
 
     /* Rows on a terminal show how far it got; otherwise say so on stderr. */
-    int show = a->npos > 1 && !isatty(1), failed = 0;
+    int show = files.n > 1 && !isatty(1);
     progress pr;
     progress_start(&pr);
-    for (int i = 0; i < a->npos; i++) {
-        const char *file = a->pos[i];
-        if (show) progress_count(&pr, "classified images", i, a->npos);
+    for (int i = 0; i < files.n; i++) {
+        const char *file = files.path[i];
+        if (show) progress_count(&pr, "classified images", i, files.n);
         cs_image im = {0};
         cs_result res;
         cs_error e;
@@ -748,8 +862,9 @@ static int cmd_predict(args *a) {
         cs_result_free(&res);
         cs_image_free(&im);
     }
-    if (show) progress_count(&pr, "classified images", a->npos, a->npos);
+    if (show) progress_count(&pr, "classified images", files.n, files.n);
     free(t.width);
+    free_files(&files);
     cs_model_free(&m);
     return failed;
 }
@@ -1073,9 +1188,13 @@ static const command commands[] = {
      {{"options", eval_own_opts}, {"model (with --folds; default: the given model's)", new_model_opts},
       {"training (with --folds; default: from the model)", training_opts}, {"common", common_opts}},
      "paper,ours", cmd_eval},
-    {"predict", "--model FILE [--csv] [--tiles] IMAGE...",
+    {"predict", "--model FILE [--csv] [--tiles] IMAGE|FOLDER...",
      "Classifies whole images: each is tiled, background tiles are set aside, and the\n"
      "image's probabilities are the mean over the others. A readable table, or CSV.\n"
+     "A folder stands for its image files and those of its subfolders, sorted by\n"
+     "path: files named .jpg .jpeg .jfif .png .bmp .gif .pgm .ppm .pnm .tga (and\n"
+     ".tif .tiff .webp .heic .heif .avif, which get an error). Other files are\n"
+     "skipped with a note on stderr, hidden ones and links to folders passed over.\n"
      "An image that cannot be read is named on stderr, the others still classified,\n"
      "and the exit code is 1. Exit codes: 0 ok, 1 bad input, 2 usage.",
      {{"options", predict_own_opts}, {"common", common_opts}},
