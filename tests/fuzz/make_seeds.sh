@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/fuzz/make_seeds.sh: writes the committed seed corpora of the fuzz targets
-# (run once from anywhere; needs ImageMagick). Seeds are small, valid inputs of
+# (run once from anywhere; needs ImageMagick and python3: tools/setup --fixtures). Seeds are small, valid inputs of
 # every kind the parsers know, so that fuzzing starts deep in each format;
 # tests/stage_fuzz.sh adds the fixtures of tests/data as further seeds.
 set -euo pipefail
