@@ -2,7 +2,8 @@
 # tests/stage_wasi_cli.sh: the WASI CLI (build/wasi/cellsight.wasm under node's
 # WASI, tools/wasi-run.mjs) against the native CLI: `predict --csv`, `predict
 # --tiles` and `eval --json` on the same fixture images and model must print the
-# same text, probabilities within 1e-4; then the bad-input corpus through it.
+# same text, probabilities within 1e-4; then the bad-input corpus and the
+# folder walk of `predict` through it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,4 +39,5 @@ same predict_k3 predict --model $pooled --csv "${images[@]}"
 same tiles predict --model $paper --csv --tiles "${images[@]}"
 same eval eval --model $paper --data "$tmp/data" --json
 
+bash tests/cli_predict_folder.sh $wasi tests/data
 bash tests/cli_badinput.sh $wasi tests/data
