@@ -95,17 +95,20 @@ function measure(label, expected, fn) {
 // no start-up) onto the whole-image rows measured from the real entry points.
 const networkImage = new Map(); // "target/threads" -> seconds
 function ours(lines, peakMb) {
-  const peak = lines.find((r) => r.engine === "peak");
+  const peaks = new Map(lines.filter((r) => r.engine === "peak").map((r) => [`${r.target}/${r.threads}`, r]));
   const program = (r) => r.engine === "cellsight" && r.task === "image" && r.seconds === undefined;
   for (const r of lines.filter(program)) {
     if (r.tiles_per_s > 0) networkImage.set(`${r.target}/${r.threads}`, (r.tiles ?? 77) / r.tiles_per_s);
   }
-  return lines.filter((r) => r.engine === "cellsight" && !program(r)).map((r) => ({
-    ...r, ...(r.peak_rss_mb === undefined && peakMb ? { peak_rss_mb: peakMb } : {}),
-    ...(peak && r.task !== "infer1" ? {
-      peak_gflops: peak.gflops, peak_fraction: r.task === "infer32" ? peak.fraction_infer32 : peak.fraction_train32,
-    } : {}),
-  }));
+  return lines.filter((r) => r.engine === "cellsight" && !program(r)).map((r) => {
+    const peak = peaks.get(`${r.target}/${r.threads}`);
+    return {
+      ...r, ...(r.peak_rss_mb === undefined && peakMb ? { peak_rss_mb: peakMb } : {}),
+      ...(peak && (r.task === "infer32" || r.task === "train32") ? {
+        peak_gflops: peak.gflops, peak_fraction: r.task === "infer32" ? peak.fraction_infer32 : peak.fraction_train32,
+      } : {}),
+    };
+  });
 }
 
 const benchRows = (engine, target, threads, tasks) => tasks.map((task) => ({ engine, target, task, threads }));
@@ -151,13 +154,17 @@ measure("cellsight WASM in node, whole image", benchRows("cellsight", "wasm-node
   return jsonLines(r.stdout).map((row) => ({ ...row, peak_rss_mb: r.peakMb }));
 });
 
+// In Chromium: the benchmark program on 1 thread and (its pthread build) on
+// every core; the page served (cross-origin isolated: the pthread build, a
+// thread a core) and from file:// (1 thread).
 measure("cellsight WASM in headless Chromium (benchmark program, then the page served and from file://)",
-  [...benchRows("cellsight", "wasm-chromium", 1, ["infer1", "infer32", "train32"]),
-    { ...benchRows("cellsight", "wasm-chromium", 1, ["image"])[0], page: "served" },
+  [...threadCounts.flatMap((t) => benchRows("cellsight", "wasm-chromium", t, ["infer1", "infer32", "train32"])),
+    { ...benchRows("cellsight", "wasm-chromium", cores, ["image"])[0], page: "served" },
     { ...benchRows("cellsight", "wasm-chromium", 1, ["image"])[0], page: "file" }], () => {
     const r = run(node, [path.join(here, "chromium_bench.mjs"), "--site", opts.site,
-      "--bench-module", path.join(opts.wasm, "tools/bench.d/cellsight_bench_web.js"), "--image", opts.image,
-      "--seconds", seconds, "--runs", `${runs}`, "--tiles", `${imageTiles}`]);
+      "--bench-module", path.join(opts.wasm, "tools/bench.d/cellsight_bench_web.js"),
+      "--bench-module-mt", path.join(opts.wasm, "tools/bench.d/cellsight_bench_web_mt.js"), "--threads", `${cores}`,
+      "--image", opts.image, "--seconds", seconds, "--runs", `${runs}`, "--tiles", `${imageTiles}`]);
     return ours(jsonLines(r.stdout), null);
   });
 
@@ -239,7 +246,7 @@ out.push("Tiles per second (1 tile = 128 x 128 = 0.84 GFLOP forward), the best o
 const body = [];
 for (const target of ["native", "wasm-node", "wasm-chromium"]) {
   for (const task of ["infer1", "infer32", "train32"]) {
-    for (const threads of target === "native" ? [...threadCounts].reverse() : [1]) {
+    for (const threads of target === "wasm-node" ? [1] : [...threadCounts].reverse()) {
       const me = find("cellsight", target, task, threads);
       if (!me) continue;
       const peers = PEERS[target].map((e) => find(e, target, task, threads)).filter(Boolean)
@@ -254,8 +261,9 @@ out.push(table(["target", "task", "threads", "cellsight", "peers (tiles/s, cells
 
 out.push(`Whole ${imageTiles}-tile image (${path.basename(opts.image)}), seconds from the file to the result: the ` +
   `best of ${runs} runs, and the first (natively: \`cellsight predict\`, start-up and decoding included; in node: ` +
-  "the page's WASM module; in Chromium: the page, from the drop to the result card). Network only: a noise image " +
-  "classified inside the benchmark program.", "");
+  "the page's WASM module; in Chromium: the page, from the drop to the result card, served cross-origin isolated " +
+  "with its pthread build, a thread a core, and from file:// with its single-thread build). Network only: a noise " +
+  "image classified inside the benchmark program.", "");
 const images = rows.filter((r) => r.engine === "cellsight" && r.task === "image").map((r) => [
   r.target + (r.page ? (r.page === "served" ? `, served${r.isolated ? " (cross-origin isolated)" : ""}` : ", file://") : ""),
   r.threads, r.error ? "failed" : fmt(r.seconds, 2), fmt(r.first_seconds, 2), fmt(r.network_seconds, 2),
@@ -266,7 +274,7 @@ out.push("Multiply-add peak (a microbenchmark of independent vector FMA chains, 
   "share of it the network's convolutions reach (all of its FLOPs counted, at batch 32).", "");
 const peaks = [];
 for (const [target, threads] of [...threadCounts.map((t) => ["native", t]).reverse(), ["wasm-node", 1],
-  ["wasm-chromium", 1]]) {
+  ...threadCounts.map((t) => ["wasm-chromium", t]).reverse()]) {
   const inf = find("cellsight", target, "infer32", threads), tr = find("cellsight", target, "train32", threads);
   if (!inf?.peak_gflops) continue;
   peaks.push([target, threads, fmt(inf.peak_gflops), `${fmt(100 * inf.peak_fraction, 0)}%`,
@@ -296,8 +304,8 @@ for (const peer of ["onnxruntime-web", "tfjs-wasm"]) {
   check("WASM training in node, 1 thread", ">= 10 tiles/s", v, v >= 10, `${fmt(v)} tiles/s`);
 }
 for (const [page, limit] of [["served", 1.0], ["file", 2.5]]) {
-  const r = find("cellsight", "wasm-chromium", "image", 1, { page }) ??
-    rows.find((x) => x.target === "wasm-chromium" && x.task === "image" && x.page === page);
+  const r = rows.find((x) => x.engine === "cellsight" && x.target === "wasm-chromium" && x.task === "image" &&
+    x.page === page);
   const v = r?.seconds ?? null;
   check(`the page in Chromium, ${imageTiles}-tile image, ${page === "served" ? "cross-origin isolated" : "file://"}` +
     (r?.threads > 1 ? ` (${r.threads} threads)` : ", 1 thread"), `< ${limit.toFixed(1)} s`, v, v < limit, `${fmt(v, 2)} s`);
