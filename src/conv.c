@@ -11,6 +11,10 @@
    Input gradient: the "full" convolution of dout (zero-padded by 2) with the
    flipped, transposed weights, i.e. the same forward kernel.
 
+   Both go to Winograd's algorithm (winograd.c) when there are enough input
+   channels; the direct kernels below do the rest (the first layer's single
+   channel) and the weight gradient.
+
    Weight gradient, for each kernel row ky:
        dwp[ky][k][o] = sum over pixels (b, y, x) of in[b][y + ky][x][k] * dout[b][y][x][o]
    a GEMM over the pixels, done by dw_block with CS_PIX rows k x CS_CB channels
@@ -33,6 +37,9 @@
 #define CS_STRIP 32 /* pixels: a strip of a row and one block of weights stay in L1 cache */
 #define CS_DW_CHUNKS 32        /* at most, for the weight gradient */
 #define CS_DW_CHUNK_PIXELS 1024 /* at least, so that zeroing and adding a chunk's sums is cheap */
+/* Input channels from which Winograd's F(2x2, 3x3) (winograd.c) is faster:
+   with fewer, transforming the inputs costs more than the multiplies saved. */
+#define CS_WINOGRAD_MIN_CI 8
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
@@ -166,6 +173,8 @@ static float *pad_bias(const float *bias, int co) {
 void cs_conv3x3_forward(float *out, const float *in, const float *w, const float *bias,
                         int B, int H, int W, int Ci, int Co, int relu) {
     if (B <= 0 || H < 3 || W < 3) return;
+    if (Ci >= CS_WINOGRAD_MIN_CI && cs_conv3x3_winograd(out, in, w, bias, B, H, W, Ci, Co, 0, 0, relu) == 0)
+        return;
     float *wp = pack_weights(w, Ci, Co, 0), *bp = pad_bias(bias, Co);
     if (!wp || !bp) { /* out of memory: the slow way needs none */
         cs_conv3x3_forward_ref(out, in, w, bias, B, H, W, Ci, Co, relu);
@@ -325,8 +334,10 @@ void cs_conv3x3_backward(float *din, float *dw, float *dbias, const float *dout,
     if (nchunk < 1) nchunk = 1;
     float *dwp = calloc((size_t)nchunk * 3 * K * CoP, sizeof(float));
     float *dbp = calloc((size_t)nchunk * CoP, sizeof(float));
-    float *wp = din ? pack_weights(w, Co, Ci, 1) : NULL, *zero = din ? pad_bias(NULL, Ci) : NULL;
-    int failed = !dwp || !dbp || (din && (!wp || !zero));
+    /* din by Winograd if it is faster (see the forward), else the direct kernel's weights */
+    int din_direct = din && Co < CS_WINOGRAD_MIN_CI;
+    float *wp = din_direct ? pack_weights(w, Co, Ci, 1) : NULL, *zero = din_direct ? pad_bias(NULL, Ci) : NULL;
+    int failed = !dwp || !dbp || (din_direct && (!wp || !zero));
     if (!failed) {
         dw_job dj = {dwp, dbp, in, dout, B, H, W, Ci, Co, CoP, nchunk, 0};
         cs_parallel_for(nchunk, dw_task, &dj);
@@ -340,7 +351,9 @@ void cs_conv3x3_backward(float *din, float *dw, float *dbias, const float *dout,
                             dw[((o * Ci + i) * 3 + ky) * 3 + kx] += p[((size_t)ky * K + kx * Ci + i) * CoP + o];
             for (int o = 0; o < Co; o++) dbias[o] += dbp[(size_t)c * CoP + o];
         }
-        if (din && !failed) {
+        if (din && !din_direct && !failed) {
+            failed = cs_conv3x3_winograd(din, dout, w, NULL, B, OH, W - 2, Co, Ci, 2, 1, 0) != 0;
+        } else if (din && !failed) {
             din_job ij = {din, dout, wp, zero, H, W, Ci, Co, ceil_div(H, CS_BAND), 0};
             cs_parallel_for(B * ij.nband, din_task, &ij);
             failed = ij.failed;

@@ -1,0 +1,248 @@
+/* winograd.c: the 3x3 convolution by Winograd's minimal filtering F(2x2, 3x3)
+   (Lavin & Gray, "Fast algorithms for convolutional neural networks", 2016).
+
+   Each 2 x 2 block of outputs ("tile") of each image comes from a 4 x 4 patch d
+   of the input (the patches overlap by 2 pixels):
+       Y = A^T [ sum over i of (G g[o][i] G^T) * (B^T d[i] B) ] A
+   where * multiplies the 16 positions elementwise. The sum over input channels
+   i is, at each of the 16 positions, a small GEMM [tiles][Ci] x [Ci][Co]: 16
+   multiplies per 2 x 2 outputs and channel pair instead of 36, 2.25 times fewer.
+   The transforms only add and subtract (and halve, for the weights), so the
+   result is within a few float roundings of the direct sum.
+
+   Tiles are numbered over the batch (image, tile row, tile column) and taken
+   CS_PIX at a time: their inputs are transformed into v (small enough for the
+   L1 and L2 caches), multiplied by each block of CS_CB output channels of the
+   transformed weights u, with CS_PIX x CS_NV vectors of sums in registers as
+   the direct kernels (simd.h), and transformed back into the output. Threads
+   take tasks of CS_WINO_TASK_GROUPS such groups; each output is computed by one
+   task in a fixed order, so the threads do not change the result. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "simd.h"
+
+#if CS_HAVE_VECTORS
+
+#define WP 16 /* positions of a tile: its 4 x 4 input patch */
+#define CS_WINO_TASK_GROUPS 8 /* groups of CS_PIX tiles per task */
+
+static int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+/* ---------------------------------------------------------------- the transforms
+   One dimension each, on p[0], p[s], p[2s], ...; 2-D: columns, then rows. */
+
+/* B^T: 4 inputs -> 4, in place. */
+CS_INLINE void bt_1d(cs_vf *p, int s) {
+    cs_vf d0 = p[0], d1 = p[s], d2 = p[2 * s], d3 = p[3 * s];
+    p[0] = d0 - d2, p[s] = d1 + d2, p[2 * s] = d2 - d1, p[3 * s] = d1 - d3;
+}
+
+/* G: 3 weights g -> 4 in o. */
+CS_INLINE void g_1d(cs_vf *o, int os, const cs_vf *g, int gs) {
+    cs_vf g0 = g[0], g1 = g[gs], g2 = g[2 * gs];
+    o[0] = g0, o[os] = 0.5f * (g0 + g1 + g2), o[2 * os] = 0.5f * (g0 - g1 + g2), o[3 * os] = g2;
+}
+
+/* A^T: 4 products m -> 2 outputs in o. */
+CS_INLINE void at_1d(cs_vf *o, int os, const cs_vf *m, int ms) {
+    o[0] = m[0] + m[ms] + m[2 * ms], o[os] = m[ms] - m[2 * ms] - m[3 * ms];
+}
+
+/* d [4][4] -> B^T d B, in place */
+CS_INLINE void transform_input(cs_vf d[WP]) {
+    for (int c = 0; c < 4; c++) bt_1d(d + c, 4);
+    for (int r = 0; r < 4; r++) bt_1d(d + 4 * r, 1);
+}
+
+/* g [3][3] -> u [4][4] = G g G^T */
+CS_INLINE void transform_weights(cs_vf u[WP], const cs_vf g[9]) {
+    cs_vf t[12]; /* [4][3] */
+    for (int c = 0; c < 3; c++) g_1d(t + c, 3, g + c, 3);
+    for (int r = 0; r < 4; r++) g_1d(u + 4 * r, 1, t + 3 * r, 1);
+}
+
+/* m [4][4] -> y [2][2] = A^T m A */
+CS_INLINE void transform_output(cs_vf y[4], const cs_vf m[WP]) {
+    cs_vf t[8]; /* [2][4] */
+    for (int c = 0; c < 4; c++) at_1d(t + c, 4, m + c, 4);
+    for (int r = 0; r < 2; r++) at_1d(y + 2 * r, 1, t + 4 * r, 1);
+}
+
+/* The first n <= CS_VLEN floats at p (the rest zero), and back. */
+CS_INLINE cs_vf load_n(const float *p, int n) {
+    if (n == CS_VLEN) return cs_load(p);
+    float t[CS_VLEN] = {0};
+    memcpy(t, p, sizeof(float) * n);
+    return cs_load(t);
+}
+
+CS_INLINE void store_n(float *p, cs_vf x, int n) {
+    if (n == CS_VLEN) {
+        cs_store(p, x);
+    } else if (n > 0) {
+        float t[CS_VLEN];
+        cs_store(t, x);
+        memcpy(p, t, sizeof(float) * n);
+    }
+}
+
+/* w [Co][Ci][3][3] -> u [Co / CS_CB][WP][Ci][CS_CB], channels >= co zero.
+   flip: the input gradient's weights, g[o][i][ky][kx] = w[i][o][2 - ky][2 - kx],
+   with ci = the layer's Co and co = its Ci. */
+static float *pack_weights(const float *w, int ci, int co, int flip) {
+    int ncob = ceil_div(co, CS_CB);
+    float *u = malloc(sizeof(float) * ncob * WP * ci * CS_CB);
+    if (!u) return NULL;
+    for (int ob = 0; ob < ncob * CS_NV; ob++) /* a vector of output channels */
+        for (int i = 0; i < ci; i++) {
+            float lanes[9][CS_VLEN];
+            cs_vf g[9], t[WP];
+            for (int l = 0; l < CS_VLEN; l++) {
+                int o = ob * CS_VLEN + l;
+                for (int k = 0; k < 9; k++)
+                    lanes[k][l] = o >= co ? 0 : flip ? w[(i * co + o) * 9 + 8 - k] : w[(o * ci + i) * 9 + k];
+            }
+            for (int k = 0; k < 9; k++) g[k] = cs_load(lanes[k]);
+            transform_weights(t, g);
+            float *dst = u + ((size_t)ob / CS_NV * WP * ci + i) * CS_CB + ob % CS_NV * CS_VLEN;
+            for (int pos = 0; pos < WP; pos++) cs_store(dst + (size_t)pos * ci * CS_CB, t[pos]);
+        }
+    return u;
+}
+
+/* ---------------------------------------------------------------- a group of tiles */
+
+typedef struct {
+    float *out;             /* [B][OH][OW][Co] */
+    const float *in, *u, *bias; /* in [B][H][W][Ci]; bias padded to whole blocks */
+    int H, W, Ci, Co, pad, relu;
+    int OH, OW, ntx, tiles_per_image, ntiles, ldv;
+    int failed; /* a task could not get its scratch memory */
+} wino_job;
+
+/* One vector of channels [c, c + n) of one tile: the pixels px (NULL: zero
+   padding, only if edge) -> v [WP] (positions vs apart). */
+CS_INLINE void input_vector(float *v, int vs, const float *const px[WP], int c, int n, const int edge) {
+    cs_vf d[WP];
+    for (int k = 0; k < WP; k++) d[k] = edge && !px[k] ? (cs_vf){0} : load_n(px[k] + c, n);
+    transform_input(d);
+    for (int pos = 0; pos < WP; pos++) cs_store(v + (size_t)pos * vs + c, d[pos]);
+}
+
+/* Tile g's transformed input -> v [WP][..][ldv] (positions vs apart); zeros past the last tile. */
+static void input_tile(float *v, int vs, const wino_job *j, int g) {
+    const float *px[WP];
+    int edge = g >= j->ntiles, ci = j->Ci;
+    if (!edge) {
+        int b = g / j->tiles_per_image, t = g % j->tiles_per_image;
+        int y0 = t / j->ntx * 2 - j->pad, x0 = t % j->ntx * 2 - j->pad;
+        for (int k = 0; k < WP; k++) {
+            int y = y0 + k / 4, x = x0 + k % 4;
+            int inside = y >= 0 && y < j->H && x >= 0 && x < j->W;
+            px[k] = inside ? j->in + (((size_t)b * j->H + y) * j->W + x) * ci : NULL;
+            edge |= !inside;
+        }
+    } else {
+        for (int k = 0; k < WP; k++) px[k] = NULL;
+    }
+    int c = 0;
+    if (edge)
+        for (; c + CS_VLEN <= ci; c += CS_VLEN) input_vector(v, vs, px, c, CS_VLEN, 1);
+    else
+        for (; c + CS_VLEN <= ci; c += CS_VLEN) input_vector(v, vs, px, c, CS_VLEN, 0);
+    if (c < ci) input_vector(v, vs, px, c, ci - c, 1);
+}
+
+/* Per position, m [WP][CS_PIX][CS_CB] = v [WP][CS_PIX][ldv] (the first ci of
+   each row) x u [WP][ci][CS_CB]. */
+CS_INLINE void multiply(float *m, const float *v, const float *u, int ci, int ldv) {
+    for (int pos = 0; pos < WP; pos++, v += CS_PIX * ldv, u += (size_t)ci * CS_CB, m += CS_PIX * CS_CB) {
+        cs_vf acc[CS_PIX][CS_NV];
+        CS_UNROLL for (int p = 0; p < CS_PIX; p++)
+            CS_UNROLL for (int k = 0; k < CS_NV; k++) acc[p][k] = (cs_vf){0};
+        const float *a = v, *wk = u;
+        for (int i = 0; i < ci; i++, a++, wk += CS_CB) {
+            cs_vf wv[CS_NV];
+            CS_UNROLL for (int k = 0; k < CS_NV; k++) wv[k] = cs_load(wk + k * CS_VLEN);
+            CS_UNROLL for (int p = 0; p < CS_PIX; p++) {
+                float x = a[p * ldv];
+                CS_UNROLL for (int k = 0; k < CS_NV; k++) acc[p][k] += x * wv[k];
+            }
+        }
+        CS_UNROLL for (int p = 0; p < CS_PIX; p++)
+            CS_UNROLL for (int k = 0; k < CS_NV; k++) cs_store(m + p * CS_CB + k * CS_VLEN, acc[p][k]);
+    }
+}
+
+/* The paper's widths get their own copies with the row stride a constant, as
+   the direct kernels: WASM then folds the offsets into its loads. */
+static __attribute__((noinline)) void multiply_any(float *m, const float *v, const float *u, int ci, int ldv) {
+    if (ci == 32 && ldv == 32) multiply(m, v, u, 32, 32);
+    else if (ci == 64 && ldv == 64) multiply(m, v, u, 64, 64);
+    else multiply(m, v, u, ci, ldv);
+}
+
+/* Output channels [cob CS_CB, ...) of tile g from its products m [WP][..][CS_CB]
+   (positions ms apart). */
+static void output_tile(const wino_job *j, int g, const float *m, int ms, int cob) {
+    int b = g / j->tiles_per_image, t = g % j->tiles_per_image;
+    int y0 = t / j->ntx * 2, x0 = t % j->ntx * 2, o0 = cob * CS_CB;
+    for (int k = 0; k < CS_NV; k++) {
+        int n = j->Co - o0 - k * CS_VLEN;
+        cs_vf mv[WP], y[4], bias = cs_load(j->bias + o0 + k * CS_VLEN);
+        for (int pos = 0; pos < WP; pos++) mv[pos] = cs_load(m + (size_t)pos * ms + k * CS_VLEN);
+        transform_output(y, mv);
+        for (int q = 0; q < 4; q++) {
+            int oy = y0 + q / 2, ox = x0 + q % 2;
+            if (oy >= j->OH || ox >= j->OW) continue; /* an edge tile */
+            cs_vf r = y[q] + bias;
+            if (j->relu) r = cs_relu(r);
+            store_n(j->out + (((size_t)b * j->OH + oy) * j->OW + ox) * j->Co + o0 + k * CS_VLEN, r,
+                    n < CS_VLEN ? n : CS_VLEN);
+        }
+    }
+}
+
+static void wino_task(void *ctx, int task) {
+    wino_job *j = ctx;
+    int vs = CS_PIX * j->ldv, ms = CS_PIX * CS_CB;
+    float *v = malloc(sizeof(float) * ((size_t)WP * vs + WP * ms)), *m = v + (size_t)WP * vs;
+    if (!v) {
+        __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    for (int grp = 0; grp < CS_WINO_TASK_GROUPS; grp++) {
+        int g0 = (task * CS_WINO_TASK_GROUPS + grp) * CS_PIX;
+        if (g0 >= j->ntiles) break;
+        for (int p = 0; p < CS_PIX; p++) input_tile(v + p * j->ldv, vs, j, g0 + p);
+        for (int cob = 0; cob * CS_CB < j->Co; cob++) {
+            multiply_any(m, v, j->u + (size_t)cob * WP * j->Ci * CS_CB, j->Ci, j->ldv);
+            for (int p = 0; p < CS_PIX && g0 + p < j->ntiles; p++) output_tile(j, g0 + p, m + p * CS_CB, ms, cob);
+        }
+    }
+    free(v);
+}
+
+int cs_conv3x3_winograd(float *out, const float *in, const float *w, const float *bias,
+                        int B, int H, int W, int Ci, int Co, int pad, int flip, int relu) {
+    int OH = H + 2 * pad - 2, OW = W + 2 * pad - 2;
+    if (B <= 0 || OH <= 0 || OW <= 0 || Ci <= 0 || Co <= 0) return 0;
+    int ncob = ceil_div(Co, CS_CB);
+    float *u = pack_weights(w, Ci, Co, flip), *bp = calloc((size_t)ncob * CS_CB, sizeof(float));
+    int failed = !u || !bp;
+    if (!failed) {
+        if (bias) memcpy(bp, bias, sizeof(float) * Co);
+        int ntx = ceil_div(OW, 2), tiles_per_image = ceil_div(OH, 2) * ntx;
+        wino_job j = {out, in, u, bp, H, W, Ci, Co, pad, relu, OH, OW, ntx, tiles_per_image,
+                      B * tiles_per_image, ceil_div(Ci, CS_VLEN) * CS_VLEN, 0};
+        cs_parallel_for(ceil_div(j.ntiles, CS_PIX * CS_WINO_TASK_GROUPS), wino_task, &j);
+        failed = j.failed;
+    }
+    free(u);
+    free(bp);
+    return failed ? -1 : 0;
+}
+
+#endif
