@@ -28,6 +28,7 @@ extern "C" {
 #define CS_MAX_IMAGE_PIXELS (400LL * 1000 * 1000)    /* e.g. 20000 x 20000 */
 #define CS_MAX_IMAGE_SIDE 65535
 #define CS_MAX_IMAGE_BYTES (1024LL * 1024 * 1024)
+#define CS_MAX_DECODE_BYTES (2048LL * 1024 * 1024)  /* all a decoder holds at once */
 #define CS_MAX_MODEL_BYTES (256LL * 1024 * 1024)
 #define CS_MAX_META_BYTES (1024 * 1024)              /* the JSON header */
 #define CS_STD_FLOOR 1e-3f                           /* standardization: x / max(std, floor) */

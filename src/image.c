@@ -1,5 +1,7 @@
 /* image.c: decoding images to 8-bit gray with stb_image, within the limits. */
 #include <errno.h>
+#include <malloc.h> /* malloc_usable_size: glibc, wasi-libc and Emscripten have it */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,30 +17,56 @@
 #define STBI_NO_LINEAR
 #define STBI_MALLOC(size) stb_malloc(size)
 #define STBI_REALLOC(p, size) stb_realloc(p, size)
-#define STBI_FREE(p) free(p)
+#define STBI_FREE(p) stb_free(p)
 
-/* No block stb allocates for an image may exceed alloc_limit, set from the
-   image's header: a PNG whose little data inflates to gigabytes (a
-   decompression bomb) fails instead of eating the machine's memory. */
+/* While an image decodes, no block stb allocates may exceed alloc_limit, set
+   from the image's header: a PNG whose little data inflates to gigabytes (a
+   decompression bomb) fails instead of eating the machine's memory. And all
+   it holds at once may not exceed alloc_budget (CS_MAX_DECODE_BYTES), whatever
+   the format and its header: the allocation that would pass it fails. */
 static _Thread_local size_t alloc_limit = SIZE_MAX;
-static _Thread_local int over_limit;
+static _Thread_local size_t alloc_budget = SIZE_MAX;
+static _Thread_local size_t alloc_held; /* bytes of stb's blocks now */
+static _Thread_local int over_limit;    /* 1: a block over alloc_limit; 2: over alloc_budget */
+
+/* Whether stb may have a block of size bytes in place of one of freed bytes. */
+static int may_hold(size_t size, size_t freed) {
+    size_t held = alloc_held - (freed < alloc_held ? freed : alloc_held);
+    if (size > alloc_limit) over_limit = 1;
+    else if (size > alloc_budget || held > alloc_budget - size) over_limit = 2;
+    else return 1;
+    return 0;
+}
+
+/* Counts a block of stb's that came (p) or went (gone), while an image
+   decodes: the one it returns is freed later, with free(). */
+static void count(void *p, void *gone) {
+    if (alloc_budget == SIZE_MAX) return;
+    size_t add = p ? malloc_usable_size(p) : 0, sub = gone ? malloc_usable_size(gone) : 0;
+    alloc_held = alloc_held - (sub < alloc_held ? sub : alloc_held) + add;
+}
 
 /* Zeroed: stb 2.27 leaves the pixels that a truncated TGA lacks unwritten,
    and they must be black, never stale heap contents. */
 static void *stb_malloc(size_t size) {
-    if (size > alloc_limit) {
-        over_limit = 1;
-        return NULL;
-    }
-    return calloc(1, size);
+    if (!may_hold(size, 0)) return NULL;
+    void *p = calloc(1, size);
+    count(p, NULL);
+    return p;
 }
 
 static void *stb_realloc(void *p, size_t size) {
-    if (size > alloc_limit) {
-        over_limit = 1;
-        return NULL;
-    }
-    return realloc(p, size);
+    size_t old = p ? malloc_usable_size(p) : 0;
+    if (!may_hold(size, old)) return NULL;
+    count(NULL, p); /* before realloc frees it */
+    void *q = realloc(p, size);
+    count(q ? q : p, NULL); /* a failed realloc keeps p */
+    return q;
+}
+
+static void stb_free(void *p) {
+    count(NULL, p);
+    free(p);
 }
 
 #define STB_IMAGE_IMPLEMENTATION
@@ -83,31 +111,71 @@ static int png_size(const uint8_t *p, size_t n, int *w, int *h) {
    write about 10 (at most a few dozen). */
 #define MAX_JPEG_SCANS 100
 
-/* The scans (SOS markers) of a JPEG, walking its segments so that those of a
-   thumbnail inside an APP segment do not count. Sets *huge_table if a
-   Huffman table (DHT) has more than 256 codes, which overruns stb 2.27's
-   tables (fixed in stb 2.28; found by tests/fuzz). */
-static int jpeg_scans(const uint8_t *p, size_t n, int *huge_table) {
-    int scans = 0;
-    *huge_table = 0;
+/* What cs_image_info checks of a JPEG before stb reads it. */
+typedef struct {
+    int scans;       /* SOS markers */
+    int huge_table;  /* a Huffman table (DHT) of more than 256 codes */
+    int frame;       /* the SOF marker stb decodes (0xc0-0xc2), or 0 */
+    int ncomp;       /* its components, and their sampling (H << 4 | V) */
+    uint8_t sampling[4];
+} jpeg_facts;
+
+/* Walks a JPEG's segments so that those of a thumbnail inside an APP segment
+   do not count. A DHT of more than 256 codes overruns stb 2.27's tables (fixed
+   in stb 2.28; found by tests/fuzz). */
+static void jpeg_walk(const uint8_t *p, size_t n, jpeg_facts *f) {
+    memset(f, 0, sizeof *f);
     for (size_t i = 2; i + 4 <= n;) {
         uint8_t m = p[i + 1];
         if (p[i] != 0xff || m == 0xff) i++;                      /* entropy-coded data, fill */
         else if (m == 0x00 || (m >= 0xd0 && m <= 0xd7)) i += 2;  /* stuffed byte, restart */
         else if (m == 0xd9) break;                               /* end of image */
         else {
-            scans += m == 0xda;
+            f->scans += m == 0xda;
             size_t end = i + 2 + ((size_t)p[i + 2] << 8 | p[i + 3]); /* the segment */
             for (size_t t = i + 4; m == 0xc4 && t < n && t < end;) { /* its tables */
                 int codes = 0; /* stb reads the counts the file lacks as 0 */
                 for (size_t k = t + 1; k <= t + 16 && k < n; k++) codes += p[k];
-                *huge_table |= codes > 256;
+                f->huge_table |= codes > 256;
                 t += 17 + (size_t)codes;
+            }
+            if (m >= 0xc0 && m <= 0xc2 && !f->frame && i + 10 <= n) { /* P, Y, X, Nf, then Nf x (C, HV, Tq) */
+                f->frame = m;
+                for (int c = 0; c < p[i + 9] && c < 4 && i + 12 + 3 * (size_t)c <= n; c++)
+                    f->sampling[f->ncomp++] = p[i + 11 + 3 * c];
             }
             i = end;
         }
     }
-    return scans;
+}
+
+/* What stb 2.27 allocates for a w x h image before it reads a pixel, from the
+   header, with the gray image it returns (*kind: the format's name, or NULL if
+   its buffers grow with the data instead, held to the budget as they do).
+   A GIF: its canvas, the canvas before the frame and a byte a pixel of history
+   (9 bytes a pixel), all zeroed first. A JPEG: a plane a component at its
+   sampling, padded to whole blocks, and a progressive one 2 bytes a pixel of
+   coefficients a component besides. */
+static double decode_bytes(const uint8_t *p, size_t n, const jpeg_facts *jpeg, int w, int h,
+                           const char **kind) {
+    double pixels = (double)w * h;
+    *kind = NULL;
+    if (n >= 6 && !memcmp(p, "GIF8", 4)) {
+        *kind = "a GIF";
+        return 10 * pixels;
+    }
+    if (!jpeg->frame || !jpeg->ncomp) return 0;
+    int hmax = 1, vmax = 1;
+    for (int c = 0; c < jpeg->ncomp; c++) {
+        if (jpeg->sampling[c] >> 4 > hmax) hmax = jpeg->sampling[c] >> 4;
+        if ((jpeg->sampling[c] & 15) > vmax) vmax = jpeg->sampling[c] & 15;
+    }
+    double mcux = ceil(w / (8.0 * hmax)), mcuy = ceil(h / (8.0 * vmax)), planes = 0;
+    for (int c = 0; c < jpeg->ncomp; c++)
+        planes += mcux * 8 * (jpeg->sampling[c] >> 4) * mcuy * 8 * (jpeg->sampling[c] & 15);
+    int progressive = jpeg->frame == 0xc2;
+    *kind = progressive ? "a progressive JPEG" : "a JPEG";
+    return planes * (progressive ? 3 : 1) + pixels;
 }
 
 /* stb 2.27 reads the numbers of a PGM/PPM header (width, height, maximum)
@@ -139,15 +207,14 @@ cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error 
                        size, CS_MAX_IMAGE_BYTES);
     /* What stb 2.27 must not be given, before it reads anything. */
     const uint8_t *p = data;
-    int huge_table = 0;
+    jpeg_facts jpeg = {0};
     size_t fill = 0; /* stb, as JPEG allows, takes any number of 0xff before a marker */
     while (fill < size && p[fill] == 0xff) fill++;
-    int jpeg = fill >= 1 && fill < size && p[fill] == 0xd8;
-    int scans = jpeg ? jpeg_scans(p + fill - 1, size - fill + 1, &huge_table) : 0;
-    if (huge_table)
+    if (fill >= 1 && fill < size && p[fill] == 0xd8) jpeg_walk(p + fill - 1, size - fill + 1, &jpeg);
+    if (jpeg.huge_table)
         return cs_fail(err, CS_EINPUT, "the JPEG is damaged (a Huffman table of more than 256 codes)");
-    if (scans > MAX_JPEG_SCANS)
-        return cs_fail(err, CS_ELIMIT, "the JPEG has %d scans, over the limit of %d", scans,
+    if (jpeg.scans > MAX_JPEG_SCANS)
+        return cs_fail(err, CS_ELIMIT, "the JPEG has %d scans, over the limit of %d", jpeg.scans,
                        MAX_JPEG_SCANS);
     if (!pnm_numbers_fit(p, size))
         return cs_fail(err, CS_EINPUT, "the PGM/PPM header has a number too large for any image");
@@ -163,6 +230,12 @@ cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error 
     if ((long long)*w * *h > CS_MAX_IMAGE_PIXELS)
         return cs_fail(err, CS_ELIMIT, "the image is %d x %d = %lld pixels, over the limit of %lld",
                        *w, *h, (long long)*w * *h, CS_MAX_IMAGE_PIXELS);
+    const char *kind;
+    double need = decode_bytes(p, size, &jpeg, *w, *h, &kind);
+    if (need > (double)CS_MAX_DECODE_BYTES)
+        return cs_fail(err, CS_ELIMIT, "the image is %d x %d pixels: decoding it as %s would take "
+                       "%.0f MiB, over the limit of %lld MiB: save it as PNG", *w, *h, kind,
+                       need / (1 << 20), CS_MAX_DECODE_BYTES >> 20);
     /* A PGM/PPM's raw pixels must all be there (stb would accept it short). */
     if (size >= 2 && p[0] == 'P' && (p[1] == '5' || p[1] == '6')) {
         int wide = stbi_is_16_bit_from_memory(data, (int)size);
@@ -189,17 +262,23 @@ cs_status cs_image_decode(cs_image *im, const void *data, size_t size, cs_error 
        blocks, at 4 channels of 16 bits, and 1 MB for stb's own structures. */
     double limit = 8.0 * (w + 32) * (h + 32) + (1 << 20);
     alloc_limit = limit < (double)SIZE_MAX ? (size_t)limit : SIZE_MAX;
+    alloc_budget = CS_MAX_DECODE_BYTES < SIZE_MAX ? (size_t)CS_MAX_DECODE_BYTES : SIZE_MAX;
+    alloc_held = 0;
     over_limit = 0;
     /* One channel: stb's own gray, (77 r + 150 g + 29 b) >> 8 (a JPEG's luma);
        16-bit PNGs and PGMs come out 8-bit. */
     int got_w, got_h;
     uint8_t *gray = stbi_load_from_memory(data, (int)size, &got_w, &got_h, &channels, 1);
-    alloc_limit = SIZE_MAX;
+    alloc_limit = alloc_budget = SIZE_MAX;
     if (!gray) {
         const char *why = stb_reason();
-        if (over_limit)
+        if (over_limit == 1)
             return cs_fail(err, CS_EINPUT, "the image's data inflates far beyond its %d x %d "
                            "pixels (a decompression bomb?)", w, h);
+        if (over_limit == 2)
+            return cs_fail(err, CS_ELIMIT, "the image is %d x %d pixels, and decoding it would "
+                           "take more than the limit of %lld MiB: save it as 8-bit gray PNG or "
+                           "in smaller parts", w, h, CS_MAX_DECODE_BYTES >> 20);
         if (!strcmp(why, "outofmem"))
             return cs_fail(err, CS_ENOMEM, "out of memory decoding a %d x %d image", w, h);
         if (!strcmp(why, "too large")) /* stb's buffers count bytes in an int */

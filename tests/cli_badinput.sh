@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/cli_badinput.sh CLI DATA: the bad-input corpus through `cellsight`.
-# Every bad image (DATA/images) and bad model file (DATA/models/bad_*, DATA/bad)
+# Every bad image (DATA/images, DATA/bad) and bad model file (DATA/models/bad_*, DATA/bad)
 # must meet `predict`, `info` and `eval` with exit code 1 and a short error on
 # stderr that names the file: no crash, no hang, no sanitizer report. Files that are fine
 # beside bad ones are still processed, and the bad ones are named.
@@ -77,6 +77,17 @@ for f in "${bad_images[@]}"; do
   expect_error "$images/$f" predict --model "$good_model" --csv "$images/$f"
 done
 expect_error "$data/bad/ppm16.ppm" predict --model "$good_model" --csv "$data/bad/ppm16.ppm"
+
+# Headers within the pixel limit that stb would start decoding by holding
+# gigabytes (3.9 GB each before they were refused): refused from the header, and
+# the whole run's peak memory (GNU time, installed by tools/setup) stays small.
+for f in huge.gif huge_progressive.jpg; do
+  expect_error "$data/bad/$f" predict --model "$good_model" --csv "$data/bad/$f"
+  grep -q "would take [0-9]* MiB, over the limit of [0-9]* MiB" "$tmp/err" || fail "predict $f: $err"
+  /usr/bin/time -f %M -o "$tmp/rss" timeout 120 $cli predict --model "$good_model" "$data/bad/$f" >/dev/null 2>&1
+  rss=$(tail -n 1 "$tmp/rss")
+  [ "$rss" -gt 0 ] 2>/dev/null && [ "$rss" -lt 300000 ] || fail "predict $f: peak memory ${rss:-?} KiB, not under 300 MiB"
+done
 expect_error "$tmp/none.png" predict --model "$good_model" "$tmp/none.png"
 for f in "${damaged_images[@]}"; do
   run predict --model "$good_model" --csv "$images/$f"

@@ -171,10 +171,67 @@ static void test_bad_files(void) {
     CHECK(cs_image_decode(&im, "x", 1, NULL) == CS_EINPUT); /* err may be NULL */
 }
 
+/* cs_image_info on a header alone: the code it gives, and w x h when it is CS_OK. */
+static cs_status info_of(const unsigned char *header, size_t size, int *w, int *h) {
+    cs_error err = {0};
+    cs_status s = cs_image_info(header, size, w, h, &err);
+    CHECK(s == CS_OK || (err.code == s && err.msg[0]));
+    return s;
+}
+
+/* A JPEG that ends after its frame header: SOFn, w x h, n components at hv. */
+static size_t jpeg_header(unsigned char *p, int sof, int w, int h, int n, const int *hv) {
+    size_t k = 0;
+    const unsigned char start[] = {0xff, 0xd8, 0xff, (unsigned char)sof, 0, (unsigned char)(8 + 3 * n),
+                                   8, (unsigned char)(h >> 8), (unsigned char)h,
+                                   (unsigned char)(w >> 8), (unsigned char)w, (unsigned char)n};
+    memcpy(p, start, sizeof start);
+    k = sizeof start;
+    for (int c = 0; c < n; c++) {
+        p[k++] = (unsigned char)(c + 1);
+        p[k++] = (unsigned char)hv[c];
+        p[k++] = 0;
+    }
+    p[k++] = 0xff;
+    p[k++] = 0xd9;
+    return k;
+}
+
+/* Images within the pixel limit whose decoding stb would start with more than
+   CS_MAX_DECODE_BYTES (a GIF zeroes 9 bytes a pixel of canvas, a progressive
+   JPEG holds 3 a pixel a component) are refused from the header, and those
+   just within it are not. */
+static void test_decode_budget(void) {
+    expect_bad("../bad/huge.gif", CS_ELIMIT, "decoding it as a GIF would take 3815 MiB, over "
+               "the limit of 2048 MiB");
+    expect_bad("../bad/huge_progressive.jpg", CS_ELIMIT, "as a progressive JPEG would take 3815 MiB");
+
+    int w, h;
+    unsigned char gif[13] = "GIF89a";
+    gif[6] = 14000 & 255, gif[7] = 14000 >> 8, gif[8] = 14000 & 255, gif[9] = 14000 >> 8;
+    CHECK(info_of(gif, sizeof gif, &w, &h) == CS_OK && w == 14000 && h == 14000); /* 1869 MiB */
+    gif[6] = 15000 & 255, gif[7] = 15000 >> 8;
+    CHECK(info_of(gif, sizeof gif, &w, &h) == CS_OK && w == 15000); /* 15000 x 14000: 2003 MiB */
+    gif[8] = 15000 & 255, gif[9] = 15000 >> 8;
+    CHECK(info_of(gif, sizeof gif, &w, &h) == CS_ELIMIT); /* 2146 MiB */
+
+    unsigned char jpeg[64];
+    const int s444[] = {0x11, 0x11, 0x11}, s420[] = {0x22, 0x11, 0x11};
+    /* Baseline colour: 3 planes and the gray image, 1526 MiB. */
+    CHECK(info_of(jpeg, jpeg_header(jpeg, 0xc0, 20000, 20000, 3, s444), &w, &h) == CS_OK);
+    CHECK(w == 20000 && h == 20000);
+    /* Progressive gray: 1526 MiB; colour 4:2:0: 2098 MiB; 4:4:4: 3815 MiB. */
+    CHECK(info_of(jpeg, jpeg_header(jpeg, 0xc2, 20000, 20000, 1, s444), &w, &h) == CS_OK);
+    CHECK(info_of(jpeg, jpeg_header(jpeg, 0xc2, 20000, 20000, 3, s420), &w, &h) == CS_ELIMIT);
+    CHECK(info_of(jpeg, jpeg_header(jpeg, 0xc2, 19000, 19000, 3, s420), &w, &h) == CS_OK);
+    CHECK(info_of(jpeg, jpeg_header(jpeg, 0xc2, 20000, 20000, 3, s444), &w, &h) == CS_ELIMIT);
+}
+
 int main(int argc, char **argv) {
     data_dir = argc > 1 ? argv[1] : "tests/data";
     test_formats();
     test_rgba();
     test_bad_files();
+    test_decode_budget();
     return test_summary();
 }
