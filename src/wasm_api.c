@@ -11,7 +11,9 @@
    would have to pick apart by offset: csw_classify_* hand one plain JS object
    to Module.onResult (copies, so C frees everything before returning).
    Progress goes to Module.onProgress(done, total) after each batch of tiles;
-   a Module.isCancelled() that returns true stops the work (CS_ECANCEL). */
+   a Module.isCancelled() that returns true stops the work (CS_ECANCEL).
+   csw_classify_*_tta choose test-time averaging for one classification (the
+   page's switch): tta < 0 the model's, 0 one pass a tile, 1 the 8 symmetries. */
 #include <emscripten.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,7 +110,7 @@ static int on_progress(void *ctx, int done, int total) {
 
 /* Pointers are unsigned (the heap may pass 2 GB), hence >>> before indexing. */
 EM_JS(void, emit_result,
-      (int width, int height, int crop_bottom, int tile, int nclasses, int ntiles,
+      (int width, int height, int crop_bottom, int tile, int tta, int nclasses, int ntiles,
        int nforeground, int cols, int rows, int predicted, float confidence,
        const float *probs, const int *x, const int *y, const uint8_t *background,
        const int *tile_class, const float *tile_probs, const uint8_t *thumb, int thumb_w,
@@ -117,7 +119,7 @@ EM_JS(void, emit_result,
     const i32 = (p, n) => HEAP32.slice(p >>> 2, (p >>> 2) + n);
     const u8 = (p, n) => HEAPU8.slice(p >>> 0, (p >>> 0) + n);
     Module.onResult({
-        width, height, cropBottom: crop_bottom, tile, cols, rows, ntiles, nforeground,
+        width, height, cropBottom: crop_bottom, tile, tta: tta !== 0, cols, rows, ntiles, nforeground,
         predicted, confidence, probs: f32(probs, nclasses),
         tiles: {
             x: i32(x, ntiles), y: i32(y, ntiles), background: u8(background, ntiles),
@@ -148,7 +150,10 @@ static uint8_t *thumbnail(const cs_image *im, int side, int *tw, int *th) {
 
 /* Classifies im (and frees it), emitting the result and a thumbnail whose
    longer side is at most thumb_side. Returns 1 on success. */
-static int classify(const cs_model *m, cs_image *im, int crop_bottom, int thumb_side) {
+static int classify(const cs_model *model, cs_image *im, int crop_bottom, int thumb_side, int tta) {
+    /* A shallow copy with the tta asked for: cs_classify only reads the model. */
+    cs_model view = *model, *m = &view;
+    if (tta >= 0) view.tta = tta != 0;
     cs_result r = {0};
     int tw = 0, th = 0;
     uint8_t *thumb = NULL;
@@ -159,7 +164,7 @@ static int classify(const cs_model *m, cs_image *im, int crop_bottom, int thumb_
     }
     if (ok)
         emit_result(im->w, im->h, crop_bottom >= 0 ? crop_bottom : m->crop_bottom, m->net.tile,
-                    m->net.nclasses, r.ntiles, r.nforeground, r.cols, r.rows, r.predicted,
+                    m->tta, m->net.nclasses, r.ntiles, r.nforeground, r.cols, r.rows, r.predicted,
                     r.confidence, r.probs, r.x, r.y, r.background, r.tile_class, r.tile_probs,
                     thumb, tw, th);
     free(thumb);
@@ -169,18 +174,28 @@ static int classify(const cs_model *m, cs_image *im, int crop_bottom, int thumb_
 }
 
 /* An encoded image file (JPEG, PNG, ...), decoded by stb as the CLI does.
-   crop_bottom < 0 takes the model's. */
-EMSCRIPTEN_KEEPALIVE int csw_classify_file(const cs_model *m, const uint8_t *data, size_t size,
-                                           int crop_bottom, int thumb_side) {
+   crop_bottom < 0 takes the model's, and so does tta < 0. */
+EMSCRIPTEN_KEEPALIVE int csw_classify_file_tta(const cs_model *m, const uint8_t *data, size_t size,
+                                               int crop_bottom, int thumb_side, int tta) {
     cs_image im = {0};
     if (cs_image_decode(&im, data, size, &last_error) != CS_OK) return 0;
-    return classify(m, &im, crop_bottom, thumb_side);
+    return classify(m, &im, crop_bottom, thumb_side, tta);
+}
+
+EMSCRIPTEN_KEEPALIVE int csw_classify_file(const cs_model *m, const uint8_t *data, size_t size,
+                                           int crop_bottom, int thumb_side) {
+    return csw_classify_file_tta(m, data, size, crop_bottom, thumb_side, -1);
 }
 
 /* Canvas pixels, w * h * 4 bytes. */
-EMSCRIPTEN_KEEPALIVE int csw_classify_rgba(const cs_model *m, const uint8_t *rgba, int w, int h,
-                                           int crop_bottom, int thumb_side) {
+EMSCRIPTEN_KEEPALIVE int csw_classify_rgba_tta(const cs_model *m, const uint8_t *rgba, int w, int h,
+                                               int crop_bottom, int thumb_side, int tta) {
     cs_image im = {0};
     if (cs_image_from_rgba(&im, rgba, w, h, &last_error) != CS_OK) return 0;
-    return classify(m, &im, crop_bottom, thumb_side);
+    return classify(m, &im, crop_bottom, thumb_side, tta);
+}
+
+EMSCRIPTEN_KEEPALIVE int csw_classify_rgba(const cs_model *m, const uint8_t *rgba, int w, int h,
+                                           int crop_bottom, int thumb_side) {
+    return csw_classify_rgba_tta(m, rgba, w, h, crop_bottom, thumb_side, -1);
 }

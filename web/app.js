@@ -103,27 +103,31 @@ function csvField(value) {
 
 const csvLine = (fields) => fields.map(csvField).join(",") + "\n";
 
-// file,predicted_class,confidence,tiles,p_<class>... as `cellsight predict --csv`:
-// tiles counts the tiles that vote (not background).
+// The tta column of the CSVs: the model file's values for the averaging used.
+const ttaValue = (r) => (r.tta ? "dihedral8" : "none");
+
+// file,predicted_class,confidence,tiles,p_<class>... as `cellsight predict --csv`,
+// then tta (dihedral8 or none, as `predict --tta` / `--no-tta`): tiles counts the
+// tiles that vote (not background).
 function imagesCsv(classes, done) {
-  let csv = csvLine(["file", "predicted_class", "confidence", "tiles", ...classes.map((c) => `p_${c}`)]);
+  let csv = csvLine(["file", "predicted_class", "confidence", "tiles", ...classes.map((c) => `p_${c}`), "tta"]);
   for (const { name, result: r } of done)
     csv += csvLine([name, classes[r.predicted], formatNumber(r.confidence), r.nforeground,
-      ...Array.from(r.probs, formatNumber)]);
+      ...Array.from(r.probs, formatNumber), ttaValue(r)]);
   return csv;
 }
 
-// file,x,y,background,predicted_class,confidence,p_<class>... as `predict --csv --tiles`.
+// file,x,y,background,predicted_class,confidence,p_<class>... as `predict --csv --tiles`, then tta.
 function tilesCsv(classes, done) {
   const K = classes.length;
   let csv = csvLine(["file", "x", "y", "background", "predicted_class", "confidence",
-    ...classes.map((c) => `p_${c}`)]);
+    ...classes.map((c) => `p_${c}`), "tta"]);
   for (const { name, result: r } of done) {
     const t = r.tiles;
     for (let i = 0; i < r.ntiles; i++) {
       const p = t.probs.subarray(i * K, (i + 1) * K);
       csv += csvLine([name, t.x[i], t.y[i], t.background[i], classes[t.predicted[i]],
-        formatNumber(p[t.predicted[i]]), ...Array.from(p, formatNumber)]);
+        formatNumber(p[t.predicted[i]]), ...Array.from(p, formatNumber), ttaValue(r)]);
     }
   }
   return csv;
@@ -167,7 +171,7 @@ const state = {
   active: null,       // key of the model in use
   items: [],          // one per image: {name, file, card, result?, error?, ms?, decoder?}
   queue: [],          // items waiting for the worker
-  generation: 0,      // counts changes of model or crop, which make results stale
+  generation: 0,      // counts changes of model, crop or averaging, which make results stale
   running: false,
   stopped: false,
   userModels: 0,
@@ -178,6 +182,39 @@ const activeModel = () => state.models.get(state.active);
 function cropBottom() {
   const value = $("crop-bottom").value.trim();
   return /^\d+$/.test(value) ? Number(value) : -1; // -1: the model's
+}
+
+/* Test-time averaging (the 8 flips and rotations of each tile): the box shows
+   what the next classification uses. Until the user ticks or clears it, it
+   follows the model's metadata (tta); their choice is kept (localStorage),
+   for every model and the next visit, until "Model's default". */
+const TTA_KEY = "cellsight.tta";
+const ttaChoice = {
+  get() {
+    try {
+      return localStorage.getItem(TTA_KEY); // "on", "off" or null
+    } catch {
+      return null; // storage blocked: the model's default each visit
+    }
+  },
+  set(value) {
+    try {
+      if (value === null) localStorage.removeItem(TTA_KEY);
+      else localStorage.setItem(TTA_KEY, value);
+    } catch {
+      // not kept; the box still works for this visit
+    }
+  },
+};
+
+function showTta(model) {
+  const byModel = Boolean(model.info.tta), choice = ttaChoice.get();
+  $("tta").checked = choice ? choice === "on" : byModel;
+  $("tta-help").textContent = byModel
+    ? "This model was validated with it (tta dihedral8 in its metadata). Off: one pass a tile, 8 times quicker, " +
+      "probabilities a little different from the validated ones."
+    : "This model was validated without it (one pass a tile). On: each tile also seen in its 8 flips and " +
+      "rotations and the results averaged, 8 times slower.";
 }
 
 /* ---------------------------------------------------------------- models */
@@ -216,6 +253,7 @@ async function selectModel(key) {
   state.active = key;
   $("model-select").value = key;
   $("crop-bottom").value = model.info.crop_bottom;
+  showTta(model);
   $("model-summary").textContent = describeModel(model);
   showModelDetails(model);
   renderLegend();
@@ -270,7 +308,7 @@ function enqueue(files) {
   if (!state.running) run();
 }
 
-// After a change of model or crop, nothing stale stays on show or in the CSV.
+// After a change of model, crop or averaging, nothing stale stays on show or in the CSV.
 function reclassifyAll() {
   state.generation++;
   if (!state.items.length) return;
@@ -317,7 +355,8 @@ async function classify(item, onProgress) {
   } else {
     try {
       const reply = await engine.call("classify",
-        { key: model.key, file: item.file, cropBottom: cropBottom(), thumbnailSide: THUMBNAIL_SIDE },
+        { key: model.key, file: item.file, cropBottom: cropBottom(), thumbnailSide: THUMBNAIL_SIDE,
+          tta: $("tta").checked ? 1 : 0 },
         { onProgress });
       outcome = { result: reply.result, ms: reply.ms, decoder: reply.decoder, classes: model.info.classes };
     } catch (e) {
@@ -386,7 +425,8 @@ function renderCard(item) {
   const background = r.ntiles - r.nforeground;
   card.dataset.tiles = r.nforeground;
   meta.textContent = `${r.ntiles} tiles${background ? `, ${background} of them background` : ""} · ` +
-    `${(item.ms / 1000).toFixed(2)} s · ${r.width} x ${r.height} px` +
+    `${(item.ms / 1000).toFixed(2)} s · ${r.width} x ${r.height} px · ` +
+    (r.tta ? "averaged over 8 flips/rotations" : "one pass a tile (no flip/rotation averaging)") +
     (item.decoder === "browser" ? " · decoded by the browser" : "");
   img.alt = `${item.name} with its ${r.ntiles} tiles coloured by predicted class`;
   img.onmousemove = (event) => (img.title = describeTileAt(img, item, event));
@@ -624,6 +664,18 @@ function wireInput(list) {
     if (!model) return;
     $("crop-bottom").value = model.info.crop_bottom;
     reclassifyAll();
+  });
+  $("tta").addEventListener("change", () => {
+    ttaChoice.set($("tta").checked ? "on" : "off");
+    reclassifyAll();
+  });
+  $("tta-reset").addEventListener("click", () => {
+    const model = activeModel();
+    ttaChoice.set(null);
+    if (!model) return;
+    const before = $("tta").checked;
+    showTta(model);
+    if ($("tta").checked !== before) reclassifyAll();
   });
   $("samples-button").addEventListener("click", () => loadSamples(list.samples));
   $("samples-button").hidden = !list.samples.length;

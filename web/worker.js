@@ -13,9 +13,11 @@
        under way, which then fails with the core's "cancelled" message.
      loadModel {key, bytes: ArrayBuffer}          -> {info}  (replaces the model under key)
      freeModel {key}                              -> {}
-     classify {key, file: Blob, cropBottom, thumbnailSide}
+     classify {key, file: Blob, cropBottom, thumbnailSide, tta}
                                                   -> {result, decoder, ms}
-       cropBottom < 0 takes the model's; result is what src/wasm_api.c emits.
+       cropBottom < 0 takes the model's, and so does tta < 0 (or absent); tta 0:
+       one pass a tile, 1: the mean over its 8 flips and rotations. result is
+       what src/wasm_api.c emits (result.tta: whether the 8 were averaged).
 
    Fine-tuning's requests (trainDefaults, finetune) are in finetune-worker.js. */
 "use strict";
@@ -116,7 +118,7 @@ const handlers = {
     return {};
   },
 
-  async classify(M, { key, file, cropBottom, thumbnailSide }, progress) {
+  async classify(M, { key, file, cropBottom, thumbnailSide, tta = -1 }, progress) {
     const model = models.get(key);
     if (!model) throw new Error(`no model "${key}" is loaded`);
     const start = performance.now();
@@ -126,7 +128,7 @@ const handlers = {
     M.onProgress = (done, total) => progress(done, total);
 
     const ptr = toHeap(M, bytes);
-    let ok = M._csw_classify_file(model, ptr, bytes.length, cropBottom, thumbnailSide);
+    let ok = M._csw_classify_file_tta(model, ptr, bytes.length, cropBottom, thumbnailSide, tta);
     M._free(ptr);
     let decoder = "stb";
     if (!ok && !isStbFormat(bytes)) {
@@ -138,7 +140,7 @@ const handlers = {
         throw new Error(`${stbMessage}, nor one this browser can decode`);
       }
       const rgba = toHeap(M, image.data);
-      ok = M._csw_classify_rgba(model, rgba, image.width, image.height, cropBottom, thumbnailSide);
+      ok = M._csw_classify_rgba_tta(model, rgba, image.width, image.height, cropBottom, thumbnailSide, tta);
       M._free(rgba);
       decoder = "browser";
     }

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-/* make_model.mjs OUT.safetensors [CLASSES] [SEED]: a paper-architecture model
-   with seeded Glorot-uniform weights, for the browser tests to run when no
-   trained model ships in model/ yet. Its predictions mean nothing; the tests
-   only need the page and the native CLI to agree on them. */
+/* make_model.mjs OUT.safetensors [CLASSES] [SEED] [KEY=VALUE...]: a
+   paper-architecture model with seeded Glorot-uniform weights, for the browser
+   tests to run when no trained model ships in model/ yet; KEY=VALUE pairs go
+   into its metadata too (e.g. tta=dihedral8). Its predictions mean nothing;
+   the tests only need the page and the native CLI to agree on them. */
 import fs from "node:fs";
 
-const [out, classList = "T47D,MDAMB231", seedText = "1"] = process.argv.slice(2);
-if (!out) {
-  console.error("usage: make_model.mjs OUT.safetensors [CLASSES] [SEED]");
+const [out, classList = "T47D,MDAMB231", seedText = "1", ...pairs] = process.argv.slice(2);
+if (!out || pairs.some((p) => !/^\w+=/.test(p))) {
+  console.error("usage: make_model.mjs OUT.safetensors [CLASSES] [SEED] [KEY=VALUE...]");
   process.exit(2);
 }
 const classes = classList.split(",");
@@ -46,6 +47,7 @@ const header = {
     tile: "128",
     crop_bottom: "96",
     note: "random weights made by tests/browser/make_model.mjs for the browser tests",
+    ...Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)])),
   },
 };
 let offset = 0;

@@ -47,6 +47,9 @@ function cli(model, images, ...flags) {
   return csv;
 }
 const expected = cli(CS_MODEL, SAMPLES);
+// The page's CSVs end with a tta column: the averaging used, as a model file names it.
+const modelTta = (model) => (/^tta +dihedral8/m.test(execFileSync(CS_CLI, ["info", model], { encoding: "utf8" }))
+  ? "dihedral8" : "none");
 
 async function waitForResults(page, count) {
   await page.waitForFunction((n) => {
@@ -123,14 +126,16 @@ test("dropped images are classified as the native CLI classifies them", async ()
   assert.equal(await page.locator("#results-table tbody tr").count(), SAMPLES.length);
   await shot(page, "02-dropped");
 
-  // "Download CSV": the CLI's columns, the same rows to 1e-4.
+  // "Download CSV": the CLI's columns and tta, the same rows to 1e-4.
   const [csvDownload] = await Promise.all([page.waitForEvent("download"),
     page.getByRole("button", { name: "Download CSV", exact: true }).click()]);
   const downloaded = parseCsv(fs.readFileSync(await csvDownload.path(), "utf8"));
   fs.copyFileSync(await csvDownload.path(), path.join(CS_OUT, "results.csv"));
-  assert.deepEqual(downloaded.header, expected.header);
+  assert.deepEqual(downloaded.header, [...expected.header, "tta"]);
   assert.equal(downloaded.rows.length, SAMPLES.length);
-  for (const row of downloaded.rows) {
+  for (const fullRow of downloaded.rows) {
+    assert.equal(fullRow.at(-1), modelTta(CS_MODEL), `${fullRow[0]}: tta`);
+    const row = fullRow.slice(0, -1);
     const want = expected.rows.find((e) => e[0] === row[0]);
     assert.ok(want, `no CLI row for ${row[0]}`);
     assert.equal(row[1], want[1], `${row[0]}: predicted_class`);
@@ -147,7 +152,7 @@ test("dropped images are classified as the native CLI classifies them", async ()
     page.getByRole("button", { name: "Download tile CSV" }).click()]);
   const tiles = parseCsv(fs.readFileSync(await tileDownload.path(), "utf8"));
   const wantTiles = cli(CS_MODEL, SAMPLES, "--tiles");
-  assert.deepEqual(tiles.header, wantTiles.header);
+  assert.deepEqual(tiles.header, [...wantTiles.header, "tta"]);
   assert.equal(tiles.rows.length, wantTiles.rows.length);
   const key = (r) => r.slice(0, 3).join(",");
   const byKey = new Map(wantTiles.rows.map((r) => [key(r), r]));
@@ -155,7 +160,8 @@ test("dropped images are classified as the native CLI classifies them", async ()
     const want = byKey.get(key(row));
     assert.ok(want, `no CLI tile ${key(row)}`);
     assert.equal(row[3], want[3], `${key(row)}: background`);
-    for (let k = 5; k < row.length; k++)
+    assert.equal(row.at(-1), modelTta(CS_MODEL), `${key(row)}: tta`);
+    for (let k = 5; k < row.length - 1; k++)
       assert.ok(Math.abs(Number(row[k]) - Number(want[k])) <= TOLERANCE, `${key(row)}: ${tiles.header[k]}`);
   }
   assert.deepEqual(page.problems, []);
@@ -203,6 +209,83 @@ test("a picked model and picked images; a file that is not an image and a broken
   await page.locator("#crop-bottom").blur();
   await waitForResults(page, SAMPLES.length + 1);
   assertMatchesCli(await shownResults(page), SAMPLES, cli(threeLines, SAMPLES, "--crop-bottom", "0"));
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
+
+test("the averaging switch: on by the model's tta, off as `predict --no-tta`, said in the card and the CSV, kept across visits", async () => {
+  const context = await newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await openPage(context, CS_URL);
+  // The shipped model (trained, tta in its metadata) unless this build has none: then random weights with tta.
+  let model = CS_MODEL;
+  if (modelTta(CS_MODEL) !== "dihedral8") {
+    model = path.join(CS_OUT, "with-tta.safetensors");
+    execFileSync(process.execPath, [path.join(repo, "tests", "browser", "make_model.mjs"), model,
+      "T47D,MDAMB231", "11", "tta=dihedral8"]);
+  }
+  const selectModel = async () => {
+    if (model === CS_MODEL) return; // the page's default
+    await page.setInputFiles("#model-file", model);
+    await page.locator("#model-select option:checked", { hasText: "with-tta.safetensors" }).waitFor({ state: "attached" });
+  };
+  await selectModel();
+  const box = page.getByRole("checkbox", { name: /Average over 8 flips\/rotations/ });
+  assert.equal(await box.isChecked(), true, "a model with tta in its metadata ticks the box");
+  assert.match(await page.locator("#tta-help").textContent(), /validated with it/);
+
+  // One row of tiles (1040 - 896 = 144 rows) keeps the 8 passes a tile quick.
+  await page.fill("#crop-bottom", "896");
+  await page.locator("#crop-bottom").blur();
+  const sample = SAMPLES[0], name = path.basename(sample);
+  const crop = ["--crop-bottom", "896"];
+  const downloadTiles = async () => {
+    const [download] = await Promise.all([page.waitForEvent("download"),
+      page.getByRole("button", { name: "Download tile CSV" }).click()]);
+    return parseCsv(fs.readFileSync(await download.path(), "utf8"));
+  };
+  // The page's tile CSV against the CLI's with these flags: the tile probabilities.
+  const tileProbs = (csv, flags) => {
+    const want = cli(model, [sample], "--tiles", ...crop, ...flags);
+    assert.deepEqual(csv.header, [...want.header, "tta"]);
+    assert.equal(csv.rows.length, want.rows.length);
+    return csv.rows.map((row, i) => row.slice(6, -1).map((p, k) => {
+      assert.ok(Math.abs(Number(p) - Number(want.rows[i][6 + k])) <= TOLERANCE, `tile ${i}: ${p} vs ${want.rows[i][6 + k]}`);
+      return Number(p);
+    }));
+  };
+  await dropFiles(page, [sample]);
+  await waitForResults(page, 1);
+  assertMatchesCli(await shownResults(page), [sample], cli(model, [sample], ...crop));
+  assertMatchesCli(await shownResults(page), [sample], cli(model, [sample], ...crop, "--tta"));
+  assert.match(await page.locator("#cards .card .meta").textContent(), /averaged over 8 flips\/rotations/);
+  const onTiles = await downloadTiles();
+  assert.equal(onTiles.rows[0].at(-1), "dihedral8");
+  const on = tileProbs(onTiles, ["--tta"]);
+
+  // Cleared: the image is classified again, one pass a tile, as --no-tta.
+  await box.uncheck();
+  await waitForResults(page, 1);
+  const noTta = cli(model, [sample], ...crop, "--no-tta");
+  assertMatchesCli(await shownResults(page), [sample], noTta);
+  assert.match(await page.locator("#cards .card .meta").textContent(), /no flip\/rotation averaging/);
+  const off = tileProbs(await downloadTiles(), ["--no-tta"]);
+  const largest = Math.max(...on.flatMap((probs, i) => probs.map((p, k) => Math.abs(p - off[i][k]))));
+  assert.ok(largest > 2 * TOLERANCE, `the averaging changed no tile by more than ${largest}`);
+  const [download] = await Promise.all([page.waitForEvent("download"),
+    page.getByRole("button", { name: "Download CSV", exact: true }).click()]);
+  const csv = parseCsv(fs.readFileSync(await download.path(), "utf8"));
+  assert.deepEqual(csv.header, [...noTta.header, "tta"]);
+  assert.deepEqual([csv.rows[0][0], csv.rows[0].at(-1)], [name, "none"]);
+  await shot(page, "04b-averaging-off");
+
+  // The choice outlives the visit, whatever the model says, until "Model's default".
+  await page.reload();
+  await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
+  await selectModel();
+  assert.equal(await box.isChecked(), false, "the cleared box was not remembered");
+  await page.getByRole("button", { name: "Averaging: the model's default" }).click();
+  assert.equal(await box.isChecked(), true);
+  assert.equal(await page.evaluate(() => localStorage.getItem("cellsight.tta")), null);
   assert.deepEqual(page.problems, []);
   await context.close();
 });

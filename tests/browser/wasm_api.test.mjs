@@ -104,6 +104,35 @@ test("RGBA pixels give what the file of the same pixels gives; the crop can be o
   }
 });
 
+test("test-time averaging per classification: the model's, off and on, as the CLI's --no-tta and --tta", () => {
+  // One row of 11 tiles (1040 - 896 = 144 rows): 88 forward passes with the 8 symmetries.
+  const crop = 896;
+  const bytes = fs.readFileSync(sample);
+  const run = (tta) => {
+    const { result } = classify(() => withHeap(bytes, (ptr, n) => tta === undefined
+      ? M._csw_classify_file(model, ptr, n, crop, 64) : M._csw_classify_file_tta(model, ptr, n, crop, 64, tta)));
+    assert.ok(result, error());
+    return result;
+  };
+  const cli = (...flags) => execFileSync(CS_CLI, ["predict", "--model", CS_RANDOM_MODEL, "--csv", "--tiles",
+    "--crop-bottom", `${crop}`, ...flags, sample], { encoding: "utf8" }).trim().split("\n").slice(1)
+    .map((line) => line.split(",").slice(6).map(Number));
+  const [plain, byModel, off, on] = [undefined, -1, 0, 1].map(run);
+  assert.equal(info.tta, 0, "the random model has no tta in its metadata");
+  assert.deepEqual([plain.tta, byModel.tta, off.tta, on.tta], [false, false, false, true]);
+  assert.deepEqual(byModel.tiles.probs, plain.tiles.probs);
+  assert.deepEqual(off.tiles.probs, plain.tiles.probs);
+  for (const [r, want] of [[off, cli("--no-tta")], [on, cli("--tta")]]) {
+    assert.equal(want.length, r.ntiles);
+    want.forEach((probs, i) => probs.forEach((p, k) =>
+      assert.ok(Math.abs(r.tiles.probs[i * 2 + k] - p) <= 1e-4, `tile ${i}, class ${k}: ${r.tiles.probs[i * 2 + k]} vs ${p}`)));
+  }
+  // Random weights give probabilities near 0.5 either way; still, on and off must differ by more
+  // than the tolerance above, or the comparisons with the CLI could not tell them apart.
+  const largest = Math.max(...on.tiles.probs.map((p, i) => Math.abs(p - off.tiles.probs[i])));
+  assert.ok(largest > 2e-4, `averaging the 8 symmetries changed no tile by more than ${largest}`);
+});
+
 test("bad images, cancelling: messages, never an abort", () => {
   const text = Buffer.from("not an image at all");
   const notImage = classify(() => withHeap(text, (ptr, n) => M._csw_classify_file(model, ptr, n, -1, 64)));
