@@ -37,9 +37,6 @@
 #define CS_STRIP 32 /* pixels: a strip of a row and one block of weights stay in L1 cache */
 #define CS_DW_CHUNKS 32        /* at most, for the weight gradient */
 #define CS_DW_CHUNK_PIXELS 1024 /* at least, so that zeroing and adding a chunk's sums is cheap */
-/* Input channels from which Winograd's F(2x2, 3x3) (winograd.c) is faster:
-   with fewer, transforming the inputs costs more than the multiplies saved. */
-#define CS_WINOGRAD_MIN_CI 8
 
 static int ceil_div(int a, int b) { return (a + b - 1) / b; }
 

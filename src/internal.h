@@ -15,13 +15,17 @@ void cs_conv3x3_forward(float *out, const float *in, const float *w, const float
 void cs_conv3x3_backward(float *din, float *dw, float *dbias, const float *dout,
                          const float *in, const float *w, int B, int H, int W, int Ci, int Co);
 
-/* The same by Winograd's F(2x2, 3x3) (winograd.c), 2.25 times fewer multiplies,
+/* The same by Winograd's F(4x4, 3x3) (winograd.c), 4 times fewer multiplies,
    on in zero-padded by pad pixels: out [B][H+2pad-2][W+2pad-2][Co]. bias NULL:
    zeros. flip: the input gradient's convolution, with w the layer's [Ci][Co][3][3]
    turned by 180 degrees (Ci, Co here are the layer's Co, Ci). Returns 0, or -1
    when out of memory (out is then incomplete). */
 int cs_conv3x3_winograd(float *out, const float *in, const float *w, const float *bias,
                         int B, int H, int W, int Ci, int Co, int pad, int flip, int relu);
+/* The input channels from which cs_conv3x3_forward and _backward's input
+   gradient go by Winograd: with fewer, the transforms cost more than the
+   multiplies saved. */
+#define CS_WINOGRAD_MIN_CI 8
 
 /* Plain-C versions of the same, the reference the fast kernels are tested against. */
 void cs_conv3x3_forward_ref(float *out, const float *in, const float *w, const float *bias,

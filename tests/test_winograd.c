@@ -4,11 +4,13 @@
    vector and block, several tiles per batch; and the same results for 1 and 2
    threads.
 
-   Tolerance: F(2x2, 3x3) only adds, subtracts and halves around the products,
-   so with inputs and weights in [-1, 1] its error is a few float roundings of
-   the sums, about 1e-6 of the output's scale at 64 channels (the largest seen
-   is printed). 2e-5 leaves room for that and fails any wrong coefficient,
-   position or tile, which costs a whole product term (errors near 1e-1). */
+   Tolerance: F(4x4, 3x3)'s transforms scale by up to 8, so its error is some
+   ten float roundings of the sums: up to 1e-5 of the output's scale natively
+   and 2e-5 in WASM (no fused multiply-add), at 64 channels; the largest seen is
+   printed. 1e-4 leaves room for that, and fails any wrong coefficient,
+   position or tile, which costs a whole product term (a changed coefficient
+   of any of the three transforms, or swapped output positions, gave 1e-1 and
+   more). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,7 +54,7 @@ static void check_shape(int B, int H, int W, int Ci, int Co) {
         cs_set_threads(1);
         memset(out, 0xff, sizeof(float) * nout); /* NaN: everything must be written */
         CHECK(cs_conv3x3_winograd(out, in, w, bias, B, H, W, Ci, Co, 0, 0, relu) == 0);
-        CHECK(rel_err(out, ref, nout) < 2e-5);
+        CHECK(rel_err(out, ref, nout) < 1e-4);
         cs_set_threads(2);
         CHECK(cs_conv3x3_winograd(copy, in, w, bias, B, H, W, Ci, Co, 0, 0, relu) == 0);
         CHECK(memcmp(out, copy, sizeof(float) * nout) == 0);
@@ -63,7 +65,7 @@ static void check_shape(int B, int H, int W, int Ci, int Co) {
     cs_set_threads(1);
     memset(din, 0xff, sizeof(float) * nin);
     CHECK(cs_conv3x3_winograd(din, dout, w, NULL, B, OH, OW, Co, Ci, 2, 1, 0) == 0);
-    CHECK(rel_err(din, din_ref, nin) < 2e-5);
+    CHECK(rel_err(din, din_ref, nin) < 1e-4);
     cs_set_threads(2);
     CHECK(cs_conv3x3_winograd(copy, dout, w, NULL, B, OH, OW, Co, Ci, 2, 1, 0) == 0);
     CHECK(memcmp(din, copy, sizeof(float) * nin) == 0);
