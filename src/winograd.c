@@ -79,14 +79,16 @@ CS_INLINE void transform_output(cs_vf y[TM * TM], const cs_vf m[WP]) {
     for (int r = 0; r < TM; r++) at_1d(y + TM * r, 1, t + TA * r, 1);
 }
 
-/* The first n <= CS_VLEN floats at p (the rest zero), and back. */
-CS_INLINE cs_vf load_n(const float *p, int n) {
-    if (n == CS_VLEN) return cs_load(p);
+/* A vector of the n <= CS_VLEN floats at p and whatever follows them, not
+   read past end (then zeros). */
+CS_INLINE cs_vf load_n(const float *p, int n, const float *end) {
+    if (n == CS_VLEN || p + CS_VLEN <= end) return cs_load(p);
     float t[CS_VLEN] = {0};
     memcpy(t, p, sizeof(float) * n);
     return cs_load(t);
 }
 
+/* The first n <= CS_VLEN floats of x to p. */
 CS_INLINE void store_n(float *p, cs_vf x, int n) {
     if (n == CS_VLEN) {
         cs_store(p, x);
@@ -125,17 +127,20 @@ static float *pack_weights(const float *w, int ci, int co, int flip) {
 
 typedef struct {
     float *out;             /* [B][OH][OW][Co] */
-    const float *in, *u, *bias; /* in [B][H][W][Ci]; bias padded to whole blocks */
+    const float *in, *in_end, *u, *bias; /* in [B][H][W][Ci]; bias padded to whole blocks */
     int H, W, Ci, Co, pad, relu;
     int OH, OW, ntx, tiles_per_image, ntiles, ldv;
     int failed; /* a task could not get its scratch memory */
 } wino_job;
 
 /* One vector of channels [c, c + n) of one tile: the pixels px (NULL: zero
-   padding, only if edge) -> v [WP] (positions vs apart). */
-CS_INLINE void input_vector(float *v, int vs, const float *const px[WP], int c, int n, const int edge) {
+   padding, only if edge) -> v [WP] (positions vs apart). If n < CS_VLEN, the
+   other lanes go to v's padding, which is not read: loading them with the
+   next pixel's channels spares copying. */
+CS_INLINE void input_vector(float *v, int vs, const float *const px[WP], int c, int n,
+                            const float *end, const int edge) {
     cs_vf d[WP];
-    for (int k = 0; k < WP; k++) d[k] = edge && !px[k] ? (cs_vf){0} : load_n(px[k] + c, n);
+    for (int k = 0; k < WP; k++) d[k] = edge && !px[k] ? (cs_vf){0} : load_n(px[k] + c, n, end);
     transform_input(d);
     for (int pos = 0; pos < WP; pos++) cs_store(v + (size_t)pos * vs + c, d[pos]);
 }
@@ -158,10 +163,10 @@ static void input_tile(float *v, int vs, const wino_job *j, int g) {
     }
     int c = 0;
     if (edge)
-        for (; c + CS_VLEN <= ci; c += CS_VLEN) input_vector(v, vs, px, c, CS_VLEN, 1);
+        for (; c + CS_VLEN <= ci; c += CS_VLEN) input_vector(v, vs, px, c, CS_VLEN, NULL, 1);
     else
-        for (; c + CS_VLEN <= ci; c += CS_VLEN) input_vector(v, vs, px, c, CS_VLEN, 0);
-    if (c < ci) input_vector(v, vs, px, c, ci - c, 1);
+        for (; c + CS_VLEN <= ci; c += CS_VLEN) input_vector(v, vs, px, c, CS_VLEN, NULL, 0);
+    if (c < ci) input_vector(v, vs, px, c, ci - c, j->in_end, 1);
 }
 
 /* Per position, m [WP][CS_PIX][CS_CB] = v [WP][CS_PIX][ldv] (the first ci of
@@ -244,7 +249,7 @@ int cs_conv3x3_winograd(float *out, const float *in, const float *w, const float
     if (!failed) {
         if (bias) memcpy(bp, bias, sizeof(float) * Co);
         int ntx = ceil_div(OW, TM), tiles_per_image = ceil_div(OH, TM) * ntx;
-        wino_job j = {out, in, u, bp, H, W, Ci, Co, pad, relu, OH, OW, ntx, tiles_per_image,
+        wino_job j = {out, in, in + (size_t)B * H * W * Ci, u, bp, H, W, Ci, Co, pad, relu, OH, OW, ntx, tiles_per_image,
                       B * tiles_per_image, ceil_div(Ci, CS_VLEN) * CS_VLEN, 0};
         cs_parallel_for(ceil_div(j.ntiles, CS_PIX * CS_WINO_TASK_GROUPS), wino_task, &j);
         failed = j.failed;
