@@ -13,7 +13,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { newContext, openPage, shot } from "./chromium.mjs";
+import { assertMatchesCli, cli, dropFiles, newContext, openPage, parseCsv, shot, shownResults, TOLERANCE,
+  waitForResults } from "./chromium.mjs";
 
 const { CS_URL, CS_DIST, CS_CLI, CS_MODEL, CS_OUT } = process.env;
 assert.ok(CS_URL && CS_DIST && CS_CLI && CS_MODEL && CS_OUT, "run me through tests/stage_browser.sh");
@@ -22,79 +23,12 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", ".
 const samplesDir = path.join(repo, "web", "samples");
 const SAMPLES = fs.readdirSync(samplesDir).filter((f) => /\.jpe?g$/i.test(f)).sort()
   .map((f) => path.join(samplesDir, f));
-const TOLERANCE = 1e-4;
-
-/* ---------------------------------------------------------------- helpers */
-
-function parseCsv(text) {
-  const rows = [];
-  for (const line of text.split("\n").filter(Boolean)) {
-    const fields = [];
-    for (const m of line.matchAll(/("(?:[^"]|"")*"|[^,]*)(,|$)/g)) {
-      fields.push(m[1].startsWith('"') ? m[1].slice(1, -1).replace(/""/g, '"') : m[1]);
-      if (!m[2]) break;
-    }
-    rows.push(fields);
-  }
-  return { header: rows[0], rows: rows.slice(1) };
-}
-
-// The native CLI's CSV for images (optionally per tile), rows keyed by base name.
-function cli(model, images, ...flags) {
-  const csv = parseCsv(execFileSync(CS_CLI, ["predict", "--model", model, "--csv", ...flags, ...images],
-    { encoding: "utf8", maxBuffer: 1 << 26 }));
-  for (const row of csv.rows) row[0] = path.basename(row[0]);
-  return csv;
-}
 const expected = cli(CS_MODEL, SAMPLES);
 // The page's CSVs end with a tta column: the averaging used, as a model file names it.
 const modelTta = (model) => (/^tta +dihedral8/m.test(execFileSync(CS_CLI, ["info", model], { encoding: "utf8" }))
   ? "dihedral8" : "none");
 
-async function waitForResults(page, count) {
-  await page.waitForFunction((n) => {
-    const cards = document.querySelectorAll("#cards .card");
-    return cards.length >= n && !document.querySelector("#cards .card.waiting");
-  }, count, { timeout: 120_000 });
-}
-
-// What the page shows for each image: predicted class, tiles and every probability.
-function shownResults(page) {
-  return page.$$eval("#cards .card:not(.failed)", (cards) => cards.map((card) => ({
-    file: card.querySelector(".file-name").textContent,
-    predicted: card.querySelector(".verdict strong").textContent,
-    tiles: Number(card.dataset.tiles),
-    probs: Array.from(card.querySelectorAll(".probs li"), (li) => Number(li.dataset.probability)),
-  })));
-}
-
-function assertMatchesCli(shown, files, want = expected) {
-  assert.deepEqual(shown.map((r) => r.file).sort(), files.map((f) => path.basename(f)).sort());
-  const classes = want.header.slice(4).map((h) => h.replace(/^p_/, ""));
-  for (const r of shown) {
-    const row = want.rows.find((e) => e[0] === r.file);
-    assert.ok(row, `the CLI has no row for ${r.file}`);
-    assert.equal(r.predicted, row[1], `${r.file}: predicted class`);
-    assert.equal(r.tiles, Number(row[3]), `${r.file}: tiles`);
-    assert.equal(r.probs.length, classes.length);
-    r.probs.forEach((p, k) => assert.ok(Math.abs(p - Number(row[4 + k])) <= TOLERANCE,
-      `${r.file}: p_${classes[k]} is ${p} on the page, ${row[4 + k]} from the CLI`));
-  }
-}
-
-// Drops files on the drop zone as a person dragging them from a file manager.
-async function dropFiles(page, files) {
-  const payload = files.map((f) => ({ name: path.basename(f), b64: fs.readFileSync(f).toString("base64") }));
-  const dataTransfer = await page.evaluateHandle((list) => {
-    const dt = new DataTransfer();
-    for (const { name, b64 } of list) {
-      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-      dt.items.add(new File([bytes], name, { type: /\.jpe?g$/i.test(name) ? "image/jpeg" : "" }));
-    }
-    return dt;
-  }, payload);
-  await page.dispatchEvent("#drop-zone", "drop", { dataTransfer });
-}
+/* ---------------------------------------------------------------- helpers */
 
 // A DataTransfer of PNG files drawn in the page, [name, side] each: a drop
 // of large images without large fixtures.
@@ -122,7 +56,7 @@ test("dropped images are classified as the native CLI classifies them", async ()
   await shot(page, "01-start");
   await dropFiles(page, SAMPLES);
   await waitForResults(page, SAMPLES.length);
-  assertMatchesCli(await shownResults(page), SAMPLES);
+  assertMatchesCli(await shownResults(page), SAMPLES, expected);
   assert.equal(await page.locator("#results-table tbody tr").count(), SAMPLES.length);
   await shot(page, "02-dropped");
 
@@ -367,7 +301,7 @@ test("after one visit the page classifies a folder with the network cut (service
   assert.equal(await page.locator("#cards .card").count(), 1, "the hidden file was skipped");
   const shown = await shownResults(page);
   assert.deepEqual(shown.map((r) => r.file), [`folder/${path.basename(SAMPLES[0])}`]);
-  assertMatchesCli(shown.map((r) => ({ ...r, file: path.basename(r.file) })), [SAMPLES[0]]);
+  assertMatchesCli(shown.map((r) => ({ ...r, file: path.basename(r.file) })), [SAMPLES[0]], expected);
   await shot(page, "06-offline");
   await context.close();
 });
@@ -400,7 +334,7 @@ test("threads: the served page (cross-origin isolated) runs the pthread build, f
     await waitForResults(page, 1);
     const ms = Date.now() - started;
     const shown = await shownResults(page);
-    assertMatchesCli(shown, [sample]);
+    assertMatchesCli(shown, [sample], expected);
     assert.deepEqual(page.problems, []);
     await context.close();
     return { isolated, cores, engine, ms, probs: shown[0].probs };

@@ -1,0 +1,115 @@
+/* The bad-input corpus through the page, as through the CLI (tests/cli_badinput.sh):
+   every image file of tests/data/images and tests/data/bad dropped at once, every
+   bad model file (tests/data/models/bad_*, tests/data/bad) picked in turn. Each
+   file the native CLI refuses gets the CLI's one-sentence message on the page,
+   each it reads the CLI's figures; the model in use stays, and afterwards a good
+   image still classifies as the CLI classifies it.
+
+   Run by tests/stage_browser.sh (CS_URL, CS_CLI, CS_RANDOM_MODEL, CS_OUT). */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { assertMatchesCli, cli, dropFiles, newContext, openPage, parseCsv, shot, shownResults,
+  waitForResults } from "./chromium.mjs";
+
+const { CS_URL, CS_CLI, CS_RANDOM_MODEL, CS_OUT } = process.env;
+assert.ok(CS_URL && CS_CLI && CS_RANDOM_MODEL && CS_OUT, "run me through tests/stage_browser.sh");
+
+const data = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "data");
+const filesOf = (dir, keep) => fs.readdirSync(path.join(data, dir)).filter(keep).sort()
+  .map((f) => path.join(data, dir, f));
+const IMAGES = [...filesOf("images", () => true),
+  ...filesOf("bad", (f) => !/\.(safetensors|py|md)$/.test(f))];
+const BAD_MODELS = [...filesOf("models", (f) => /^bad_.*\.safetensors$/.test(f)),
+  ...filesOf("bad", (f) => f.endsWith(".safetensors"))];
+// Formats stb does not read but Chromium does, and their size: the page falls
+// back to the browser's decoder, and the C core judges the pixels it gives.
+const BROWSER_DECODES = new Map([["tiny.webp", [16, 16]]]);
+const GOOD = path.join(data, "train", "T47D", "T47D_F6_05d21h_x0_y0.jpg");
+
+// What the native CLI says of one file: {csv} if it reads it, else {message}
+// (stderr's first line less "cellsight: " and the path, which the page does not show).
+function cliSays(file, ...args) {
+  const run = spawnSync(CS_CLI, [...args, file], { encoding: "utf8" });
+  if (run.status === 0) return { csv: parseCsv(run.stdout) };
+  assert.equal(run.status, 1, `${CS_CLI} ${args.join(" ")} ${file}: exit ${run.status}: ${run.stderr}`);
+  const line = run.stderr.split("\n")[0].replace(/^cellsight: /, "");
+  return { message: line.startsWith(`${file}: `) ? line.slice(file.length + 2) : line };
+}
+
+test("every file of the bad-input corpus gets a clear error on the page, and the page keeps working", async () => {
+  assert.ok(IMAGES.length >= 30 && BAD_MODELS.length >= 15, `corpus: ${IMAGES.length} images, ${BAD_MODELS.length} models`);
+  const context = await newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await openPage(context, CS_URL);
+  // A model without test-time averaging (a plain pass a tile) and every row of tiles: quick.
+  const model = path.basename(CS_RANDOM_MODEL);
+  await page.setInputFiles("#model-file", CS_RANDOM_MODEL);
+  await page.locator("#model-select option:checked", { hasText: model }).waitFor({ state: "attached" });
+  await page.fill("#crop-bottom", "0");
+  await page.locator("#crop-bottom").blur();
+
+  await dropFiles(page, IMAGES);
+  await waitForResults(page, IMAGES.length);
+  const cards = await page.$$eval("#cards .card", (list) => list.map((card) => ({
+    file: card.querySelector(".file-name").textContent,
+    failed: card.classList.contains("failed"),
+    verdict: card.querySelector(".verdict").textContent,
+    meta: card.querySelector(".meta").textContent,
+  })));
+  assert.deepEqual(cards.map((c) => c.file).sort(), IMAGES.map((f) => path.basename(f)).sort());
+  const shown = await shownResults(page);
+  let refused = 0;
+  for (const file of IMAGES) {
+    const name = path.basename(file);
+    const card = cards.find((c) => c.file === name);
+    const said = cliSays(file, "predict", "--model", CS_RANDOM_MODEL, "--csv", "--crop-bottom", "0");
+    if (said.csv) {
+      assert.ok(!card.failed, `${name}: the CLI reads it, the page says "${card.verdict}"`);
+      said.csv.rows[0][0] = name;
+      assertMatchesCli(shown.filter((r) => r.file === name), [name], said.csv);
+    } else if (BROWSER_DECODES.has(name)) {
+      // As the CLI takes a gray image of that size.
+      const [w, h] = BROWSER_DECODES.get(name);
+      const same = path.join(CS_OUT, `${name}.pgm`);
+      fs.writeFileSync(same, Buffer.concat([Buffer.from(`P5\n${w} ${h}\n255\n`), Buffer.alloc(w * h, 128)]));
+      const { message } = cliSays(same, "predict", "--model", CS_RANDOM_MODEL, "--csv", "--crop-bottom", "0");
+      if (message) assert.equal(card.verdict, message, name);
+      else assert.ok(!card.failed && card.meta.includes("decoded by the browser"), `${name}: ${card.verdict}`);
+    } else {
+      refused++;
+      assert.ok(card.failed, `${name}: the CLI says "${said.message}", the page shows a result`);
+      // The C core's sentence; for what is not a format stb knows, the page adds
+      // that the browser could not decode it either.
+      assert.ok(card.verdict === said.message || card.verdict === `${said.message}, nor one this browser can decode`,
+        `${name}: the page says "${card.verdict}", the CLI "${said.message}"`);
+      assert.ok(card.verdict.length < 200, `${name}: "${card.verdict}" is not one short sentence`);
+    }
+  }
+  console.log(`${IMAGES.length} image files: ${refused} refused with the CLI's message, the others read as the CLI reads them`);
+  await shot(page, "09-bad-images");
+
+  for (const file of BAD_MODELS) {
+    const name = path.basename(file);
+    await page.setInputFiles("#model-file", file);
+    const error = page.locator("#model-error", { hasText: name });
+    await error.waitFor({ state: "visible" });
+    const { message } = cliSays(file, "info");
+    assert.ok(message, `the CLI reads ${name}`);
+    assert.equal(await error.textContent(), `${name} is not a model cellsight can use: ${message}`);
+    assert.match(await page.locator("#model-select option:checked").textContent(), new RegExp(model));
+  }
+  console.log(`${BAD_MODELS.length} bad model files: each refused with the CLI's message`);
+  await shot(page, "10-bad-models");
+
+  // Still working: a good image, with the model that was in use all along.
+  const before = await page.locator("#cards .card").count();
+  await dropFiles(page, [GOOD]);
+  await waitForResults(page, before + 1);
+  const good = (await shownResults(page)).filter((r) => r.file === path.basename(GOOD));
+  assertMatchesCli(good, [GOOD], cli(CS_RANDOM_MODEL, [GOOD], "--crop-bottom", "0"));
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
