@@ -16,17 +16,6 @@ static float *random_floats(size_t n, float zero_fraction) {
     return a;
 }
 
-/* max |a - ref| / max |ref|: the error relative to the array's scale. */
-static double rel_err(const float *a, const float *ref, size_t n) {
-    double err = 0, scale = 1e-30;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - ref[i]);
-        if (!(d <= err)) err = d; /* catches NaN */
-        if (fabs(ref[i]) > scale) scale = fabs(ref[i]);
-    }
-    return err / scale;
-}
-
 /* The forward pass and the input gradient go by Winograd's algorithm from
    CS_WINOGRAD_MIN_CI input channels, whose error is larger (test_winograd.c). */
 #define WINOGRAD_TOL 1e-4
@@ -50,7 +39,7 @@ static void check_shape(int B, int H, int W, int Ci, int Co) {
         cs_set_threads(1);
         cs_conv3x3_forward_ref(out_ref, in, w, bias, B, H, W, Ci, Co, relu);
         cs_conv3x3_forward(out, in, w, bias, B, H, W, Ci, Co, relu);
-        CHECK(rel_err(out, out_ref, nout) < (Ci >= CS_WINOGRAD_MIN_CI ? WINOGRAD_TOL : 1e-5));
+        CHECK(test_rel_err(out, out_ref, nout) < (Ci >= CS_WINOGRAD_MIN_CI ? WINOGRAD_TOL : 1e-5));
         cs_set_threads(2);
         cs_conv3x3_forward(out2, in, w, bias, B, H, W, Ci, Co, relu);
         CHECK(same(out, out2, nout));
@@ -62,9 +51,9 @@ static void check_shape(int B, int H, int W, int Ci, int Co) {
         memset(dw, 0xff, sizeof(float) * nw); /* NaN: everything must be overwritten */
         memset(din, 0xff, sizeof(float) * nin);
         cs_conv3x3_backward(with_din ? din : NULL, dw, db, dout, in, w, B, H, W, Ci, Co);
-        CHECK(rel_err(dw, dw_ref, nw) < 1e-5);
-        CHECK(rel_err(db, db_ref, Co) < 1e-5);
-        if (with_din) CHECK(rel_err(din, din_ref, nin) < (Co >= CS_WINOGRAD_MIN_CI ? WINOGRAD_TOL : 1e-5));
+        CHECK(test_rel_err(dw, dw_ref, nw) < 1e-5);
+        CHECK(test_rel_err(db, db_ref, Co) < 1e-5);
+        if (with_din) CHECK(test_rel_err(din, din_ref, nin) < (Co >= CS_WINOGRAD_MIN_CI ? WINOGRAD_TOL : 1e-5));
         else CHECK(din[0] != din[0]); /* untouched */
         cs_set_threads(2);
         cs_conv3x3_backward(with_din ? din2 : NULL, dw2, db2, dout, in, w, B, H, W, Ci, Co);

@@ -26,16 +26,11 @@ static float *random_floats(size_t n) {
     return a;
 }
 
-/* max |a - ref| / max |ref|: the error relative to the array's scale. */
+/* test_rel_err, remembering the largest. */
 static double rel_err(const float *a, const float *ref, size_t n) {
-    double err = 0, scale = 1e-30;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - ref[i]);
-        if (!(d <= err)) err = d; /* catches NaN */
-        if (fabs(ref[i]) > scale) scale = fabs(ref[i]);
-    }
-    if (err / scale > worst) worst = err / scale;
-    return err / scale;
+    double e = test_rel_err(a, ref, n);
+    if (e > worst) worst = e;
+    return e;
 }
 
 static void check_shape(int B, int H, int W, int Ci, int Co) {
