@@ -174,8 +174,13 @@ void cs_net_glorot(cs_net *net, cs_rng *rng); /* Glorot-uniform weights, zero bi
 /* Index of the first layer after the global pooling: the "head" that
    fine-tuning in head mode trains on precomputed features. */
 int cs_net_head(const cs_net *net);
-/* Multiply-adds of one tile's forward pass. */
+/* Multiply-adds of one tile's forward pass, as the direct convolution does them. */
 double cs_net_macs(const cs_net *net);
+/* Multiplies the kernels actually execute for one tile, where Winograd's
+   convolutions need fewer than cs_net_macs counts: the forward pass (train 0),
+   or a training step (train 1): forward, input gradients of every layer but
+   the first, weight gradients (Adam's updates not counted). */
+double cs_net_executed_macs(const cs_net *net, int train);
 
 typedef struct cs_workspace cs_workspace; /* activations for up to max_batch tiles */
 cs_workspace *cs_workspace_new(const cs_net *net, int max_batch, cs_error *err);

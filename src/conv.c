@@ -31,6 +31,17 @@
 #include "internal.h"
 #include "simd.h"
 
+int cs_conv3x3_by_winograd(int ci) { return CS_HAVE_VECTORS && ci >= CS_WINOGRAD_MIN_CI; }
+
+/* Winograd: per 4 x 4 block of outputs and channel pair, the 36 elementwise
+   products of the transformed patch and weights; the transforms are additions
+   and scalings by constants, not counted. Direct: 9 per output and pair. Lanes
+   that pad the channels to whole vectors are not counted either. */
+double cs_conv3x3_executed_macs(int ci, int co, int oh, int ow) {
+    if (cs_conv3x3_by_winograd(ci)) return 36.0 * ((oh + 3) / 4) * ((ow + 3) / 4) * ci * co;
+    return 9.0 * oh * ow * ci * co;
+}
+
 #if CS_HAVE_VECTORS
 
 #define CS_BAND 16 /* output rows per task */
@@ -170,7 +181,7 @@ static float *pad_bias(const float *bias, int co) {
 void cs_conv3x3_forward(float *out, const float *in, const float *w, const float *bias,
                         int B, int H, int W, int Ci, int Co, int relu) {
     if (B <= 0 || H < 3 || W < 3) return;
-    if (Ci >= CS_WINOGRAD_MIN_CI && cs_conv3x3_winograd(out, in, w, bias, B, H, W, Ci, Co, 0, 0, relu) == 0)
+    if (cs_conv3x3_by_winograd(Ci) && cs_conv3x3_winograd(out, in, w, bias, B, H, W, Ci, Co, 0, 0, relu) == 0)
         return;
     float *wp = pack_weights(w, Ci, Co, 0), *bp = pad_bias(bias, Co);
     if (!wp || !bp) { /* out of memory: the slow way needs none */
@@ -332,7 +343,7 @@ void cs_conv3x3_backward(float *din, float *dw, float *dbias, const float *dout,
     float *dwp = calloc((size_t)nchunk * 3 * K * CoP, sizeof(float));
     float *dbp = calloc((size_t)nchunk * CoP, sizeof(float));
     /* din by Winograd if it is faster (see the forward), else the direct kernel's weights */
-    int din_direct = din && Co < CS_WINOGRAD_MIN_CI;
+    int din_direct = din && !cs_conv3x3_by_winograd(Co);
     float *wp = din_direct ? pack_weights(w, Co, Ci, 1) : NULL, *zero = din_direct ? pad_bias(NULL, Ci) : NULL;
     int failed = !dwp || !dbp || (din_direct && (!wp || !zero));
     if (!failed) {

@@ -30,6 +30,12 @@ int cs_conv3x3_winograd(float *out, const float *in, const float *w, const float
 #else
 #define CS_WINOGRAD_MIN_CI 8
 #endif
+/* The dispatch's rule, for the kernels and for counting (conv.c): whether a
+   3x3 convolution of ci input channels goes by Winograd (the input gradient's
+   ci being the layer's Co), unless its allocation fails; and the multiplies it
+   then executes for one image's oh x ow outputs (cs_net_executed_macs). */
+int cs_conv3x3_by_winograd(int ci);
+double cs_conv3x3_executed_macs(int ci, int co, int oh, int ow);
 
 /* Plain-C versions of the same, the reference the fast kernels are tested against. */
 void cs_conv3x3_forward_ref(float *out, const float *in, const float *w, const float *bias,

@@ -162,6 +162,24 @@ double cs_net_macs(const cs_net *net) {
     return macs;
 }
 
+double cs_net_executed_macs(const cs_net *net, int train) {
+    double macs = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        const cs_layer *L = &net->layers[i];
+        if (!L->nweight) continue;
+        if (L->kind == CS_CONV) {
+            macs += cs_conv3x3_executed_macs(L->c, L->oc, L->oh, L->ow);
+            if (train) {
+                macs += 9.0 * L->oh * L->ow * L->c * L->oc; /* the weight gradient: always direct */
+                if (i > 0) macs += cs_conv3x3_executed_macs(L->oc, L->c, L->h, L->w); /* dout padded by 2 */
+            }
+        } else { /* dense: forward, weight gradient, input gradient */
+            macs += (double)L->nweight * (train ? (i > 0 ? 3 : 2) : 1);
+        }
+    }
+    return macs;
+}
+
 /* ---------------------------------------------------------------- workspace */
 
 struct cs_workspace {

@@ -25,6 +25,20 @@ static void check_paper_net(void) {
     CHECK(cs_net_head(&net) == 4);
     double macs = 126.0 * 126 * 32 * 9 + 124.0 * 124 * 32 * 32 * 9 + 122.0 * 122 * 64 * 32 * 9 + 64 * 32 + 32;
     CHECK_NEAR(cs_net_macs(&net), macs, 0.5);
+    /* Executed multiplies (the same natively and in WASM: 32 input channels
+       take Winograd's 36 products per 4 x 4 outputs either way). Inference:
+         conv1 direct   126*126*9*1*32   =   4,572,288
+         conv2 Winograd 31*31*36*32*32   =  35,426,304   (124 = 31 tiles of 4)
+         conv3 Winograd 31*31*36*32*64   =  70,852,608   (122 -> 31 tiles)
+         fc1 64*32 + fc2 32*1            =       2,080   total 110,853,280
+       Training adds, for the weight gradients (direct):
+         126*126*9*1*32 + 124*124*9*32*32 + 122*122*9*32*64 + 2048 + 32 = 420,621,472 (= cs_net_macs)
+       and the input gradients of every layer but conv1 (Winograd over the input's size):
+         conv2 32*32*36*32*32 = 37,748,736 (126 -> 32 tiles); conv3 31*31*36*64*32 = 70,852,608;
+         fc1 2048; fc2 32                                               = 108,603,424
+       110,853,280 + 420,621,472 + 108,603,424 = 640,078,176. */
+    CHECK_NEAR(cs_net_executed_macs(&net, 0), 110853280.0, 0.5);
+    CHECK_NEAR(cs_net_executed_macs(&net, 1), 640078176.0, 0.5);
 
     /* Glorot: the same seed, the same weights; within +-sqrt(6 / (fan_in + fan_out)); zero biases */
     cs_rng rng;
@@ -112,8 +126,29 @@ static void check_adam(void) {
     cs_adam_free(&opt);
 }
 
+/* 6 input channels: direct natively, Winograd in WASM (CS_WINOGRAD_MIN_CI 8 and 4).
+   conv1 1 -> 6 on 18 x 18: 16*16*9*6 = 13,824; conv2 6 -> 6 on 16 x 16: direct 14*14*9*36
+   = 63,504, Winograd 4*4*36*36 = 20,736 (14 -> 4 tiles); its input gradient: direct
+   16*16*9*36 = 82,944, Winograd 4*4*36*36 = 20,736; dense 6 -> 1: 6.
+   Native: 13,824 + 63,504 + 6 = 77,334 inference;
+     + 13,824 + 63,504 + 6 (weight gradients) + 82,944 + 6 (input gradients) = 237,618 training.
+   WASM: 13,824 + 20,736 + 6 = 34,566; + 13,824 + 63,504 + 6 + 20,736 + 6 = 132,642. */
+static void check_executed_macs_rule(void) {
+    cs_net net;
+    CHECK(cs_net_init(&net, "conv6,conv6,gap,dense", 18, 2, NULL) == CS_OK);
+#if defined(__wasm__)
+    CHECK_NEAR(cs_net_executed_macs(&net, 0), 34566.0, 0.5);
+    CHECK_NEAR(cs_net_executed_macs(&net, 1), 132642.0, 0.5);
+#else
+    CHECK_NEAR(cs_net_executed_macs(&net, 0), 77334.0, 0.5);
+    CHECK_NEAR(cs_net_executed_macs(&net, 1), 237618.0, 0.5);
+#endif
+    cs_net_free(&net);
+}
+
 int main(void) {
     check_paper_net();
+    check_executed_macs_rule();
     check_pooled_net();
     check_two_class_loss();
     check_adam();
