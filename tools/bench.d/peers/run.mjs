@@ -106,6 +106,7 @@ function ours(lines, peakMb) {
       ...r, ...(r.peak_rss_mb === undefined && peakMb ? { peak_rss_mb: peakMb } : {}),
       ...(peak && (r.task === "infer32" || r.task === "train32") ? {
         peak_gflops: peak.gflops, peak_fraction: r.task === "infer32" ? peak.fraction_infer32 : peak.fraction_train32,
+        executed_peak_fraction: r.task === "infer32" ? peak.executed_fraction_infer32 : peak.executed_fraction_train32,
       } : {}),
     };
   });
@@ -271,16 +272,22 @@ const images = rows.filter((r) => r.engine === "cellsight" && r.task === "image"
 out.push(table(["where", "threads", "seconds", "first", "network only", "peak memory", "WASM heap"], images), "");
 
 out.push("Multiply-add peak (a microbenchmark of independent vector FMA chains, every thread at once) and the " +
-  "share of it the network's convolutions reach (all of its FLOPs counted, at batch 32).", "");
+  "share of it the network reaches at batch 32, read two ways: effective, counting the direct convolution's " +
+  "FLOPs (training 3 times the forward), which exceeds 100% where Winograd's F(4x4, 3x3) needs fewer " +
+  "multiplies; and executed, counting the multiply-adds the kernels do (Winograd's elementwise products, " +
+  "not its transforms).", "");
 const peaks = [];
 for (const [target, threads] of [...threadCounts.map((t) => ["native", t]).reverse(), ["wasm-node", 1],
   ...threadCounts.map((t) => ["wasm-chromium", t]).reverse()]) {
   const inf = find("cellsight", target, "infer32", threads), tr = find("cellsight", target, "train32", threads);
   if (!inf?.peak_gflops) continue;
-  peaks.push([target, threads, fmt(inf.peak_gflops), `${fmt(100 * inf.peak_fraction, 0)}%`,
-    tr?.peak_fraction ? `${fmt(100 * tr.peak_fraction, 0)}%` : "-"]);
+  const pct = (v) => (v ? `${fmt(100 * v, 0)}%` : "-");
+  peaks.push([target, threads, fmt(inf.peak_gflops), pct(inf.peak_fraction), pct(inf.executed_peak_fraction),
+    pct(tr?.peak_fraction), pct(tr?.executed_peak_fraction)]);
 }
-out.push(table(["target", "threads", "peak GFLOP/s", "inference", "training"], peaks), "");
+out.push(table(["target", "threads", "peak GFLOP/s", "inference, effective (direct FLOPs)",
+  "inference, executed multiply-adds", "training, effective (direct FLOPs)", "training, executed multiply-adds"],
+peaks), "");
 
 // Issue 6's Done-when.
 const targets = [];
@@ -311,9 +318,11 @@ for (const [page, limit] of [["served", 1.0], ["file", 2.5]]) {
     (r?.threads > 1 ? ` (${r.threads} threads)` : ", 1 thread"), `< ${limit.toFixed(1)} s`, v, v < limit, `${fmt(v, 2)} s`);
 }
 for (const [target, threads] of [...threadCounts.map((t) => ["native", t]).reverse(), ["wasm-node", 1]]) {
-  const v = find("cellsight", target, "infer32", threads)?.peak_fraction ?? null;
+  // Measured: the executed multiply-adds' share; the effective one (direct FLOPs) in brackets.
+  const r = find("cellsight", target, "infer32", threads);
+  const v = r?.executed_peak_fraction ?? null, eff = r?.peak_fraction;
   check(`convolutions' share of the peak, ${target}, ${threads} thread${threads > 1 ? "s" : ""}`, ">= 60%", v, v >= 0.6,
-    `${fmt(100 * v, 0)}%`);
+    `${fmt(100 * v, 0)}% executed (${eff ? `${fmt(100 * eff, 0)}%` : "-"} effective, direct FLOPs)`);
 }
 out.push("Issue 6's targets:", "", table(["target", "needed", "measured", "met"], targets));
 const failed = rows.filter((r) => r.error && !r.tiles_per_s_below);
