@@ -16,8 +16,8 @@ static float *random_floats(size_t n, float zero_fraction) {
     return a;
 }
 
-/* The forward pass and the input gradient go by Winograd's algorithm from
-   CS_WINOGRAD_MIN_CI input channels, whose error is larger (test_winograd.c). */
+/* The forward pass and the input gradient go by Winograd's algorithm when
+   cs_conv3x3_by_winograd says so; its error is larger (test_winograd.c). */
 #define WINOGRAD_TOL 1e-4
 
 static int same(const float *a, const float *b, size_t n) { return memcmp(a, b, sizeof(float) * n) == 0; }
@@ -39,7 +39,7 @@ static void check_shape(int B, int H, int W, int Ci, int Co) {
         cs_set_threads(1);
         cs_conv3x3_forward_ref(out_ref, in, w, bias, B, H, W, Ci, Co, relu);
         cs_conv3x3_forward(out, in, w, bias, B, H, W, Ci, Co, relu);
-        CHECK(test_rel_err(out, out_ref, nout) < (Ci >= CS_WINOGRAD_MIN_CI ? WINOGRAD_TOL : 1e-5));
+        CHECK(test_rel_err(out, out_ref, nout) < (cs_conv3x3_by_winograd(Ci) ? WINOGRAD_TOL : 1e-5));
         cs_set_threads(2);
         cs_conv3x3_forward(out2, in, w, bias, B, H, W, Ci, Co, relu);
         CHECK(same(out, out2, nout));
@@ -53,7 +53,7 @@ static void check_shape(int B, int H, int W, int Ci, int Co) {
         cs_conv3x3_backward(with_din ? din : NULL, dw, db, dout, in, w, B, H, W, Ci, Co);
         CHECK(test_rel_err(dw, dw_ref, nw) < 1e-5);
         CHECK(test_rel_err(db, db_ref, Co) < 1e-5);
-        if (with_din) CHECK(test_rel_err(din, din_ref, nin) < (Co >= CS_WINOGRAD_MIN_CI ? WINOGRAD_TOL : 1e-5));
+        if (with_din) CHECK(test_rel_err(din, din_ref, nin) < (cs_conv3x3_by_winograd(Co) ? WINOGRAD_TOL : 1e-5));
         else CHECK(din[0] != din[0]); /* untouched */
         cs_set_threads(2);
         cs_conv3x3_backward(with_din ? din2 : NULL, dw2, db2, dout, in, w, B, H, W, Ci, Co);
