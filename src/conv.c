@@ -49,23 +49,19 @@ double cs_conv3x3_executed_macs(int ci, int co, int oh, int ow) {
 #define CS_DW_CHUNKS 32        /* at most, for the weight gradient */
 #define CS_DW_CHUNK_PIXELS 1024 /* at least, so that zeroing and adding a chunk's sums is cheap */
 
-static int ceil_div(int a, int b) { return (a + b - 1) / b; }
-
 /* w [Co][Ci][3][3] -> wp [Co / CS_CB][ky][kx][Ci][CS_CB], channels >= co zero.
    flip: the input gradient's weights, wp[...][i][o] = w[i][o][2 - ky][2 - kx],
    with ci = the layer's Co and co = its Ci. */
 static float *pack_weights(const float *w, int ci, int co, int flip) {
-    int ncob = ceil_div(co, CS_CB);
+    int ncob = cs_ceil_div(co, CS_CB);
     float *wp = calloc((size_t)ncob * 9 * ci * CS_CB, sizeof(float));
     if (!wp) return NULL;
     for (int o = 0; o < co; o++)
         for (int i = 0; i < ci; i++)
             for (int ky = 0; ky < 3; ky++)
                 for (int kx = 0; kx < 3; kx++) {
-                    float v = flip ? w[((i * co + o) * 3 + 2 - ky) * 3 + 2 - kx]
-                                   : w[((o * ci + i) * 3 + ky) * 3 + kx];
                     size_t k = (size_t)(o / CS_CB) * 9 * ci + (ky * 3 + kx) * ci + i;
-                    wp[k * CS_CB + o % CS_CB] = v;
+                    wp[k * CS_CB + o % CS_CB] = cs_conv3x3_weight(w, ci, co, o, i, ky * 3 + kx, flip);
                 }
     return wp;
 }
@@ -138,8 +134,8 @@ static void fwd_block_r(int r, float *out, int ostride, int nc, const float *con
    wp as pack_weights, bias padded to whole blocks. */
 static void fwd_row(float *out, const float *const rows[3], int ow, int ci, int co,
                     const float *wp, const float *bias, int relu) {
-    int nb = ceil_div(ow, CS_PIX);          /* blocks of balanced sizes <= CS_PIX */
-    int strip = ceil_div(CS_STRIP, CS_PIX); /* blocks */
+    int nb = cs_ceil_div(ow, CS_PIX);          /* blocks of balanced sizes <= CS_PIX */
+    int strip = cs_ceil_div(CS_STRIP, CS_PIX); /* blocks */
     for (int b0 = 0; b0 < nb; b0 += strip)
         for (int cob = 0; cob * CS_CB < co; cob++) {
             int nc = co - cob * CS_CB < CS_CB ? co - cob * CS_CB : CS_CB;
@@ -171,9 +167,8 @@ static void fwd_task(void *ctx, int t) {
     }
 }
 
-/* Bias padded to whole blocks of CS_CB (NULL: zeros). */
-static float *pad_bias(const float *bias, int co) {
-    float *bp = calloc((size_t)ceil_div(co, CS_CB) * CS_CB, sizeof(float));
+float *cs_conv_pad_bias(const float *bias, int co) {
+    float *bp = calloc((size_t)cs_ceil_div(co, CS_CB) * CS_CB, sizeof(float));
     if (bp && bias) memcpy(bp, bias, sizeof(float) * co);
     return bp;
 }
@@ -183,11 +178,11 @@ void cs_conv3x3_forward(float *out, const float *in, const float *w, const float
     if (B <= 0 || H < 3 || W < 3) return;
     if (cs_conv3x3_by_winograd(Ci) && cs_conv3x3_winograd(out, in, w, bias, B, H, W, Ci, Co, 0, 0, relu) == 0)
         return;
-    float *wp = pack_weights(w, Ci, Co, 0), *bp = pad_bias(bias, Co);
+    float *wp = pack_weights(w, Ci, Co, 0), *bp = cs_conv_pad_bias(bias, Co);
     if (!wp || !bp) { /* out of memory: the slow way needs none */
         cs_conv3x3_forward_ref(out, in, w, bias, B, H, W, Ci, Co, relu);
     } else {
-        fwd_job j = {out, in, wp, bp, H, W, Ci, Co, relu, ceil_div(H - 2, CS_BAND)};
+        fwd_job j = {out, in, wp, bp, H, W, Ci, Co, relu, cs_ceil_div(H - 2, CS_BAND)};
         cs_parallel_for(B * j.nband, fwd_task, &j);
     }
     free(wp);
@@ -310,7 +305,7 @@ static void dw_task(void *ctx, int c) {
             for (int x = 0; x < OW; x++) sum += cs_load(d + (size_t)x * CoP + o);
             cs_store(dbp + o, cs_load(dbp + o) + sum);
         }
-        int ns = ceil_div(OW, CS_STRIP);
+        int ns = cs_ceil_div(OW, CS_STRIP);
         for (int s = 0; s < ns; s++) {
             int x0 = s * OW / ns, x1 = (s + 1) * OW / ns;
             for (int ky = 0; ky < 3; ky++) {
@@ -329,7 +324,7 @@ static void dw_task(void *ctx, int c) {
 
 void cs_conv3x3_backward(float *din, float *dw, float *dbias, const float *dout,
                          const float *in, const float *w, int B, int H, int W, int Ci, int Co) {
-    int OH = H - 2, CoP = ceil_div(Co, CS_CB) * CS_CB, K = 3 * Ci;
+    int OH = H - 2, CoP = cs_ceil_div(Co, CS_CB) * CS_CB, K = 3 * Ci;
     memset(dw, 0, sizeof(float) * Co * Ci * 9);
     memset(dbias, 0, sizeof(float) * Co);
     if (B <= 0 || H < 3 || W < 3) {
@@ -344,7 +339,7 @@ void cs_conv3x3_backward(float *din, float *dw, float *dbias, const float *dout,
     float *dbp = calloc((size_t)nchunk * CoP, sizeof(float));
     /* din by Winograd if it is faster (see the forward), else the direct kernel's weights */
     int din_direct = din && !cs_conv3x3_by_winograd(Co);
-    float *wp = din_direct ? pack_weights(w, Co, Ci, 1) : NULL, *zero = din_direct ? pad_bias(NULL, Ci) : NULL;
+    float *wp = din_direct ? pack_weights(w, Co, Ci, 1) : NULL, *zero = din_direct ? cs_conv_pad_bias(NULL, Ci) : NULL;
     int failed = !dwp || !dbp || (din_direct && (!wp || !zero));
     if (!failed) {
         dw_job dj = {dwp, dbp, in, dout, B, H, W, Ci, Co, CoP, nchunk, 0};
@@ -362,7 +357,7 @@ void cs_conv3x3_backward(float *din, float *dw, float *dbias, const float *dout,
         if (din && !din_direct && !failed) {
             failed = cs_conv3x3_winograd(din, dout, w, NULL, B, OH, W - 2, Co, Ci, 2, 1, 0) != 0;
         } else if (din && !failed) {
-            din_job ij = {din, dout, wp, zero, H, W, Ci, Co, ceil_div(H, CS_BAND), 0};
+            din_job ij = {din, dout, wp, zero, H, W, Ci, Co, cs_ceil_div(H, CS_BAND), 0};
             cs_parallel_for(B * ij.nband, din_task, &ij);
             failed = ij.failed;
         }

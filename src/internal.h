@@ -37,6 +37,17 @@ int cs_conv3x3_winograd(float *out, const float *in, const float *w, const float
 int cs_conv3x3_by_winograd(int ci);
 double cs_conv3x3_executed_macs(int ci, int co, int oh, int ow);
 
+/* For the vector kernels of conv.c and winograd.c: */
+static inline int cs_ceil_div(int a, int b) { return (a + b - 1) / b; }
+/* The bias padded with zeros to whole blocks of output channels (NULL: all zeros). */
+float *cs_conv_pad_bias(const float *bias, int co);
+/* Weight k = 3 ky + kx from input channel i to output o of the convolution the
+   kernels run: the layer's w [co][ci][3][3], or with flip the input gradient's,
+   w [i][o] turned by 180 degrees (ci, co then being the layer's Co, Ci). */
+static inline float cs_conv3x3_weight(const float *w, int ci, int co, int o, int i, int k, int flip) {
+    return flip ? w[(i * co + o) * 9 + 8 - k] : w[(o * ci + i) * 9 + k];
+}
+
 /* Plain-C versions of the same, the reference the fast kernels are tested against. */
 void cs_conv3x3_forward_ref(float *out, const float *in, const float *w, const float *bias,
                             int B, int H, int W, int Ci, int Co, int relu);

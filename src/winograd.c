@@ -33,8 +33,6 @@
 #define WP (TA * TA) /* positions of a tile */
 #define CS_WINO_TASK_GROUPS 8 /* groups of CS_PIX tiles per task */
 
-static int ceil_div(int a, int b) { return (a + b - 1) / b; }
-
 /* ---------------------------------------------------------------- the transforms
    One dimension each, on p[0], p[s], p[2s], ...; 2-D: columns, then rows. */
 
@@ -103,7 +101,7 @@ CS_INLINE void store_n(float *p, cs_vf x, int n) {
    flip: the input gradient's weights, g[o][i][ky][kx] = w[i][o][2 - ky][2 - kx],
    with ci = the layer's Co and co = its Ci. */
 static float *pack_weights(const float *w, int ci, int co, int flip) {
-    int ncob = ceil_div(co, CS_CB);
+    int ncob = cs_ceil_div(co, CS_CB);
     float *u = malloc(sizeof(float) * ncob * WP * ci * CS_CB);
     if (!u) return NULL;
     for (int ob = 0; ob < ncob * CS_NV; ob++) /* a vector of output channels */
@@ -113,7 +111,7 @@ static float *pack_weights(const float *w, int ci, int co, int flip) {
             for (int l = 0; l < CS_VLEN; l++) {
                 int o = ob * CS_VLEN + l;
                 for (int k = 0; k < 9; k++)
-                    lanes[k][l] = o >= co ? 0 : flip ? w[(i * co + o) * 9 + 8 - k] : w[(o * ci + i) * 9 + k];
+                    lanes[k][l] = o >= co ? 0 : cs_conv3x3_weight(w, ci, co, o, i, k, flip);
             }
             for (int k = 0; k < 9; k++) g[k] = cs_load(lanes[k]);
             transform_weights(t, g);
@@ -243,15 +241,13 @@ int cs_conv3x3_winograd(float *out, const float *in, const float *w, const float
                         int B, int H, int W, int Ci, int Co, int pad, int flip, int relu) {
     int OH = H + 2 * pad - 2, OW = W + 2 * pad - 2;
     if (B <= 0 || OH <= 0 || OW <= 0 || Ci <= 0 || Co <= 0) return 0;
-    int ncob = ceil_div(Co, CS_CB);
-    float *u = pack_weights(w, Ci, Co, flip), *bp = calloc((size_t)ncob * CS_CB, sizeof(float));
+    float *u = pack_weights(w, Ci, Co, flip), *bp = cs_conv_pad_bias(bias, Co);
     int failed = !u || !bp;
     if (!failed) {
-        if (bias) memcpy(bp, bias, sizeof(float) * Co);
-        int ntx = ceil_div(OW, TM), tiles_per_image = ceil_div(OH, TM) * ntx;
+        int ntx = cs_ceil_div(OW, TM), tiles_per_image = cs_ceil_div(OH, TM) * ntx;
         wino_job j = {out, in, in + (size_t)B * H * W * Ci, u, bp, H, W, Ci, Co, pad, relu, OH, OW, ntx, tiles_per_image,
-                      B * tiles_per_image, ceil_div(Ci, CS_VLEN) * CS_VLEN, 0};
-        cs_parallel_for(ceil_div(j.ntiles, CS_PIX * CS_WINO_TASK_GROUPS), wino_task, &j);
+                      B * tiles_per_image, cs_ceil_div(Ci, CS_VLEN) * CS_VLEN, 0};
+        cs_parallel_for(cs_ceil_div(j.ntiles, CS_PIX * CS_WINO_TASK_GROUPS), wino_task, &j);
         failed = j.failed;
     }
     free(u);
