@@ -91,6 +91,12 @@ cs_status cs_image_decode(cs_image *im, const void *data, size_t size, cs_error 
    checks it: a huge image is refused before anything is allocated. */
 cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error *err);
 cs_status cs_image_load(cs_image *im, const char *path, cs_error *err);
+/* 1 if a file's name says it is an image: the formats cs_image_decode reads
+   and those it names in its error (TIFF, WebP, HEIC/HEIF, AVIF), by extension
+   in any case; never a hidden file (a leading '.', e.g. macOS's "._x.jpg").
+   The one rule for files met in a folder: a file it refuses is skipped (a note,
+   not an error), one it accepts that does not decode is bad input. */
+int cs_image_name(const char *name);
 /* Canvas pixels (RGBA, w * h * 4 bytes), same gray formula. */
 cs_status cs_image_from_rgba(cs_image *im, const uint8_t *rgba, int w, int h, cs_error *err);
 void cs_image_free(cs_image *im);
@@ -306,9 +312,12 @@ typedef struct {
 cs_status cs_dataset_add(cs_dataset *ds, cs_image *im, int label, const char *name, cs_error *err);
 void cs_dataset_free(cs_dataset *ds);
 /* dir/<class>/<image files>, the folders named by classes [nclasses] in that
-   order. Files that do not decode are skipped and named in *bad (a malloc'd
-   newline-separated list, or NULL); subfolders of dir not among classes in
-   *skipped likewise. Either pointer may be NULL. Native and WASI only. */
+   order; hidden entries are passed over. Files that are images by their name
+   (cs_image_name) but do not decode are skipped and named in *bad with the
+   reason (a malloc'd newline-separated list, or NULL). *skipped likewise lists
+   the subfolders of dir not among classes ("C"), then the files of the class
+   folders that are not images by their name ("A/notes.txt"). Either pointer
+   may be NULL. Native and WASI only. */
 cs_status cs_dataset_load(cs_dataset *ds, const char *dir, const char *const *classes,
                           int nclasses, char **skipped, char **bad, cs_error *err);
 /* Validation by image: for each class, its images of rank i % nfolds == fold

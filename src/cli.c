@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -313,26 +312,14 @@ static void free_files(file_list *l) {
     memset(l, 0, sizeof *l);
 }
 
-/* A name that says "image": the formats cellsight reads, and those a camera or
-   microscope may write that it does not (TIFF, WebP, HEIC/AVIF), which are
-   then named with an error rather than passed over. */
-static int image_name(const char *name) {
-    static const char *const exts[] = {"jpg", "jpeg", "jfif", "png", "bmp", "gif", "pgm",
-                                       "ppm", "pnm", "tga", "tif", "tiff", "webp", "heic", "heif",
-                                       "avif"};
-    const char *dot = strrchr(name, '.');
-    for (size_t i = 0; dot && i < sizeof exts / sizeof *exts; i++)
-        if (strcasecmp(dot + 1, exts[i]) == 0) return 1;
-    return 0;
-}
-
 static int compare_paths(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Adds the image files of dir and of its subfolders, as the page walks a
    dropped folder: hidden entries are passed over, links to folders are not
-   followed (no loops), and other files are named on stderr as skipped.
+   followed (no loops), and files that are not images by their name
+   (cs_image_name) are named on stderr as skipped.
    Returns 0, or EXIT_INPUT if a folder could not be read (said on stderr). */
 static int add_folder(file_list *l, const char *dir) {
     DIR *d = opendir(dir);
@@ -359,7 +346,7 @@ static int add_folder(file_list *l, const char *dir) {
                 fprintf(stderr, "cellsight: skipped %s: a link to a folder (not followed)\n", path);
             else
                 rc |= add_folder(l, path);
-        } else if (!image_name(e->d_name)) {
+        } else if (!cs_image_name(e->d_name)) {
             fprintf(stderr, "cellsight: skipped %s: not an image file (by its name)\n", path);
         } else if (!add_file(l, path)) {
             rc = input_error(path, &(cs_error){CS_ENOMEM, "out of memory"});
@@ -438,8 +425,27 @@ static int folder_classes(const char *dir, char ***classes, int *K) {
     return EXIT_INPUT;
 }
 
-/* Loads dir/<class>/ for each class, saying on stderr which folders it skipped
-   and which files did not decode (*bad_files is then set). */
+/* One line on stderr naming the entries of cs_dataset_load's *skipped that
+   are files of class folders ("A/notes.txt") or, not files, folders ("C"). */
+static void note_skipped(char *const *list, int n, int files, const char *dir) {
+    int count = 0;
+    for (int i = 0; i < n; i++) count += (strchr(list[i], '/') != NULL) == files;
+    if (!count) return;
+    int one = count == 1;
+    if (files)
+        fprintf(stderr, "cellsight: skipped %d file%s of %s that %s (by %s name):", count,
+                one ? "" : "s", dir, one ? "is not an image" : "are not images", one ? "its" : "their");
+    else
+        fprintf(stderr, "cellsight: skipped %d folder%s of %s that %s no class:", count,
+                one ? "" : "s", dir, one ? "names" : "name");
+    for (int i = 0; i < n; i++)
+        if ((strchr(list[i], '/') != NULL) == files) fprintf(stderr, " %s", list[i]);
+    fputc('\n', stderr);
+}
+
+/* Loads dir/<class>/ for each class, saying on stderr which folders and which
+   files (not images by their name) it skipped, and which images did not
+   decode (*bad_files is then set). */
 static int load_data(cs_dataset *ds, const char *dir, const char *const *classes, int K,
                      int *bad_files) {
     char *skipped = NULL, *bad = NULL;
@@ -449,10 +455,8 @@ static int load_data(cs_dataset *ds, const char *dir, const char *const *classes
     int n;
     char **list;
     if (skipped && (list = split_list(skipped, '\n', &n))) {
-        fprintf(stderr, "cellsight: skipped %d folder%s of %s that %s no class:", n,
-                n == 1 ? "" : "s", dir, n == 1 ? "names" : "name");
-        for (int i = 0; i < n; i++) fprintf(stderr, " %s", list[i]);
-        fputc('\n', stderr);
+        note_skipped(list, n, 0, dir);
+        note_skipped(list, n, 1, dir);
         free(list);
     }
     if (bad && (list = split_list(bad, '\n', &n))) {
@@ -1190,8 +1194,10 @@ static const command commands[] = {
     {"train", "--data DIR --out FILE.safetensors [options]",
      "Trains a new model on whole images, one folder per class. Validation goes by\n"
      "image, never by tile; the weights of the lowest validation loss are kept.\n"
-     "Progress on stderr. Exit codes: 0 ok, 1 bad input (files that do not decode are\n"
-     "skipped and listed, the model still saved, and the exit code is 1), 2 usage.",
+     "Files not named as images (notes.txt, Thumbs.db) are skipped with a note, as\n"
+     "predict does in a folder. Progress on stderr. Exit codes: 0 ok, 1 bad input\n"
+     "(images that do not decode are skipped and listed, the model still saved, and\n"
+     "the exit code is 1), 2 usage.",
      {{"options", train_own_opts}, {"model", new_model_opts}, {"training (default: from --protocol)", training_opts},
       {"common", common_opts}},
      "paper,ours", cmd_train},
@@ -1200,7 +1206,8 @@ static const command commands[] = {
      "non-background tiles, ROC AUC (two classes), top-5 (more than five), image\n"
      "accuracy (an image's class is the mean of its tiles), per-class precision,\n"
      "recall and f1, and the confusion matrix (rows: true class). Folders that name\n"
-     "no class of the model are skipped and listed on stderr. --tta or --no-tta\n"
+     "no class of the model, and files not named as images, are skipped and listed\n"
+     "on stderr. --tta or --no-tta\n"
      "without --folds: predict with or without the 8 flips and rotations, whatever\n"
      "the model's tta says.\n"
      "Exit codes: 0 ok, 1 bad input (bad files are listed, the rest evaluated), 2 usage.",

@@ -105,9 +105,10 @@ static cs_status list_folder(const char *dir, int type, char ***names, int *n, c
     return CS_OK;
 }
 
-/* Loads every image of dir/<class> with label c; files that do not decode go to *bad. */
-static cs_status load_class(cs_dataset *ds, const char *dir, const char *cls, int c, char **bad,
-                            cs_error *err) {
+/* Loads every image of dir/<class> with label c; files that are not images by
+   their name go to *skipped, those that do not decode to *bad. */
+static cs_status load_class(cs_dataset *ds, const char *dir, const char *cls, int c,
+                            char **skipped, char **bad, cs_error *err) {
     char folder[4096];
     snprintf(folder, sizeof folder, "%s/%s", dir, cls);
     char **files;
@@ -119,6 +120,11 @@ static cs_status load_class(cs_dataset *ds, const char *dir, const char *cls, in
         char path[4096 + 256], name[512];
         snprintf(path, sizeof path, "%s/%s", folder, files[i]);
         snprintf(name, sizeof name, "%s/%s", cls, files[i]);
+        if (!cs_image_name(files[i])) {
+            if (skipped && !list_append(skipped, "%s", name))
+                st = cs_fail(err, CS_ENOMEM, "out of memory listing skipped files");
+            continue;
+        }
         cs_image im = {0};
         cs_error why = {0};
         if (cs_image_load(&im, path, &why) != CS_OK) {
@@ -152,7 +158,7 @@ cs_status cs_dataset_load(cs_dataset *ds, const char *dir, const char *const *cl
             st = cs_fail(err, CS_ENOMEM, "out of memory listing skipped folders");
     }
     free_names(folders, nfolders);
-    for (int c = 0; c < nclasses && st == CS_OK; c++) st = load_class(ds, dir, classes[c], c, bad, err);
+    for (int c = 0; c < nclasses && st == CS_OK; c++) st = load_class(ds, dir, classes[c], c, skipped, bad, err);
     if (st != CS_OK) {
         cs_dataset_free(ds);
         if (skipped) free(*skipped), *skipped = NULL;

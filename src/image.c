@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "cellsight.h"
@@ -290,6 +291,21 @@ cs_status cs_image_decode(cs_image *im, const void *data, size_t size, cs_error 
     im->h = got_h;
     im->gray = gray;
     return CS_OK;
+}
+
+int cs_image_name(const char *name) {
+    /* What cs_image_decode reads, and what a camera or microscope may write
+       that it does not but names in its error (TIFF, WebP, HEIC/HEIF, AVIF). */
+    static const char *const exts[] = {"jpg", "jpeg", "jfif", "png", "bmp", "gif", "pgm",
+                                       "ppm", "pnm", "tga", "tif", "tiff", "webp", "heic", "heif",
+                                       "avif"};
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    const char *dot = strrchr(base, '.');
+    if (base[0] == '.' || !dot) return 0;
+    for (size_t i = 0; i < sizeof exts / sizeof *exts; i++)
+        if (strcasecmp(dot + 1, exts[i]) == 0) return 1;
+    return 0;
 }
 
 cs_status cs_image_load(cs_image *im, const char *path, cs_error *err) {

@@ -89,9 +89,21 @@ expect_rc 0 "$CLI" eval --model "$TMP/opts.safetensors" --data "$T" --folds imag
 grep -q "^paper: epochs 1, batch 16, 5 crops per image, patience 0, lr 0.002 cosine to 0.0001, augment dihedral rotate 5 shift 0.1 zoom 0.2, balance on" \
     "$TMP/err" || fail "the folds do not train as the model was trained: $(grep ^paper "$TMP/err" | head -1)"
 
-# A folder with a bad file and a folder that is no class: listed, the rest used, exit 1.
+# Files that are not images by their name (cs_image_name, as predict of a
+# folder): skipped with a one-line note, exit 0; hidden ones passed over.
 mkdir -p "$TMP/data/other"
 cp -r "$T/T47D" "$T/MDAMB231" "$TMP/data/"
+echo "plate 3, 10x" >"$TMP/data/T47D/notes.txt"
+cp "$DATA/images/garbage.jpg" "$TMP/data/MDAMB231/Thumbs.db"
+cp "$DATA/images/garbage.jpg" "$TMP/data/MDAMB231/.DS_Store"
+expect_rc 0 "$CLI" eval --model "$M" --data "$TMP/data" --json
+json "$TMP/out" 'check(j.images === 6, "the images beside stray files evaluated")'
+grep -qx "cellsight: skipped 2 files of $TMP/data that are not images (by their name): MDAMB231/Thumbs.db T47D/notes.txt" \
+    "$TMP/err" || fail "stray files are not noted in one line: $(cat "$TMP/err")"
+[ "$(grep -c "notes.txt\|Thumbs.db" "$TMP/err")" = 1 ] || fail "stray files named as bad: $(cat "$TMP/err")"
+! grep -q DS_Store "$TMP/err" || fail "a hidden file is mentioned: $(cat "$TMP/err")"
+
+# A folder with a bad file and a folder that is no class: listed, the rest used, exit 1.
 cp "$DATA/images/garbage.jpg" "$TMP/data/T47D/"
 expect_rc 1 "$CLI" train --data "$TMP/data" --classes T47D,MDAMB231 "${TINY[@]}" --epochs 1 \
     --out "$TMP/bad.safetensors"

@@ -155,9 +155,13 @@ static void test_split_rows_of_every_image(void) {
     cs_dataset_free(&all);
 }
 
-/* Loading the fixture tests/data/dataset: A holds a.pgm, b.pgm and notes.txt,
-   B x.pgm, C and E a note each. Files come sorted, bad ones and unnamed
-   folders are listed, a missing or empty class folder is an error naming it. */
+/* Loading the fixture tests/data/dataset: A holds a.pgm, b.pgm, notes.txt,
+   Thumbs.db and a hidden ._a.pgm (not an image: macOS's companion file); B
+   x.pgm, y.PGM and broken.pgm (cut short); C and E a note each. Files come
+   sorted; files that are not images by their name are skipped and listed with
+   the unnamed folders, hidden ones passed over; images that do not decode are
+   bad, named with the reason; a missing or empty class folder is an error
+   naming it. */
 static void test_load(const char *data) {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/dataset", data);
@@ -166,14 +170,15 @@ static void test_load(const char *data) {
     cs_error err;
     const char *ab[] = {"A", "B"};
     CHECK(cs_dataset_load(&ds, dir, ab, 2, &skipped, &bad, &err) == CS_OK);
-    CHECK(ds.n == 3);
-    if (ds.n == 3) {
+    CHECK(ds.n == 4);
+    if (ds.n == 4) {
         CHECK(strcmp(ds.names[0], "A/a.pgm") == 0 && ds.images[0].gray[0] == 1);
         CHECK(strcmp(ds.names[1], "A/b.pgm") == 0 && ds.labels[1] == 0);
         CHECK(strcmp(ds.names[2], "B/x.pgm") == 0 && ds.labels[2] == 1);
+        CHECK(strcmp(ds.names[3], "B/y.PGM") == 0 && ds.images[3].gray[0] == 7);
     }
-    CHECK(skipped && strcmp(skipped, "C\nE\n") == 0);
-    CHECK(bad && strstr(bad, "A/notes.txt") && !strstr(bad, ".pgm"));
+    CHECK(skipped && strcmp(skipped, "C\nE\nA/Thumbs.db\nA/notes.txt\n") == 0);
+    CHECK(bad && strstr(bad, "B/broken.pgm: ") && strchr(bad, '\n') == bad + strlen(bad) - 1);
     free(skipped);
     free(bad);
     cs_dataset_free(&ds);

@@ -227,11 +227,32 @@ static void test_decode_budget(void) {
     CHECK(info_of(jpeg, jpeg_header(jpeg, 0xc2, 20000, 20000, 3, s444), &w, &h) == CS_ELIMIT);
 }
 
+/* The one rule for files met in a folder: an image by its name, in any case,
+   including the formats named in an error; never a hidden file or a name
+   that merely contains an image extension. */
+static void test_image_names(void) {
+    const char *images[] = {"a.jpg", "B.JPEG", "c.Png", "d.bmp", "e.gif", "f.pgm", "g.ppm", "h.pnm",
+                            "i.TGA", "j.jfif", "k.tif", "l.TIFF", "m.webp", "n.heic", "o.heif",
+                            "p.avif", "plate 7/well.b2.png", "./x.png"};
+    const char *others[] = {"notes.txt", "Thumbs.db", ".DS_Store", "._a.jpg", ".hidden.png",
+                            "cells.png.bak", "png", "jpg.", "a.jpgx", "", "folder.png/notes",
+                            "dir/.x.png"};
+    for (size_t i = 0; i < sizeof images / sizeof *images; i++) {
+        if (!cs_image_name(images[i])) fprintf(stderr, "not an image by its name: %s\n", images[i]);
+        CHECK(cs_image_name(images[i]));
+    }
+    for (size_t i = 0; i < sizeof others / sizeof *others; i++) {
+        if (cs_image_name(others[i])) fprintf(stderr, "an image by its name: %s\n", others[i]);
+        CHECK(!cs_image_name(others[i]));
+    }
+}
+
 int main(int argc, char **argv) {
     data_dir = argc > 1 ? argv[1] : "tests/data";
     test_formats();
     test_rgba();
     test_bad_files();
     test_decode_budget();
+    test_image_names();
     return test_summary();
 }
