@@ -767,10 +767,11 @@ static const option eval_own_opts[] = {
 
 static const option predict_own_opts[] = {
     {"model", "FILE", "the model (.safetensors)"},
-    {"csv", NULL, "CSV: file,predicted_class,confidence,tiles,p_<class>... (tiles: the\n"
-                  "non-background tiles, whose mean probabilities are the image's)"},
+    {"csv", NULL, "CSV: file,predicted_class,confidence,tiles,p_<class>...,tta\n"
+                  "(tiles: the non-background tiles, whose mean probabilities are the\n"
+                  "image's; tta: the averaging used, dihedral8 or none)"},
     {"tiles", NULL, "one row per tile: file,x,y,background,predicted_class,confidence,\n"
-                    "p_<class>... (x, y: top-left pixel)"},
+                    "p_<class>...,tta (x, y: top-left pixel)"},
     {"crop-bottom", "PX", "rows to crop off the bottom (default: the model's)"},
     {"tta", NULL, "average each tile's 8 flips and rotations; --no-tta: one pass a\n"
                   "tile, 8 times quicker (default: as the model's tta says)"},
@@ -822,14 +823,17 @@ static int cmd_predict(args *a) {
     static const char *const tile_cols[] = {"file", "x", "y", "background", "predicted_class",
                                             "confidence"};
     const char *const *head = tiles ? tile_cols : image_cols;
-    int nhead = tiles ? 6 : 4, class_col = tiles ? 4 : 1;
-    table t = {csv, nhead + K, 0, calloc((size_t)(nhead + K), sizeof(int))};
+    int nhead = tiles ? 6 : 4, class_col = tiles ? 4 : 1, ncols = nhead + K + 1;
+    /* The last column, tta, says the averaging used, as the model file and the
+       page's CSVs name it; columns are only ever added at the end. */
+    const char *tta_used = m.tta ? "dihedral8" : "none";
+    table t = {csv, ncols, 0, calloc((size_t)ncols, sizeof(int))};
     if (!t.width) {
         free_files(&files);
         cs_model_free(&m);
         return EXIT_INPUT;
     }
-    for (int i = 0; i < nhead + K; i++) t.width[i] = 8; /* "%.6f" */
+    for (int i = 0; i < ncols; i++) t.width[i] = 8; /* "%.6f" */
     for (int i = 0; i < nhead; i++)
         if ((int)strlen(head[i]) > t.width[i]) t.width[i] = (int)strlen(head[i]);
     for (int i = 0; i < files.n; i++)
@@ -841,6 +845,7 @@ static int cmd_predict(args *a) {
     }
     for (int i = 0; i < nhead; i++) cell(&t, head[i]);
     for (int c = 0; c < K; c++) cellf(&t, "p_%s", m.classes[c]);
+    cell(&t, "tta");
 
     /* Rows on a terminal show how far it got; otherwise say so on stderr. */
     int show = files.n > 1 && !isatty(1);
@@ -868,6 +873,7 @@ static int cmd_predict(args *a) {
                 cell(&t, m.classes[res.tile_class[k]]);
                 cellf(&t, "%.6f", p[res.tile_class[k]]);
                 for (int c = 0; c < K; c++) cellf(&t, "%.6f", p[c]);
+                cell(&t, tta_used);
             }
         } else {
             cell(&t, file);
@@ -875,6 +881,7 @@ static int cmd_predict(args *a) {
             cellf(&t, "%.6f", res.confidence);
             cellf(&t, "%d", res.nforeground);
             for (int c = 0; c < K; c++) cellf(&t, "%.6f", res.probs[c]);
+            cell(&t, tta_used);
         }
         cs_result_free(&res);
         cs_image_free(&im);

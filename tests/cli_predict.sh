@@ -5,21 +5,22 @@ M=$TMP/m.safetensors
 T=$DATA/train
 tiny_model "$M"
 
-# CSV: the header, one row per image, confidence = p of the predicted class, probabilities sum to 1.
+# CSV: the header, one row per image, confidence = p of the predicted class, probabilities sum to 1,
+# and last the tta column: the averaging used (the tiny model has none).
 expect_rc 0 "$CLI" predict --model "$M" --csv "$T"/T47D/*.jpg "$T"/MDAMB231/*.jpg
-[ "$(head -1 "$TMP/out")" = "file,predicted_class,confidence,tiles,p_MDAMB231,p_T47D" ] ||
+[ "$(head -1 "$TMP/out")" = "file,predicted_class,confidence,tiles,p_MDAMB231,p_T47D,tta" ] ||
     fail "CSV header: $(head -1 "$TMP/out")"
 [ "$(wc -l <"$TMP/out")" = 7 ] || fail "CSV rows: $(wc -l <"$TMP/out"), not 1 + 6"
 awk -F, 'NR == 1 { for (i = 5; i <= NF; i++) col[substr($i, 3)] = i; next }
-         { s = $5 + $6; if (s < 0.9999 || s > 1.0001 || $3 != $(col[$2]) || $4 < 1 || $4 > 96) bad = 1 }
+         { s = $5 + $6; if (s < 0.9999 || s > 1.0001 || $3 != $(col[$2]) || $4 < 1 || $4 > 96 || $7 != "none") bad = 1 }
          END { exit bad }' "$TMP/out" || fail "CSV rows are not consistent: $(cat "$TMP/out")"
 
 # --tiles: one row per grid tile; the fixtures are 384 x 256, the tiles 32: 12 x 8.
 expect_rc 0 "$CLI" predict --model "$M" --csv --tiles "$T/T47D/T47D_F6_05d21h_x0_y0.jpg"
-[ "$(head -1 "$TMP/out")" = "file,x,y,background,predicted_class,confidence,p_MDAMB231,p_T47D" ] ||
+[ "$(head -1 "$TMP/out")" = "file,x,y,background,predicted_class,confidence,p_MDAMB231,p_T47D,tta" ] ||
     fail "tile CSV header: $(head -1 "$TMP/out")"
 [ "$(wc -l <"$TMP/out")" = 97 ] || fail "tile rows: $(wc -l <"$TMP/out"), not 1 + 96"
-awk -F, 'NR > 1 { if ($2 % 32 || $3 % 32 || $2 > 352 || $3 > 224) bad = 1; seen[$2 "," $3]++ }
+awk -F, 'NR > 1 { if ($2 % 32 || $3 % 32 || $2 > 352 || $3 > 224 || $9 != "none") bad = 1; seen[$2 "," $3]++ }
          END { exit bad || length(seen) != 96 }' "$TMP/out" || fail "tile positions"
 
 # The readable table: a header line and a line per image.

@@ -24,7 +24,7 @@ const samplesDir = path.join(repo, "web", "samples");
 const SAMPLES = fs.readdirSync(samplesDir).filter((f) => /\.jpe?g$/i.test(f)).sort()
   .map((f) => path.join(samplesDir, f));
 const expected = cli(CS_MODEL, SAMPLES);
-// The page's CSVs end with a tta column: the averaging used, as a model file names it.
+// Both CSVs, the page's and the CLI's, end with a tta column: the averaging used, as a model file names it.
 const modelTta = (model) => (/^tta +dihedral8/m.test(execFileSync(CS_CLI, ["info", model], { encoding: "utf8" }))
   ? "dihedral8" : "none");
 
@@ -60,21 +60,22 @@ test("dropped images are classified as the native CLI classifies them", async ()
   assert.equal(await page.locator("#results-table tbody tr").count(), SAMPLES.length);
   await shot(page, "02-dropped");
 
-  // "Download CSV": the CLI's columns and tta, the same rows to 1e-4.
+  // "Download CSV": the CLI's columns, tta last, the same rows to 1e-4.
   const [csvDownload] = await Promise.all([page.waitForEvent("download"),
     page.getByRole("button", { name: "Download CSV", exact: true }).click()]);
   const downloaded = parseCsv(fs.readFileSync(await csvDownload.path(), "utf8"));
   fs.copyFileSync(await csvDownload.path(), path.join(CS_OUT, "results.csv"));
-  assert.deepEqual(downloaded.header, [...expected.header, "tta"]);
+  assert.deepEqual(downloaded.header, expected.header);
+  assert.equal(downloaded.header.at(-1), "tta");
   assert.equal(downloaded.rows.length, SAMPLES.length);
-  for (const fullRow of downloaded.rows) {
-    assert.equal(fullRow.at(-1), modelTta(CS_MODEL), `${fullRow[0]}: tta`);
-    const row = fullRow.slice(0, -1);
+  for (const row of downloaded.rows) {
     const want = expected.rows.find((e) => e[0] === row[0]);
     assert.ok(want, `no CLI row for ${row[0]}`);
     assert.equal(row[1], want[1], `${row[0]}: predicted_class`);
     assert.equal(row[3], want[3], `${row[0]}: tiles`);
-    for (let k = 2; k < want.length; k++)
+    assert.equal(row.at(-1), modelTta(CS_MODEL), `${row[0]}: tta`);
+    assert.equal(row.at(-1), want.at(-1), `${row[0]}: tta as the CLI's`);
+    for (let k = 2; k < want.length - 1; k++)
       if (k !== 3)
         assert.ok(Math.abs(Number(row[k]) - Number(want[k])) <= TOLERANCE, `${row[0]}: ${expected.header[k]}`);
     // Formatted as the CLI formats them: same number of decimals.
@@ -86,7 +87,7 @@ test("dropped images are classified as the native CLI classifies them", async ()
     page.getByRole("button", { name: "Download tile CSV" }).click()]);
   const tiles = parseCsv(fs.readFileSync(await tileDownload.path(), "utf8"));
   const wantTiles = cli(CS_MODEL, SAMPLES, "--tiles");
-  assert.deepEqual(tiles.header, [...wantTiles.header, "tta"]);
+  assert.deepEqual(tiles.header, wantTiles.header);
   assert.equal(tiles.rows.length, wantTiles.rows.length);
   const key = (r) => r.slice(0, 3).join(",");
   const byKey = new Map(wantTiles.rows.map((r) => [key(r), r]));
@@ -95,6 +96,7 @@ test("dropped images are classified as the native CLI classifies them", async ()
     assert.ok(want, `no CLI tile ${key(row)}`);
     assert.equal(row[3], want[3], `${key(row)}: background`);
     assert.equal(row.at(-1), modelTta(CS_MODEL), `${key(row)}: tta`);
+    assert.equal(row.at(-1), want.at(-1), `${key(row)}: tta as the CLI's`);
     for (let k = 5; k < row.length - 1; k++)
       assert.ok(Math.abs(Number(row[k]) - Number(want[k])) <= TOLERANCE, `${key(row)}: ${tiles.header[k]}`);
   }
@@ -180,8 +182,9 @@ test("the averaging switch: on by the model's tta, off as `predict --no-tta`, sa
   // The page's tile CSV against the CLI's with these flags: the tile probabilities.
   const tileProbs = (csv, flags) => {
     const want = cli(model, [sample], "--tiles", ...crop, ...flags);
-    assert.deepEqual(csv.header, [...want.header, "tta"]);
+    assert.deepEqual(csv.header, want.header);
     assert.equal(csv.rows.length, want.rows.length);
+    csv.rows.forEach((row, i) => assert.equal(row.at(-1), want.rows[i].at(-1), `tile ${i}: tta`));
     return csv.rows.map((row, i) => row.slice(6, -1).map((p, k) => {
       assert.ok(Math.abs(Number(p) - Number(want.rows[i][6 + k])) <= TOLERANCE, `tile ${i}: ${p} vs ${want.rows[i][6 + k]}`);
       return Number(p);
@@ -208,8 +211,9 @@ test("the averaging switch: on by the model's tta, off as `predict --no-tta`, sa
   const [download] = await Promise.all([page.waitForEvent("download"),
     page.getByRole("button", { name: "Download CSV", exact: true }).click()]);
   const csv = parseCsv(fs.readFileSync(await download.path(), "utf8"));
-  assert.deepEqual(csv.header, [...noTta.header, "tta"]);
+  assert.deepEqual(csv.header, noTta.header);
   assert.deepEqual([csv.rows[0][0], csv.rows[0].at(-1)], [name, "none"]);
+  assert.equal(noTta.rows[0].at(-1), "none", "predict --no-tta says so in its tta column");
   await shot(page, "04b-averaging-off");
 
   // The choice outlives the visit, whatever the model says, until "Model's default".
