@@ -87,6 +87,12 @@ typedef struct {
    turned to gray as stb does ((77 r + 150 g + 29 b) >> 8). The size is checked
    from the header against the limits before decoding. */
 cs_status cs_image_decode(cs_image *im, const void *data, size_t size, cs_error *err);
+/* The limits every image meets, with the one message the CLI and the page
+   give: a file of `bytes` (< 0: not known) against CS_MAX_IMAGE_BYTES, and
+   w x h (<= 0: not known) against CS_MAX_IMAGE_SIDE and CS_MAX_IMAGE_PIXELS.
+   cs_image_info checks them from the header; the page's worker before it
+   reads a file and before the browser decodes what stb cannot. */
+cs_status cs_image_check(long long bytes, int w, int h, cs_error *err);
 /* The size from the header alone, checked against the limits as cs_image_decode
    checks it: a huge image is refused before anything is allocated. */
 cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error *err);

@@ -200,12 +200,25 @@ static int pnm_numbers_fit(const uint8_t *p, size_t n) {
     return 1;
 }
 
+cs_status cs_image_check(long long bytes, int w, int h, cs_error *err) {
+    if (bytes > CS_MAX_IMAGE_BYTES)
+        return cs_fail(err, CS_ELIMIT, "the image file has %lld bytes, over the limit of %lld",
+                       bytes, CS_MAX_IMAGE_BYTES);
+    if (w <= 0 || h <= 0) return CS_OK;
+    if (w > CS_MAX_IMAGE_SIDE || h > CS_MAX_IMAGE_SIDE)
+        return cs_fail(err, CS_ELIMIT, "the image is %d x %d pixels, over the limit of %d on a side",
+                       w, h, CS_MAX_IMAGE_SIDE);
+    if ((long long)w * h > CS_MAX_IMAGE_PIXELS)
+        return cs_fail(err, CS_ELIMIT, "the image is %d x %d = %lld pixels, over the limit of %lld",
+                       w, h, (long long)w * h, CS_MAX_IMAGE_PIXELS);
+    return CS_OK;
+}
+
 cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error *err) {
     *w = *h = 0;
     if (size == 0) return cs_fail(err, CS_EINPUT, "the file is empty");
-    if ((long long)size > CS_MAX_IMAGE_BYTES)
-        return cs_fail(err, CS_ELIMIT, "the image file has %zu bytes, over the limit of %lld",
-                       size, CS_MAX_IMAGE_BYTES);
+    cs_status s = cs_image_check((long long)size, 0, 0, err);
+    if (s != CS_OK) return s;
     /* What stb 2.27 must not be given, before it reads anything. */
     const uint8_t *p = data;
     jpeg_facts jpeg = {0};
@@ -225,12 +238,7 @@ cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error 
     if (!stbi_info_from_memory(data, (int)size, w, h, &channels) && !png_size(data, size, w, h))
         return cs_fail(err, CS_EINPUT, "%s", sniff(data, size));
     if (*w <= 0 || *h <= 0) return cs_fail(err, CS_EINPUT, "the image has %d x %d pixels", *w, *h);
-    if (*w > CS_MAX_IMAGE_SIDE || *h > CS_MAX_IMAGE_SIDE)
-        return cs_fail(err, CS_ELIMIT, "the image is %d x %d pixels, over the limit of %d on a side",
-                       *w, *h, CS_MAX_IMAGE_SIDE);
-    if ((long long)*w * *h > CS_MAX_IMAGE_PIXELS)
-        return cs_fail(err, CS_ELIMIT, "the image is %d x %d = %lld pixels, over the limit of %lld",
-                       *w, *h, (long long)*w * *h, CS_MAX_IMAGE_PIXELS);
+    if ((s = cs_image_check(-1, *w, *h, err)) != CS_OK) return s;
     const char *kind;
     double need = decode_bytes(p, size, &jpeg, *w, *h, &kind);
     if (need > (double)CS_MAX_DECODE_BYTES)
@@ -314,9 +322,9 @@ cs_status cs_image_load(cs_image *im, const char *path, cs_error *err) {
     if (stat(path, &st) != 0)
         return cs_fail(err, CS_EIO, "%s: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) return cs_fail(err, CS_EINPUT, "%s is a folder, not an image", path);
-    if ((long long)st.st_size > CS_MAX_IMAGE_BYTES)
-        return cs_fail(err, CS_ELIMIT, "%s has %lld bytes, over the limit of %lld for an image",
-                       path, (long long)st.st_size, CS_MAX_IMAGE_BYTES);
+    cs_error why;
+    if (cs_image_check((long long)st.st_size, 0, 0, &why) != CS_OK)
+        return cs_fail(err, why.code, "%s: %s", path, why.msg); /* the page's words, before reading */
 
     FILE *f = fopen(path, "rb");
     if (!f) return cs_fail(err, CS_EIO, "%s: %s", path, strerror(errno));
@@ -345,9 +353,8 @@ cs_status cs_image_from_rgba(cs_image *im, const uint8_t *rgba, int w, int h, cs
     memset(im, 0, sizeof *im);
     if (!rgba || w <= 0 || h <= 0)
         return cs_fail(err, CS_EINPUT, "no pixels (%d x %d)", w, h);
-    if (w > CS_MAX_IMAGE_SIDE || h > CS_MAX_IMAGE_SIDE || (long long)w * h > CS_MAX_IMAGE_PIXELS)
-        return cs_fail(err, CS_ELIMIT, "the image is %d x %d pixels, over the limit of %lld pixels "
-                       "and %d on a side", w, h, CS_MAX_IMAGE_PIXELS, CS_MAX_IMAGE_SIDE);
+    cs_status s = cs_image_check(-1, w, h, err);
+    if (s != CS_OK) return s;
     size_t n = (size_t)w * h;
     im->gray = malloc(n);
     if (!im->gray) return cs_fail(err, CS_ENOMEM, "out of memory for a %d x %d image", w, h);

@@ -187,6 +187,14 @@ EMSCRIPTEN_KEEPALIVE int csw_classify_file(const cs_model *m, const uint8_t *dat
     return csw_classify_file_tta(m, data, size, crop_bottom, thumb_side, -1);
 }
 
+/* cs_image_check for the worker: a file's size before it is read (w = h = 0)
+   and the size of an image only the browser decodes, before it does. bytes
+   is a double: JS's File.size may exceed 32 bits. Returns 1 if within the
+   limits, else 0 with the message in csw_error(). */
+EMSCRIPTEN_KEEPALIVE int csw_image_check(double bytes, int w, int h) {
+    return cs_image_check((long long)bytes, w, h, &last_error) == CS_OK;
+}
+
 /* Canvas pixels, w * h * 4 bytes. */
 EMSCRIPTEN_KEEPALIVE int csw_classify_rgba_tta(const cs_model *m, const uint8_t *rgba, int w, int h,
                                                int crop_bottom, int thumb_side, int tta) {

@@ -247,6 +247,25 @@ static void test_image_names(void) {
     }
 }
 
+/* The limits alone, as the page's worker checks them before it reads a file or
+   lets the browser decode one: the messages are cs_image_info's. */
+static void test_image_check(void) {
+    cs_error err, header;
+    CHECK(cs_image_check(CS_MAX_IMAGE_BYTES, 20000, 20000, &err) == CS_OK);
+    CHECK(cs_image_check(-1, 0, 0, &err) == CS_OK);
+    CHECK(cs_image_check(CS_MAX_IMAGE_BYTES + 1, 0, 0, &err) == CS_ELIMIT);
+    CHECK(strcmp(err.msg, "the image file has 1073741825 bytes, over the limit of 1073741824") == 0);
+    CHECK(cs_image_check(-1, 20001, 20000, &err) == CS_ELIMIT && strstr(err.msg, "= 400020000 pixels"));
+    CHECK(cs_image_check(-1, 65536, 1, &err) == CS_ELIMIT && strstr(err.msg, "65535 on a side"));
+    /* huge.png claims 100000 x 100000 in its header */
+    cs_image im;
+    CHECK(cs_image_load(&im, fixture("huge.png"), &header) == CS_ELIMIT);
+    CHECK(cs_image_check(-1, 100000, 100000, &err) == CS_ELIMIT && strstr(header.msg, err.msg));
+    uint8_t rgba[4] = {0};
+    CHECK(cs_image_from_rgba(&im, rgba, 20001, 20000, &header) == CS_ELIMIT);
+    CHECK(cs_image_check(-1, 20001, 20000, &err) == CS_ELIMIT && strcmp(header.msg, err.msg) == 0);
+}
+
 int main(int argc, char **argv) {
     data_dir = argc > 1 ? argv[1] : "tests/data";
     test_formats();
@@ -254,5 +273,6 @@ int main(int argc, char **argv) {
     test_bad_files();
     test_decode_budget();
     test_image_names();
+    test_image_check();
     return test_summary();
 }

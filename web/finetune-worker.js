@@ -22,7 +22,12 @@ self.finetuneHandlers = (() => {
   // One image into the data set: stb first, as the CLI; the browser's decoder
   // only for what stb cannot read at all.
   async function addImage(M, ds, { file, label, name }) {
-    const bytes = new Uint8Array(await file.arrayBuffer());
+    let bytes;
+    try {
+      bytes = await readImage(M, file);
+    } catch (e) {
+      throw new Error(`${name}: ${e.message}`);
+    }
     const namePtr = cString(M, name);
     try {
       const ptr = toHeap(M, bytes);
@@ -33,9 +38,9 @@ self.finetuneHandlers = (() => {
       if (isStbFormat(bytes)) throw new Error(`${name}: ${message}`);
       let image;
       try {
-        image = await browserPixels(file);
-      } catch {
-        throw new Error(`${name}: ${message}, nor one this browser can decode`);
+        image = await browserPixels(M, file, bytes, message);
+      } catch (e) {
+        throw new Error(`${name}: ${e.message}`);
       }
       const rgba = toHeap(M, image.data);
       ok = M._csw_dataset_add_rgba(ds, rgba, image.width, image.height, label, namePtr);

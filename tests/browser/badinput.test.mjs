@@ -113,3 +113,98 @@ test("every file of the bad-input corpus gets a clear error on the page, and the
   assert.deepEqual(page.problems, []);
   await context.close();
 });
+
+// WebP (VP8X) and AVIF headers claiming w x h, with no pixels: only a decoder
+// would find out that nothing follows.
+function webpHeader(w, h) {
+  const b = Buffer.alloc(30);
+  b.write("RIFF", 0);
+  b.writeUInt32LE(22, 4);
+  b.write("WEBPVP8X", 8);
+  b.writeUInt32LE(10, 16);
+  b.writeUIntLE(w - 1, 24, 3);
+  b.writeUIntLE(h - 1, 27, 3);
+  return b;
+}
+function avifHeader(w, h) {
+  const box = (type, ...parts) => {
+    const body = Buffer.concat(parts);
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(8 + body.length, 0);
+    head.write(type, 4);
+    return Buffer.concat([head, body]);
+  };
+  const u32 = (...values) => Buffer.concat(values.map((v) => { const b = Buffer.alloc(4); b.writeUInt32BE(v); return b; }));
+  return Buffer.concat([box("ftyp", Buffer.from("avif"), u32(0), Buffer.from("avifmif1")),
+    box("meta", u32(0), box("iprp", box("ipco", box("ispe", u32(0, w, h)))))]);
+}
+
+test("too large an image is refused before it is read, or before the browser decodes it, with the CLI's message", async () => {
+  const context = await newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await openPage(context, CS_URL);
+  const model = path.basename(CS_RANDOM_MODEL);
+  await page.setInputFiles("#model-file", CS_RANDOM_MODEL);
+  await page.locator("#model-select option:checked", { hasText: model }).waitFor({ state: "attached" });
+  await page.fill("#crop-bottom", "0");
+  await page.locator("#crop-bottom").blur();
+
+  // A file one byte over the limit (sparse: no disk, no memory), picked as a
+  // person picks it; WebP and AVIF files whose headers claim more pixels, or
+  // longer sides, than the core takes; and a good image beside them.
+  const dir = path.join(CS_OUT, "limits");
+  fs.mkdirSync(dir, { recursive: true });
+  const big = path.join(dir, "stitched-scan.jpg");
+  fs.closeSync(fs.openSync(big, "w"));
+  fs.truncateSync(big, 2 ** 30 + 1);
+  const claims = { "wide.webp": webpHeader(30000, 20000), "long.webp": webpHeader(100000, 100000),
+    "plate.avif": avifHeader(30000, 30000) };
+  for (const [name, bytes] of Object.entries(claims)) fs.writeFileSync(path.join(dir, name), bytes);
+  const good = path.join(dir, path.basename(GOOD));
+  fs.copyFileSync(GOOD, good);
+
+  // The worker's reads and the browser's decodes, recorded by file name. The
+  // big file may not be read at all (were it, this test would not copy a GiB).
+  const worker = page.workers().find((w) => /\/worker\.js$/.test(w.url()));
+  assert.ok(worker, `the page's worker: ${page.workers().map((w) => w.url())}`);
+  await worker.evaluate(() => {
+    self.seen = { read: [], decoded: [] };
+    const arrayBuffer = Blob.prototype.arrayBuffer;
+    Blob.prototype.arrayBuffer = function () {
+      self.seen.read.push(this.name);
+      return this.size > 2 ** 30 ? Promise.reject(new Error("read despite its size")) : arrayBuffer.call(this);
+    };
+    const decode = self.createImageBitmap;
+    self.createImageBitmap = function (source, ...rest) {
+      self.seen.decoded.push(source.name);
+      return decode.call(this, source, ...rest);
+    };
+  });
+  const files = [big, ...Object.keys(claims).map((name) => path.join(dir, name)), good];
+  await page.setInputFiles("#file-input", files);
+  await waitForResults(page, files.length);
+  const verdicts = Object.fromEntries(await page.$$eval("#cards .card", (cards) => cards.map((card) =>
+    [card.querySelector(".file-name").textContent, card.classList.contains("failed") ? card.querySelector(".verdict").textContent : null])));
+  await shot(page, "11-limits");
+
+  // The CLI's words: for the big file its own (it checks the size before reading too),
+  // for the claims those for a PGM header claiming as much.
+  const args = ["predict", "--model", CS_RANDOM_MODEL, "--csv", "--crop-bottom", "0"];
+  assert.equal(verdicts["stitched-scan.jpg"], cliSays(big, ...args).message);
+  assert.match(verdicts["stitched-scan.jpg"], /^the image file has 1073741825 bytes, over the limit of 1073741824$/);
+  for (const [name, [w, h]] of [["wide.webp", [30000, 20000]], ["long.webp", [100000, 100000]], ["plate.avif", [30000, 30000]]]) {
+    const pgm = path.join(dir, `${name}.pgm`);
+    fs.writeFileSync(pgm, `P5\n${w} ${h}\n255\n`);
+    const { message } = cliSays(pgm, ...args);
+    assert.match(message, /over the limit/);
+    assert.equal(verdicts[name], message, name);
+  }
+  const seen = await worker.evaluate(() => self.seen);
+  assert.ok(!seen.read.includes("stitched-scan.jpg"), `the big file was read: ${seen.read}`);
+  assert.deepEqual(seen.decoded, [], "the browser decoded an image over the limits");
+  assert.equal(verdicts[path.basename(GOOD)], null, "the good image beside them is classified");
+  assertMatchesCli((await shownResults(page)).filter((r) => r.file === path.basename(GOOD)), [GOOD],
+    cli(CS_RANDOM_MODEL, [GOOD], "--crop-bottom", "0"));
+  assert.deepEqual(page.problems, []);
+  await context.close();
+  fs.rmSync(dir, { recursive: true });
+});
