@@ -98,6 +98,45 @@ EM_JS(void, emit_train_result,
     });
 });
 
+/* The validation tiles as the page's classification scores them (cs_classify:
+   the model's threshold, the 8 flips/rotations averaged if tta), handed to
+   Module.onValClassified; training judges each epoch by one pass a tile and
+   the most probable class, which is what picks the kept epoch and the
+   threshold, as in `cellsight finetune`. */
+EM_JS(void, emit_val_classified,
+      (int nclasses, const int *confusion, int tiles, double accuracy, double loss, int tta), {
+    if (Module.onValClassified) Module.onValClassified({
+        confusion: HEAP32.slice(confusion >>> 2, (confusion >>> 2) + nclasses * nclasses),
+        tiles, accuracy, loss, tta: !!tta
+    });
+});
+
+/* Classifies the validation images with m as the page would with tta (0 or 1),
+   emitting the tiles' figures; m->tta is left as it was. */
+static int classify_val(cs_model *m, const cs_dataset *val, int crop_bottom, int tta, int *confusion) {
+    int K = m->net.nclasses, recorded = m->tta, ok = 1;
+    cs_eval ev;
+    cs_eval_init(&ev, K);
+    m->tta = tta;
+    for (int i = 0; i < val->n && ok; i++) {
+        cs_result res;
+        if (cs_classify(m, &val->images[i], crop_bottom, &res, NULL, NULL, &last_error) != CS_OK) {
+            ok = 0;
+            break;
+        }
+        ok = cs_eval_add(&ev, val->names[i], val->labels[i], 0, &res, &last_error) == CS_OK;
+        cs_result_free(&res);
+    }
+    m->tta = recorded;
+    if (ok) {
+        cs_metrics_confusion(&ev.tiles, confusion);
+        emit_val_classified(K, confusion, ev.tiles.n, cs_metrics_accuracy(&ev.tiles),
+                            cs_metrics_loss(&ev.tiles), tta);
+    }
+    cs_eval_free(&ev);
+    return ok;
+}
+
 /* The names of a comma-separated list, pointing into the (modified) list. */
 static int split_names(char *list, const char **names, int max) {
     int n = 0;
@@ -122,12 +161,15 @@ static int same_classes(const cs_model *m, const char *const *names, int n) {
    mode's defaults; crop_bottom < 0 the model's. With validate, as `cellsight
    finetune`: per class, half the images validate (a class of one image: a
    band of its rows); without, every image trains and the last epoch is kept
-   (`--val-folds 0`). base_model names the base in the metadata. On failure (or a cancel)
-   m must be thrown away: its classes may have changed. Returns 1 on success,
-   after Module.onTrainResult has the validation figures. */
-EMSCRIPTEN_KEEPALIVE int csw_finetune(cs_model *m, const cs_dataset *ds, const char *classes,
-                                      const char *mode, int epochs, float lr, int crop_bottom,
-                                      int validate, double seed, const char *base_model) {
+   (`--val-folds 0`). base_model names the base in the metadata. With tta 0 or
+   1 (the page's box), the validation images are then classified as the page
+   classifies (Module.onValClassified); tta < 0 skips that. On failure (or a
+   cancel) m must be thrown away: its classes may have changed. Returns 1 on
+   success, after Module.onTrainResult has the validation figures. */
+EMSCRIPTEN_KEEPALIVE int csw_finetune_tta(cs_model *m, const cs_dataset *ds, const char *classes,
+                                          const char *mode, int epochs, float lr, int crop_bottom,
+                                          int validate, double seed, const char *base_model,
+                                          int tta) {
     if (strcmp(mode, "head") != 0 && strcmp(mode, "full") != 0) {
         cs_fail(&last_error, CS_EINPUT, "mode \"%.20s\" is neither head nor full", mode);
         return 0;
@@ -168,7 +210,7 @@ EMSCRIPTEN_KEEPALIVE int csw_finetune(cs_model *m, const cs_dataset *ds, const c
     }
     cs_metrics_confusion(&tiles, confusion);
     emit_train_result(K, confusion, tr->n, val.n, cs_metrics_accuracy(&tiles));
-    ok = 1;
+    ok = tta < 0 || val.n == 0 || classify_val(m, &val, o.crop_bottom, tta != 0, confusion);
 done:
     free(confusion);
     cs_metrics_free(&tiles);
@@ -177,6 +219,13 @@ done:
     free(names);
     free(list);
     return ok;
+}
+
+EMSCRIPTEN_KEEPALIVE int csw_finetune(cs_model *m, const cs_dataset *ds, const char *classes,
+                                      const char *mode, int epochs, float lr, int crop_bottom,
+                                      int validate, double seed, const char *base_model) {
+    return csw_finetune_tta(m, ds, classes, mode, epochs, lr, crop_bottom, validate, seed,
+                            base_model, -1);
 }
 
 /* The model as a .safetensors file, handed to Module.onModelBytes(Uint8Array). */

@@ -7,12 +7,15 @@
      trainDefaults {mode}                          -> {defaults}
        {epochs, lr, patience, crops_per_image, batch} of mode "head" or "full"
      finetune {base: {bytes, name}, images: [{file: Blob, label, name}],
-               classes: [names], mode, epochs, lr, cropBottom, validate, seed}
+               classes: [names], mode, epochs, lr, cropBottom, validate, seed, tta}
                                                    -> {bytes, info, figures}
        progress: {done, total, status}, status as src/wasm_finetune.c reports
-       it; figures: {confusion, trainImages, valImages, valTileAccuracy}.
-       epochs, lr <= 0 and cropBottom < 0 take the defaults; validate: half of
-       each class's images validate (else none do, and the last epoch is kept). */
+       it; figures: {confusion, trainImages, valImages, valTileAccuracy,
+       classified}, classified (when validated) the validation tiles as the
+       page classifies them with tta (the page's box, 0 or 1): {confusion,
+       tiles, accuracy, loss, tta}. epochs, lr <= 0 and cropBottom < 0 take the
+       defaults; validate: half of each class's images validate (else none do,
+       and the last epoch is kept). */
 "use strict";
 
 self.finetuneHandlers = (() => {
@@ -62,7 +65,7 @@ self.finetuneHandlers = (() => {
       return { defaults };
     },
 
-    async finetune(M, { base, images, classes, mode, epochs, lr, cropBottom, validate, seed }, progress) {
+    async finetune(M, { base, images, classes, mode, epochs, lr, cropBottom, validate, seed, tta }, progress) {
       const baseBytes = new Uint8Array(base.bytes);
       const basePtr = toHeap(M, baseBytes);
       const model = M._csw_model_load(basePtr, baseBytes.length) >>> 0;
@@ -76,8 +79,9 @@ self.finetuneHandlers = (() => {
           progress(i, images.length, { status: { reading: true } });
           await addImage(M, ds, images[i]);
         }
-        let figures = null, bytes = null, last = 0;
+        let figures = null, classified = null, bytes = null, last = 0;
         M.onTrainResult = (f) => (figures = f);
+        M.onValClassified = (c) => (classified = c);
         M.onModelBytes = (b) => (bytes = b);
         // Every epoch's end, and otherwise a few times a second.
         M.onTrainProgress = (status) => {
@@ -89,15 +93,15 @@ self.finetuneHandlers = (() => {
           return false;
         };
         const arg = (s) => (strings.push(cString(M, s)), strings[strings.length - 1]);
-        const ok = M._csw_finetune(model, ds, arg(classes.join(",")), arg(mode), epochs, lr,
-          cropBottom, validate ? 1 : 0, seed, arg(base.name));
+        const ok = M._csw_finetune_tta(model, ds, arg(classes.join(",")), arg(mode), epochs, lr,
+          cropBottom, validate ? 1 : 0, seed, arg(base.name), tta ? 1 : 0);
         if (!ok) throw new Error(error(M));
         if (!M._csw_model_bytes(model)) throw new Error(error(M));
         const json = M._csw_model_info(model) >>> 0;
         if (!json) throw new Error(lastError(M));
         const info = JSON.parse(M.UTF8ToString(json));
         M._free(json);
-        return { bytes: bytes.buffer, info, figures };
+        return { bytes: bytes.buffer, info, figures: { ...figures, classified } };
       } finally {
         for (const s of strings) M._free(s);
         if (ds) M._csw_dataset_free(ds);

@@ -352,6 +352,7 @@ const Finetune = (() => {
       const reply = await Promise.race([cancelled, trainer.call("finetune", {
         base: { bytes, name: baseName(base) }, images, classes, mode: m, epochs, lr,
         cropBottom: cropBottom(), validate: ui.validate.checked, seed: 1,
+        tta: $("tta").checked, // the figures shown are those of classifying as the page will
       }, { onProgress: (done, total, { status }) => onStatus(status, done, total, m, history, epochs) })]);
       const ms = performance.now() - started;
       ui.bar.value = 1;
@@ -482,10 +483,21 @@ const Finetune = (() => {
       if (key) dd.dataset.key = key;
       facts.append(el("dt", { textContent: term }), dd);
     };
-    const validated = figures.valImages > 0;
+    const validated = figures.valImages > 0, classified = figures.classified;
+    // Training judges each epoch by one pass a tile (the model's metadata, as
+    // `cellsight finetune` records it); the page classifies as its box "Average
+    // over 8 flips/rotations" says, so the validation images are also shown so.
+    const averaging = (c) => (c.tta ? "averaged over 8 flips/rotations" : "one pass a tile");
+    if (classified) {
+      fact("Validation tiles, classified here", `${percent(classified.accuracy)} right, loss ` +
+        `${classified.loss.toFixed(4)} (${averaging(classified)}, as the box above says)`, "val_classified");
+      Object.assign(facts.lastChild.dataset, { accuracy: classified.accuracy, loss: classified.loss,
+        tiles: classified.tiles, tta: classified.tta });
+    }
     if (validated) {
-      fact("Validation tile accuracy", percent(Number(md.val_tile_accuracy)), "val_tile_accuracy");
-      fact("Validation loss", Number(md.val_loss).toFixed(4), "val_loss");
+      fact("Validation tile accuracy in training (one pass a tile)", percent(Number(md.val_tile_accuracy)),
+        "val_tile_accuracy");
+      fact("Validation loss in training", Number(md.val_loss).toFixed(4), "val_loss");
     }
     fact("Trained on", `${figures.trainImages} images, ${n(md.train_tiles)} tiles` +
       (md.mode === "head" ? " (each tile in its 8 flips and rotations)" : ""));
@@ -494,7 +506,8 @@ const Finetune = (() => {
       (validated ? " (lowest validation loss)" : " (the last)"));
     if (K === 2) fact("Threshold", `${md.classes.split(",")[1]} when its probability is at least ${Number(md.threshold).toFixed(3)}`);
     ui.result.append(facts);
-    if (validated) ui.result.append(confusionTable(info.classes, figures.confusion));
+    if (classified) ui.result.append(confusionTable(info.classes, classified.confusion,
+      `Validation tiles classified here (${averaging(classified)})`));
 
     const use = el("button", { id: "teach-use", className: "button primary", type: "button", textContent: "Use this model" });
     use.addEventListener("click", async () => {
@@ -509,10 +522,10 @@ const Finetune = (() => {
   }
 
   // Rows: true class; columns: predicted class; cells shaded by their share of the row.
-  function confusionTable(classes, confusion) {
+  function confusionTable(classes, confusion, what) {
     const K = classes.length;
     const table = el("table", { className: "confusion" });
-    table.append(el("caption", { textContent: "Validation tiles: true class (rows) by predicted class (columns)" }));
+    table.append(el("caption", { textContent: `${what}: true class (rows) by predicted class (columns)` }));
     const head = table.createTHead().insertRow();
     head.append(el("th", { textContent: "" }), ...classes.map((c) => el("th", { scope: "col", textContent: c })));
     const body = table.createTBody();

@@ -87,6 +87,8 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
   let page = await openPage(context);
   // The crops have no overlay strip: nothing to crop, for training and classifying alike.
   await setCrop(page, 0);
+  // The page's averaging over 8 flips/rotations on: the panel's figures must honour it too.
+  await page.check("#tta");
   const classes = await fillBins(page);
   assert.equal(await page.locator("#cards .card").count(), 0, "a drop on a bin is not classified");
   assert.equal(await page.locator("input[name=teach-mode]:checked").getAttribute("value"), "head");
@@ -99,11 +101,17 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
   await page.locator("#teach-result").waitFor({ state: "visible", timeout: 300_000 });
   const accuracy = await page.textContent("#teach-result dd[data-key=val_tile_accuracy]");
   assert.match(accuracy, /^\d+(\.\d)?%$/, "the validation accuracy is shown");
+  // The validation tiles as the page classifies them, with the box's averaging: figures and confusion matrix.
+  const classified = await page.$eval("#teach-result dd[data-key=val_classified]", (dd) => ({ ...dd.dataset }));
+  assert.equal(classified.tta, "true", "the Teach panel's figures average over 8 flips/rotations, as the box says");
+  assert.match(await page.textContent("#teach-result dd[data-key=val_classified]"), /averaged over 8 flips\/rotations/);
   const confusion = await page.$$eval("#teach-result table.confusion tbody td", (cells) => cells.map((c) => Number(c.textContent)));
   assert.equal(confusion.length, 4);
   const hits = confusion[0] + confusion[3], tiles = confusion.reduce((a, b) => a + b, 0);
+  assert.equal(tiles, Number(classified.tiles));
   assert.ok(tiles > 0);
-  assert.ok(Math.abs(hits / tiles - parseFloat(accuracy) / 100) < 0.001, `${accuracy} is what the confusion matrix says`);
+  assert.ok(Math.abs(hits / tiles - Number(classified.accuracy)) < 1e-9, `${classified.accuracy} is what the confusion matrix says`);
+  assert.match(await page.textContent("#teach-result table.confusion caption"), /averaged over 8 flips\/rotations/);
   assert.ok(await page.locator("#teach-loss polyline.chart-val").getAttribute("points"), "the validation loss is drawn");
   const ms = Number(await page.getAttribute("#teach", "data-trained-ms"));
   console.log(`head mode on ${T47D.length + MDAMB231.length} crops: validation tile accuracy ${accuracy}, ${(ms / 1000).toFixed(1)} s`);
@@ -148,6 +156,28 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
     assert.ok(meta[k], `metadata ${k}`);
   assert.equal(meta.train_images.split(",").length + meta.val_images.split(",").length, T47D.length + MDAMB231.length);
   for (const c of classes) assert.match(meta.val_images, new RegExp(`(^|,)${c}/`), `a ${c} image validates`);
+  assert.equal(Number(classified.tiles), Number(meta.val_tiles), "the same validation tiles as training's");
+
+  // The panel's figures are `cellsight eval --tta` of the new model on the validation images, not --no-tta's.
+  const valDir = path.join(CS_OUT, "finetune-val");
+  for (const name of meta.val_images.split(",")) {
+    const [line, image] = name.split("/");
+    fs.mkdirSync(path.join(valDir, line), { recursive: true });
+    fs.copyFileSync(path.join(trainDir, line, image), path.join(valDir, line, image));
+  }
+  const evaluate = (flag) => JSON.parse(execFileSync(CS_CLI, ["eval", "--model", file, "--data", valDir, "--json", flag],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
+  const [averaged, onePass] = [evaluate("--tta"), evaluate("--no-tta")];
+  assert.equal(averaged.tiles, tiles);
+  assert.deepEqual(averaged.confusion.flat(), confusion);
+  assert.ok(Math.abs(averaged.tile_accuracy - Number(classified.accuracy)) < 1e-9);
+  // A validated model's tile loss is small (near 0.001 here): compared to the
+  // float rounding between the builds (and eval's six digits), not to 1e-4.
+  const close = Math.max(1e-6, 1e-5 * averaged.tile_loss);
+  assert.ok(Math.abs(averaged.tile_loss - Number(classified.loss)) <= close,
+    `validation loss ${classified.loss} on the page, ${averaged.tile_loss} from eval --tta`);
+  assert.ok(Math.abs(averaged.tile_loss - onePass.tile_loss) > 10 * close,
+    `eval --tta and --no-tta differ by only ${Math.abs(averaged.tile_loss - onePass.tile_loss)}: the test cannot tell them apart`);
 
   // The native CLI reads it and predicts what the page predicted.
   const csv = execFileSync(CS_CLI, ["predict", "--model", file, "--csv", image], { encoding: "utf8" })
@@ -174,6 +204,24 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
   assert.equal(await page.evaluate(async () => (await Finetune.store.list()).length), 0);
   assert.doesNotMatch(await page.locator("#model-select option:checked").textContent(), /fine-tuned/);
   await shot(page, "finetune-03-after-reload");
+
+  // The box cleared, the same training (the same seed, so the same weights):
+  // its validation images now classified one pass a tile, as `eval --no-tta`.
+  const shipped = await page.$$eval("#model-select option", (options) =>
+    options.map((o) => o.value).find((v) => /t47d-vs-mdamb231\.safetensors$/.test(v)));
+  await page.selectOption("#model-select", shipped);
+  await page.waitForFunction(() => /t47d-vs-mdamb231/.test(state.active));
+  await setCrop(page, 0);
+  await page.uncheck("#tta");
+  await fillBins(page);
+  await page.fill("#teach-epochs", "20");
+  await page.click("#teach-train");
+  await page.locator("#teach-result").waitFor({ state: "visible", timeout: 300_000 });
+  const plain = await page.$eval("#teach-result dd[data-key=val_classified]", (dd) => ({ ...dd.dataset }));
+  assert.equal(plain.tta, "false");
+  assert.match(await page.textContent("#teach-result table.confusion caption"), /one pass a tile/);
+  assert.ok(Math.abs(onePass.tile_loss - Number(plain.loss)) <= close,
+    `validation loss ${plain.loss} on the page with the box cleared, ${onePass.tile_loss} from eval --no-tta`);
   assert.deepEqual(page.problems, []);
   await context.close();
 });
