@@ -86,7 +86,7 @@ cs_status cs_classify(const cs_model *m, const cs_image *im, int crop_bottom, cs
                     im->h);
         goto out;
     }
-    if (!(ws = cs_workspace_new(net, BATCH, err))) {
+    if (!(ws = cs_workspace_new_inference(net, BATCH, err))) {
         s = err ? err->code : CS_ENOMEM;
         goto out;
     }

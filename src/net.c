@@ -13,6 +13,10 @@
 /* Probabilities are clamped here before the log, as Keras (the paper's
    framework) does, so that a confident mistake costs 16, not infinity. */
 #define CS_LOSS_FLOOR 1e-7
+/* What the activations of the tiles that go together through the spatial
+   layers may take: within the last-level cache (32 MB on the machine we
+   measure, shared by its cores). */
+#define CS_SPATIAL_GROUP_BYTES (8 << 20)
 
 /* ---------------------------------------------------------------- architecture */
 
@@ -184,6 +188,9 @@ double cs_net_executed_macs(const cs_net *net, int train) {
 
 struct cs_workspace {
     int max_batch;
+    int head;                      /* cs_net_head: the spatial layers are [0, head) */
+    int group;                     /* tiles that go together through them */
+    int inference;                 /* cs_workspace_new_inference: act[1..head-1] hold one group */
     int B, from;                   /* of the last forward pass (B = 0: none yet) */
     float *act[CS_MAX_LAYERS + 1]; /* act[i]: the input of layer i; act[nlayers]: the logits */
     float *mask[CS_MAX_LAYERS];    /* of each dropout layer, as its input */
@@ -197,37 +204,67 @@ static double act_floats(const cs_net *net, int i) {
     return i < net->nlayers ? (double)L->h * L->w * L->c : net->nout;
 }
 
-cs_workspace *cs_workspace_new(const cs_net *net, int max_batch, cs_error *err) {
+/* Tiles that go together through the spatial layers in an inference
+   workspace: as many as keep their activations within CS_SPATIAL_GROUP_BYTES,
+   so that each layer reads its input from the cache the layer before wrote it
+   to, and writes to memory that is still there, not to a fresh part of a batch
+   (8 MB a tile for the paper's network). A training workspace keeps the whole
+   batch for the backward pass and goes through it layer by layer. */
+static int spatial_group(const cs_net *net, int head, int max_batch) {
+    double bytes = 0;
+    for (int i = 0; i <= head; i++) bytes += act_floats(net, i) * sizeof(float);
+    double g = CS_SPATIAL_GROUP_BYTES / bytes;
+    return g < 1 ? 1 : g > max_batch ? max_batch : (int)g;
+}
+
+/* Whether act[i] (and mask[i]) hold one group of tiles, not the batch. */
+static int group_sized(const cs_workspace *ws, int i) { return ws->inference && i > 0 && i < ws->head; }
+
+static cs_workspace *workspace_new(const cs_net *net, int max_batch, int inference, cs_error *err) {
     int n = net->nlayers;
     if (max_batch < 1) {
         cs_fail(err, CS_EINPUT, "a workspace needs a batch of at least 1 tile, not %d", max_batch);
         return NULL;
     }
+    cs_workspace *ws = calloc(1, sizeof *ws);
+    if (!ws) {
+        cs_fail(err, CS_ENOMEM, "out of memory for a workspace");
+        return NULL;
+    }
+    ws->max_batch = max_batch, ws->inference = inference;
+    ws->head = cs_net_head(net), ws->group = inference ? spatial_group(net, ws->head, max_batch) : max_batch;
     /* Two gradient buffers, each as large as the largest activation of its
        parity, serve every layer's dout and din; the input needs none. */
-    double per_tile = 0, grad[2] = {0, 0};
+    double floats = 0, grad[2] = {0, 0};
     for (int i = 0; i <= n; i++) {
-        double a = act_floats(net, i);
-        per_tile += a * (1 + (i < n && net->layers[i].kind == CS_DROPOUT));
+        double a = act_floats(net, i) * (group_sized(ws, i) ? ws->group : max_batch);
+        floats += a * (1 + (i < n && net->layers[i].kind == CS_DROPOUT));
         if (i > 0 && a > grad[i & 1]) grad[i & 1] = a;
     }
-    double bytes = (per_tile + grad[0] + grad[1]) * max_batch * sizeof(float);
-    cs_workspace *ws = bytes < (double)SIZE_MAX ? calloc(1, sizeof *ws) : NULL;
-    if (ws) ws->mem = malloc((size_t)bytes);
-    if (!ws || !ws->mem) {
+    if (!inference) floats += grad[0] + grad[1];
+    double bytes = floats * sizeof(float);
+    if (bytes >= (double)SIZE_MAX || !(ws->mem = malloc((size_t)bytes))) {
         free(ws);
         cs_fail(err, CS_ENOMEM, "out of memory for a workspace of %d tiles (%.0f MB)", max_batch, bytes / 1e6);
         return NULL;
     }
-    ws->max_batch = max_batch;
     float *p = ws->mem;
     for (int i = 0; i <= n; i++) {
-        size_t a = (size_t)act_floats(net, i) * max_batch;
+        size_t a = (size_t)act_floats(net, i) * (group_sized(ws, i) ? ws->group : max_batch);
         ws->act[i] = p, p += a;
         if (i < n && net->layers[i].kind == CS_DROPOUT) ws->mask[i] = p, p += a;
     }
-    for (int k = 0; k < 2; k++) ws->grad[k] = p, p += (size_t)grad[k] * max_batch;
+    if (!inference)
+        for (int k = 0; k < 2; k++) ws->grad[k] = p, p += (size_t)grad[k];
     return ws;
+}
+
+cs_workspace *cs_workspace_new(const cs_net *net, int max_batch, cs_error *err) {
+    return workspace_new(net, max_batch, 0, err);
+}
+
+cs_workspace *cs_workspace_new_inference(const cs_net *net, int max_batch, cs_error *err) {
+    return workspace_new(net, max_batch, 1, err);
 }
 
 void cs_workspace_free(cs_workspace *ws) {
@@ -250,10 +287,32 @@ static float softmax(float *p, const float *z, int K) {
     return m + logf(s);
 }
 
+/* Where tile b0 of the batch starts in act[i] (or mask[i]). */
+static float *tile_at(const cs_net *net, const cs_workspace *ws, float *const *bufs, int i, int b0) {
+    return bufs[i] + (size_t)(group_sized(ws, i) ? 0 : b0) * (size_t)act_floats(net, i);
+}
+
+/* Layer i forward on tiles [b0, b0 + B) of the batch. */
+static void layer_forward(const cs_net *net, cs_workspace *ws, int i, int b0, int B, int train, cs_rng *rng) {
+    const cs_layer *L = &net->layers[i];
+    const float *in = tile_at(net, ws, ws->act, i, b0);
+    float *out = tile_at(net, ws, ws->act, i + 1, b0);
+    switch (L->kind) {
+    case CS_CONV: cs_conv_forward(out, in, L->weight, L->bias, B, L->h, L->w, L->c, L->oc, L->relu); break;
+    case CS_POOL: cs_maxpool_forward(out, in, B, L->h, L->w, L->c); break;
+    case CS_GAP: cs_gap_forward(out, in, B, L->h, L->w, L->c); break;
+    case CS_DROPOUT:
+        cs_dropout_forward(out, tile_at(net, ws, ws->mask, i, b0), in, (size_t)B * L->h * L->w * L->c, L->p,
+                           train ? rng : NULL);
+        break;
+    case CS_DENSE: cs_dense_forward(out, in, L->weight, L->bias, B, L->c, L->oc, L->relu); break;
+    }
+}
+
 void cs_net_forward(const cs_net *net, cs_workspace *ws, int from, const float *x, int B,
                     int train, cs_rng *rng, float *probs) {
     int n = net->nlayers, K = net->nclasses;
-    if (from < 0 || from >= n || B < 1 || B > ws->max_batch) { /* a caller's bug: say so in the output */
+    if (from < 0 || from >= n || B < 1 || B > ws->max_batch || group_sized(ws, from)) { /* a caller's bug: say so in the output */
         ws->B = 0;
         if (probs)
             for (int i = 0; i < B * K; i++) probs[i] = NAN;
@@ -261,20 +320,12 @@ void cs_net_forward(const cs_net *net, cs_workspace *ws, int from, const float *
     }
     ws->B = B, ws->from = from;
     memmove(ws->act[from], x, sizeof(float) * B * (size_t)act_floats(net, from));
-    for (int i = from; i < n; i++) {
-        const cs_layer *L = &net->layers[i];
-        const float *in = ws->act[i];
-        float *out = ws->act[i + 1];
-        switch (L->kind) {
-        case CS_CONV: cs_conv_forward(out, in, L->weight, L->bias, B, L->h, L->w, L->c, L->oc, L->relu); break;
-        case CS_POOL: cs_maxpool_forward(out, in, B, L->h, L->w, L->c); break;
-        case CS_GAP: cs_gap_forward(out, in, B, L->h, L->w, L->c); break;
-        case CS_DROPOUT:
-            cs_dropout_forward(out, ws->mask[i], in, (size_t)B * L->h * L->w * L->c, L->p, train ? rng : NULL);
-            break;
-        case CS_DENSE: cs_dense_forward(out, in, L->weight, L->bias, B, L->c, L->oc, L->relu); break;
-        }
-    }
+    /* Every layer treats tiles independently: going by groups (an inference
+       workspace) changes nothing in the result. */
+    int head = ws->head > from ? ws->head : from;
+    for (int b0 = 0; b0 < B; b0 += ws->group)
+        for (int i = from; i < head; i++) layer_forward(net, ws, i, b0, B - b0 < ws->group ? B - b0 : ws->group, train, rng);
+    for (int i = head; i < n; i++) layer_forward(net, ws, i, 0, B, train, rng);
     if (!probs) return;
     const float *z = ws->act[n];
     for (int b = 0; b < B; b++, probs += K)
@@ -308,7 +359,7 @@ float cs_net_backward(cs_net *net, cs_workspace *ws, int from, const int *labels
                       const float *class_weight, int B) {
     int n = net->nlayers, nout = net->nout;
     double wsum = weight_sum(class_weight, labels, B, net->nclasses), loss = 0;
-    if (B < 1 || B != ws->B || from < ws->from || from >= n || isnan(wsum)) return NAN;
+    if (B < 1 || B != ws->B || from < ws->from || from >= n || ws->inference || isnan(wsum)) return NAN;
 
     /* The loss from the logits, stable where the probabilities round to 0 or 1:
        binary cross-entropy with logits for one unit, log-softmax for K. */

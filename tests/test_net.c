@@ -1,6 +1,7 @@
 /* test_net.c: the arch string, the shapes and names it gives, Glorot
    initialisation, the head, the cost figure, Adam, and clear errors for
    what cannot be built. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -102,6 +103,42 @@ static void check_two_class_loss(void) {
     cs_net_free(&net);
 }
 
+/* An inference workspace gives the same probabilities, bit for bit, as a
+   training one, also when its tiles go through the spatial layers in several
+   groups (128-pixel tiles: the paper's network 1 at a time; the pooled one with
+   dropout, 8); it refuses a backward pass and a forward pass from inside the
+   spatial layers, and keeps the head's features for head-mode fine-tuning. */
+static void check_inference_workspace(const char *arch, int B) {
+    cs_net net;
+    cs_rng rng;
+    CHECK(cs_net_init(&net, arch, 128, 3, NULL) == CS_OK);
+    cs_rng_seed(&rng, 3);
+    cs_net_glorot(&net, &rng);
+    for (size_t j = 0; j < net.nparams; j++) net.params[j] += 0.01f; /* live units */
+    cs_workspace *train_ws = cs_workspace_new(&net, B, NULL), *ws = cs_workspace_new_inference(&net, B, NULL);
+    size_t nx = (size_t)B * 128 * 128;
+    float *x = malloc(sizeof(float) * nx), want[3 * 16], got[3 * 16];
+    CHECK(train_ws && ws && x && B <= 16);
+    if (!train_ws || !ws || !x) return;
+    for (size_t i = 0; i < nx; i++) x[i] = 2 * cs_rng_uniform(&rng) - 1;
+    cs_net_forward(&net, train_ws, 0, x, B, 0, NULL, want);
+    cs_net_forward(&net, ws, 0, x, B, 0, NULL, got);
+    CHECK(memcmp(want, got, sizeof(float) * 3 * B) == 0 && !isnan(got[0]));
+    int head = cs_net_head(&net), labels[16] = {0};
+    size_t nfeat = (size_t)B * net.layers[head].c;
+    CHECK(memcmp(cs_net_activation(ws, head), cs_net_activation(train_ws, head), sizeof(float) * nfeat) == 0);
+    CHECK(isnan(cs_net_backward(&net, ws, 0, labels, NULL, B)));
+    CHECK(!isnan(cs_net_backward(&net, train_ws, 0, labels, NULL, B)));
+    cs_net_forward(&net, ws, 1, x, B, 0, NULL, got);
+    CHECK(isnan(got[0]));
+    cs_net_forward(&net, ws, head, cs_net_activation(train_ws, head), B, 0, NULL, got);
+    CHECK(memcmp(want, got, sizeof(float) * 3 * B) == 0);
+    free(x);
+    cs_workspace_free(ws);
+    cs_workspace_free(train_ws);
+    cs_net_free(&net);
+}
+
 static void check_bad_arch(const char *arch, int tile, int nclasses, cs_status code, const char *says) {
     cs_net net;
     cs_error err = {0};
@@ -152,6 +189,8 @@ int main(void) {
     check_pooled_net();
     check_two_class_loss();
     check_adam();
+    check_inference_workspace(CS_PAPER_ARCH, 3);
+    check_inference_workspace("conv8,pool,conv8,drop0.5,gap,dense", 10);
     check_bad_arch("conv32,gap,dense", 128, 1, CS_ELIMIT, "1 classes");
     check_bad_arch("conv32,gap,dense", 2000, 2, CS_ELIMIT, "tile side 2000");
     check_bad_arch("conv32,gap,dense32", 128, 2, CS_EINPUT, "must end with the output layer");

@@ -30,14 +30,14 @@ static double now(void) {
 
 typedef struct {
     cs_net *net;
-    cs_workspace *ws;
+    cs_workspace *ws, *infer_ws; /* infer_ws: forward only, as cs_classify's */
     cs_adam *opt;
     float *x, *probs;
     int *labels;
     cs_rng rng;
 } bench;
 
-static void infer(bench *b, int B) { cs_net_forward(b->net, b->ws, 0, b->x, B, 0, NULL, b->probs); }
+static void infer(bench *b, int B) { cs_net_forward(b->net, b->infer_ws, 0, b->x, B, 0, NULL, b->probs); }
 
 static void train(bench *b, int B) {
     cs_net_forward(b->net, b->ws, 0, b->x, B, 1, &b->rng, b->probs);
@@ -116,7 +116,7 @@ int main(int argc, char **argv) {
     cs_adam opt;
     bench b = {.net = &net, .opt = &opt};
     if (cs_net_init(&net, NULL, CS_TILE, 2, &err) || cs_adam_init(&opt, net.nparams, &err) ||
-        !(b.ws = cs_workspace_new(&net, 32, &err))) {
+        !(b.ws = cs_workspace_new(&net, 32, &err)) || !(b.infer_ws = cs_workspace_new_inference(&net, 32, &err))) {
         fprintf(stderr, "cellsight_bench: %s\n", err.msg);
         return 1;
     }
@@ -173,6 +173,7 @@ int main(int argc, char **argv) {
 #endif
     free(b.x), free(b.probs), free(b.labels);
     cs_workspace_free(b.ws);
+    cs_workspace_free(b.infer_ws);
     cs_adam_free(&opt);
     cs_net_free(&net);
     return 0;
