@@ -32,7 +32,9 @@ typedef int cs_vi __attribute__((vector_size(4 * CS_VLEN)));
 
 static inline cs_vf cs_load(const float *p) { return *(const cs_vf_u *)p; }
 static inline void cs_store(float *p, cs_vf v) { *(cs_vf_u *)p = v; }
-static inline cs_vf cs_relu(cs_vf v) { return (cs_vf)((cs_vi)(v > (cs_vf){0}) & (cs_vi)v); }
+/* x where m > 0, else 0; ReLU is x where x > 0. */
+static inline cs_vf cs_where_positive(cs_vf x, cs_vf m) { return (cs_vf)((cs_vi)(m > (cs_vf){0}) & (cs_vi)x); }
+static inline cs_vf cs_relu(cs_vf v) { return cs_where_positive(v, v); }
 
 #define CS_INLINE static inline __attribute__((always_inline))
 #if defined(__clang__)

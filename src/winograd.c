@@ -143,6 +143,16 @@ CS_INLINE void input_vector(float *v, int vs, const float *const px[WP], int c, 
     for (int pos = 0; pos < WP; pos++) cs_store(v + (size_t)pos * vs + c, d[pos]);
 }
 
+/* The same for a patch inside the image, its top left pixel's channel c at p,
+   rows row floats apart: addresses by strides, no table of pixels. */
+CS_INLINE void input_vector_inside(float *v, int vs, const float *p, size_t row, int ci) {
+    cs_vf d[WP];
+    for (int r = 0; r < TA; r++)
+        for (int c = 0; c < TA; c++) d[TA * r + c] = cs_load(p + r * row + (size_t)c * ci);
+    transform_input(d);
+    for (int pos = 0; pos < WP; pos++) cs_store(v + (size_t)pos * vs, d[pos]);
+}
+
 /* Tile g's transformed input -> v [WP][..][ldv] (positions vs apart); zeros past the last tile. */
 static void input_tile(float *v, int vs, const wino_job *j, int g) {
     const float *px[WP];
@@ -150,6 +160,11 @@ static void input_tile(float *v, int vs, const wino_job *j, int g) {
     if (!edge) {
         int b = g / j->tiles_per_image, t = g % j->tiles_per_image;
         int y0 = t / j->ntx * TM - j->pad, x0 = t % j->ntx * TM - j->pad;
+        if (y0 >= 0 && x0 >= 0 && y0 + TA <= j->H && x0 + TA <= j->W && ci % CS_VLEN == 0) {
+            const float *p = j->in + (((size_t)b * j->H + y0) * j->W + x0) * ci;
+            for (int c = 0; c < ci; c += CS_VLEN) input_vector_inside(v + c, vs, p + c, (size_t)j->W * ci, ci);
+            return;
+        }
         for (int k = 0; k < WP; k++) {
             int y = y0 + k / TA, x = x0 + k % TA;
             int inside = y >= 0 && y < j->H && x >= 0 && x < j->W;
@@ -201,6 +216,20 @@ static __attribute__((noinline)) void multiply_any(float *m, const float *v, con
 static void output_tile(const wino_job *j, int g, const float *m, int ms, int cob) {
     int b = g / j->tiles_per_image, t = g % j->tiles_per_image;
     int y0 = t / j->ntx * TM, x0 = t % j->ntx * TM, o0 = cob * CS_CB;
+    if (y0 + TM <= j->OH && x0 + TM <= j->OW && o0 + CS_CB <= j->Co) { /* by strides, no checks */
+        float *p = j->out + (((size_t)b * j->OH + y0) * j->OW + x0) * j->Co + o0;
+        size_t row = (size_t)j->OW * j->Co;
+        for (int k = 0; k < CS_NV; k++) {
+            cs_vf mv[WP], y[TM * TM], bias = cs_load(j->bias + o0 + k * CS_VLEN);
+            for (int pos = 0; pos < WP; pos++) mv[pos] = cs_load(m + (size_t)pos * ms + k * CS_VLEN);
+            transform_output(y, mv);
+            for (int q = 0; q < TM * TM; q++) {
+                cs_vf r = y[q] + bias;
+                cs_store(p + q / TM * row + (size_t)(q % TM) * j->Co + k * CS_VLEN, j->relu ? cs_relu(r) : r);
+            }
+        }
+        return;
+    }
     for (int k = 0; k < CS_NV; k++) {
         int n = j->Co - o0 - k * CS_VLEN;
         cs_vf mv[WP], y[TM * TM], bias = cs_load(j->bias + o0 + k * CS_VLEN);
