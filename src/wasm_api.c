@@ -195,6 +195,11 @@ EMSCRIPTEN_KEEPALIVE int csw_image_check(double bytes, int w, int h) {
     return cs_image_check((long long)bytes, w, h, &last_error) == CS_OK;
 }
 
+/* cs_image_name for the page: whether a file met in a folder (the page's
+   folder walk, the Teach panel's bins) is an image by its name, by the rule
+   the CLI's folder walk and data sets follow. */
+EMSCRIPTEN_KEEPALIVE int csw_image_name(const char *name) { return cs_image_name(name); }
+
 /* Canvas pixels, w * h * 4 bytes. */
 EMSCRIPTEN_KEEPALIVE int csw_classify_rgba_tta(const cs_model *m, const uint8_t *rgba, int w, int h,
                                                int crop_bottom, int thumb_side, int tta) {

@@ -175,6 +175,7 @@ const state = {
   running: false,
   stopped: false,
   userModels: 0,
+  skipped: "",        // the note on the files of the last folder that were not images
 };
 
 const activeModel = () => state.models.get(state.active);
@@ -343,7 +344,8 @@ async function run() {
   state.running = false;
   $("progress-area").hidden = true;
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  setNotice(state.stopped ? "Stopped." : `Classified ${done} image${done === 1 ? "" : "s"} in ${seconds} s.`);
+  setNotice((state.stopped ? "Stopped." : `Classified ${done} image${done === 1 ? "" : "s"} in ${seconds} s.`) +
+    (state.skipped ? ` ${state.skipped}` : ""));
 }
 
 async function classify(item, onProgress) {
@@ -567,15 +569,17 @@ function setNotice(text) {
   $("notice").textContent = text;
 }
 
-// Files from a drop: folders are walked (DataTransfer entries), hidden files skipped.
+// Files from a drop: folders are walked (DataTransfer entries), passing over
+// hidden entries in them as the CLI's folder walk does. A file's name has a
+// "/" if it was met in a folder, and none if it was dropped as such.
 async function droppedFiles(dataTransfer) {
   const entries = Array.from(dataTransfer.items || [])
     .map((item) => (item.webkitGetAsEntry ? item.webkitGetAsEntry() : null));
   if (!entries.length || entries.some((entry) => !entry))
     return Array.from(dataTransfer.files, (file) => ({ file, name: file.name }));
   const out = [];
-  const walk = async (entry) => {
-    if (entry.name.startsWith(".")) return;
+  const walk = async (entry, inFolder) => {
+    if (inFolder && entry.name.startsWith(".")) return;
     if (entry.isFile) {
       const file = await new Promise((resolve, reject) => entry.file(resolve, reject));
       out.push({ file, name: entry.fullPath.replace(/^\//, "") });
@@ -584,29 +588,58 @@ async function droppedFiles(dataTransfer) {
       for (;;) {
         const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
         if (!batch.length) break;
-        for (const child of batch) await walk(child);
+        for (const child of batch) await walk(child, true);
       }
     }
   };
-  for (const entry of entries) await walk(entry);
+  for (const entry of entries) await walk(entry, false);
   return out;
 }
 
-// Images go to the classifier, .safetensors files to the model picker.
+// Which files are images by their names ("a/b.jpg": b.jpg's): the core's one
+// rule (cs_image_name), which the CLI's folder walk and data sets follow too,
+// asked of the worker, which answers once its module is ready.
+// Resolves with {images, skipped}.
+async function byImageName(files) {
+  if (!files.length) return { images: [], skipped: [] };
+  const { images } = await engine.call("imageNames", { names: files.map((f) => f.name) });
+  return { images: files.filter((_, i) => images[i]), skipped: files.filter((_, i) => !images[i]) };
+}
+
+// What was skipped, as the CLI says it ("skipped notes.txt: not an image file
+// (by its name)"), naming a few; "" if nothing was.
+function skippedNote(skipped) {
+  if (!skipped.length) return "";
+  const names = skipped.map((f) => f.name).sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+  const few = names.slice(0, 3).join(", ");
+  const more = skipped.length > 3 ? ` and ${skipped.length - 3} more` : "";
+  return skipped.length === 1 ? `Skipped ${few}: not an image file (by its name).`
+    : `Skipped ${few}${more}: not image files (by their names).`;
+}
+
+// Images go to the classifier, .safetensors files to the model picker. As with
+// the CLI, a file given as such is tried whatever its name; of those met in a
+// folder, only the images by their names (the rest are named in a note).
 async function accept(files) {
-  const images = [];
+  const images = [], inFolders = [];
   for (const f of files) {
     if (/\.safetensors$/i.test(f.name)) await loadUserModel(f.file);
-    else images.push(f);
+    else (f.name.includes("/") ? inFolders : images).push(f);
   }
+  const named = await byImageName(inFolders);
+  images.push(...named.images);
+  state.skipped = skippedNote(named.skipped);
+  if (state.skipped) setNotice(state.skipped);
   images.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
   enqueue(images);
 }
 
+// Files picked, or the files of a picked folder (named "folder/..."), less
+// hidden entries inside it, as droppedFiles.
 function fromInput(input) {
   const files = Array.from(input.files)
-    .filter((file) => !file.name.startsWith("."))
-    .map((file) => ({ file, name: file.webkitRelativePath || file.name }));
+    .map((file) => ({ file, name: file.webkitRelativePath || file.name }))
+    .filter(({ name }) => !name.split("/").slice(1).some((part) => part.startsWith(".")));
   input.value = "";
   return files;
 }
@@ -696,6 +729,7 @@ function wireInput(list) {
     }
     state.items = [];
     state.queue = [];
+    state.skipped = "";
     $("cards").replaceChildren();
     $("results").hidden = true;
   });

@@ -9,13 +9,13 @@
 
    A classic script loaded before app.js, whose globals it uses once the page
    has started (engine, state, Engine, assets, addModelOption, selectModel,
-   activeModel, cropBottom, droppedFiles, classColour, percent, $): app.js's
+   activeModel, cropBottom, droppedFiles, fromInput, byImageName, skippedNote,
+   classColour, percent, $): app.js's
    start() calls Finetune.start(), and selectModel fires "cellsight:model". */
 "use strict";
 
 const Finetune = (() => {
   const MAX_THUMBNAILS = 12; // per bin; the rest are listed by count
-  const IMAGE_NAME = /\.(jpe?g|png|bmp|gif|pgm|ppm|pnm|tga|webp|avif|tiff?)$/i;
 
   /* -------------------------------------------------------------- storage */
 
@@ -83,6 +83,7 @@ const Finetune = (() => {
         per class, half the images validate (a class of one image: a band of its rows), never tiles of a
         training image.</p>
       <div class="bins" id="teach-bins"></div>
+      <p id="teach-note" class="help" role="status" hidden></p>
       <div class="teach-row">
         <input id="teach-folder" class="visually-hidden" type="file" multiple webkitdirectory>
         <label class="button small" for="teach-folder">Choose a folder of class folders…</label>
@@ -246,8 +247,12 @@ const Finetune = (() => {
     return item;
   }
 
-  function addFiles(bin, files) {
-    const images = files.filter((f) => !/\.safetensors$/i.test(f.name) && !f.name.split("/").pop().startsWith("."));
+  // A bin is a class folder: it takes the files that are images by their
+  // names, as the CLI's data sets do (cs_image_name), and names the others.
+  async function addFiles(bin, files) {
+    const { images, skipped } = await byImageName(files);
+    showNote(skippedNote(skipped));
+    if (!bins.includes(bin)) return; // removed meanwhile
     images.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
     bin.files.push(...images);
     binsFromModel = null;
@@ -257,8 +262,9 @@ const Finetune = (() => {
   // Files named "class/file" or "parent/class/file" (a dropped or picked folder)
   // go to the bin of their class, made if need be. Of the bins still as the
   // model named them, and empty, those without a folder go.
-  function addFolders(files) {
-    const images = files.filter((f) => IMAGE_NAME.test(f.name) && !f.name.split("/").some((p) => p.startsWith(".")));
+  async function addFolders(files) {
+    const { images, skipped } = await byImageName(files);
+    showNote(skippedNote(skipped));
     let parts = images.map((f) => f.name.split("/"));
     if (parts.length && parts.every((p) => p.length >= 3 && p[0] === parts[0][0])) parts = parts.map((p) => p.slice(1));
     const loose = parts.filter((p) => p.length < 2).length;
@@ -312,6 +318,11 @@ const Finetune = (() => {
   function showError(message) {
     ui.error.textContent = message;
     ui.error.hidden = !message;
+  }
+
+  function showNote(message) {
+    ui.note.textContent = message;
+    ui.note.hidden = !message;
   }
 
   const seconds = (s) => !isFinite(s) ? "?" : s < 60 ? `${Math.max(1, Math.round(s))} s` :

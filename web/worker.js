@@ -18,6 +18,10 @@
        cropBottom < 0 takes the model's, and so does tta < 0 (or absent); tta 0:
        one pass a tile, 1: the mean over its 8 flips and rotations. result is
        what src/wasm_api.c emits (result.tta: whether the 8 were averaged).
+     imageNames {names}                           -> {images}
+       images[i]: whether names[i] ("folder/file" or "file") is an image's
+       name by the core's rule (cs_image_name), as the CLI's folder walk and
+       data sets decide.
 
    Fine-tuning's requests (trainDefaults, finetune) are in finetune-worker.js. */
 "use strict";
@@ -160,6 +164,18 @@ const handlers = {
   async init(M, { cancelFlag }) {
     if (cancelFlag) M.isCancelled = () => Atomics.load(cancelFlag, 0) !== 0;
     return { version: M.UTF8ToString(M._csw_version()), threads: M._cs_threads() };
+  },
+
+  async imageNames(M, { names }) {
+    const encoder = new TextEncoder();
+    return {
+      images: names.map((name) => {
+        const ptr = toHeap(M, encoder.encode(`${name}\0`));
+        const image = M._csw_image_name(ptr) !== 0;
+        M._free(ptr);
+        return image;
+      }),
+    };
   },
 
   async loadModel(M, { key, bytes }) {
