@@ -273,6 +273,9 @@ void cs_model_free(cs_model *m);
    file of tensors only (PyTorch's save_file) loads too, its class count taken
    from the output layer (1 row: two classes). On failure m is zeroed. */
 cs_status cs_model_read(cs_model *m, const void *data, size_t size, cs_error *err);
+/* A model file of `bytes` against CS_MAX_MODEL_BYTES, with the message
+   cs_model_read gives: the page checks a file's size before it reads it. */
+cs_status cs_model_check(long long bytes, cs_error *err);
 cs_status cs_model_load(cs_model *m, const char *path, cs_error *err);
 /* Returns malloc'd bytes of the file. */
 cs_status cs_model_write(const cs_model *m, uint8_t **data, size_t *size, cs_error *err);

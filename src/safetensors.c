@@ -368,12 +368,16 @@ done:
     return s;
 }
 
+cs_status cs_model_check(long long bytes, cs_error *err) {
+    if (bytes <= CS_MAX_MODEL_BYTES) return CS_OK;
+    return cs_fail(err, CS_ELIMIT, "the model file has %lld bytes, more than the limit of %lld", bytes,
+                   (long long)CS_MAX_MODEL_BYTES);
+}
+
 cs_status cs_st_parse(cs_safetensors *st, const void *file, size_t size, cs_error *err) {
     memset(st, 0, sizeof *st);
     const uint8_t *bytes = file;
-    if (size > (size_t)CS_MAX_MODEL_BYTES)
-        return cs_fail(err, CS_ELIMIT, "the model file has %zu bytes, more than the limit of %lld", size,
-                       (long long)CS_MAX_MODEL_BYTES);
+    if (size > (size_t)CS_MAX_MODEL_BYTES) return cs_model_check((long long)size, err);
     if (size < 8)
         return cs_fail(err, CS_EINPUT, "the model file has %zu bytes, too few for a safetensors header", size);
     uint64_t n = load_le64(bytes);

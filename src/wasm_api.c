@@ -41,6 +41,13 @@ EMSCRIPTEN_KEEPALIVE cs_model *csw_model_load(const uint8_t *data, size_t size) 
     return m;
 }
 
+/* cs_model_check for the page: a model file's size before it is read (a
+   double: File.size may exceed 32 bits). Returns 1 if within the limit, else
+   0 with the message in csw_error(). */
+EMSCRIPTEN_KEEPALIVE int csw_model_check(double bytes) {
+    return cs_model_check((long long)bytes, &last_error) == CS_OK;
+}
+
 EMSCRIPTEN_KEEPALIVE void csw_model_free(cs_model *m) {
     if (!m) return;
     cs_model_free(m);

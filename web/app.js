@@ -279,11 +279,15 @@ function addModelOption(model) {
   $("model-select").append(new Option(model.label, model.key));
 }
 
-// A .safetensors file the user picked or dropped: validated by the C loader.
+// A .safetensors file the user picked or dropped: its size checked against the
+// core's limit before it is read (a 5 GB file dropped by mistake is refused,
+// not copied into memory), then validated by the C loader.
 async function loadUserModel(file) {
   const key = `user:${++state.userModels}:${file.name}`;
-  const model = { key, label: `${file.name} (yours)`, bytes: await file.arrayBuffer() };
+  let model;
   try {
+    await engine.call("checkModel", { size: file.size });
+    model = { key, label: `${file.name} (yours)`, bytes: await file.arrayBuffer() };
     await ensureLoaded(model);
   } catch (e) {
     showModelError(`${file.name} is not a model cellsight can use: ${e.message}`);

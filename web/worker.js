@@ -11,6 +11,9 @@
        cancelFlag: an Int32Array on a SharedArrayBuffer (cross-origin-isolated
        pages only, else null); the page stores 1 in it to stop the request
        under way, which then fails with the core's "cancelled" message.
+     checkModel {size}                            -> {}
+       a model file's size (File.size) against the core's limit, before the
+       page reads the file; refused with the core's message.
      loadModel {key, bytes: ArrayBuffer}          -> {info}  (replaces the model under key)
      freeModel {key}                              -> {}
      classify {key, file: Blob, cropBottom, thumbnailSide, tta}
@@ -164,6 +167,11 @@ const handlers = {
   async init(M, { cancelFlag }) {
     if (cancelFlag) M.isCancelled = () => Atomics.load(cancelFlag, 0) !== 0;
     return { version: M.UTF8ToString(M._csw_version()), threads: M._cs_threads() };
+  },
+
+  async checkModel(M, { size }) {
+    if (!M._csw_model_check(size)) throw new Error(lastError(M));
+    return {};
   },
 
   async imageNames(M, { names }) {

@@ -208,3 +208,53 @@ test("too large an image is refused before it is read, or before the browser dec
   await context.close();
   fs.rmSync(dir, { recursive: true });
 });
+
+test("too large a model file is refused before it is read, with the core's message", async () => {
+  const context = await newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await openPage(context, CS_URL);
+  const inUse = await page.locator("#model-select option:checked").textContent();
+  // One byte over the limit (sparse: no disk, no memory), picked and dropped.
+  const dir = path.join(CS_OUT, "model-limit");
+  fs.mkdirSync(dir, { recursive: true });
+  const big = path.join(dir, "stitched.safetensors");
+  fs.closeSync(fs.openSync(big, "w"));
+  fs.truncateSync(big, 256 * 2 ** 20 + 1);
+  // The page's reads of files, by name: the big one may not be read at all.
+  await page.evaluate(() => {
+    self.seen = [];
+    const arrayBuffer = Blob.prototype.arrayBuffer;
+    Blob.prototype.arrayBuffer = function () {
+      self.seen.push(this.name);
+      return this.size > 256 * 2 ** 20 ? Promise.reject(new Error("read despite its size")) : arrayBuffer.call(this);
+    };
+  });
+  // The core's words, as cs_model_read gives them (the CLI's info adds the path).
+  const message = "the model file has 268435457 bytes, more than the limit of 268435456";
+  const { message: cliMessage } = cliSays(big, "info");
+  assert.equal(cliMessage.replace(` ${big}`, ""), message);
+  await page.setInputFiles("#model-file", big);
+  const error = page.locator("#model-error", { hasText: "stitched.safetensors" });
+  await error.waitFor({ state: "visible" });
+  assert.equal(await error.textContent(), `stitched.safetensors is not a model cellsight can use: ${message}`);
+  // Dropped: the same. The sparse file reaches the page through a file input
+  // of the test's own, so that its bytes are never copied into a DataTransfer.
+  const dropped = path.join(dir, "dropped.safetensors");
+  fs.renameSync(big, dropped);
+  await page.evaluate(() => document.body.append(Object.assign(document.createElement("input"),
+    { type: "file", id: "test-carrier", hidden: true })));
+  await page.setInputFiles("#test-carrier", dropped);
+  await page.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.items.add(document.getElementById("test-carrier").files[0]);
+    document.getElementById("drop-zone").dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  const droppedError = page.locator("#model-error", { hasText: "dropped.safetensors" });
+  await droppedError.waitFor({ state: "visible" });
+  assert.equal(await droppedError.textContent(), `dropped.safetensors is not a model cellsight can use: ${message}`);
+  assert.deepEqual(await page.evaluate(() => self.seen), [], "a model file over the limit was read");
+  assert.equal(await page.locator("#model-select option:checked").textContent(), inUse, "the model in use stays");
+  await shot(page, "12-model-limit");
+  assert.deepEqual(page.problems, []);
+  await context.close();
+  fs.rmSync(dir, { recursive: true });
+});
