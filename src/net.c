@@ -191,6 +191,7 @@ struct cs_workspace {
     int head;                      /* cs_net_head: the spatial layers are [0, head) */
     int group;                     /* tiles that go together through them */
     int inference;                 /* cs_workspace_new_inference: act[1..head-1] hold one group */
+    int slots;                     /* ... for each of this many threads (1 for training) */
     int B, from;                   /* of the last forward pass (B = 0: none yet) */
     float *act[CS_MAX_LAYERS + 1]; /* act[i]: the input of layer i; act[nlayers]: the logits */
     float *mask[CS_MAX_LAYERS];    /* of each dropout layer, as its input */
@@ -217,7 +218,7 @@ static int spatial_group(const cs_net *net, int head, int max_batch) {
     return g < 1 ? 1 : g > max_batch ? max_batch : (int)g;
 }
 
-/* Whether act[i] (and mask[i]) hold one group of tiles, not the batch. */
+/* Whether act[i] (and mask[i]) hold one group of tiles for each slot, not the batch. */
 static int group_sized(const cs_workspace *ws, int i) { return ws->inference && i > 0 && i < ws->head; }
 
 static cs_workspace *workspace_new(const cs_net *net, int max_batch, int inference, cs_error *err) {
@@ -233,11 +234,12 @@ static cs_workspace *workspace_new(const cs_net *net, int max_batch, int inferen
     }
     ws->max_batch = max_batch, ws->inference = inference;
     ws->head = cs_net_head(net), ws->group = inference ? spatial_group(net, ws->head, max_batch) : max_batch;
+    ws->slots = inference ? cs_threads() : 1;
     /* Two gradient buffers, each as large as the largest activation of its
        parity, serve every layer's dout and din; the input needs none. */
     double floats = 0, grad[2] = {0, 0};
     for (int i = 0; i <= n; i++) {
-        double a = act_floats(net, i) * (group_sized(ws, i) ? ws->group : max_batch);
+        double a = act_floats(net, i) * (group_sized(ws, i) ? (double)ws->group * ws->slots : max_batch);
         floats += a * (1 + (i < n && net->layers[i].kind == CS_DROPOUT));
         if (i > 0 && a > grad[i & 1]) grad[i & 1] = a;
     }
@@ -250,7 +252,7 @@ static cs_workspace *workspace_new(const cs_net *net, int max_batch, int inferen
     }
     float *p = ws->mem;
     for (int i = 0; i <= n; i++) {
-        size_t a = (size_t)act_floats(net, i) * (group_sized(ws, i) ? ws->group : max_batch);
+        size_t a = (size_t)act_floats(net, i) * (group_sized(ws, i) ? (size_t)ws->group * ws->slots : (size_t)max_batch);
         ws->act[i] = p, p += a;
         if (i < n && net->layers[i].kind == CS_DROPOUT) ws->mask[i] = p, p += a;
     }
@@ -287,26 +289,45 @@ static float softmax(float *p, const float *z, int K) {
     return m + logf(s);
 }
 
-/* Where tile b0 of the batch starts in act[i] (or mask[i]). */
-static float *tile_at(const cs_net *net, const cs_workspace *ws, float *const *bufs, int i, int b0) {
-    return bufs[i] + (size_t)(group_sized(ws, i) ? 0 : b0) * (size_t)act_floats(net, i);
+/* Where tile b0 of the batch starts in act[i] (or mask[i]), for slot's group. */
+static float *tile_at(const cs_net *net, const cs_workspace *ws, float *const *bufs, int i, int b0, int slot) {
+    size_t tile = group_sized(ws, i) ? (size_t)slot * ws->group : (size_t)b0;
+    return bufs[i] + tile * (size_t)act_floats(net, i);
 }
 
 /* Layer i forward on tiles [b0, b0 + B) of the batch. */
-static void layer_forward(const cs_net *net, cs_workspace *ws, int i, int b0, int B, int train, cs_rng *rng) {
+static void layer_forward(const cs_net *net, cs_workspace *ws, int i, int b0, int B, int slot, int train,
+                          cs_rng *rng) {
     const cs_layer *L = &net->layers[i];
-    const float *in = tile_at(net, ws, ws->act, i, b0);
-    float *out = tile_at(net, ws, ws->act, i + 1, b0);
+    const float *in = tile_at(net, ws, ws->act, i, b0, slot);
+    float *out = tile_at(net, ws, ws->act, i + 1, b0, slot);
     switch (L->kind) {
     case CS_CONV: cs_conv_forward(out, in, L->weight, L->bias, B, L->h, L->w, L->c, L->oc, L->relu); break;
     case CS_POOL: cs_maxpool_forward(out, in, B, L->h, L->w, L->c); break;
     case CS_GAP: cs_gap_forward(out, in, B, L->h, L->w, L->c); break;
     case CS_DROPOUT:
-        cs_dropout_forward(out, tile_at(net, ws, ws->mask, i, b0), in, (size_t)B * L->h * L->w * L->c, L->p,
+        cs_dropout_forward(out, tile_at(net, ws, ws->mask, i, b0, slot), in, (size_t)B * L->h * L->w * L->c, L->p,
                            train ? rng : NULL);
         break;
     case CS_DENSE: cs_dense_forward(out, in, L->weight, L->bias, B, L->c, L->oc, L->relu); break;
     }
+}
+
+/* The spatial layers [from, head) on every ngroups-th group of tiles from
+   group `first`, in slot `first`'s buffers. */
+typedef struct {
+    const cs_net *net;
+    cs_workspace *ws;
+    int from, head, B, ngroups, train;
+    cs_rng *rng;
+} spatial_job;
+
+static void spatial_groups(void *ctx, int first) {
+    spatial_job *j = ctx;
+    int G = j->ws->group;
+    for (int b0 = first * G; b0 < j->B; b0 += j->ngroups * G)
+        for (int i = j->from; i < j->head; i++)
+            layer_forward(j->net, j->ws, i, b0, j->B - b0 < G ? j->B - b0 : G, first, j->train, j->rng);
 }
 
 void cs_net_forward(const cs_net *net, cs_workspace *ws, int from, const float *x, int B,
@@ -321,11 +342,16 @@ void cs_net_forward(const cs_net *net, cs_workspace *ws, int from, const float *
     ws->B = B, ws->from = from;
     memmove(ws->act[from], x, sizeof(float) * B * (size_t)act_floats(net, from));
     /* Every layer treats tiles independently: going by groups (an inference
-       workspace) changes nothing in the result. */
-    int head = ws->head > from ? ws->head : from;
-    for (int b0 = 0; b0 < B; b0 += ws->group)
-        for (int i = from; i < head; i++) layer_forward(net, ws, i, b0, B - b0 < ws->group ? B - b0 : ws->group, train, rng);
-    for (int i = head; i < n; i++) layer_forward(net, ws, i, 0, B, train, rng);
+       workspace) changes nothing in the result. With a group for each thread,
+       the threads take whole groups through the spatial layers, which is
+       faster than sharing each layer of one group; dropout's draws keep to
+       one thread. */
+    int head = ws->head > from ? ws->head : from, groups = (B + ws->group - 1) / ws->group;
+    int per_thread = ws->slots > 1 && groups >= ws->slots && !(train && rng);
+    spatial_job job = {net, ws, from, head, B, per_thread ? ws->slots : 1, train, rng};
+    if (per_thread) cs_parallel_for(ws->slots, spatial_groups, &job);
+    else spatial_groups(&job, 0);
+    for (int i = head; i < n; i++) layer_forward(net, ws, i, 0, B, 0, train, rng);
     if (!probs) return;
     const float *z = ws->act[n];
     for (int b = 0; b < B; b++, probs += K)

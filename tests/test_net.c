@@ -106,9 +106,10 @@ static void check_two_class_loss(void) {
 /* An inference workspace gives the same probabilities, bit for bit, as a
    training one, also when its tiles go through the spatial layers in several
    groups (128-pixel tiles: the paper's network 1 at a time; the pooled one with
-   dropout, 8); it refuses a backward pass and a forward pass from inside the
+   dropout, 8), on one thread or with a group for each of several; it refuses a backward pass and a forward pass from inside the
    spatial layers, and keeps the head's features for head-mode fine-tuning. */
-static void check_inference_workspace(const char *arch, int B) {
+static void check_inference_workspace(const char *arch, int B, int threads) {
+    cs_set_threads(threads);
     cs_net net;
     cs_rng rng;
     CHECK(cs_net_init(&net, arch, 128, 3, NULL) == CS_OK);
@@ -117,14 +118,14 @@ static void check_inference_workspace(const char *arch, int B) {
     for (size_t j = 0; j < net.nparams; j++) net.params[j] += 0.01f; /* live units */
     cs_workspace *train_ws = cs_workspace_new(&net, B, NULL), *ws = cs_workspace_new_inference(&net, B, NULL);
     size_t nx = (size_t)B * 128 * 128;
-    float *x = malloc(sizeof(float) * nx), want[3 * 16], got[3 * 16];
-    CHECK(train_ws && ws && x && B <= 16);
+    float *x = malloc(sizeof(float) * nx), want[3 * 32], got[3 * 32];
+    CHECK(train_ws && ws && x && B <= 32);
     if (!train_ws || !ws || !x) return;
     for (size_t i = 0; i < nx; i++) x[i] = 2 * cs_rng_uniform(&rng) - 1;
     cs_net_forward(&net, train_ws, 0, x, B, 0, NULL, want);
     cs_net_forward(&net, ws, 0, x, B, 0, NULL, got);
     CHECK(memcmp(want, got, sizeof(float) * 3 * B) == 0 && !isnan(got[0]));
-    int head = cs_net_head(&net), labels[16] = {0};
+    int head = cs_net_head(&net), labels[32] = {0};
     size_t nfeat = (size_t)B * net.layers[head].c;
     CHECK(memcmp(cs_net_activation(ws, head), cs_net_activation(train_ws, head), sizeof(float) * nfeat) == 0);
     CHECK(isnan(cs_net_backward(&net, ws, 0, labels, NULL, B)));
@@ -137,6 +138,7 @@ static void check_inference_workspace(const char *arch, int B) {
     cs_workspace_free(ws);
     cs_workspace_free(train_ws);
     cs_net_free(&net);
+    cs_set_threads(1);
 }
 
 static void check_bad_arch(const char *arch, int tile, int nclasses, cs_status code, const char *says) {
@@ -189,8 +191,10 @@ int main(void) {
     check_pooled_net();
     check_two_class_loss();
     check_adam();
-    check_inference_workspace(CS_PAPER_ARCH, 3);
-    check_inference_workspace("conv8,pool,conv8,drop0.5,gap,dense", 10);
+    check_inference_workspace(CS_PAPER_ARCH, 3, 1);
+    check_inference_workspace(CS_PAPER_ARCH, 3, 2);
+    check_inference_workspace("conv8,pool,conv8,drop0.5,gap,dense", 10, 1);
+    check_inference_workspace("conv8,pool,conv8,drop0.5,gap,dense", 20, 2);
     check_bad_arch("conv32,gap,dense", 128, 1, CS_ELIMIT, "1 classes");
     check_bad_arch("conv32,gap,dense", 2000, 2, CS_ELIMIT, "tile side 2000");
     check_bad_arch("conv32,gap,dense32", 128, 2, CS_EINPUT, "must end with the output layer");
