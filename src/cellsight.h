@@ -197,9 +197,10 @@ double cs_net_executed_macs(const cs_net *net, int train);
 typedef struct cs_workspace cs_workspace; /* activations for up to max_batch tiles */
 cs_workspace *cs_workspace_new(const cs_net *net, int max_batch, cs_error *err);
 /* One for forward passes only (cs_net_backward returns NaN), faster and
-   smaller: the spatial layers keep the activations of a few tiles at a time,
-   which then stay in the cache (16% faster for the paper's network, and 8 MB
-   in place of 64 for 8 tiles). cs_net_activation is then valid for layer
+   smaller: the spatial layers keep the activations of a few tiles at a time
+   for each thread (cs_threads() when it is made), which then stay in the
+   cache (for the paper's network, 8 MB a thread in place of 64 for 8 tiles,
+   and about 1.3 times as fast). cs_net_activation is then valid for layer
    `from` and from cs_net_head on; a pass from inside [1, cs_net_head) is refused. */
 cs_workspace *cs_workspace_new_inference(const cs_net *net, int max_batch, cs_error *err);
 void cs_workspace_free(cs_workspace *ws);
