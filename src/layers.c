@@ -5,6 +5,8 @@
 #include "internal.h"
 #include "simd.h"
 
+#define CS_GAP_VECTORS 4 /* sums a pass of GAP keeps */
+
 /* ReLU's gradient: zero where the output was clamped (out == 0, as PyTorch). */
 static void relu_mask(float *dout, const float *out, size_t n) {
     size_t i = 0;
@@ -73,11 +75,23 @@ void cs_maxpool_backward(float *din, const float *dout, const float *in, int B, 
 /* out [B][C] = mean over H x W of in [B][H][W][C] */
 void cs_gap_forward(float *out, const float *in, int B, int H, int W, int C) {
     size_t n = (size_t)H * W;
-    for (int b = 0; b < B; b++, out += C) {
-        memset(out, 0, sizeof(float) * C);
-        for (size_t i = 0; i < n; i++, in += C)
-            for (int c = 0; c < C; c++) out[c] += in[c];
-        for (int c = 0; c < C; c++) out[c] /= (float)n;
+    for (int b = 0; b < B; b++, out += C, in += n * C) {
+        int c = 0;
+#if CS_HAVE_VECTORS /* sums in registers, a vector of channels each, in pixel order as below */
+        while (c + CS_VLEN <= C) {
+            cs_vf sum[CS_GAP_VECTORS] = {{0}};
+            int nv = (C - c) / CS_VLEN < CS_GAP_VECTORS ? (C - c) / CS_VLEN : CS_GAP_VECTORS;
+            for (size_t i = 0; i < n; i++)
+                for (int k = 0; k < nv; k++) sum[k] += cs_load(in + i * C + c + k * CS_VLEN);
+            for (int k = 0; k < nv; k++) cs_store(out + c + k * CS_VLEN, sum[k] / (float)n);
+            c += nv * CS_VLEN;
+        }
+#endif
+        for (; c < C; c++) {
+            float sum = 0;
+            for (size_t i = 0; i < n; i++) sum += in[i * C + c];
+            out[c] = sum / (float)n;
+        }
     }
 }
 

@@ -211,37 +211,34 @@ static __attribute__((noinline)) void multiply_any(float *m, const float *v, con
     else multiply(m, v, u, ci, ldv);
 }
 
+/* The 16 outputs of one vector of channels from its products m [WP] (ms
+   apart): A^T m A + bias, ReLU'd if relu. The bias goes in at position (1, 1),
+   which A^T's column of ones carries to every output once: one add, not 16. */
+CS_INLINE void tile_outputs(cs_vf y[TM * TM], const float *m, int ms, cs_vf bias, int relu) {
+    cs_vf mv[WP];
+    for (int pos = 0; pos < WP; pos++) mv[pos] = cs_load(m + (size_t)pos * ms);
+    mv[TA + 1] += bias;
+    transform_output(y, mv);
+    if (relu)
+        for (int q = 0; q < TM * TM; q++) y[q] = cs_relu(y[q]);
+}
+
 /* Output channels [cob CS_CB, ...) of tile g from its products m [WP][..][CS_CB]
    (positions ms apart). */
 static void output_tile(const wino_job *j, int g, const float *m, int ms, int cob) {
     int b = g / j->tiles_per_image, t = g % j->tiles_per_image;
     int y0 = t / j->ntx * TM, x0 = t % j->ntx * TM, o0 = cob * CS_CB;
-    if (y0 + TM <= j->OH && x0 + TM <= j->OW && o0 + CS_CB <= j->Co) { /* by strides, no checks */
-        float *p = j->out + (((size_t)b * j->OH + y0) * j->OW + x0) * j->Co + o0;
-        size_t row = (size_t)j->OW * j->Co;
-        for (int k = 0; k < CS_NV; k++) {
-            cs_vf mv[WP], y[TM * TM], bias = cs_load(j->bias + o0 + k * CS_VLEN);
-            for (int pos = 0; pos < WP; pos++) mv[pos] = cs_load(m + (size_t)pos * ms + k * CS_VLEN);
-            transform_output(y, mv);
-            for (int q = 0; q < TM * TM; q++) {
-                cs_vf r = y[q] + bias;
-                cs_store(p + q / TM * row + (size_t)(q % TM) * j->Co + k * CS_VLEN, j->relu ? cs_relu(r) : r);
-            }
-        }
-        return;
-    }
+    int whole = y0 + TM <= j->OH && x0 + TM <= j->OW && o0 + CS_CB <= j->Co; /* then by strides, no checks */
+    float *p = j->out + (((size_t)b * j->OH + y0) * j->OW + x0) * j->Co + o0;
+    size_t row = (size_t)j->OW * j->Co;
     for (int k = 0; k < CS_NV; k++) {
         int n = j->Co - o0 - k * CS_VLEN;
-        cs_vf mv[WP], y[TM * TM], bias = cs_load(j->bias + o0 + k * CS_VLEN);
-        for (int pos = 0; pos < WP; pos++) mv[pos] = cs_load(m + (size_t)pos * ms + k * CS_VLEN);
-        transform_output(y, mv);
+        cs_vf y[TM * TM];
+        tile_outputs(y, m + k * CS_VLEN, ms, cs_load(j->bias + o0 + k * CS_VLEN), j->relu);
         for (int q = 0; q < TM * TM; q++) {
-            int oy = y0 + q / TM, ox = x0 + q % TM;
-            if (oy >= j->OH || ox >= j->OW) continue; /* an edge tile */
-            cs_vf r = y[q] + bias;
-            if (j->relu) r = cs_relu(r);
-            store_n(j->out + (((size_t)b * j->OH + oy) * j->OW + ox) * j->Co + o0 + k * CS_VLEN, r,
-                    n < CS_VLEN ? n : CS_VLEN);
+            float *dst = p + q / TM * row + (size_t)(q % TM) * j->Co + k * CS_VLEN;
+            if (whole) cs_store(dst, y[q]);
+            else if (y0 + q / TM < j->OH && x0 + q % TM < j->OW) store_n(dst, y[q], n < CS_VLEN ? n : CS_VLEN);
         }
     }
 }

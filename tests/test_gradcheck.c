@@ -246,6 +246,7 @@ int main(void) {
     check_layer("conv", (layer_case){.kind = CS_CONV, .B = 2, .H = 5, .W = 5, .C = 2, .O = 3}, &rng);
     check_layer("maxpool", (layer_case){.kind = CS_POOL, .B = 2, .H = 7, .W = 6, .C = 3}, &rng);
     check_layer("gap", (layer_case){.kind = CS_GAP, .B = 2, .H = 4, .W = 3, .C = 5}, &rng);
+    check_layer("gap, vectors and a tail", (layer_case){.kind = CS_GAP, .B = 2, .H = 4, .W = 3, .C = 37}, &rng);
     check_layer("dropout", (layer_case){.kind = CS_DROPOUT, .p = 0.4f, .B = 2, .H = 3, .W = 3, .C = 4}, &rng);
     check_layer("dense+relu", (layer_case){.kind = CS_DENSE, .relu = 1, .B = 3, .H = 1, .W = 1, .C = 6, .O = 5}, &rng);
     check_layer("dense", (layer_case){.kind = CS_DENSE, .B = 3, .H = 1, .W = 1, .C = 6, .O = 4}, &rng);
