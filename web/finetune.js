@@ -16,6 +16,9 @@
 
 const Finetune = (() => {
   const MAX_THUMBNAILS = 12; // per bin; the rest are listed by count
+  const NOT_LASTING = "This browser has not promised to keep what it stores, so it may clear this model without " +
+    "a word (Safari after 7 days without a visit, any browser when the disk runs short, a private window when " +
+    "it closes). Download it to be sure to keep it.";
 
   /* -------------------------------------------------------------- storage */
 
@@ -47,6 +50,21 @@ const Finetune = (() => {
         tx.onerror = tx.onabort = () => reject(tx.error || new Error("the browser's storage refused"));
       });
     },
+    // Whether the browser promises to keep what is stored until the user
+    // clears it ("persistent" storage, granted or not by its own judgement;
+    // ask: also request it, which Firefox asks the user about). Without it
+    // the storage is best effort, and cleared without a word: by Safari after
+    // 7 days without a visit, by any browser when the disk runs short, with a
+    // private window when it closes.
+    async lasting(ask = false) {
+      try {
+        const s = navigator.storage;
+        if (!s || !s.persisted) return false;
+        return (await s.persisted()) || (ask && s.persist ? await s.persist() : false);
+      } catch {
+        return false;
+      }
+    },
     list() { return this.run("readonly", (s) => s.getAll()); },
     put(record) { return this.run("readwrite", (s) => s.add(record)); },
     remove(id) { return this.run("readwrite", (s) => s.delete(id)); },
@@ -60,6 +78,7 @@ const Finetune = (() => {
   let defaults = {};        // mode -> {epochs, lr, ...} from the C core
   let run = null;           // the training under way: {cancel}
   let unsaved = 0;          // trained models that could not be stored (download them!)
+  let lasting = false;      // whether the browser has promised to keep its storage (store.lasting)
 
   const modelKeyOf = (id) => `saved:${id}`;
   const isSaved = (model) => model && model.saved;
@@ -369,8 +388,8 @@ const Finetune = (() => {
       ui.bar.value = 1;
       ui.status.textContent = `Done in ${seconds(ms / 1000)}. Saving…`;
       const saved = await keep(reply, { classes, mode: m, base: base.label });
-      ui.status.textContent = `Done in ${seconds(ms / 1000)}.` +
-        (saved.stored ? " Saved in this browser." : " Not saved in this browser: download it.");
+      ui.status.textContent = `Done in ${seconds(ms / 1000)}.` + (!saved.stored ? " Not saved in this browser: download it."
+        : lasting ? " Saved in this browser." : " Saved in this browser for now, which may clear it: download it to keep it.");
       ui.section.dataset.trainedMs = Math.round(ms);
       showResult(saved.model, reply, history);
     } catch (e) {
@@ -464,7 +483,7 @@ const Finetune = (() => {
     let stored = true;
     try {
       record.id = await store.put(record);
-      if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
+      lasting = await store.lasting(true);
     } catch (e) {
       stored = false;
       unsaved++;
@@ -529,6 +548,8 @@ const Finetune = (() => {
     get.addEventListener("click", () => downloadModel(model));
     ui.result.append(el("div", { className: "teach-row" }, use, get,
       el("span", { className: "help", textContent: `Listed in the model picker as "${model.label}".` })));
+    if (typeof model.saved.id === "number" && !lasting)
+      ui.result.append(el("p", { id: "teach-not-lasting", className: "warning", textContent: NOT_LASTING }));
     ui.result.hidden = false;
   }
 
@@ -570,7 +591,9 @@ const Finetune = (() => {
     const tools = el("div", { className: "field saved-tools", hidden: true });
     tools.innerHTML = `<span class="label">Fine-tuned model</span>
       <div class="inline"><button id="saved-download" class="button small" type="button">Download</button>
-      <button id="saved-delete" class="button small" type="button">Delete…</button></div>`;
+      <button id="saved-delete" class="button small" type="button">Delete…</button></div>
+      <p id="saved-not-lasting" class="warning" hidden></p>`;
+    tools.querySelector("#saved-not-lasting").textContent = NOT_LASTING;
     $("model-select").closest(".field").after(tools);
     ui.savedTools = tools;
     tools.querySelector("#saved-download").addEventListener("click", () => downloadModel(activeModel()));
@@ -600,7 +623,11 @@ const Finetune = (() => {
 
   function onModelChange() {
     const model = activeModel();
-    if (ui.savedTools) ui.savedTools.hidden = !isSaved(model);
+    if (ui.savedTools) {
+      ui.savedTools.hidden = !isSaved(model);
+      ui.savedTools.querySelector("#saved-not-lasting").hidden = lasting || !isSaved(model) ||
+        typeof model.saved.id !== "number"; // one not stored at all is under the page's own warning
+    }
     if (binsFromModel !== null || !bins.length) seedBins();
     updateSummary();
   }
@@ -625,6 +652,7 @@ const Finetune = (() => {
     }
     try {
       const records = await store.list();
+      lasting = await store.lasting();
       records.sort((a, b) => a.created.localeCompare(b.created));
       for (const record of records) listModel(record);
     } catch (e) {

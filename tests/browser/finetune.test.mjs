@@ -261,3 +261,40 @@ test("a full-mode run cancelled leaves the model in use as it was", async () => 
   assert.deepEqual(page.problems, []);
   await context.close();
 });
+
+// Storage the browser has not promised to keep (best effort: Safari clears it
+// after 7 days without a visit, any browser when the disk runs short, a
+// private window when it closes) loses a model without a word: the page says
+// so when training ends and wherever the model is listed, until it is promised.
+test("a browser that may clear its storage: the new model comes with the advice to download it", async () => {
+  const context = await newContext({ viewport: { width: 1280, height: 1000 } });
+  await context.addInitScript(() => {
+    const promised = async () => localStorage.getItem("test-storage") === "lasting";
+    navigator.storage.persisted = promised;
+    navigator.storage.persist = promised;
+  });
+  const page = await openPage(context);
+  await setCrop(page, 0);
+  await fillBins(page);
+  await page.fill("#teach-epochs", "3");
+  await page.click("#teach-train");
+  await page.locator("#teach-result").waitFor({ state: "visible", timeout: 300_000 });
+  assert.match(await page.textContent("#teach-status"), /Saved in this browser for now, which may clear it: download it to keep it\.$/);
+  const warning = page.locator("#teach-not-lasting");
+  assert.match(await warning.textContent(), /may clear this model without a word .*Download it to be sure to keep it\./);
+  assert.equal(await page.evaluate(async () => (await Finetune.store.list()).length), 1, "stored all the same");
+  await page.click("#teach-use");
+  await page.locator("#saved-not-lasting").waitFor({ state: "visible" });
+  await shot(page, "finetune-05-not-lasting");
+
+  // Once the browser promises to keep it: no warning.
+  await page.evaluate(() => localStorage.setItem("test-storage", "lasting"));
+  await page.reload();
+  await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
+  const key = await page.locator("#model-select option", { hasText: "(fine-tuned)" }).getAttribute("value");
+  await page.selectOption("#model-select", key);
+  await page.locator("#saved-download").waitFor({ state: "visible" });
+  assert.equal(await page.isHidden("#saved-not-lasting"), true);
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
