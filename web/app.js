@@ -630,9 +630,13 @@ async function accept(files) {
     if (/\.safetensors$/i.test(f.name)) await loadUserModel(f.file);
     else (f.name.includes("/") ? inFolders : images).push(f);
   }
-  const named = await byImageName(inFolders);
-  images.push(...named.images);
-  state.skipped = skippedNote(named.skipped);
+  try {
+    const named = await byImageName(inFolders);
+    images.push(...named.images);
+    state.skipped = skippedNote(named.skipped);
+  } catch (e) {
+    state.skipped = `The folder's files could not be looked through: ${e.message}`;
+  }
   if (state.skipped) setNotice(state.skipped);
   images.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
   enqueue(images);

@@ -269,7 +269,9 @@ const Finetune = (() => {
   // A bin is a class folder: it takes the files that are images by their
   // names, as the CLI's data sets do (cs_image_name), and names the others.
   async function addFiles(bin, files) {
-    const { images, skipped } = await byImageName(files);
+    const named = await byImageName(files).catch((e) => showError(e.message));
+    if (!named) return;
+    const { images, skipped } = named;
     showNote(skippedNote(skipped));
     if (!bins.includes(bin)) return; // removed meanwhile
     images.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
@@ -282,7 +284,9 @@ const Finetune = (() => {
   // go to the bin of their class, made if need be. Of the bins still as the
   // model named them, and empty, those without a folder go.
   async function addFolders(files) {
-    const { images, skipped } = await byImageName(files);
+    const named = await byImageName(files).catch((e) => showError(e.message));
+    if (!named) return;
+    const { images, skipped } = named;
     showNote(skippedNote(skipped));
     let parts = images.map((f) => f.name.split("/"));
     if (parts.length && parts.every((p) => p.length >= 3 && p[0] === parts[0][0])) parts = parts.map((p) => p.slice(1));
