@@ -79,6 +79,8 @@ const Finetune = (() => {
   let run = null;           // the training under way: {cancel}
   let unsaved = 0;          // trained models that could not be stored (download them!)
   let lasting = false;      // whether the browser has promised to keep its storage (store.lasting)
+  let binsVersion = 0;      // counts changes to the bins (names, images)
+  let trainedVersion = 0;   // binsVersion of the last training that ended with a model
 
   const modelKeyOf = (id) => `saved:${id}`;
   const isSaved = (model) => model && model.saved;
@@ -201,6 +203,7 @@ const Finetune = (() => {
   }
 
   function renderBins() {
+    binsVersion++;
     ui.bins.replaceChildren(...bins.map((bin, i) => renderBin(bin, i)));
     updateSummary();
   }
@@ -213,6 +216,7 @@ const Finetune = (() => {
     name.setAttribute("aria-label", `Name of class ${i + 1}`);
     name.addEventListener("input", () => {
       bin.name = name.value;
+      binsVersion++;
       binsFromModel = null;
       updateSummary();
     });
@@ -365,6 +369,7 @@ const Finetune = (() => {
     showError("");
     const m = mode(), epochs = Math.round(Number(ui.epochs.value)), lr = Number(ui.lr.value);
     const classes = bins.map((b) => b.name.trim());
+    const version = binsVersion;
     const images = bins.flatMap((b, label) =>
       b.files.map((f) => ({ file: f.file, label, name: `${classes[label]}/${f.name}` })));
     const history = [];
@@ -392,6 +397,7 @@ const Finetune = (() => {
       ui.bar.value = 1;
       ui.status.textContent = `Done in ${seconds(ms / 1000)}. Saving…`;
       const saved = await keep(reply, { classes, mode: m, base: base.label });
+      trainedVersion = version;
       ui.status.textContent = `Done in ${seconds(ms / 1000)}.` + (!saved.stored ? " Not saved in this browser: download it."
         : lasting ? " Saved in this browser." : " Saved in this browser for now, which may clear it: download it to keep it.");
       ui.section.dataset.trainedMs = Math.round(ms);
@@ -643,7 +649,10 @@ const Finetune = (() => {
     buildPickerTools();
     document.addEventListener("cellsight:model", onModelChange);
     window.addEventListener("beforeunload", (e) => {
-      if (!run && !unsaved) return;
+      // A training under way, a model not stored, or images sorted into bins
+      // (the user's labelling) that no training has used yet.
+      const untrained = binsVersion !== trainedVersion && bins.some((b) => b.files.length);
+      if (!run && !unsaved && !untrained) return;
       e.preventDefault();
       e.returnValue = "";
     });

@@ -298,3 +298,29 @@ test("a browser that may clear its storage: the new model comes with the advice 
   assert.deepEqual(page.problems, []);
   await context.close();
 });
+
+// Images sorted into bins are the user's labelling: leaving the page before a
+// training has used them asks first; once trained on, it does not.
+test("bins a training has not used yet: leaving the page asks first", async () => {
+  const context = await newContext({ viewport: { width: 1280, height: 1000 } });
+  const page = await openPage(context);
+  await setCrop(page, 0); // also the user's first gesture, without which no browser asks
+  await fillBins(page);
+  const asked = page.waitForEvent("dialog");
+  await page.close({ runBeforeUnload: true });
+  const dialog = await asked;
+  assert.equal(dialog.type(), "beforeunload");
+  await dialog.dismiss(); // staying
+  assert.equal(page.isClosed(), false);
+
+  await page.fill("#teach-epochs", "1");
+  await page.click("#teach-train");
+  await page.locator("#teach-result").waitFor({ state: "visible", timeout: 300_000 });
+  const dialogs = [];
+  page.on("dialog", (d) => (dialogs.push(d.type()), d.accept()));
+  await page.reload();
+  await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
+  assert.deepEqual(dialogs, [], "asked although a training had used the bins");
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
