@@ -22,6 +22,10 @@ void cs_conv3x3_backward(float *din, float *dw, float *dbias, const float *dout,
    when out of memory (out is then incomplete). */
 int cs_conv3x3_winograd(float *out, const float *in, const float *w, const float *bias,
                         int B, int H, int W, int Ci, int Co, int pad, int flip, int relu);
+/* The same forward (pad 0) averaged over each image's outputs, which are not
+   stored: gap [B][Co], as cs_gap_forward of out, rounded differently. */
+int cs_conv3x3_winograd_gap(float *gap, const float *in, const float *w, const float *bias,
+                            int B, int H, int W, int Ci, int Co, int relu);
 /* The input channels from which cs_conv3x3_forward and _backward's input
    gradient go by Winograd: with fewer, the transforms cost more than the
    multiplies saved (measured: from 6 to 8 with AVX2 and AVX-512, 4 in WASM). */
@@ -68,6 +72,10 @@ void cs_maxpool_forward(float *out, const float *in, int B, int H, int W, int C)
 void cs_maxpool_backward(float *din, const float *dout, const float *in, int B, int H, int W,
                          int C);
 void cs_gap_forward(float *out, const float *in, int B, int H, int W, int C);
+/* A convolution then global average pooling, out [B][Co], without keeping the
+   convolution's output where Winograd applies (else in scratch [B][H-2][W-2][Co]). */
+void cs_conv_gap_forward(float *out, float *scratch, const float *in, const float *w, const float *bias,
+                         int B, int H, int W, int Ci, int Co, int relu);
 void cs_gap_backward(float *din, const float *dout, int B, int H, int W, int C);
 /* rng NULL: inference, the identity (mask all 1). */
 void cs_dropout_forward(float *out, float *mask, const float *in, size_t n, float p, cs_rng *rng);

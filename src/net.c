@@ -324,10 +324,22 @@ typedef struct {
 
 static void spatial_groups(void *ctx, int first) {
     spatial_job *j = ctx;
-    int G = j->ws->group;
+    const cs_net *net = j->net;
+    cs_workspace *ws = j->ws;
+    int G = ws->group;
     for (int b0 = first * G; b0 < j->B; b0 += j->ngroups * G)
-        for (int i = j->from; i < j->head; i++)
-            layer_forward(j->net, j->ws, i, b0, j->B - b0 < G ? j->B - b0 : G, first, j->train, j->rng);
+        for (int i = j->from, B = j->B - b0 < G ? j->B - b0 : G; i < j->head; i++) {
+            const cs_layer *L = &net->layers[i];
+            if (ws->inference && L->kind == CS_CONV && i + 1 < j->head && net->layers[i + 1].kind == CS_GAP) {
+                /* the convolution's output is only averaged: not kept, where Winograd applies */
+                cs_conv_gap_forward(tile_at(net, ws, ws->act, i + 2, b0, first), tile_at(net, ws, ws->act, i + 1, b0, first),
+                                    tile_at(net, ws, ws->act, i, b0, first), L->weight, L->bias, B, L->h, L->w, L->c,
+                                    L->oc, L->relu);
+                i++;
+            } else {
+                layer_forward(net, ws, i, b0, B, first, j->train, j->rng);
+            }
+        }
 }
 
 void cs_net_forward(const cs_net *net, cs_workspace *ws, int from, const float *x, int B,

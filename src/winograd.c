@@ -124,12 +124,27 @@ static float *pack_weights(const float *w, int ci, int co, int flip) {
 /* ---------------------------------------------------------------- a group of tiles */
 
 typedef struct {
-    float *out;             /* [B][OH][OW][Co] */
+    float *out;             /* [B][OH][OW][Co], or NULL: */
+    float *sums;            /* each task's sums of its image's outputs [tasks][Co padded] */
     const float *in, *in_end, *u, *bias; /* in [B][H][W][Ci]; bias padded to whole blocks */
     int H, W, Ci, Co, pad, relu;
     int OH, OW, ntx, tiles_per_image, ntiles, ldv;
+    int tasks_per_image;    /* with sums: tasks keep to one image */
     int failed; /* a task could not get its scratch memory */
 } wino_job;
+
+/* The tiles [*g0, *g1) of a task. */
+static void task_tiles(const wino_job *j, int task, int *g0, int *g1) {
+    int n = CS_WINO_TASK_GROUPS * CS_PIX, end = j->ntiles;
+    if (j->sums) {
+        int b = task / j->tasks_per_image;
+        *g0 = b * j->tiles_per_image + task % j->tasks_per_image * n;
+        end = (b + 1) * j->tiles_per_image;
+    } else {
+        *g0 = task * n;
+    }
+    *g1 = *g0 + n < end ? *g0 + n : end;
+}
 
 /* One vector of channels [c, c + n) of one tile: the pixels px (NULL: zero
    padding, only if edge) -> v [WP] (positions vs apart). If n < CS_VLEN, the
@@ -153,10 +168,10 @@ CS_INLINE void input_vector_inside(float *v, int vs, const float *p, size_t row,
     for (int pos = 0; pos < WP; pos++) cs_store(v + (size_t)pos * vs, d[pos]);
 }
 
-/* Tile g's transformed input -> v [WP][..][ldv] (positions vs apart); zeros past the last tile. */
-static void input_tile(float *v, int vs, const wino_job *j, int g) {
+/* Tile g's transformed input -> v [WP][..][ldv] (positions vs apart); zeros from tile end on. */
+static void input_tile(float *v, int vs, const wino_job *j, int g, int end) {
     const float *px[WP];
-    int edge = g >= j->ntiles, ci = j->Ci;
+    int edge = g >= end, ci = j->Ci;
     if (!edge) {
         int b = g / j->tiles_per_image, t = g % j->tiles_per_image;
         int y0 = t / j->ntx * TM - j->pad, x0 = t % j->ntx * TM - j->pad;
@@ -224,17 +239,24 @@ CS_INLINE void tile_outputs(cs_vf y[TM * TM], const float *m, int ms, cs_vf bias
 }
 
 /* Output channels [cob CS_CB, ...) of tile g from its products m [WP][..][CS_CB]
-   (positions ms apart). */
-static void output_tile(const wino_job *j, int g, const float *m, int ms, int cob) {
+   (positions ms apart), stored, or added to sums. */
+static void output_tile(const wino_job *j, int g, const float *m, int ms, int cob, float *sums) {
     int b = g / j->tiles_per_image, t = g % j->tiles_per_image;
     int y0 = t / j->ntx * TM, x0 = t % j->ntx * TM, o0 = cob * CS_CB;
     int whole = y0 + TM <= j->OH && x0 + TM <= j->OW && o0 + CS_CB <= j->Co; /* then by strides, no checks */
-    float *p = j->out + (((size_t)b * j->OH + y0) * j->OW + x0) * j->Co + o0;
+    float *p = j->out ? j->out + (((size_t)b * j->OH + y0) * j->OW + x0) * j->Co + o0 : NULL;
     size_t row = (size_t)j->OW * j->Co;
     for (int k = 0; k < CS_NV; k++) {
         int n = j->Co - o0 - k * CS_VLEN;
         cs_vf y[TM * TM];
         tile_outputs(y, m + k * CS_VLEN, ms, cs_load(j->bias + o0 + k * CS_VLEN), j->relu);
+        if (sums) {
+            cs_vf sum = cs_load(sums + o0 + k * CS_VLEN);
+            for (int q = 0; q < TM * TM; q++)
+                if (whole || (y0 + q / TM < j->OH && x0 + q % TM < j->OW)) sum += y[q];
+            cs_store(sums + o0 + k * CS_VLEN, sum);
+            continue;
+        }
         for (int q = 0; q < TM * TM; q++) {
             float *dst = p + q / TM * row + (size_t)(q % TM) * j->Co + k * CS_VLEN;
             if (whole) cs_store(dst, y[q]);
@@ -251,34 +273,58 @@ static void wino_task(void *ctx, int task) {
         __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
         return;
     }
-    for (int grp = 0; grp < CS_WINO_TASK_GROUPS; grp++) {
-        int g0 = (task * CS_WINO_TASK_GROUPS + grp) * CS_PIX;
-        if (g0 >= j->ntiles) break;
-        for (int p = 0; p < CS_PIX; p++) input_tile(v + p * j->ldv, vs, j, g0 + p);
+    int first, end, cop = cs_ceil_div(j->Co, CS_CB) * CS_CB;
+    float *sums = j->sums ? j->sums + (size_t)task * cop : NULL;
+    if (sums) memset(sums, 0, sizeof(float) * cop);
+    task_tiles(j, task, &first, &end);
+    for (int g0 = first; g0 < end; g0 += CS_PIX) {
+        for (int p = 0; p < CS_PIX; p++) input_tile(v + p * j->ldv, vs, j, g0 + p, end);
         for (int cob = 0; cob * CS_CB < j->Co; cob++) {
             multiply_any(m, v, j->u + (size_t)cob * WP * j->Ci * CS_CB, j->Ci, j->ldv);
-            for (int p = 0; p < CS_PIX && g0 + p < j->ntiles; p++) output_tile(j, g0 + p, m + p * CS_CB, ms, cob);
+            for (int p = 0; p < CS_PIX && g0 + p < end; p++) output_tile(j, g0 + p, m + p * CS_CB, ms, cob, sums);
         }
     }
     free(v);
 }
 
-int cs_conv3x3_winograd(float *out, const float *in, const float *w, const float *bias,
-                        int B, int H, int W, int Ci, int Co, int pad, int flip, int relu) {
+/* out [B][OH][OW][Co], or with gap NULL, the mean of each image's outputs
+   gap [B][Co] (each task sums its image's tiles, added in task order). */
+static int winograd(float *out, float *gap, const float *in, const float *w, const float *bias,
+                    int B, int H, int W, int Ci, int Co, int pad, int flip, int relu) {
     int OH = H + 2 * pad - 2, OW = W + 2 * pad - 2;
     if (B <= 0 || OH <= 0 || OW <= 0 || Ci <= 0 || Co <= 0) return 0;
+    int ntx = cs_ceil_div(OW, TM), tiles_per_image = cs_ceil_div(OH, TM) * ntx, cop = cs_ceil_div(Co, CS_CB) * CS_CB;
+    int per_image = cs_ceil_div(tiles_per_image, CS_PIX * CS_WINO_TASK_GROUPS);
+    int ntasks = gap ? B * per_image : cs_ceil_div(B * tiles_per_image, CS_PIX * CS_WINO_TASK_GROUPS);
     float *u = pack_weights(w, Ci, Co, flip), *bp = cs_conv_pad_bias(bias, Co);
-    int failed = !u || !bp;
+    float *sums = gap ? malloc(sizeof(float) * ntasks * cop) : NULL;
+    int failed = !u || !bp || (gap && !sums);
     if (!failed) {
-        int ntx = cs_ceil_div(OW, TM), tiles_per_image = cs_ceil_div(OH, TM) * ntx;
-        wino_job j = {out, in, in + (size_t)B * H * W * Ci, u, bp, H, W, Ci, Co, pad, relu, OH, OW, ntx, tiles_per_image,
-                      B * tiles_per_image, cs_ceil_div(Ci, CS_VLEN) * CS_VLEN, 0};
-        cs_parallel_for(cs_ceil_div(j.ntiles, CS_PIX * CS_WINO_TASK_GROUPS), wino_task, &j);
+        wino_job j = {out, sums, in, in + (size_t)B * H * W * Ci, u, bp, H, W, Ci, Co, pad, relu, OH, OW, ntx,
+                      tiles_per_image, B * tiles_per_image, cs_ceil_div(Ci, CS_VLEN) * CS_VLEN, per_image, 0};
+        cs_parallel_for(ntasks, wino_task, &j);
         failed = j.failed;
     }
+    for (int b = 0; gap && !failed && b < B; b++)
+        for (int c = 0; c < Co; c++) {
+            float sum = 0;
+            for (int t = 0; t < per_image; t++) sum += sums[(size_t)(b * per_image + t) * cop + c];
+            gap[(size_t)b * Co + c] = sum / ((float)OH * OW);
+        }
     free(u);
     free(bp);
+    free(sums);
     return failed ? -1 : 0;
+}
+
+int cs_conv3x3_winograd(float *out, const float *in, const float *w, const float *bias,
+                        int B, int H, int W, int Ci, int Co, int pad, int flip, int relu) {
+    return winograd(out, NULL, in, w, bias, B, H, W, Ci, Co, pad, flip, relu);
+}
+
+int cs_conv3x3_winograd_gap(float *gap, const float *in, const float *w, const float *bias,
+                            int B, int H, int W, int Ci, int Co, int relu) {
+    return winograd(NULL, gap, in, w, bias, B, H, W, Ci, Co, 0, 0, relu);
 }
 
 #endif

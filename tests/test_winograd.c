@@ -53,6 +53,21 @@ static void check_shape(int B, int H, int W, int Ci, int Co) {
         cs_set_threads(2);
         CHECK(cs_conv3x3_winograd(copy, in, w, bias, B, H, W, Ci, Co, 0, 0, relu) == 0);
         CHECK(memcmp(out, copy, sizeof(float) * nout) == 0);
+
+        /* Averaged over each image's outputs, which are not stored. */
+        float gap[2][3 * 64], gap_ref[3 * 64];
+        for (int b = 0; b < B; b++)
+            for (int o = 0; o < Co; o++) {
+                double sum = 0;
+                for (int p = 0; p < OH * OW; p++) sum += ref[((size_t)b * OH * OW + p) * Co + o];
+                gap_ref[b * Co + o] = (float)(sum / (OH * OW));
+            }
+        for (int t = 0; t < 2; t++) {
+            cs_set_threads(t + 1);
+            CHECK(cs_conv3x3_winograd_gap(gap[t], in, w, bias, B, H, W, Ci, Co, relu) == 0);
+        }
+        CHECK(rel_err(gap[0], gap_ref, (size_t)B * Co) < 1e-4);
+        CHECK(memcmp(gap[0], gap[1], sizeof(float) * B * Co) == 0);
     }
 
     /* The input gradient: dout [B][OH][OW][Co] padded by 2, the turned weights. */
@@ -73,9 +88,10 @@ static void check_shape(int B, int H, int W, int Ci, int Co) {
 
 int main(void) {
     cs_rng_seed(&rng, 9);
-    /* B, H, W: odd and even output sizes from 1 up, more tiles than one task;
+    /* B, H, W: odd and even output sizes from 1 up, more tiles than one task
+       (also in one image, for the averaged output);
        Ci, Co: below, at and past vector and block widths. */
-    static const int sizes[][3] = {{1, 3, 3}, {2, 4, 5}, {3, 9, 13}, {1, 6, 30}, {2, 19, 17}, {2, 35, 28}};
+    static const int sizes[][3] = {{1, 3, 3}, {2, 4, 5}, {3, 9, 13}, {1, 6, 30}, {2, 19, 17}, {2, 35, 28}, {2, 47, 43}};
     static const int cis[] = {1, 3, 8, 17, 32, 33, 64}, cos[] = {1, 5, 32, 33, 64};
     for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
         for (size_t i = 0; i < sizeof cis / sizeof *cis; i++)
