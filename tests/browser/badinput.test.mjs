@@ -40,16 +40,22 @@ function cliSays(file, ...args) {
   return { message: line.startsWith(`${file}: `) ? line.slice(file.length + 2) : line };
 }
 
-test("every file of the bad-input corpus gets a clear error on the page, and the page keeps working", async () => {
-  assert.ok(IMAGES.length >= 30 && BAD_MODELS.length >= 15, `corpus: ${IMAGES.length} images, ${BAD_MODELS.length} models`);
+// The page with a model without test-time averaging (a plain pass a tile),
+// picked as a person picks it, and every row of tiles: quick.
+async function openQuickPage() {
   const context = await newContext({ viewport: { width: 1280, height: 900 } });
   const page = await openPage(context, CS_URL);
-  // A model without test-time averaging (a plain pass a tile) and every row of tiles: quick.
   const model = path.basename(CS_RANDOM_MODEL);
   await page.setInputFiles("#model-file", CS_RANDOM_MODEL);
   await page.locator("#model-select option:checked", { hasText: model }).waitFor({ state: "attached" });
   await page.fill("#crop-bottom", "0");
   await page.locator("#crop-bottom").blur();
+  return { context, page, model };
+}
+
+test("every file of the bad-input corpus gets a clear error on the page, and the page keeps working", async () => {
+  assert.ok(IMAGES.length >= 30 && BAD_MODELS.length >= 15, `corpus: ${IMAGES.length} images, ${BAD_MODELS.length} models`);
+  const { context, page, model } = await openQuickPage();
 
   await dropFiles(page, IMAGES);
   await waitForResults(page, IMAGES.length);
@@ -140,13 +146,7 @@ function avifHeader(w, h) {
 }
 
 test("too large an image is refused before it is read, or before the browser decodes it, with the CLI's message", async () => {
-  const context = await newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await openPage(context, CS_URL);
-  const model = path.basename(CS_RANDOM_MODEL);
-  await page.setInputFiles("#model-file", CS_RANDOM_MODEL);
-  await page.locator("#model-select option:checked", { hasText: model }).waitFor({ state: "attached" });
-  await page.fill("#crop-bottom", "0");
-  await page.locator("#crop-bottom").blur();
+  const { context, page } = await openQuickPage();
 
   // A file one byte over the limit (sparse: no disk, no memory), picked as a
   // person picks it; WebP and AVIF files whose headers claim more pixels, or
