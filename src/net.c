@@ -313,33 +313,36 @@ static void layer_forward(const cs_net *net, cs_workspace *ws, int i, int b0, in
     }
 }
 
-/* The spatial layers [from, head) on every ngroups-th group of tiles from
-   group `first`, in slot `first`'s buffers. */
+/* The spatial layers [from, head) on groups slot, slot + nslots, ... of the
+   batch's tiles, in slot's buffers. */
 typedef struct {
     const cs_net *net;
     cs_workspace *ws;
-    int from, head, B, ngroups, train;
+    int from, head, B, nslots, train;
     cs_rng *rng;
 } spatial_job;
 
-static void spatial_groups(void *ctx, int first) {
+static void spatial_groups(void *ctx, int slot) {
     spatial_job *j = ctx;
     const cs_net *net = j->net;
     cs_workspace *ws = j->ws;
-    int G = ws->group;
-    for (int b0 = first * G; b0 < j->B; b0 += j->ngroups * G)
-        for (int i = j->from, B = j->B - b0 < G ? j->B - b0 : G; i < j->head; i++) {
+    float *const *act = ws->act;
+    for (int b0 = slot * ws->group; b0 < j->B; b0 += j->nslots * ws->group) {
+        int B = j->B - b0 < ws->group ? j->B - b0 : ws->group;
+        for (int i = j->from; i < j->head; i++) {
             const cs_layer *L = &net->layers[i];
+            /* A convolution whose output only GAP reads (and no backward pass
+               will): summed as it goes, not stored, where Winograd applies. */
             if (ws->inference && L->kind == CS_CONV && i + 1 < j->head && net->layers[i + 1].kind == CS_GAP) {
-                /* the convolution's output is only averaged: not kept, where Winograd applies */
-                cs_conv_gap_forward(tile_at(net, ws, ws->act, i + 2, b0, first), tile_at(net, ws, ws->act, i + 1, b0, first),
-                                    tile_at(net, ws, ws->act, i, b0, first), L->weight, L->bias, B, L->h, L->w, L->c,
+                cs_conv_gap_forward(tile_at(net, ws, act, i + 2, b0, slot), tile_at(net, ws, act, i + 1, b0, slot),
+                                    tile_at(net, ws, act, i, b0, slot), L->weight, L->bias, B, L->h, L->w, L->c,
                                     L->oc, L->relu);
                 i++;
             } else {
-                layer_forward(net, ws, i, b0, B, first, j->train, j->rng);
+                layer_forward(net, ws, i, b0, B, slot, j->train, j->rng);
             }
         }
+    }
 }
 
 void cs_net_forward(const cs_net *net, cs_workspace *ws, int from, const float *x, int B,
@@ -353,12 +356,12 @@ void cs_net_forward(const cs_net *net, cs_workspace *ws, int from, const float *
     }
     ws->B = B, ws->from = from;
     memmove(ws->act[from], x, sizeof(float) * B * (size_t)act_floats(net, from));
-    /* Every layer treats tiles independently: going by groups (an inference
-       workspace) changes nothing in the result. With a group for each thread,
-       the threads take whole groups through the spatial layers, which is
-       faster than sharing each layer of one group; dropout's draws keep to
-       one thread. */
-    int head = ws->head > from ? ws->head : from, groups = (B + ws->group - 1) / ws->group;
+    /* Every layer treats tiles independently, so going by groups (an inference
+       workspace) changes nothing in the result but the rounding of a
+       convolution summed into GAP. With a group for each thread, the threads
+       take whole groups through the spatial layers, which is faster than
+       sharing each layer of one group; dropout's draws keep to one thread. */
+    int head = ws->head > from ? ws->head : from, groups = cs_ceil_div(B, ws->group);
     int per_thread = ws->slots > 1 && groups >= ws->slots && !(train && rng);
     spatial_job job = {net, ws, from, head, B, per_thread ? ws->slots : 1, train, rng};
     if (per_thread) cs_parallel_for(ws->slots, spatial_groups, &job);
