@@ -19,7 +19,12 @@
    transformed weights u, with CS_PIX x CS_NV vectors of sums in registers as
    the direct kernels (simd.h), and transformed back into the output. Threads
    take tasks of CS_WINO_TASK_GROUPS such groups; each output is computed by one
-   task in a fixed order, so the threads do not change the result. */
+   task in a fixed order, so the threads do not change the result.
+
+   Followed by global average pooling (cs_conv3x3_winograd_gap), the outputs are
+   summed instead of stored: tasks then keep to one image, each sums its tiles'
+   outputs, and an image's mean adds its tasks' sums in task order, so the
+   threads do not change that either. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,7 +129,7 @@ static float *pack_weights(const float *w, int ci, int co, int flip) {
 /* ---------------------------------------------------------------- a group of tiles */
 
 typedef struct {
-    float *out;             /* [B][OH][OW][Co], or NULL: */
+    float *out;             /* [B][OH][OW][Co], or NULL and instead */
     float *sums;            /* each task's sums of its image's outputs [tasks][Co padded] */
     const float *in, *in_end, *u, *bias; /* in [B][H][W][Ci]; bias padded to whole blocks */
     int H, W, Ci, Co, pad, relu;
