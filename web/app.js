@@ -621,19 +621,23 @@ function skippedNote(skipped) {
     : `Skipped ${few}${more}: not image files (by their names).`;
 }
 
-// Images go to the classifier, .safetensors files to the model picker. As with
-// the CLI, a file given as such is tried whatever its name; of those met in a
-// folder, only the images by their names (the rest are named in a note).
+// Files given as such: a .safetensors one goes to the model picker, any other
+// to the classifier, tried whatever its name as the CLI tries a file named on
+// its command line. Of those met in a folder, as the CLI's folder walk, only
+// the images by their names; the rest, a .safetensors file too, are named in a
+// note (a folder of images with a model beside them classifies the images).
 async function accept(files) {
   const images = [], inFolders = [];
   for (const f of files) {
-    if (/\.safetensors$/i.test(f.name)) await loadUserModel(f.file);
-    else (f.name.includes("/") ? inFolders : images).push(f);
+    if (f.name.includes("/")) inFolders.push(f);
+    else if (/\.safetensors$/i.test(f.name)) await loadUserModel(f.file);
+    else images.push(f);
   }
   try {
     const named = await byImageName(inFolders);
     images.push(...named.images);
-    state.skipped = skippedNote(named.skipped);
+    state.skipped = skippedNote(named.skipped) + (named.skipped.some((f) => /\.safetensors$/i.test(f.name))
+      ? " A model file is loaded when picked or dropped on its own." : "");
   } catch (e) {
     state.skipped = `The folder's files could not be looked through: ${e.message}`;
   }

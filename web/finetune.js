@@ -77,13 +77,17 @@ const Finetune = (() => {
   let binsFromModel = null; // key of the model the bins were named after, while empty
   let defaults = {};        // mode -> {epochs, lr, ...} from the C core
   let run = null;           // the training under way: {cancel}
-  let unsaved = 0;          // trained models that could not be stored (download them!)
+  let notStored = 0;        // trained models the browser would not store, numbered
   let lasting = false;      // whether the browser has promised to keep its storage (store.lasting)
   let binsVersion = 0;      // counts changes to the bins (names, images)
   let trainedVersion = 0;   // binsVersion of the last training that ended with a model
 
   const modelKeyOf = (id) => `saved:${id}`;
   const isSaved = (model) => model && model.saved;
+  // Fine-tuned models that leaving the page would lose: neither stored nor
+  // downloaded (and not deleted, which asks first).
+  const unsaved = () => Array.from(state.models.values())
+    .filter((m) => isSaved(m) && typeof m.saved.id !== "number" && !m.saved.downloaded);
 
   function el(tag, props = {}, ...children) {
     const node = Object.assign(document.createElement(tag), props);
@@ -345,6 +349,7 @@ const Finetune = (() => {
   function showError(message) {
     ui.error.textContent = message;
     ui.error.hidden = !message;
+    delete ui.error.dataset.unsaved; // set by keep() when it says to download a model
   }
 
   function showNote(message) {
@@ -496,9 +501,9 @@ const Finetune = (() => {
       lasting = await store.lasting(true);
     } catch (e) {
       stored = false;
-      unsaved++;
-      record.id = `unsaved-${unsaved}`;
+      record.id = `unsaved-${++notStored}`;
       showError(`This browser would not store the model (${e.message}): download it before leaving the page.`);
+      ui.error.dataset.unsaved = "true";
     }
     const model = listModel(record);
     return { model, stored };
@@ -586,7 +591,15 @@ const Finetune = (() => {
     return el("div", { className: "table-scroll" }, table);
   }
 
+  // keep()'s "download it before leaving", once no model needs it.
+  function clearUnsavedError() {
+    if (ui.error.dataset.unsaved && !unsaved().length) showError("");
+  }
+
+  // A model downloaded is safe: leaving the page no longer asks for it.
   function downloadModel(model) {
+    model.saved.downloaded = true;
+    clearUnsavedError();
     const url = URL.createObjectURL(new Blob([model.saved.bytes], { type: "application/octet-stream" }));
     const a = el("a", { href: url, download: model.saved.fileName });
     document.body.append(a);
@@ -621,6 +634,7 @@ const Finetune = (() => {
       return;
     }
     state.models.delete(model.key);
+    clearUnsavedError();
     const option = Array.from($("model-select").options).find((o) => o.value === model.key);
     if (option) option.remove();
     engine.call("freeModel", { key: model.key }).catch(() => {});
@@ -649,10 +663,10 @@ const Finetune = (() => {
     buildPickerTools();
     document.addEventListener("cellsight:model", onModelChange);
     window.addEventListener("beforeunload", (e) => {
-      // A training under way, a model not stored, or images sorted into bins
-      // (the user's labelling) that no training has used yet.
+      // A training under way, a model neither stored nor downloaded, or images
+      // sorted into bins (the user's labelling) that no training has used yet.
       const untrained = binsVersion !== trainedVersion && bins.some((b) => b.files.length);
-      if (!run && !unsaved && !untrained) return;
+      if (!run && !unsaved().length && !untrained) return;
       e.preventDefault();
       e.returnValue = "";
     });

@@ -324,3 +324,39 @@ test("bins a training has not used yet: leaving the page asks first", async () =
   assert.deepEqual(page.problems, []);
   await context.close();
 });
+
+// A browser that will not store the model (a full disk, storage blocked): the
+// page says to download it and asks before it is left until it is; once
+// downloaded, nothing would be lost, and leaving does not ask.
+test("a model the browser would not store: leaving asks until it is downloaded", async () => {
+  const context = await newContext({ viewport: { width: 1280, height: 1000 }, acceptDownloads: true });
+  await context.addInitScript(() => {
+    IDBObjectStore.prototype.add = () => { throw new DOMException("the disk is full", "QuotaExceededError"); };
+  });
+  const page = await openPage(context);
+  await setCrop(page, 0);
+  await fillBins(page);
+  await page.fill("#teach-epochs", "1");
+  await page.click("#teach-train");
+  await page.locator("#teach-result").waitFor({ state: "visible", timeout: 300_000 });
+  assert.match(await page.textContent("#teach-status"), /Not saved in this browser: download it\.$/);
+  assert.match(await page.textContent("#teach-error"), /would not store the model \(the disk is full\): download it/);
+  // The bins have been used: the model alone is what leaving would lose.
+  const asked = page.waitForEvent("dialog");
+  await page.close({ runBeforeUnload: true });
+  const dialog = await asked;
+  assert.equal(dialog.type(), "beforeunload");
+  await dialog.dismiss();
+
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#teach-download")]);
+  assert.match(download.suggestedFilename(), /\.safetensors$/);
+  assert.ok(fs.statSync(await download.path()).size > 0);
+  assert.equal(await page.isHidden("#teach-error"), true, "the advice to download it goes once it is");
+  const dialogs = [];
+  page.on("dialog", (d) => (dialogs.push(d.type()), d.accept()));
+  await page.reload();
+  await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
+  assert.deepEqual(dialogs, [], "asked although the model had been downloaded");
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});

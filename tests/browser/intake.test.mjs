@@ -3,7 +3,8 @@
    (eval, train, finetune) follow it. A folder picked on the drop zone, a folder
    of class folders picked on the Teach panel, and loose files dropped on a
    bin and picked with its button, each holding a macOS "._" file, a notes.txt
-   and a .JFIF image: the page takes and skips what the CLI takes and skips.
+   and a .JFIF image: the page takes and skips what the CLI takes and skips,
+   a .safetensors file in the folder too (skipped, not loaded as a model).
 
    Run by tests/stage_browser.sh (CS_URL, CS_CLI, CS_RANDOM_MODEL, CS_OUT). */
 import assert from "node:assert/strict";
@@ -51,7 +52,7 @@ test("a folder on the drop zone: the page classifies the files the CLI's predict
   makeTree(parent, {
     "cells/._b.JFIF": APPLE_DOUBLE, "cells/notes.txt": "plate 3, 10x\n", "cells/b.JFIF": JPEG,
     "cells/c.jpg": JPEG2, "cells/.thumbnails/d.jpg": JPEG, "cells/sub/e.HEIC": "not really a HEIC image",
-    "cells/sub/Thumbs.db": "",
+    "cells/sub/Thumbs.db": "", "cells/model.safetensors": CS_RANDOM_MODEL,
   });
   const folder = path.join(parent, "cells");
   // The CLI: rows for what it reads, errors for what it takes but cannot read, notes for what it skips.
@@ -63,7 +64,7 @@ test("a folder on the drop zone: the page classifies the files the CLI's predict
     .map((m) => rel(m[1]));
   const cliFailed = [...run.stderr.matchAll(/^cellsight: (\S+?\.HEIC)\b/gm)].map((m) => rel(m[1]));
   assert.deepEqual(cliRead.sort(), ["cells/b.JFIF", "cells/c.jpg"], run.stderr);
-  assert.deepEqual(cliSkipped.sort(), ["cells/notes.txt", "cells/sub/Thumbs.db"], run.stderr);
+  assert.deepEqual(cliSkipped.sort(), ["cells/model.safetensors", "cells/notes.txt", "cells/sub/Thumbs.db"], run.stderr);
   assert.deepEqual(cliFailed, ["cells/sub/e.HEIC"], run.stderr);
 
   const context = await newContext({ viewport: { width: 1280, height: 900 } });
@@ -76,7 +77,13 @@ test("a folder on the drop zone: the page classifies the files the CLI's predict
   assert.deepEqual(cards.filter((c) => !c.failed).map((c) => c.file), cliRead.sort());
   assert.deepEqual(cards.filter((c) => c.failed).map((c) => c.file), cliFailed);
   const notice = await page.textContent("#notice");
-  assert.match(notice, /Skipped cells\/notes\.txt, cells\/sub\/Thumbs\.db: not image files \(by their names\)\./);
+  assert.match(notice,
+    /Skipped cells\/model\.safetensors, cells\/notes\.txt, cells\/sub\/Thumbs\.db: not image files \(by their names\)\. A model file is loaded when picked or dropped on its own\./);
+  // A model file in a folder is not loaded (one dropped or picked on its own is).
+  const yours = `${path.basename(CS_RANDOM_MODEL)} (yours)`;
+  assert.deepEqual(await page.$$eval("#model-select option", (options) =>
+    options.map((o) => o.textContent).filter((t) => t.endsWith("(yours)"))), [yours]);
+  assert.equal(await page.locator("#model-select option:checked").textContent(), yours);
   assert.doesNotMatch(notice, /\._b|thumbnails/, "hidden files and folders are passed over without a word");
   await shot(page, "intake-01-folder");
   assert.deepEqual(page.problems, []);
