@@ -69,7 +69,8 @@ typedef struct {
     int from;             /* first layer trained */
     size_t param_from;    /* its first parameter */
     size_t insize;        /* floats of one input of layer `from` */
-    cs_workspace *ws;
+    cs_workspace *ws;     /* for training steps */
+    cs_workspace *infer_ws; /* for the passes without a backward one: faster */
     cs_rng rng;
 
     int ntrain;           /* training inputs per epoch */
@@ -275,15 +276,15 @@ static cs_status compute_features(trainer *t, cs_error *err) {
                     expanded[(i + b) * views + k] = *s;
                 }
             }
-            cs_net_forward(t->net, t->ws, 0, t->x, B * views, 0, NULL, t->probs);
-            memcpy(features + (size_t)i * views * t->insize, cs_net_activation(t->ws, t->from),
+            cs_net_forward(t->net, t->infer_ws, 0, t->x, B * views, 0, NULL, t->probs);
+            memcpy(features + (size_t)i * views * t->insize, cs_net_activation(t->infer_ws, t->from),
                    sizeof(float) * t->insize * B * views);
         } else {
             int v = i - t->ntrain;
             B = t->nval - v < t->o->batch ? t->nval - v : t->o->batch;
             fill_validation_batch(t, v, B);
-            cs_net_forward(t->net, t->ws, 0, t->x, B, 0, NULL, t->probs);
-            memcpy(vfeatures + (size_t)v * t->insize, cs_net_activation(t->ws, t->from),
+            cs_net_forward(t->net, t->infer_ws, 0, t->x, B, 0, NULL, t->probs);
+            memcpy(vfeatures + (size_t)v * t->insize, cs_net_activation(t->infer_ws, t->from),
                    sizeof(float) * t->insize * B);
         }
         i += B;
@@ -312,7 +313,7 @@ static float validate(trainer *t, float *acc) {
     for (int i = 0; i < t->nval; i += t->o->batch) {
         int B = t->nval - i < t->o->batch ? t->nval - i : t->o->batch;
         fill_validation_batch(t, i, B);
-        cs_net_forward(t->net, t->ws, t->from, t->x, B, 0, NULL, t->vprobs + (size_t)i * t->K);
+        cs_net_forward(t->net, t->infer_ws, t->from, t->x, B, 0, NULL, t->vprobs + (size_t)i * t->K);
         t->done++;
     }
     for (int i = 0; i < t->nval; i++) correct += argmax(t->vprobs + (size_t)i * t->K, t->K) == t->vlabels[i];
@@ -536,7 +537,8 @@ static cs_status setup(trainer *t, cs_error *err) {
         return cs_fail(err, CS_ENOMEM, "out of memory for training buffers");
     for (int i = 0; i < t->nval; i++) t->vlabels[i] = t->vtiles[i].label;
     memcpy(t->best, net->params, sizeof(float) * net->nparams);
-    if (!(t->ws = cs_workspace_new(net, o->batch, err))) return err ? err->code : CS_ENOMEM;
+    if (!(t->ws = cs_workspace_new(net, o->batch, err)) || !(t->infer_ws = cs_workspace_new_inference(net, o->batch, err)))
+        return err ? err->code : CS_ENOMEM;
 
     /* Every class needs training tiles, whose weights balance the loss if asked. */
     t->class_weight = inverse_frequency(t->samples, t->ntrain, t->K);
@@ -559,6 +561,7 @@ static cs_status setup(trainer *t, cs_error *err) {
 
 static void trainer_free(trainer *t) {
     cs_workspace_free(t->ws);
+    cs_workspace_free(t->infer_ws);
     free(t->samples);
     free(t->features);
     free(t->order);
