@@ -64,7 +64,7 @@ try {
   await page.screenshot({ path: path.join(opts.out, "finetune-browser.png"), fullPage: true });
   const engine = await page.textContent("#engine"); // e.g. "WebAssembly SIMD, 2 threads"
   console.log(`page (headless Chromium, ${engine}): ${(ms / 1000).toFixed(1)} s, ` +
-    `validation tile accuracy ${figures["Validation tile accuracy"]}`);
+    `validation tile accuracy ${figures["Validation tile accuracy in training (one pass a tile)"]}`);
   for (const [k, v] of Object.entries(figures)) console.log(`  ${k}: ${v}`);
 } finally {
   await browser.close();
