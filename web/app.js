@@ -241,15 +241,21 @@ async function ensureLoaded(model) {
   model.info = reply.info;
 }
 
+// Selections in flight: a model that finishes loading after a later choice
+// (the user's, or the page's own) must not take its place.
+let selections = 0;
+
 async function selectModel(key) {
-  const model = state.models.get(key);
+  const model = state.models.get(key), ticket = ++selections;
   try {
     await ensureLoaded(model);
   } catch (e) {
+    if (ticket !== selections) return;
     showModelError(`${model.label}: ${e.message}`);
     $("model-select").value = state.active || "";
     return;
   }
+  if (ticket !== selections) return;
   showModelError("");
   state.active = key;
   $("model-select").value = key;

@@ -299,6 +299,15 @@ test("a browser that may clear its storage: the new model comes with the advice 
   await context.close();
 });
 
+// Reloads the page, which must not ask first (nothing would be lost).
+async function reloadWithoutAsking(page, why) {
+  const dialogs = [];
+  page.on("dialog", (d) => (dialogs.push(d.type()), d.accept()));
+  await page.reload();
+  await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
+  assert.deepEqual(dialogs, [], why);
+}
+
 // Images sorted into bins are the user's labelling: leaving the page before a
 // training has used them asks first; once trained on, it does not.
 test("bins a training has not used yet: leaving the page asks first", async () => {
@@ -316,11 +325,7 @@ test("bins a training has not used yet: leaving the page asks first", async () =
   await page.fill("#teach-epochs", "1");
   await page.click("#teach-train");
   await page.locator("#teach-result").waitFor({ state: "visible", timeout: 300_000 });
-  const dialogs = [];
-  page.on("dialog", (d) => (dialogs.push(d.type()), d.accept()));
-  await page.reload();
-  await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
-  assert.deepEqual(dialogs, [], "asked although a training had used the bins");
+  await reloadWithoutAsking(page, "asked although a training had used the bins");
   assert.deepEqual(page.problems, []);
   await context.close();
 });
@@ -352,11 +357,7 @@ test("a model the browser would not store: leaving asks until it is downloaded",
   assert.match(download.suggestedFilename(), /\.safetensors$/);
   assert.ok(fs.statSync(await download.path()).size > 0);
   assert.equal(await page.isHidden("#teach-error"), true, "the advice to download it goes once it is");
-  const dialogs = [];
-  page.on("dialog", (d) => (dialogs.push(d.type()), d.accept()));
-  await page.reload();
-  await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
-  assert.deepEqual(dialogs, [], "asked although the model had been downloaded");
+  await reloadWithoutAsking(page, "asked although the model had been downloaded");
   assert.deepEqual(page.problems, []);
   await context.close();
 });

@@ -388,3 +388,26 @@ test("a 4000 x 4000 image is decoded and classified off the page's thread", asyn
   assert.deepEqual(page.problems, []);
   await context.close();
 });
+
+test("a model still loading does not take the place of one chosen after it", async () => {
+  const context = await newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await openPage(context, CS_URL);
+  const [first, other] = await page.evaluate(() =>
+    [state.active, Array.from(state.models.keys()).find((k) => k !== state.active && !state.models.get(k).info)]);
+  assert.ok(other, "a second model, not loaded yet");
+  // The second chosen, then the first again before the second has loaded (two
+  // quick choices; Playwright's own round trips would let the load finish).
+  await page.evaluate(([a, b]) => {
+    const select = document.getElementById("model-select");
+    for (const key of [a, b]) {
+      select.value = key;
+      select.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  }, [other, first]);
+  await page.waitForFunction((key) => Boolean(state.models.get(key).info), other);
+  await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 100)));
+  assert.equal(await page.evaluate(() => state.active), first);
+  assert.equal(await page.inputValue("#model-select"), first);
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
