@@ -62,6 +62,13 @@ async function shown(page, count) {
   })));
 }
 
+// Trains for some epochs, as a person starts it, and waits for the result.
+async function trainFor(page, epochs) {
+  await page.fill("#teach-epochs", String(epochs));
+  await page.click("#teach-train");
+  await page.locator("#teach-result").waitFor({ state: "visible", timeout: 300_000 });
+}
+
 // The bins: T47D's images dropped on the first, MDAMB231's picked for the second.
 // Resolves with the class names in the model's (and the bins') order.
 async function fillBins(page) {
@@ -214,9 +221,7 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
   await setCrop(page, 0);
   await page.uncheck("#tta");
   await fillBins(page);
-  await page.fill("#teach-epochs", "20");
-  await page.click("#teach-train");
-  await page.locator("#teach-result").waitFor({ state: "visible", timeout: 300_000 });
+  await trainFor(page, 20);
   const plain = await page.$eval("#teach-result dd[data-key=val_classified]", (dd) => ({ ...dd.dataset }));
   assert.equal(plain.tta, "false");
   assert.match(await page.textContent("#teach-result table.confusion caption"), /one pass a tile/);
@@ -276,9 +281,7 @@ test("a browser that may clear its storage: the new model comes with the advice 
   const page = await openPage(context);
   await setCrop(page, 0);
   await fillBins(page);
-  await page.fill("#teach-epochs", "3");
-  await page.click("#teach-train");
-  await page.locator("#teach-result").waitFor({ state: "visible", timeout: 300_000 });
+  await trainFor(page, 3);
   assert.match(await page.textContent("#teach-status"), /Saved in this browser for now, which may clear it: download it to keep it\.$/);
   const warning = page.locator("#teach-not-lasting");
   assert.match(await warning.textContent(), /may clear this model without a word .*Download it to be sure to keep it\./);
@@ -322,9 +325,7 @@ test("bins a training has not used yet: leaving the page asks first", async () =
   await dialog.dismiss(); // staying
   assert.equal(page.isClosed(), false);
 
-  await page.fill("#teach-epochs", "1");
-  await page.click("#teach-train");
-  await page.locator("#teach-result").waitFor({ state: "visible", timeout: 300_000 });
+  await trainFor(page, 1);
   await reloadWithoutAsking(page, "asked although a training had used the bins");
   assert.deepEqual(page.problems, []);
   await context.close();
@@ -341,9 +342,7 @@ test("a model the browser would not store: leaving asks until it is downloaded",
   const page = await openPage(context);
   await setCrop(page, 0);
   await fillBins(page);
-  await page.fill("#teach-epochs", "1");
-  await page.click("#teach-train");
-  await page.locator("#teach-result").waitFor({ state: "visible", timeout: 300_000 });
+  await trainFor(page, 1);
   assert.match(await page.textContent("#teach-status"), /Not saved in this browser: download it\.$/);
   assert.match(await page.textContent("#teach-error"), /would not store the model \(the disk is full\): download it/);
   // The bins have been used: the model alone is what leaving would lose.
