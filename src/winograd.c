@@ -248,7 +248,7 @@ CS_INLINE void tile_outputs(cs_vf y[TM * TM], const float *m, int ms, cs_vf bias
 static void output_tile(const wino_job *j, int g, const float *m, int ms, int cob, float *sums) {
     int b = g / j->tiles_per_image, t = g % j->tiles_per_image;
     int y0 = t / j->ntx * TM, x0 = t % j->ntx * TM, o0 = cob * CS_CB;
-    int whole = y0 + TM <= j->OH && x0 + TM <= j->OW && o0 + CS_CB <= j->Co; /* then by strides, no checks */
+    int rows = j->OH - y0 < TM ? j->OH - y0 : TM, cols = j->OW - x0 < TM ? j->OW - x0 : TM; /* fewer at the edges */
     float *p = j->out ? j->out + (((size_t)b * j->OH + y0) * j->OW + x0) * j->Co + o0 : NULL;
     size_t row = (size_t)j->OW * j->Co;
     for (int k = 0; k < CS_NV; k++) {
@@ -257,16 +257,14 @@ static void output_tile(const wino_job *j, int g, const float *m, int ms, int co
         tile_outputs(y, m + k * CS_VLEN, ms, cs_load(j->bias + o0 + k * CS_VLEN), j->relu);
         if (sums) {
             cs_vf sum = cs_load(sums + o0 + k * CS_VLEN);
-            for (int q = 0; q < TM * TM; q++)
-                if (whole || (y0 + q / TM < j->OH && x0 + q % TM < j->OW)) sum += y[q];
+            for (int r = 0; r < rows; r++)
+                for (int c = 0; c < cols; c++) sum += y[TM * r + c];
             cs_store(sums + o0 + k * CS_VLEN, sum);
             continue;
         }
-        for (int q = 0; q < TM * TM; q++) {
-            float *dst = p + q / TM * row + (size_t)(q % TM) * j->Co + k * CS_VLEN;
-            if (whole) cs_store(dst, y[q]);
-            else if (y0 + q / TM < j->OH && x0 + q % TM < j->OW) store_n(dst, y[q], n < CS_VLEN ? n : CS_VLEN);
-        }
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                store_n(p + r * row + (size_t)c * j->Co + k * CS_VLEN, y[TM * r + c], n < CS_VLEN ? n : CS_VLEN);
     }
 }
 
