@@ -221,6 +221,11 @@ static int spatial_group(const cs_net *net, int head, int max_batch) {
 /* Whether act[i] (and mask[i]) hold one group of tiles for each slot, not the batch. */
 static int group_sized(const cs_workspace *ws, int i) { return ws->inference && i > 0 && i < ws->head; }
 
+/* Tiles act[i] (and mask[i]) hold. */
+static size_t tiles_held(const cs_workspace *ws, int i) {
+    return group_sized(ws, i) ? (size_t)ws->group * ws->slots : (size_t)ws->max_batch;
+}
+
 static cs_workspace *workspace_new(const cs_net *net, int max_batch, int inference, cs_error *err) {
     int n = net->nlayers;
     if (max_batch < 1) {
@@ -239,7 +244,7 @@ static cs_workspace *workspace_new(const cs_net *net, int max_batch, int inferen
        parity, serve every layer's dout and din; the input needs none. */
     double floats = 0, grad[2] = {0, 0};
     for (int i = 0; i <= n; i++) {
-        double a = act_floats(net, i) * (group_sized(ws, i) ? (double)ws->group * ws->slots : max_batch);
+        double a = act_floats(net, i) * (double)tiles_held(ws, i);
         floats += a * (1 + (i < n && net->layers[i].kind == CS_DROPOUT));
         if (i > 0 && a > grad[i & 1]) grad[i & 1] = a;
     }
@@ -252,7 +257,7 @@ static cs_workspace *workspace_new(const cs_net *net, int max_batch, int inferen
     }
     float *p = ws->mem;
     for (int i = 0; i <= n; i++) {
-        size_t a = (size_t)act_floats(net, i) * (group_sized(ws, i) ? (size_t)ws->group * ws->slots : (size_t)max_batch);
+        size_t a = (size_t)act_floats(net, i) * tiles_held(ws, i);
         ws->act[i] = p, p += a;
         if (i < n && net->layers[i].kind == CS_DROPOUT) ws->mask[i] = p, p += a;
     }
