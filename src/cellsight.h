@@ -135,6 +135,9 @@ typedef struct {
     float rotate_deg; /* uniform rotation in [-r, r] (the paper: 5) */
     float shift;      /* uniform shift in [-s, s] of the tile side (the paper: 0.1) */
     float zoom;       /* uniform scale in [1 - z, 1 + z] (the paper: 0.1) */
+    float blur;       /* Gaussian blur of sigma uniform in [0, b] pixels: focus varies */
+    float gamma;      /* gray levels (0..1) raised to a power in [1/(1+g), 1+g]: so
+                         do exposure and the medium's contrast */
 } cs_augment;
 
 /* A standardized training tile centred at (cx, cy) of the image less its bottom

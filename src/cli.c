@@ -518,6 +518,8 @@ static void options_from_model(cs_train_opts *o, const cs_model *m) {
             sscanf(t, "rotate%f", &aug.rotate_deg);
             sscanf(t, "shift%f", &aug.shift);
             sscanf(t, "zoom%f", &aug.zoom);
+            sscanf(t, "blur%f", &aug.blur);
+            sscanf(t, "gamma%f", &aug.gamma);
         }
         o->aug = aug;
     }
@@ -545,6 +547,8 @@ static void parse_plan(args *a, plan *p, const char *protocol, const cs_model *f
     o->aug.rotate_deg = (float)get_num(a, "rotate", o->aug.rotate_deg, 0, 180);
     o->aug.shift = (float)get_num(a, "shift", o->aug.shift, 0, 1);
     o->aug.zoom = (float)get_num(a, "zoom", o->aug.zoom, 0, 0.9);
+    o->aug.blur = (float)get_num(a, "blur", o->aug.blur, 0, 5);
+    o->aug.gamma = (float)get_num(a, "gamma", o->aug.gamma, 0, 4);
     o->balance = get_switch(a, "balance", o->balance);
     o->tta = get_switch(a, "tta", o->tta);
     p->threshold = NAN;
@@ -582,13 +586,16 @@ static void describe_opts(FILE *f, const cs_train_opts *o) {
     fprintf(f, ", patience %d, lr %g", o->patience, o->lr);
     if (o->cosine) fprintf(f, " cosine to %g", o->lr_final);
     fputs(", augment", f);
-    if (!g->dihedral && !g->hflip && !(g->rotate_deg > 0) && !(g->shift > 0) && !(g->zoom > 0))
+    if (!g->dihedral && !g->hflip && !(g->rotate_deg > 0) && !(g->shift > 0) && !(g->zoom > 0) &&
+        !(g->blur > 0) && !(g->gamma > 0))
         fputs(" none", f);
     if (g->dihedral) fputs(" dihedral", f);
     if (g->hflip) fputs(" hflip", f);
     if (g->rotate_deg > 0) fprintf(f, " rotate %g", g->rotate_deg);
     if (g->shift > 0) fprintf(f, " shift %g", g->shift);
     if (g->zoom > 0) fprintf(f, " zoom %g", g->zoom);
+    if (g->blur > 0) fprintf(f, " blur %g", g->blur);
+    if (g->gamma > 0) fprintf(f, " gamma %g", g->gamma);
     fprintf(f, ", balance %s, tta %s, threshold %s", o->balance ? "on" : "off",
             o->tta ? "on" : "off", o->auto_threshold ? "auto" : "0.5");
 }
@@ -727,6 +734,9 @@ static const option training_opts[] = {
     {"rotate", "DEG", "augment with rotations in [-DEG, DEG]"},
     {"shift", "F", "augment with shifts of up to F times the tile side"},
     {"zoom", "F", "augment with zooms in [1 - F, 1 + F]"},
+    {"blur", "S", "augment with Gaussian blurs of sigma in [0, S] pixels (focus)"},
+    {"gamma", "G", "augment with gray levels raised to powers in [1/(1+G), 1+G]\n"
+                   "(exposure, contrast)"},
     {"balance", NULL, "weight the loss by inverse class frequency"},
     {"tta", NULL, "predict with the mean over each tile's 8 flips and rotations\n"
                   "(recorded in the model)"},

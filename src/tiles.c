@@ -87,6 +87,34 @@ static float bilinear(const cs_image *im, int h, float x, float y) {
 
 static float uniform_pm(cs_rng *rng, float r) { return (2.0f * cs_rng_uniform(rng) - 1.0f) * r; }
 
+/* One pass of a Gaussian blur along n values at p[0], p[step], ..., taps
+   renormalised at the ends (the edge does not darken). */
+static void blur_line(float *p, int n, int step, const float *w, int radius) {
+    float line[CS_MAX_TILE];
+    for (int i = 0; i < n; i++) line[i] = p[i * step];
+    for (int i = 0; i < n; i++) {
+        float sum = 0, norm = 0;
+        for (int j = -radius; j <= radius; j++)
+            if (i + j >= 0 && i + j < n) {
+                sum += w[j < 0 ? -j : j] * line[i + j];
+                norm += w[j < 0 ? -j : j];
+            }
+        p[i * step] = sum / norm;
+    }
+}
+
+/* A separable Gaussian blur of a tile, in place. */
+static void blur_tile(float *t, int tile, float sigma) {
+    enum { MAX_RADIUS = 16 };
+    float w[MAX_RADIUS + 1];
+    int radius = (int)ceilf(3 * sigma);
+    if (radius < 1) return;
+    if (radius > MAX_RADIUS) radius = MAX_RADIUS;
+    for (int j = 0; j <= radius; j++) w[j] = expf(-0.5f * j * j / (sigma * sigma));
+    for (int r = 0; r < tile; r++) blur_line(t + r * tile, tile, 1, w, radius);
+    for (int c = 0; c < tile; c++) blur_line(t + c, tile, tile, w, radius);
+}
+
 void cs_tile_sample(float *dst, const cs_image *im, int crop_bottom, float cx, float cy,
                     int tile, const cs_augment *aug, cs_rng *rng) {
     int h = im->h - (crop_bottom > 0 ? crop_bottom : 0);
@@ -95,7 +123,7 @@ void cs_tile_sample(float *dst, const cs_image *im, int crop_bottom, float cx, f
         return;
     }
     int k = 0;
-    float angle = 0, scale = 1, shift_x = 0, shift_y = 0;
+    float angle = 0, scale = 1, shift_x = 0, shift_y = 0, power = 1, sigma = 0;
     if (aug) {
         if (aug->dihedral) k = cs_rng_below(rng, 8);
         if (aug->hflip && cs_rng_below(rng, 2)) k ^= 1;
@@ -105,6 +133,8 @@ void cs_tile_sample(float *dst, const cs_image *im, int crop_bottom, float cx, f
             shift_y = uniform_pm(rng, aug->shift) * tile;
         }
         if (aug->zoom > 0) scale = 1 + uniform_pm(rng, aug->zoom);
+        if (aug->gamma > 0) power = expf(uniform_pm(rng, logf(1 + aug->gamma)));
+        if (aug->blur > 0) sigma = cs_rng_uniform(rng) * aug->blur;
     }
     float cosa = cosf(angle) * scale, sina = sinf(angle) * scale;
     /* Pixel p covers [p, p + 1) and its value sits at p + 0.5: a centre on whole
@@ -124,5 +154,8 @@ void cs_tile_sample(float *dst, const cs_image *im, int crop_bottom, float cx, f
             float x = ox + cosa * u - sina * v, y = oy + sina * u + cosa * v;
             dst[r * tile + c] = bilinear(im, h, x, y) / 255.0f;
         }
+    if (power != 1)
+        for (int i = 0; i < tile * tile; i++) dst[i] = powf(dst[i], power);
+    if (sigma > 0) blur_tile(dst, tile, sigma);
     cs_standardize(dst, tile * tile);
 }

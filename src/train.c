@@ -437,6 +437,8 @@ static void describe_augment(char *buf, size_t size, const cs_augment *a) {
     if (a->rotate_deg > 0) n += snprintf(buf + n, size - n, ",rotate%g", a->rotate_deg);
     if (a->shift > 0) n += snprintf(buf + n, size - n, ",shift%g", a->shift);
     if (a->zoom > 0) n += snprintf(buf + n, size - n, ",zoom%g", a->zoom);
+    if (a->blur > 0) n += snprintf(buf + n, size - n, ",blur%g", a->blur);
+    if (a->gamma > 0) n += snprintf(buf + n, size - n, ",gamma%g", a->gamma);
     if (n == 0) snprintf(buf, size, ",none");
     memmove(buf, buf + 1, strlen(buf)); /* drop the leading comma */
 }

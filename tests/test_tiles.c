@@ -324,6 +324,71 @@ static void test_shift_zoom(void) {
     CHECK(lo < 20 && hi > 20); /* in and out */
 }
 
+/* Spread of a tile's brightness about its centre of brightness (a variance in
+   pixels^2, per axis summed): a dot is 0, a Gaussian of sigma s about 2 s^2.
+   Standardization scales every weight alike, so it does not change it. */
+static double spread(const float *t, int n) {
+    float lo = t[0];
+    for (int i = 0; i < n * n; i++) lo = fminf(lo, t[i]);
+    double sum = 0, x = 0, y = 0, xx = 0, yy = 0;
+    for (int r = 0; r < n; r++)
+        for (int c = 0; c < n; c++) {
+            double w = t[r * n + c] - lo;
+            sum += w, x += w * c, y += w * r, xx += w * c * c, yy += w * r * r;
+        }
+    x /= sum, y /= sum;
+    return xx / sum - x * x + yy / sum - y * y;
+}
+
+/* Blur and gamma: a dot spreads by at most the largest sigma, and by different
+   amounts from draw to draw; a ramp bends both ways within the powers allowed
+   and stays in order. Without either, the crop is the plain one. */
+static void test_blur_gamma(void) {
+    enum { W = 256, N = 32 };
+    static uint8_t px[W * W];
+    cs_image im = {W, W, px};
+    cs_rng rng;
+    cs_rng_seed(&rng, 11);
+    float t[N * N], plain[N * N];
+
+    px[128 * W + 128] = 255;
+    cs_tile_sample(plain, &im, 0, 128, 128, N, NULL, NULL);
+    CHECK_NEAR(spread(plain, N), 0, 1e-9);
+    cs_augment none = {.blur = 0, .gamma = 0};
+    cs_tile_sample(t, &im, 0, 128, 128, N, &none, &rng);
+    CHECK(equal(t, plain, N * N));
+    cs_augment blur = {.blur = 2};
+    double lo = 1e9, hi = 0;
+    for (int i = 0; i < 20; i++) {
+        cs_tile_sample(t, &im, 0, 128, 128, N, &blur, &rng);
+        double s = spread(t, N);
+        CHECK(s <= 2 * 2 * 2 + 0.01);
+        CHECK(fabs(centroid_x(t, N, 0, N) - centroid_x(plain, N, 0, N)) < 1e-3); /* it does not move */
+        lo = fmin(lo, s);
+        hi = fmax(hi, s);
+    }
+    CHECK(hi > 2 * 1.5 * 1.5 && lo < 2 * 0.5 * 0.5);
+
+    for (int y = 0; y < W; y++)
+        for (int x = 0; x < W; x++) px[y * W + x] = (uint8_t)x;
+    /* Columns 0, 16 and 31 of the tile read gray 112, 128 and 143. */
+    double a = 112 / 255.0, m = 128 / 255.0, b = 143 / 255.0, g = 0.5;
+#define BEND(p) ((pow(m, p) - pow(a, p)) / (pow(b, p) - pow(a, p)))
+    double linear = BEND(1.0), most = BEND(1 / (1 + g)), least = BEND(1 + g);
+    cs_augment gamma = {.gamma = (float)g};
+    lo = 1, hi = 0;
+    for (int i = 0; i < 40; i++) {
+        cs_tile_sample(t, &im, 0, 128, 128, N, &gamma, &rng);
+        double bend = (t[16] - t[0]) / (t[31] - t[0]);
+        CHECK(bend >= least - 1e-4 && bend <= most + 1e-4);
+        for (int c = 1; c < N; c++) CHECK(t[c] > t[c - 1]);
+        lo = fmin(lo, bend);
+        hi = fmax(hi, bend);
+    }
+#undef BEND
+    CHECK(lo < linear - 0.2 * (linear - least) && hi > linear + 0.2 * (most - linear));
+}
+
 int main(int argc, char **argv) {
     data_dir = argc > 1 ? argv[1] : "tests/data";
     test_grid();
@@ -333,5 +398,6 @@ int main(int argc, char **argv) {
     test_dihedral();
     test_sample();
     test_shift_zoom();
+    test_blur_gamma();
     return test_summary();
 }
