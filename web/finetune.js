@@ -389,6 +389,7 @@ const Finetune = (() => {
     ui.result.hidden = true;
     ui.bar.value = 0;
     ui.status.textContent = "Starting…";
+    delete ui.status.dataset.adviceFor;
     drawCharts(history, epochs);
     const started = performance.now();
     try {
@@ -403,8 +404,10 @@ const Finetune = (() => {
       ui.status.textContent = `Done in ${seconds(ms / 1000)}. Saving…`;
       const saved = await keep(reply, { classes, mode: m, base: base.label });
       trainedVersion = version;
-      ui.status.textContent = `Done in ${seconds(ms / 1000)}.` + (!saved.stored ? " Not saved in this browser: download it."
+      const done = `Done in ${seconds(ms / 1000)}.`;
+      ui.status.textContent = done + (!saved.stored ? " Not saved in this browser: download it."
         : lasting ? " Saved in this browser." : " Saved in this browser for now, which may clear it: download it to keep it.");
+      if (!saved.stored || !lasting) Object.assign(ui.status.dataset, { adviceFor: saved.model.key, done });
       ui.section.dataset.trainedMs = Math.round(ms);
       showResult(saved.model, reply, history);
     } catch (e) {
@@ -600,6 +603,10 @@ const Finetune = (() => {
   function downloadModel(model) {
     model.saved.downloaded = true;
     clearUnsavedError();
+    if (ui.status.dataset.adviceFor === model.key) { // the advice to download it is taken
+      ui.status.textContent = `${ui.status.dataset.done} Downloaded.`;
+      delete ui.status.dataset.adviceFor;
+    }
     const url = URL.createObjectURL(new Blob([model.saved.bytes], { type: "application/octet-stream" }));
     const a = el("a", { href: url, download: model.saved.fileName });
     document.body.append(a);

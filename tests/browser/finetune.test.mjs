@@ -356,6 +356,7 @@ test("a model the browser would not store: leaving asks until it is downloaded",
   assert.match(download.suggestedFilename(), /\.safetensors$/);
   assert.ok(fs.statSync(await download.path()).size > 0);
   assert.equal(await page.isHidden("#teach-error"), true, "the advice to download it goes once it is");
+  assert.match(await page.textContent("#teach-status"), /^Done in .*\. Downloaded\.$/, "the status still says to download it");
   await reloadWithoutAsking(page, "asked although the model had been downloaded");
   assert.deepEqual(page.problems, []);
   await context.close();
