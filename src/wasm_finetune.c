@@ -163,7 +163,8 @@ static int same_classes(const cs_model *m, const char *const *names, int n) {
    band of its rows); without, every image trains and the last epoch is kept
    (`--val-folds 0`). base_model names the base in the metadata. With tta 0 or
    1 (the page's box), the validation images are then classified as the page
-   classifies (Module.onValClassified); tta < 0 skips that. On failure (or a
+   classifies (Module.onValClassified), and the model records that averaging,
+   the one its figures were measured with; tta < 0 skips that. On failure (or a
    cancel) m must be thrown away: its classes may have changed. Returns 1 on
    success, after Module.onTrainResult has the validation figures. */
 EMSCRIPTEN_KEEPALIVE int csw_finetune_tta(cs_model *m, const cs_dataset *ds, const char *classes,
@@ -197,6 +198,7 @@ EMSCRIPTEN_KEEPALIVE int csw_finetune_tta(cs_model *m, const cs_dataset *ds, con
     o.crop_bottom = crop_bottom >= 0 ? crop_bottom : m->crop_bottom;
     o.seed = (uint64_t)seed;
     o.base_model = base_model;
+    if (tta >= 0) o.tta = tta != 0;
     o.progress = on_train;
     cs_metrics_init(&tiles, K);
     o.val_tiles = &tiles;

@@ -156,6 +156,7 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
   const meta = safetensorsMetadata(file);
   assert.equal(meta.classes, classes.join(","));
   assert.equal(meta.mode, "head");
+  assert.equal(meta.tta, "dihedral8", "the averaging its figures were measured with");
   assert.equal(meta.epochs, "20");
   assert.equal(meta.base_model, "t47d-vs-mdamb231.safetensors");
   assert.equal(meta.val_tile_accuracy && `${(100 * Number(meta.val_tile_accuracy)).toFixed(1)}%`, accuracy);
@@ -224,6 +225,11 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
   await trainFor(page, 20);
   const plain = await page.$eval("#teach-result dd[data-key=val_classified]", (dd) => ({ ...dd.dataset }));
   assert.equal(plain.tta, "false");
+  // Measured one pass a tile, it predicts so, wherever it goes.
+  const [plainDownload] = await Promise.all([page.waitForEvent("download"), page.click("#teach-download")]);
+  const plainFile = path.join(CS_OUT, `plain-${plainDownload.suggestedFilename()}`);
+  await plainDownload.saveAs(plainFile);
+  assert.equal(safetensorsMetadata(plainFile).tta, "none", "a model measured one pass a tile records no averaging");
   assert.match(await page.textContent("#teach-result table.confusion caption"), /one pass a tile/);
   assert.ok(Math.abs(onePass.tile_loss - Number(plain.loss)) <= close,
     `validation loss ${plain.loss} on the page with the box cleared, ${onePass.tile_loss} from eval --no-tta`);
