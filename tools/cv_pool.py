@@ -7,12 +7,18 @@ what `cellsight eval --folds images` reports: tile accuracy over non-background
 tiles, ROC AUC (two classes: pooled tiles), image accuracy (an image's class from
 the mean of its tiles, each fold with its own model's threshold), image top-5,
 per-class tile recall and images right, the confusion matrix and every image.
+When every class has two images named as the AZGCB images are (well and time
+since seeding: `<line>_<well>_1_<DD>d<HH>h<MM>m`), also the images right by
+how far apart a class's two images are: the same well within a day, the same
+well days apart, or two wells.
 
     tools/cv_pool.py fold1/eval.json fold2/eval.json [fold1_tiles.csv fold2_tiles.csv]
 """
 import csv
 import json
+import re
 import sys
+from collections import defaultdict
 
 
 def auc(scores, positive):
@@ -30,6 +36,35 @@ def auc(scores, positive):
         rank_sum += (i + 1 + j) / 2 * sum(p for _, p in pairs[i:j])  # tie block's mean rank
         i = j
     return (rank_sum - npos * (npos + 1) / 2) / (npos * nneg)
+
+
+def well_and_hours(name):
+    m = re.search(r"_([A-Z]+\d+)_\d+_(\d+)d(\d+)h(\d+)m\.[^/]*$", name)
+    return (m.group(1), int(m.group(2)) * 24 + int(m.group(3)) + int(m.group(4)) / 60) if m else None
+
+
+def print_by_gap(images):
+    """Images right by how far apart a class's two images are (None if the
+    names do not say)."""
+    by_class = defaultdict(list)
+    for _, im in images:
+        by_class[im["class"]].append(im)
+    groups = {"the same well, at most a day apart": [], "the same well, more than a day apart": [],
+              "two wells": []}
+    for c, ims in sorted(by_class.items()):
+        when = [well_and_hours(im["file"]) for im in ims]
+        if len(ims) != 2 or None in when:
+            return
+        (w1, t1), (w2, t2) = when
+        group = "two wells" if w1 != w2 else \
+            f"the same well, {'at most' if abs(t1 - t2) <= 24 else 'more than'} a day apart"
+        groups[group].append((c, sum(im["predicted_class"] == c for im in ims)))
+    print("\nImages right by how far apart a class's two images are (each is tested by a model"
+          " trained on the other):\n\n| the two images | classes | images right | per class |\n|---|---:|---:|---|")
+    for group, lines in groups.items():
+        if lines:
+            print(f"| {group} | {len(lines)} | {sum(r for _, r in lines)} / {2 * len(lines)} | "
+                  + ", ".join(f"{c} {r}/2" for c, r in lines) + " |")
 
 
 def main():
@@ -69,6 +104,7 @@ def main():
         ok = sum(im["class"] == classes[c] and im["predicted_class"] == classes[c] for _, im in images)
         of = sum(im["class"] == classes[c] for _, im in images)
         print(f"| {classes[c]} | {n} | {conf[c][c] / n if n else float('nan'):.4f} | {ok} / {of} |")
+    print_by_gap(images)
     print("\nTiles by true class (rows) and predicted class (columns):\n\n| | " + " | ".join(classes) + " |")
     print("|---|" + "---:|" * K)
     for c in range(K):
