@@ -9,7 +9,7 @@
      finetune {base: {bytes, name}, images: [{file: Blob, label, name}],
                classes: [names], mode, epochs, lr, cropBottom, validate, seed, tta}
                                                    -> {bytes, info, figures}
-       progress: {done, total, status}, status as src/wasm_finetune.c reports
+       progress: {done, total, status}, status as apps/wasm/wasm_finetune.c reports
        it; figures: {confusion, trainImages, valImages, valTileAccuracy,
        classified}, classified (when validated) the validation tiles as the
        page classifies them with tta (the page's box, 0 or 1): {confusion,

@@ -1,7 +1,7 @@
 /* finetune.js: the page's "Teach" panel, fine-tuning in the browser (issue 5).
 
    The user names a bin per class (starting from the current model's classes)
-   and drops whole images on each; the C core (src/wasm_finetune.c) trains in a
+   and drops whole images on each; the C core (apps/wasm/wasm_finetune.c) trains in a
    Web Worker of its own, which Cancel simply ends, so the model in use is
    never touched and classifying goes on meanwhile. Every fine-tuned model is
    stored in IndexedDB the moment training ends, listed in the model picker

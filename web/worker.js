@@ -20,7 +20,7 @@
                                                   -> {result, decoder, ms}
        cropBottom < 0 takes the model's, and so does tta < 0 (or absent); tta 0:
        one pass a tile, 1: the mean over its 8 flips and rotations. result is
-       what src/wasm_api.c emits (result.tta: whether the 8 were averaged).
+       what apps/wasm/wasm_api.c emits (result.tta: whether the 8 were averaged).
      imageNames {names}                           -> {images}
        images[i]: whether names[i] ("folder/file" or "file") is an image's
        name by the core's rule (cs_image_name), as the CLI's folder walk and

@@ -1,4 +1,4 @@
-/* The C API of the page's WASM module (src/wasm_api.c), called from node as
+/* The C API of the page's WASM module (apps/wasm/wasm_api.c), called from node as
    web/worker.js calls it: models from bytes, images from file bytes and from
    RGBA pixels, the crop override, progress, cancelling and error messages.
 

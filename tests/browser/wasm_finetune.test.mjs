@@ -1,4 +1,4 @@
-/* Fine-tuning's C API in the page's WASM module (src/wasm_finetune.c), called
+/* Fine-tuning's C API in the page's WASM module (apps/wasm/wasm_finetune.c), called
    from node as web/finetune-worker.js calls it: the same split, tiles and
    figures as `cellsight finetune` on the same images, progress and cancelling,
    the confusion matrix, and clear messages for bad input.

@@ -3,7 +3,7 @@
    The page's training worker collects the user's labelled images into a
    cs_dataset (decoded by stb as the CLI decodes them; canvas RGBA for what only
    the browser reads), then csw_finetune trains a model loaded with
-   csw_model_load (src/wasm_api.c) exactly as `cellsight finetune` does: the
+   csw_model_load (apps/wasm/wasm_api.c) exactly as `cellsight finetune` does: the
    same split by image, the same defaults per mode, cs_train. Progress goes to
    Module.onTrainProgress(status) after every batch (a true return cancels);
    the outcome to Module.onTrainResult(figures). Calls that fail return 0 or
