@@ -418,11 +418,45 @@ void cs_train_defaults(cs_train_opts *o, const char *protocol);
 cs_status cs_train(cs_model *m, const cs_dataset *train, const cs_dataset *val,
                    const cs_train_opts *o, cs_error *err);
 
+/* A run as a recipe: the cs_train options, how validation images are split
+   off the data, and a threshold to impose. */
+typedef void (*cs_split_fn)(void *ctx, const cs_dataset *train, const cs_dataset *val);
+typedef struct {
+    cs_train_opts train;
+    int val_folds;      /* validate on part val_fold (0-based) of val_folds (cs_dataset_split,
+                           or cs_dataset_split_rows with val_rows); 0: no validation, the
+                           last epoch kept */
+    int val_fold;
+    int val_rows;
+    int record_split;   /* record the split as metadata val_split ("images 2/2"), so
+                           that the run can be repeated as recorded */
+    double threshold;   /* NaN: as train.auto_threshold says; else recorded as `threshold` */
+    cs_split_fn on_split; /* if not NULL: given the split (and train.ctx) before training */
+} cs_recipe;
+
+/* cs_train_defaults for the protocol, validation on the last of 2 parts, no
+   imposed threshold. */
+void cs_recipe_defaults(cs_recipe *r, const char *protocol);
+/* Splits data as r says and trains m on it (cs_train), then imposes r's
+   threshold. val, if not NULL, gets the validation images (free it). */
+cs_status cs_fit(cs_model *m, const cs_dataset *data, const cs_recipe *r, cs_dataset *val,
+                 cs_error *err);
+
 /* Fine-tuning to new classes: the output layer is resized to nclasses (names
    may be NULL: class0, ...) and re-initialised (Glorot, from seed); every other
    layer is kept. The threshold goes back to 0.5. */
 cs_status cs_model_set_classes(cs_model *m, int nclasses, const char *const *names,
                                uint64_t seed, cs_error *err);
+/* 1 if m's classes are names [n], in that order. */
+int cs_model_has_classes(const cs_model *m, const char *const *names, int n);
+/* Fine-tunes m on data, whose labels index classes [nclasses] (other classes
+   than m's, or in another order, give a new output layer, from r->train.seed):
+   cs_fit with r, whose train options are usually cs_train_defaults's "head" or
+   "full" and whose train.base_model names the base. On failure m must be
+   thrown away: its classes may have changed. */
+cs_status cs_finetune(cs_model *m, const cs_dataset *data, int nclasses,
+                      const char *const *classes, const cs_recipe *r, cs_dataset *val,
+                      cs_error *err);
 
 /* ---------------------------------------------------------------- metrics */
 
@@ -496,6 +530,33 @@ void cs_eval_init(cs_eval *ev, int nclasses);
 void cs_eval_free(cs_eval *ev);
 cs_status cs_eval_add(cs_eval *ev, const char *file, int label, int fold, const cs_result *res,
                       cs_error *err);
+
+/* Classifies every image of ds with m (its own crop and tta) into ev, the
+   images counted as held out by fold (0: none). progress, if not NULL, is
+   called with 0 first, then after each image; a nonzero return cancels. */
+cs_status cs_evaluate(const cs_model *m, const cs_dataset *ds, int fold, cs_eval *ev,
+                      cs_progress_fn progress, void *ctx, cs_error *err);
+
+/* Cross-validation by image: as many folds as the rarest class has images
+   (two at least); each fold trains a model on the other images and tests it
+   on its own. */
+typedef struct {
+    cs_recipe recipe;     /* each fold's training; with train.base_model set (a
+                             fine-tuned model), each fold starts from that file
+                             again, else from a fresh model of arch and tile */
+    const char *arch;     /* NULL: the paper's */
+    int tile;
+    void (*on_fold)(void *ctx, int fold, int nfolds, const cs_dataset *test); /* fold from 1 */
+    cs_progress_fn on_evaluated; /* a fold's test images classified, as cs_evaluate's */
+    void *ctx;            /* for on_fold and on_evaluated */
+} cs_cv_opts;
+
+/* all's labels index m's classes; m gives the classes and, for fresh models,
+   the seed's run (recipe.train.seed). pooled (cs_eval_init'ed for m's classes)
+   gets every held-out image; *folds (free each with cs_eval_free, then the
+   array) gets each fold's. On failure *folds is NULL and *nfolds 0. */
+cs_status cs_cross_validate(const cs_model *m, const cs_dataset *all, const cs_cv_opts *o,
+                            cs_eval *pooled, cs_eval **folds, int *nfolds, cs_error *err);
 
 /* ---------------------------------------------------------------- reports */
 

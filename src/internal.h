@@ -4,6 +4,10 @@
 
 #include "cellsight.h"
 
+/* Fails with e's code and message said of `what` ("what: message"), unless
+   the message names it already. err may be e. */
+cs_status cs_fail_in(cs_error *err, const char *what, const cs_error *e);
+
 /* Valid 3x3 convolution, channels-last (conv.c).
    in [B][H][W][Ci], out [B][H-2][W-2][Co], w [Co][Ci][3][3] (PyTorch), bias [Co].
    relu != 0 fuses max(0, .) into the output. */
