@@ -473,13 +473,9 @@ static int load_data(cs_dataset *ds, const char *dir, const char *const *classes
 /* ---------------------------------------------------------------- training */
 
 typedef struct {
-    cs_train_opts o;
+    cs_recipe r;
     const char *arch;    /* a new model's layers (NULL: the paper's) */
     int tile;
-    int val_folds;       /* validate on part val_fold of val_folds; 0: no validation */
-    int val_fold;
-    int val_rows;        /* validate on a band of rows of every image */
-    double threshold;    /* NaN: as o.auto_threshold says */
 } plan;
 
 static int has_opt(const args *a, const char *name) {
@@ -530,8 +526,9 @@ static void options_from_model(cs_train_opts *o, const cs_model *m) {
 /* The training options: the protocol's defaults, what `from` recorded (if not
    NULL), then the command line. */
 static void parse_plan(args *a, plan *p, const char *protocol, const cs_model *from) {
-    cs_train_opts *o = &p->o;
-    cs_train_defaults(o, protocol);
+    cs_train_opts *o = &p->r.train;
+    cs_recipe_defaults(&p->r, protocol);
+    p->r.record_split = 1;
     if (from) options_from_model(o, from);
     o->crop_bottom = (int)get_int(a, "crop-bottom", o->crop_bottom, 0, 100000); /* -1: the model's */
     o->epochs = (int)get_int(a, "epochs", o->epochs, 1, 1000000);
@@ -551,13 +548,12 @@ static void parse_plan(args *a, plan *p, const char *protocol, const cs_model *f
     o->aug.gamma = (float)get_num(a, "gamma", o->aug.gamma, 0, 4);
     o->balance = get_switch(a, "balance", o->balance);
     o->tta = get_switch(a, "tta", o->tta);
-    p->threshold = NAN;
     const char *t = get_str(a, "threshold");
     if (t && strcmp(t, "auto") == 0) {
         o->auto_threshold = 1;
     } else if (t) {
         o->auto_threshold = 0;
-        p->threshold = get_num(a, "threshold", 0.5, 0, 1);
+        p->r.threshold = get_num(a, "threshold", 0.5, 0, 1);
     }
     int folds = 2, fold = 2, rows = 0; /* as `from` was validated, if it recorded that */
     char kind[8];
@@ -566,11 +562,11 @@ static void parse_plan(args *a, plan *p, const char *protocol, const cs_model *f
         rows = strcmp(kind, "rows") == 0;
     else
         folds = fold = 2;
-    p->val_folds = (int)get_int(a, "val-folds", folds, 0, 1000);
-    if (p->val_folds == 1) usage_error(a, "--val-folds is 0 (no validation) or at least 2");
-    if (p->val_folds != folds) fold = p->val_folds;
-    p->val_fold = (int)get_int(a, "val-fold", fold, 1, p->val_folds > 1 ? p->val_folds : 1) - 1;
-    p->val_rows = strcmp(get_choice(a, "val-split", rows ? "rows" : "images"), "rows") == 0;
+    p->r.val_folds = (int)get_int(a, "val-folds", folds, 0, 1000);
+    if (p->r.val_folds == 1) usage_error(a, "--val-folds is 0 (no validation) or at least 2");
+    if (p->r.val_folds != folds) fold = p->r.val_folds;
+    p->r.val_fold = (int)get_int(a, "val-fold", fold, 1, p->r.val_folds > 1 ? p->r.val_folds : 1) - 1;
+    p->r.val_rows = strcmp(get_choice(a, "val-split", rows ? "rows" : "images"), "rows") == 0;
     p->arch = has_opt(a, "arch") ? get_str(a, "arch") : NULL;
     if (!p->arch && from) p->arch = from->net.arch;
     p->tile = has_opt(a, "tile") ? (int)get_int(a, "tile", from ? from->net.tile : CS_TILE, 1, 4096)
@@ -600,8 +596,27 @@ static void describe_opts(FILE *f, const cs_train_opts *o) {
             o->tta ? "on" : "off", o->auto_threshold ? "auto" : "0.5");
 }
 
+/* What a training run prints: the split, then the epochs; and which of the
+   two an error came from. */
+typedef struct {
+    const cs_train_opts *o;
+    progress pr;
+    int split;
+} training_log;
+
+static void on_split(void *ctx, const cs_dataset *train, const cs_dataset *val) {
+    training_log *log = ctx;
+    log->split = 1;
+    fprintf(stderr, "training on %d images, validating on %d", train->n, val->n);
+    for (int i = 0; i < val->n; i++) fprintf(stderr, "%s %s", i ? "," : ":", val->names[i]);
+    fprintf(stderr, "\n%s: ", log->o->protocol);
+    describe_opts(stderr, log->o);
+    fputc('\n', stderr);
+    progress_start(&log->pr);
+}
+
 static int on_train_step(void *ctx, const cs_train_status *st) {
-    progress *p = ctx;
+    progress *p = &((training_log *)ctx)->pr;
     int end = st->step == st->steps;
     char el[32], left[32];
     duration(el, sizeof el, st->seconds);
@@ -623,41 +638,26 @@ static int on_train_step(void *ctx, const cs_train_status *st) {
     return 0;
 }
 
+/* The plan's recipe with the training log's hooks. */
+static cs_recipe logged(const plan *p, training_log *log) {
+    cs_recipe r = p->r;
+    *log = (training_log){.o = &p->r.train};
+    r.on_split = on_split;
+    r.train.progress = on_train_step;
+    r.train.ctx = log;
+    return r;
+}
+
+static int training_error(const training_log *log, const cs_error *e) {
+    return input_error(log->split ? "training" : "validation split", e);
+}
+
 /* Splits validation images off data as p says and trains m on the rest. */
 static int train_model(cs_model *m, const cs_dataset *data, const plan *p) {
-    cs_dataset train = {0}, val = {0};
+    training_log log;
+    cs_recipe r = logged(p, &log);
     cs_error e;
-    int crop = p->o.crop_bottom >= 0 ? p->o.crop_bottom : m->crop_bottom;
-    if (p->val_folds && (p->val_rows ? cs_dataset_split_rows : cs_dataset_split)(
-                            data, p->val_fold, p->val_folds, m->net.tile, crop, &train, &val, &e))
-        return input_error("validation split", &e);
-    const cs_dataset *tr = p->val_folds ? &train : data;
-    fprintf(stderr, "training on %d images, validating on %d", tr->n, val.n);
-    for (int i = 0; i < val.n; i++) fprintf(stderr, "%s %s", i ? "," : ":", val.names[i]);
-    fprintf(stderr, "\n%s: ", p->o.protocol);
-    describe_opts(stderr, &p->o);
-    fputc('\n', stderr);
-
-    progress pr;
-    progress_start(&pr);
-    cs_train_opts o = p->o;
-    o.progress = on_train_step;
-    o.ctx = &pr;
-    cs_status st = cs_train(m, tr, &val, &o, &e);
-    cs_dataset_free(&train);
-    cs_dataset_free(&val);
-    if (st) return input_error("training", &e);
-    if (p->val_folds) {
-        char v[64];
-        snprintf(v, sizeof v, "%s %d/%d", p->val_rows ? "rows" : "images", p->val_fold + 1, p->val_folds);
-        if (cs_model_set(m, "val_split", v, &e)) return input_error("training", &e);
-    }
-    if (!isnan(p->threshold)) {
-        char v[32];
-        snprintf(v, sizeof v, "%g", p->threshold);
-        if (cs_model_set(m, "threshold", v, &e)) return input_error("training", &e);
-    }
-    return 0;
+    return cs_fit(m, data, &r, NULL, &e) ? training_error(&log, &e) : 0;
 }
 
 /* Saves m and says on stdout how the run went. */
@@ -940,82 +940,30 @@ static int cmd_info(args *a) {
     return 0;
 }
 
-/* Classifies every image of ds with m into ev (and pooled, if not NULL). */
-static int evaluate(const cs_model *m, const cs_dataset *ds, int fold, cs_eval *ev, cs_eval *pooled) {
-    progress pr;
-    progress_start(&pr);
-    for (int i = 0; i < ds->n; i++) {
-        cs_result res;
-        cs_error e;
-        if (cs_classify(m, &ds->images[i], -1, &res, NULL, NULL, &e)) return input_error(ds->names[i], &e);
-        cs_status st = cs_eval_add(ev, ds->names[i], ds->labels[i], fold, &res, &e);
-        if (!st && pooled) st = cs_eval_add(pooled, ds->names[i], ds->labels[i], fold, &res, &e);
-        cs_result_free(&res);
-        if (st) return input_error(ds->names[i], &e);
-        progress_count(&pr, "evaluated images", i + 1, ds->n);
-    }
+/* A progress line as each image is evaluated (done 0: a new run starts). */
+static int on_evaluated(void *ctx, int done, int total) {
+    progress *p = ctx;
+    if (done == 0) progress_start(p);
+    else progress_count(p, "evaluated images", done, total);
     return 0;
 }
 
-static int same_classes(const cs_model *m, char *const *classes, int K) {
-    if (K != m->net.nclasses) return 0;
-    for (int c = 0; c < K; c++)
-        if (strcmp(classes[c], m->classes[c]) != 0) return 0;
-    return 1;
+static void on_fold(void *ctx, int fold, int nfolds, const cs_dataset *test) {
+    fprintf(stderr, "fold %d/%d: testing on", fold, nfolds);
+    for (int i = 0; i < test->n; i++) fprintf(stderr, " %s", test->names[i]);
+    fputc('\n', stderr);
 }
 
-/* Where a fold starts: a fresh model like m or, when m was fine-tuned, its base. */
-static cs_status fold_model(cs_model *out, const cs_model *m, const plan *p, cs_error *e) {
-    int K = m->net.nclasses;
-    const char *const *classes = (const char *const *)m->classes;
-    if (!p->o.base_model) return cs_model_init(out, p->arch, p->tile, K, classes, p->o.seed, e);
-    cs_status st = cs_model_load(out, p->o.base_model, e);
-    if (st || same_classes(out, m->classes, K)) return st;
-    if ((st = cs_model_set_classes(out, K, classes, p->o.seed, e))) cs_model_free(out);
-    return st;
-}
-
-/* Image-level cross-validation: as many folds as the rarest class has images;
-   each fold trains a model on the other images and tests on its own. */
+/* Image-level cross-validation (cs_cross_validate), saying how it goes on stderr. */
 static int cross_validate(const cs_model *m, const cs_dataset *all, const plan *p,
                           cs_eval *pooled, cs_eval **folds, int *nfolds) {
-    int K = m->net.nclasses, least = all->n;
-    for (int c = 0; c < K; c++) {
-        int count = 0;
-        for (int i = 0; i < all->n; i++) count += all->labels[i] == c;
-        if (count < least) least = count;
-        if (count < 2) {
-            fprintf(stderr, "cellsight: cross-validation by image needs two or more images of "
-                            "every class; %s has %d\n", m->classes[c], count);
-            return EXIT_INPUT;
-        }
-    }
-    *folds = malloc((size_t)least * sizeof **folds);
-    if (!*folds) return EXIT_INPUT;
-    *nfolds = least;
-    for (int k = 0; k < least; k++) cs_eval_init(&(*folds)[k], K);
-    for (int k = 0; k < least; k++) {
-        cs_dataset rest = {0}, test = {0};
-        cs_model fresh;
-        cs_error e;
-        int rc;
-        if (cs_dataset_split(all, k, least, p->tile, p->o.crop_bottom, &rest, &test, &e))
-            return input_error("cross-validation split", &e);
-        fprintf(stderr, "fold %d/%d: testing on", k + 1, least);
-        for (int i = 0; i < test.n; i++) fprintf(stderr, " %s", test.names[i]);
-        fputc('\n', stderr);
-        if (fold_model(&fresh, m, p, &e)) {
-            rc = input_error(p->o.base_model ? p->o.base_model : "model", &e);
-        } else {
-            rc = train_model(&fresh, &rest, p);
-            if (!rc) rc = evaluate(&fresh, &test, k + 1, &(*folds)[k], pooled);
-            cs_model_free(&fresh);
-        }
-        cs_dataset_free(&rest);
-        cs_dataset_free(&test);
-        if (rc) return rc;
-    }
-    return 0;
+    progress pr;
+    training_log log;
+    cs_cv_opts o = {logged(p, &log), p->arch, p->tile, on_fold, on_evaluated, &pr};
+    cs_error e;
+    if (!cs_cross_validate(m, all, &o, pooled, folds, nfolds, &e)) return 0;
+    fprintf(stderr, "cellsight: %s\n", e.msg);
+    return EXIT_INPUT;
 }
 
 /* 1 if an option of the list other than `except` (NULL: none) was given. */
@@ -1074,7 +1022,15 @@ static int run_eval(cs_model *m, const char *path, const char *dir, int json, co
     }
     if ((rc = load_data(&ds, dir, present, np, &bad_files))) goto done;
     for (int i = 0; i < ds.n; i++) ds.labels[i] = index[ds.labels[i]];
-    rc = p ? cross_validate(m, &ds, p, &ev, &folds, &nfolds) : evaluate(m, &ds, 0, &ev, NULL);
+    if (p) {
+        rc = cross_validate(m, &ds, p, &ev, &folds, &nfolds);
+    } else {
+        progress pr;
+        if (cs_evaluate(m, &ds, 0, &ev, on_evaluated, &pr, &e)) {
+            fprintf(stderr, "cellsight: %s\n", e.msg);
+            rc = EXIT_INPUT;
+        }
+    }
     if (rc) goto done;
 
     cs_report r = {m, path, dir, &ev, nfolds, folds};
@@ -1109,9 +1065,9 @@ static int cmd_eval(args *a) {
     if (folds) { /* train as the model was trained, unless told otherwise */
         const char *protocol = cs_model_get(&m, "protocol");
         parse_plan(a, &p, get_choice(a, "protocol", protocol ? protocol : "paper"), &m);
-        if (p.o.head_only || strcmp(p.o.protocol, "full") == 0) { /* fine-tuned: again from its base */
-            p.o.base_model = cs_model_get(&m, "base_model");
-            if (!p.o.base_model) usage_error(a, "%s was fine-tuned, but does not name its base model", path);
+        if (p.r.train.head_only || strcmp(p.r.train.protocol, "full") == 0) { /* fine-tuned: again from its base */
+            p.r.train.base_model = cs_model_get(&m, "base_model");
+            if (!p.r.train.base_model) usage_error(a, "%s was fine-tuned, but does not name its base model", path);
         }
     }
     int rc = a->bad ? EXIT_USAGE : 0;
@@ -1152,7 +1108,7 @@ static int cmd_train(args *a) {
     cs_model m;
     if (!(rc = folder_classes(dir, &classes, &K)) &&
         !(rc = load_data(&ds, dir, (const char *const *)classes, K, &bad_files))) {
-        if (cs_model_init(&m, p.arch, p.tile, K, (const char *const *)classes, p.o.seed, &e)) {
+        if (cs_model_init(&m, p.arch, p.tile, K, (const char *const *)classes, p.r.train.seed, &e)) {
             rc = input_error("model", &e);
         } else {
             if (cs_model_set(&m, "data", dir, &e)) rc = input_error("model", &e);
@@ -1168,16 +1124,16 @@ static int cmd_train(args *a) {
 
 static int cmd_finetune(args *a) {
     const char *base = require(a, "model"), *dir = require(a, "data"), *out = require(a, "out");
-    const char *names = get_str(a, "classes");
+    const char *list = get_str(a, "classes");
     const char *mode = require(a, "mode") ? get_choice(a, "mode", NULL) : NULL;
     plan p;
     parse_plan(a, &p, mode ? mode : "head", NULL);
-    p.o.base_model = base;
+    p.r.train.base_model = base;
     struct stat sb, so;
     if (stat(base, &sb) == 0 && stat(out, &so) == 0 && sb.st_dev == so.st_dev && sb.st_ino == so.st_ino)
         usage_error(a, "--out %s would replace the base model: choose another file", out);
     int K = 0, rc = 0, bad_files = 0;
-    char **classes = names ? parse_classes(a, names, &K) : NULL;
+    char **classes = list ? parse_classes(a, list, &K) : NULL;
     if (a->npos) usage_error(a, "unexpected argument %s", a->pos[0]);
     if (a->bad) {
         free(classes);
@@ -1192,12 +1148,15 @@ static int cmd_finetune(args *a) {
     rc = folder_classes(dir, &classes, &K);
     cs_dataset ds = {0};
     if (!rc) rc = load_data(&ds, dir, (const char *const *)classes, K, &bad_files);
-    if (!rc && !same_classes(&m, classes, K)) {
+    const char *const *names = (const char *const *)classes;
+    if (!rc && !cs_model_has_classes(&m, names, K))
         fprintf(stderr, "new classes: the output layer starts afresh\n");
-        if (cs_model_set_classes(&m, K, (const char *const *)classes, p.o.seed, &e))
-            rc = input_error(base, &e);
-    }
-    if (!rc) rc = train_model(&m, &ds, &p);
+    training_log log;
+    cs_recipe r = logged(&p, &log);
+    /* Before the split, an error with the classes not yet changed is the new output layer's. */
+    if (!rc && cs_finetune(&m, &ds, K, names, &r, NULL, &e))
+        rc = !log.split && !cs_model_has_classes(&m, names, K) ? input_error(base, &e)
+                                                               : training_error(&log, &e);
     if (!rc) rc = save_model(&m, out);
     cs_dataset_free(&ds);
     cs_model_free(&m);
