@@ -268,6 +268,25 @@ typedef struct {
    [32,1,3,3], conv1.bias, ..., fc2.weight [K or 1, 32], fc2.bias, convN and fcN
    numbered in the order of the arch. */
 
+/* Metadata keys and values spelled in more than one place. */
+#define CS_META_CLASSES "classes"
+#define CS_META_CROP_BOTTOM "crop_bottom"
+#define CS_META_THRESHOLD "threshold"
+#define CS_META_TTA "tta"
+#define CS_TTA_DIHEDRAL8 "dihedral8"
+#define CS_TTA_NONE "none"
+/* Written by training (cs_train, cs_fit) and read back by cs_recipe_from_model. */
+#define CS_META_PROTOCOL "protocol"
+#define CS_META_BASE_MODEL "base_model"
+#define CS_META_VAL_SPLIT "val_split"     /* "images 2/2" or "rows 2/2" */
+#define CS_SPLIT_IMAGES "images"
+#define CS_SPLIT_ROWS "rows"
+#define CS_AUGMENT_DIHEDRAL8 "dihedral8"  /* in metadata augment, e.g. "dihedral8,rotate5" */
+#define CS_AUGMENT_HFLIP "hflip"
+#define CS_AUGMENT_NONE "none"
+#define CS_SCHEDULE_COSINE "cosine"       /* lr_schedule "cosine to 1e-05" */
+#define CS_SCHEDULE_CONSTANT "constant"
+
 /* A fresh model with Glorot weights from seed; classes may be NULL (class0, ...). */
 cs_status cs_model_init(cs_model *m, const char *arch, int tile, int nclasses,
                         const char *const *classes, uint64_t seed, cs_error *err);
@@ -428,8 +447,8 @@ typedef struct {
                            last epoch kept */
     int val_fold;
     int val_rows;
-    int record_split;   /* record the split as metadata val_split ("images 2/2"), so
-                           that the run can be repeated as recorded */
+    int record_split;   /* record the split as metadata val_split, which
+                           cs_recipe_from_model reads back */
     double threshold;   /* NaN: as train.auto_threshold says; else recorded as `threshold` */
     cs_split_fn on_split; /* if not NULL: given the split (and train.ctx) before training */
 } cs_recipe;
@@ -437,6 +456,11 @@ typedef struct {
 /* cs_train_defaults for the protocol, validation on the last of 2 parts, no
    imposed threshold. */
 void cs_recipe_defaults(cs_recipe *r, const char *protocol);
+/* "Train as recorded": overlays on r the options m's metadata records (epochs,
+   batch, lr, augment, seed, ...; tta and crop_bottom from m; the val_split). */
+void cs_recipe_from_model(cs_recipe *r, const cs_model *m);
+/* The training options in one line for people ("epochs 8, batch 32, ..."). */
+void cs_recipe_describe(char *buf, size_t size, const cs_train_opts *o);
 /* Splits data as r says and trains m on it (cs_train), then imposes r's
    threshold. val, if not NULL, gets the validation images (free it). */
 cs_status cs_fit(cs_model *m, const cs_dataset *data, const cs_recipe *r, cs_dataset *val,

@@ -48,7 +48,7 @@ cs_status cs_model_set_classes(cs_model *m, int nclasses, const char *const *nam
     char **old_classes = m->classes;
     m->net = net;
     m->classes = NULL;
-    st = cs_model_set(m, "classes", joined, err);
+    st = cs_model_set(m, CS_META_CLASSES, joined, err);
     free(joined);
     if (st != CS_OK) {
         m->net = old;
@@ -59,7 +59,7 @@ cs_status cs_model_set_classes(cs_model *m, int nclasses, const char *const *nam
     for (int c = 0; c < old.nclasses; c++) free(old_classes[c]);
     free(old_classes);
     cs_net_free(&old);
-    return cs_model_set(m, "threshold", "0.5", err);
+    return cs_model_set(m, CS_META_THRESHOLD, "0.5", err);
 }
 
 int cs_model_has_classes(const cs_model *m, const char *const *names, int n) {

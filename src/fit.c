@@ -3,7 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "cellsight.h"
+#include "internal.h"
 
 void cs_recipe_defaults(cs_recipe *r, const char *protocol) {
     *r = (cs_recipe){.val_folds = 2, .val_fold = 1, .threshold = NAN};
@@ -21,15 +21,11 @@ cs_status cs_fit(cs_model *m, const cs_dataset *data, const cs_recipe *r, cs_dat
     const cs_dataset *tr = r->val_folds ? &train : data;
     if (!st && r->on_split) r->on_split(r->train.ctx, tr, &held);
     if (!st) st = cs_train(m, tr, &held, &r->train, err);
-    if (!st && r->val_folds && r->record_split) {
-        char v[64];
-        snprintf(v, sizeof v, "%s %d/%d", r->val_rows ? "rows" : "images", r->val_fold + 1, r->val_folds);
-        st = cs_model_set(m, "val_split", v, err);
-    }
+    if (!st && r->val_folds && r->record_split) st = cs_recipe_record_split(m, r, err);
     if (!st && !isnan(r->threshold)) {
         char v[32];
         snprintf(v, sizeof v, "%g", r->threshold);
-        st = cs_model_set(m, "threshold", v, err);
+        st = cs_model_set(m, CS_META_THRESHOLD, v, err);
     }
     cs_dataset_free(&train);
     if (val && !st) *val = held;

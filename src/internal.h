@@ -8,6 +8,17 @@
    the message names it already. err may be e. */
 cs_status cs_fail_in(cs_error *err, const char *what, const cs_error *e);
 
+/* What a run of cs_train did, recorded among its options (recipe.c). */
+typedef struct {
+    int epochs_run, best_epoch;
+    int crop_bottom;    /* the rows cropped, the model's if the options said -1 */
+} cs_run_record;
+/* Records o and run in m's metadata, in the order model files have them. */
+cs_status cs_recipe_record(cs_model *m, const cs_train_opts *o, const cs_run_record *run,
+                           cs_error *err);
+/* Records r's validation split as val_split ("images 2/2"). */
+cs_status cs_recipe_record_split(cs_model *m, const cs_recipe *r, cs_error *err);
+
 /* Valid 3x3 convolution, channels-last (conv.c).
    in [B][H][W][Ci], out [B][H-2][W-2][Co], w [Co][Ci][3][3] (PyTorch), bias [Co].
    relu != 0 fuses max(0, .) into the output. */

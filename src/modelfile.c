@@ -119,7 +119,7 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
         if (!parse_int(value, 1, INT_MAX, &n) || n != m->net.tile)
             return cs_fail(err, CS_EINPUT, "metadata tile \"%.20s\" is not the network's tile side %d", value,
                            m->net.tile);
-    } else if (!strcmp(key, "classes")) {
+    } else if (!strcmp(key, CS_META_CLASSES)) {
         cs_status s = split_classes(value, &names, &n, err);
         if (s) return s;
         if (n != m->net.nclasses) {
@@ -127,17 +127,17 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
             return cs_fail(err, CS_EINPUT, "metadata classes names %d classes, but the network has %d", n,
                            m->net.nclasses);
         }
-    } else if (!strcmp(key, "threshold")) {
+    } else if (!strcmp(key, CS_META_THRESHOLD)) {
         f = strtof(value, &end);
         if (end == value || *end || !(f >= 0 && f <= 1))
             return cs_fail(err, CS_EINPUT, "metadata threshold \"%.20s\" is not a number from 0 to 1", value);
         float_field = &m->threshold;
-    } else if (!strcmp(key, "tta")) {
-        if (strcmp(value, "none") && strcmp(value, "dihedral8"))
+    } else if (!strcmp(key, CS_META_TTA)) {
+        if (strcmp(value, CS_TTA_NONE) && strcmp(value, CS_TTA_DIHEDRAL8))
             return cs_fail(err, CS_EINPUT, "metadata tta \"%.20s\" is neither none nor dihedral8", value);
-        n = !strcmp(value, "dihedral8");
+        n = !strcmp(value, CS_TTA_DIHEDRAL8);
         int_field = &m->tta;
-    } else if (!strcmp(key, "crop_bottom")) {
+    } else if (!strcmp(key, CS_META_CROP_BOTTOM)) {
         if (!parse_int(value, 0, CS_MAX_IMAGE_SIDE, &n))
             return cs_fail(err, CS_EINPUT, "metadata crop_bottom \"%.20s\" is not a number of rows from 0 to %d", value,
                            CS_MAX_IMAGE_SIDE);

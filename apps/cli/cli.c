@@ -484,52 +484,13 @@ static int has_opt(const args *a, const char *name) {
     return 0;
 }
 
-static void meta_int(const cs_model *m, const char *key, int *dst) {
-    const char *v = cs_model_get(m, key);
-    char *end;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (v && end != v && !*end && x >= 0 && x <= 1000000) *dst = (int)x;
-}
-
-/* Puts back what train.c recorded in a model's metadata. */
-static void options_from_model(cs_train_opts *o, const cs_model *m) {
-    const char *v;
-    meta_int(m, "epochs", &o->epochs);
-    meta_int(m, "patience", &o->patience);
-    meta_int(m, "batch", &o->batch);
-    meta_int(m, "crops_per_image", &o->crops_per_image);
-    meta_int(m, "balance", &o->balance);
-    if (o->batch < 1) o->batch = 1;
-    if ((v = cs_model_get(m, "seed"))) o->seed = strtoull(v, NULL, 10);
-    if ((v = cs_model_get(m, "lr")) && atof(v) > 0) o->lr = (float)atof(v);
-    if ((v = cs_model_get(m, "lr_schedule")))
-        o->cosine = sscanf(v, "cosine to %f", &o->lr_final) == 1;
-    if ((v = cs_model_get(m, "augment"))) {
-        cs_augment aug = {0};
-        char buf[256];
-        snprintf(buf, sizeof buf, "%s", v);
-        for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
-            aug.dihedral |= strcmp(t, "dihedral8") == 0;
-            aug.hflip |= strcmp(t, "hflip") == 0;
-            sscanf(t, "rotate%f", &aug.rotate_deg);
-            sscanf(t, "shift%f", &aug.shift);
-            sscanf(t, "zoom%f", &aug.zoom);
-            sscanf(t, "blur%f", &aug.blur);
-            sscanf(t, "gamma%f", &aug.gamma);
-        }
-        o->aug = aug;
-    }
-    o->tta = m->tta;
-    o->crop_bottom = m->crop_bottom;
-}
-
 /* The training options: the protocol's defaults, what `from` recorded (if not
    NULL), then the command line. */
 static void parse_plan(args *a, plan *p, const char *protocol, const cs_model *from) {
     cs_train_opts *o = &p->r.train;
     cs_recipe_defaults(&p->r, protocol);
     p->r.record_split = 1;
-    if (from) options_from_model(o, from);
+    if (from) cs_recipe_from_model(&p->r, from);
     o->crop_bottom = (int)get_int(a, "crop-bottom", o->crop_bottom, 0, 100000); /* -1: the model's */
     o->epochs = (int)get_int(a, "epochs", o->epochs, 1, 1000000);
     o->seed = (uint64_t)get_int(a, "seed", (long long)o->seed, 0, INT64_MAX);
@@ -555,18 +516,13 @@ static void parse_plan(args *a, plan *p, const char *protocol, const cs_model *f
         o->auto_threshold = 0;
         p->r.threshold = get_num(a, "threshold", 0.5, 0, 1);
     }
-    int folds = 2, fold = 2, rows = 0; /* as `from` was validated, if it recorded that */
-    char kind[8];
-    const char *v = from ? cs_model_get(from, "val_split") : NULL;
-    if (v && sscanf(v, "%7s %d/%d", kind, &fold, &folds) == 3 && folds >= 2 && fold >= 1 && fold <= folds)
-        rows = strcmp(kind, "rows") == 0;
-    else
-        folds = fold = 2;
+    int folds = p->r.val_folds, fold = p->r.val_fold + 1; /* as `from` was validated, if it recorded that */
     p->r.val_folds = (int)get_int(a, "val-folds", folds, 0, 1000);
     if (p->r.val_folds == 1) usage_error(a, "--val-folds is 0 (no validation) or at least 2");
     if (p->r.val_folds != folds) fold = p->r.val_folds;
     p->r.val_fold = (int)get_int(a, "val-fold", fold, 1, p->r.val_folds > 1 ? p->r.val_folds : 1) - 1;
-    p->r.val_rows = strcmp(get_choice(a, "val-split", rows ? "rows" : "images"), "rows") == 0;
+    p->r.val_rows = strcmp(get_choice(a, "val-split", p->r.val_rows ? CS_SPLIT_ROWS : CS_SPLIT_IMAGES),
+                           CS_SPLIT_ROWS) == 0;
     p->arch = has_opt(a, "arch") ? get_str(a, "arch") : NULL;
     if (!p->arch && from) p->arch = from->net.arch;
     p->tile = has_opt(a, "tile") ? (int)get_int(a, "tile", from ? from->net.tile : CS_TILE, 1, 4096)
@@ -575,25 +531,9 @@ static void parse_plan(args *a, plan *p, const char *protocol, const cs_model *f
 
 /* One line of what a run will do, for --help and for the log. */
 static void describe_opts(FILE *f, const cs_train_opts *o) {
-    const cs_augment *g = &o->aug;
-    fprintf(f, "epochs %d, batch %d, ", o->epochs, o->batch);
-    if (o->crops_per_image) fprintf(f, "%d crops per image", o->crops_per_image);
-    else fputs("grid tiles", f);
-    fprintf(f, ", patience %d, lr %g", o->patience, o->lr);
-    if (o->cosine) fprintf(f, " cosine to %g", o->lr_final);
-    fputs(", augment", f);
-    if (!g->dihedral && !g->hflip && !(g->rotate_deg > 0) && !(g->shift > 0) && !(g->zoom > 0) &&
-        !(g->blur > 0) && !(g->gamma > 0))
-        fputs(" none", f);
-    if (g->dihedral) fputs(" dihedral", f);
-    if (g->hflip) fputs(" hflip", f);
-    if (g->rotate_deg > 0) fprintf(f, " rotate %g", g->rotate_deg);
-    if (g->shift > 0) fprintf(f, " shift %g", g->shift);
-    if (g->zoom > 0) fprintf(f, " zoom %g", g->zoom);
-    if (g->blur > 0) fprintf(f, " blur %g", g->blur);
-    if (g->gamma > 0) fprintf(f, " gamma %g", g->gamma);
-    fprintf(f, ", balance %s, tta %s, threshold %s", o->balance ? "on" : "off",
-            o->tta ? "on" : "off", o->auto_threshold ? "auto" : "0.5");
+    char line[512];
+    cs_recipe_describe(line, sizeof line, o);
+    fputs(line, f);
 }
 
 /* What a training run prints: the split, then the epochs; and which of the
@@ -809,7 +749,7 @@ static int load_model(cs_model *m, const char *path) {
 /* --tta / --no-tta over the model's own tta (tta < 0: not given). */
 static int override_tta(cs_model *m, int tta, const char *path) {
     cs_error e;
-    if (tta < 0 || !cs_model_set(m, "tta", tta ? "dihedral8" : "none", &e)) return 0;
+    if (tta < 0 || !cs_model_set(m, CS_META_TTA, tta ? CS_TTA_DIHEDRAL8 : CS_TTA_NONE, &e)) return 0;
     return input_error(path, &e);
 }
 
@@ -836,7 +776,7 @@ static int cmd_predict(args *a) {
     int nhead = tiles ? 6 : 4, class_col = tiles ? 4 : 1, ncols = nhead + K + 1;
     /* The last column, tta, says the averaging used, as the model file and the
        page's CSVs name it; columns are only ever added at the end. */
-    const char *tta_used = m.tta ? "dihedral8" : "none";
+    const char *tta_used = m.tta ? CS_TTA_DIHEDRAL8 : CS_TTA_NONE;
     table t = {csv, ncols, 0, calloc((size_t)ncols, sizeof(int))};
     if (!t.width) {
         free_files(&files);
@@ -925,7 +865,7 @@ static int cmd_info(args *a) {
     printf("\n%-14s %d\n%-14s %d\n", "tile", n->tile, "crop_bottom", m.crop_bottom);
     if (n->nclasses == 2) printf("%-14s %g\n", "threshold", m.threshold);
     printf("%-14s %s\n%-14s %zu\n%-14s %.0f (%.1f M)\n\nlayers:\n", "tta",
-           m.tta ? "dihedral8 (mean over the 8 flips and rotations)" : "none", "parameters",
+           m.tta ? CS_TTA_DIHEDRAL8 " (mean over the 8 flips and rotations)" : CS_TTA_NONE, "parameters",
            n->nparams, "MACs per tile", cs_net_macs(n), cs_net_macs(n) / 1e6);
     for (int i = 0; i < n->nlayers; i++) {
         const cs_layer *l = &n->layers[i];
@@ -1063,10 +1003,10 @@ static int cmd_eval(args *a) {
     if (load_model(&m, path)) return EXIT_INPUT;
     plan p;
     if (folds) { /* train as the model was trained, unless told otherwise */
-        const char *protocol = cs_model_get(&m, "protocol");
+        const char *protocol = cs_model_get(&m, CS_META_PROTOCOL);
         parse_plan(a, &p, get_choice(a, "protocol", protocol ? protocol : "paper"), &m);
         if (p.r.train.head_only || strcmp(p.r.train.protocol, "full") == 0) { /* fine-tuned: again from its base */
-            p.r.train.base_model = cs_model_get(&m, "base_model");
+            p.r.train.base_model = cs_model_get(&m, CS_META_BASE_MODEL);
             if (!p.r.train.base_model) usage_error(a, "%s was fine-tuned, but does not name its base model", path);
         }
     }
@@ -1075,7 +1015,7 @@ static int cmd_eval(args *a) {
     if (!rc && crop >= 0) {
         char text[16];
         snprintf(text, sizeof text, "%d", crop);
-        if (cs_model_set(&m, "crop_bottom", text, &e)) rc = input_error(path, &e);
+        if (cs_model_set(&m, CS_META_CROP_BOTTOM, text, &e)) rc = input_error(path, &e);
     }
     if (!rc) rc = override_tta(&m, tta, path);
     if (!rc) rc = run_eval(&m, path, dir, json, report, folds ? &p : NULL);
