@@ -27,7 +27,7 @@ static int parse_int(const char *s, long lo, long hi, int *out) {
     return 1;
 }
 
-static void free_names(char **names, int n) {
+void cs_free_names(char **names, int n) {
     for (int i = 0; i < n && names; i++) free(names[i]);
     free(names);
 }
@@ -65,7 +65,7 @@ static cs_status split_classes(const char *list, char ***out, int *n, cs_error *
         p += len;
     }
     if (s) {
-        free_names(names, k);
+        cs_free_names(names, k);
         return s;
     }
     *out = names;
@@ -123,7 +123,7 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
         cs_status s = split_classes(value, &names, &n, err);
         if (s) return s;
         if (n != m->net.nclasses) {
-            free_names(names, n);
+            cs_free_names(names, n);
             return cs_fail(err, CS_EINPUT, "metadata classes names %d classes, but the network has %d", n,
                            m->net.nclasses);
         }
@@ -145,13 +145,13 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
     }
     cs_status s = store(m, key, value, err);
     if (s) {
-        free_names(names, n);
+        cs_free_names(names, n);
         return s;
     }
     if (float_field) *float_field = f;
     if (int_field) *int_field = n;
     if (names) {
-        free_names(m->classes, m->net.nclasses);
+        cs_free_names(m->classes, m->net.nclasses);
         m->classes = names;
     }
     return CS_OK;
@@ -214,7 +214,7 @@ cs_status cs_model_init(cs_model *m, const char *arch, int tile, int nclasses, c
 }
 
 void cs_model_free(cs_model *m) {
-    free_names(m->classes, m->net.nclasses);
+    cs_free_names(m->classes, m->net.nclasses);
     for (int i = 0; i < m->nmeta; i++) {
         free(m->meta[i].key);
         free(m->meta[i].value);
@@ -271,7 +271,7 @@ static cs_status build_net(cs_model *m, const cs_safetensors *st, cs_error *err)
     if (classes) {
         char **names;
         if ((s = split_classes(classes, &names, &nclasses, err))) return s;
-        free_names(names, nclasses);
+        cs_free_names(names, nclasses);
     } else if ((s = count_outputs(st, arch, tile, &nclasses, err))) {
         return s;
     }
