@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cellsight.h"
+#include "internal.h"
 
 /* "a,b,c", the form of metadata `classes`; NULL names give class0, class1, ... */
 static char *join_names(int n, const char *const *names) {

@@ -1,9 +1,14 @@
-/* internal.h: what the core's files share and users do not need. */
+/* internal.h: what the core's files share and users do not need, with the
+   internal headers by concern: net.h (network, workspaces, Adam, random
+   numbers), tiles.h, kernels.h (convolutions and layers) and metrics.h. */
 #ifndef CS_INTERNAL_H
 #define CS_INTERNAL_H
 
 #include "cellsight.h"
 #include "kernels.h"
+#include "metrics.h"
+#include "net.h"
+#include "tiles.h"
 
 /* Fails with e's code and message said of `what` ("what: message"), unless
    the message names it already. err may be e. */
@@ -21,6 +26,35 @@ cs_status cs_recipe_record(cs_model *m, const cs_train_opts *o, const cs_run_rec
                            cs_error *err);
 /* Records r's validation split as val_split ("images 2/2"). */
 cs_status cs_recipe_record_split(cs_model *m, const cs_recipe *r, cs_error *err);
+
+/* ---------------------------------------------------------------- images, models, data sets */
+
+/* The size from the header alone, checked against the limits as cs_image_decode
+   checks it: a huge image is refused before anything is allocated. */
+cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error *err);
+/* The class a probability vector votes for (the threshold for two classes). */
+int cs_model_decide(const cs_model *m, const float *probs);
+
+/* Validation by image: for each class, its images of rank i % nfolds == fold
+   (in data-set order) go to val, the rest to train; with two images per class
+   and two folds, fold 0 and 1 train on one image of each class and validate on
+   the other. A class with a single image is split by region instead: its tile
+   rows are cut into nfolds bands (fold 0 the bottom one); val gets the band,
+   train the parts above and below, each named "<name> (rows y0-y1)" for the
+   rows it shows once cropped. Train with the same tile and crop_bottom: each
+   part keeps crop_bottom rows of what lies below it, which that crop removes,
+   so no training crop reads a validation pixel. train and val get copies of
+   the pixels: free all three data sets. */
+cs_status cs_dataset_split(const cs_dataset *all, int fold, int nfolds, int tile, int crop_bottom,
+                           cs_dataset *train, cs_dataset *val, cs_error *err);
+/* As cs_dataset_split, but every image is split by region, whatever its class
+   holds: validation gets band `fold` of the tile rows of each image, so that a
+   model trains on every image (all the wells and times) yet validates on
+   pixels it never sees. */
+cs_status cs_dataset_split_rows(const cs_dataset *all, int fold, int nfolds, int tile,
+                                int crop_bottom, cs_dataset *train, cs_dataset *val, cs_error *err);
+
+/* ---------------------------------------------------------------- threads */
 
 /* Runs fn(ctx, i) for i in [0, n) on the worker threads (threads.c); returns when all are done. */
 typedef void (*cs_task_fn)(void *ctx, int i);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "cellsight.h"
+#include "net.h"
 
 /* Valid 3x3 convolution, channels-last (conv.c).
    in [B][H][W][Ci], out [B][H-2][W-2][Co], w [Co][Ci][3][3] (PyTorch), bias [Co].

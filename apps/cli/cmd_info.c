@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "net.h"
 
 static const char *layer_kind(const cs_layer *l, char *buf, size_t size) {
     switch (l->kind) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "net.h"
 
 const option new_model_opts[] = {
     {"arch", "LAYERS", "the layers, e.g. conv32,pool,conv64,gap,dense32,dense (default\n"
