@@ -117,6 +117,7 @@ char **parse_classes(args *a, const char *s, int *n);
 char **list_folders(const char *dir, int *n, cs_error *e);
 int folder_classes(const char *dir, char ***classes, int *K);
 int load_data(cs_dataset *ds, const char *dir, const char *const *classes, int K, int *bad_files);
+int load_classes(cs_dataset *ds, const char *dir, char ***classes, int *K, int *bad_files);
 
 /* ---------------------------------------------------------------- training (training.c) */
 

@@ -17,6 +17,18 @@ static const option finetune_own_opts[] = {
     {"crop-bottom", "PX", "rows to crop off the bottom (default: the base's)"},
     {0}};
 
+/* Fine-tunes m, loaded from p's base model, on ds. */
+static int finetune(cs_model *m, const cs_dataset *ds, const char *const *classes, int K, const plan *p) {
+    if (!cs_model_has_classes(m, classes, K)) fprintf(stderr, "new classes: the output layer starts afresh\n");
+    training_log log;
+    cs_recipe r = logged(p, &log);
+    cs_error e;
+    if (!cs_finetune(m, ds, K, classes, &r, NULL, &e)) return 0;
+    /* Before the split, an error with the classes not yet changed is the new output layer's. */
+    if (!log.split && !cs_model_has_classes(m, classes, K)) return input_error(p->r.train.base_model, &e);
+    return training_error(&log, &e);
+}
+
 static int cmd_finetune(args *a) {
     const char *base = require(a, "model"), *dir = require(a, "data"), *out = require(a, "out");
     const char *list = get_str(a, "classes");
@@ -34,24 +46,14 @@ static int cmd_finetune(args *a) {
         free(classes);
         return EXIT_USAGE;
     }
-    cs_error e;
     cs_model m;
     if (load_model(&m, base)) {
         free(classes);
         return EXIT_INPUT;
     }
-    rc = folder_classes(dir, &classes, &K);
     cs_dataset ds = {0};
-    if (!rc) rc = load_data(&ds, dir, (const char *const *)classes, K, &bad_files);
-    const char *const *names = (const char *const *)classes;
-    if (!rc && !cs_model_has_classes(&m, names, K))
-        fprintf(stderr, "new classes: the output layer starts afresh\n");
-    training_log log;
-    cs_recipe r = logged(&p, &log);
-    /* Before the split, an error with the classes not yet changed is the new output layer's. */
-    if (!rc && cs_finetune(&m, &ds, K, names, &r, NULL, &e))
-        rc = !log.split && !cs_model_has_classes(&m, names, K) ? input_error(base, &e)
-                                                               : training_error(&log, &e);
+    rc = load_classes(&ds, dir, &classes, &K, &bad_files);
+    if (!rc) rc = finetune(&m, &ds, (const char *const *)classes, K, &p);
     if (!rc) rc = save_model(&m, out);
     cs_dataset_free(&ds);
     cs_model_free(&m);

@@ -14,6 +14,19 @@ static const option train_own_opts[] = {
                           "azgcb images need 96 for their overlay strip)"},
     {0}};
 
+/* A new model of the classes, trained on ds (from dir) and saved to out. */
+static int train_new(const plan *p, const cs_dataset *ds, const char *dir, const char *const *classes,
+                     int K, const char *out) {
+    cs_error e;
+    cs_model m;
+    if (cs_model_init(&m, p->arch, p->tile, K, classes, p->r.train.seed, &e)) return input_error("model", &e);
+    int rc = cs_model_set(&m, "data", dir, &e) ? input_error("model", &e) : 0;
+    if (!rc) rc = train_model(&m, ds, p);
+    if (!rc) rc = save_model(&m, out);
+    cs_model_free(&m);
+    return rc;
+}
+
 static int cmd_train(args *a) {
     const char *dir = require(a, "data"), *out = require(a, "out"), *names = get_str(a, "classes");
     plan p;
@@ -26,20 +39,9 @@ static int cmd_train(args *a) {
         free(classes);
         return EXIT_USAGE;
     }
-    cs_error e;
     cs_dataset ds = {0};
-    cs_model m;
-    if (!(rc = folder_classes(dir, &classes, &K)) &&
-        !(rc = load_data(&ds, dir, (const char *const *)classes, K, &bad_files))) {
-        if (cs_model_init(&m, p.arch, p.tile, K, (const char *const *)classes, p.r.train.seed, &e)) {
-            rc = input_error("model", &e);
-        } else {
-            if (cs_model_set(&m, "data", dir, &e)) rc = input_error("model", &e);
-            if (!rc) rc = train_model(&m, &ds, &p);
-            if (!rc) rc = save_model(&m, out);
-            cs_model_free(&m);
-        }
-    }
+    rc = load_classes(&ds, dir, &classes, &K, &bad_files);
+    if (!rc) rc = train_new(&p, &ds, dir, (const char *const *)classes, K, out);
     cs_dataset_free(&ds);
     free(classes);
     return rc ? rc : bad_files ? EXIT_INPUT : 0;

@@ -158,6 +158,12 @@ static void note_skipped(char *const *list, int n, int files, const char *dir) {
     fputc('\n', stderr);
 }
 
+/* The data of dir: the class folders *classes (NULL: every folder of dir), loaded. */
+int load_classes(cs_dataset *ds, const char *dir, char ***classes, int *K, int *bad_files) {
+    int rc = folder_classes(dir, classes, K);
+    return rc ? rc : load_data(ds, dir, (const char *const *)*classes, *K, bad_files);
+}
+
 /* Loads dir/<class>/ for each class, saying on stderr which folders and which
    files (not images by their name) it skipped, and which images did not
    decode (*bad_files is then set). */
