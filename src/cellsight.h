@@ -438,7 +438,7 @@ typedef struct {
                              fine-tuned model), each fold starts from that file
                              again, else from a fresh model of arch and tile */
     const char *arch;     /* NULL: the paper's */
-    int tile;
+    int tile;             /* <= 0: m's (recipe.train.crop_bottom < 0: m's too) */
     void (*on_fold)(void *ctx, int fold, int nfolds, const cs_dataset *test); /* fold from 1 */
     cs_progress_fn on_evaluated; /* a fold's test images classified, as cs_evaluate's */
     void *ctx;            /* for on_fold and on_evaluated */

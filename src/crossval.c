@@ -91,8 +91,11 @@ static cs_status count_folds(const cs_model *m, const cs_dataset *all, int *leas
     return CS_OK;
 }
 
-cs_status cs_cross_validate(const cs_model *m, const cs_dataset *all, const cs_cv_opts *o,
+cs_status cs_cross_validate(const cs_model *m, const cs_dataset *all, const cs_cv_opts *opts,
                             cs_eval *pooled, cs_eval **folds, int *nfolds, cs_error *err) {
+    cs_cv_opts resolved = *opts, *o = &resolved;
+    if (o->tile <= 0) o->tile = m->net.tile;
+    if (o->recipe.train.crop_bottom < 0) o->recipe.train.crop_bottom = m->crop_bottom;
     int n;
     *folds = NULL;
     *nfolds = 0;
@@ -104,8 +107,7 @@ cs_status cs_cross_validate(const cs_model *m, const cs_dataset *all, const cs_c
     for (int k = 0; k < n && !st; k++) {
         cs_dataset rest = {0}, test = {0};
         cs_error e;
-        int crop = o->recipe.train.crop_bottom;
-        if (cs_dataset_split(all, k, n, o->tile, crop, &rest, &test, &e)) {
+        if (cs_dataset_split(all, k, n, o->tile, o->recipe.train.crop_bottom, &rest, &test, &e)) {
             st = cs_fail_in(err, "cross-validation split", &e);
             break;
         }
