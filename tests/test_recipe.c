@@ -1,0 +1,152 @@
+/* test_recipe.c: recipes in the library. What cs_train records reads back as
+   the same options (cs_recipe_from_model); cs_fit records its split and an
+   imposed threshold; cs_finetune changes the output layer only for other
+   classes; cs_cross_validate holds each image out once, pooled as per fold,
+   and says why it cannot run. */
+#include "test_train.h"
+
+/* A recipe whose every recorded option differs from the defaults. */
+static void odd_recipe(cs_recipe *r) {
+    cs_recipe_defaults(r, "ours");
+    cs_train_opts *o = &r->train;
+    o->epochs = 2;
+    o->patience = 5;
+    o->batch = 16;
+    o->crops_per_image = 6;
+    o->lr = 2e-3f;
+    o->lr_final = 3e-5f;
+    o->aug = (cs_augment){.hflip = 1, .rotate_deg = 7.5f, .shift = 0.05f, .zoom = 0.2f, .blur = 1.5f, .gamma = 0.25f};
+    o->balance = 0;
+    o->tta = 0;
+    o->seed = 12345678901ULL;
+    o->crop_bottom = 8;
+    r->val_rows = 1;
+    r->record_split = 1;
+    r->threshold = 0.3;
+}
+
+static void test_round_trip(const cs_dataset *all) {
+    cs_recipe r, back;
+    odd_recipe(&r);
+    cs_model m;
+    cs_error err;
+    CHECK(cs_model_init(&m, ARCH, TILE, 2, CLASSES, 1, &err) == CS_OK);
+    CHECK(cs_fit(&m, all, &r, NULL, &err) == CS_OK);
+    CHECK(cs_model_get(&m, CS_META_VAL_SPLIT) && strcmp(cs_model_get(&m, CS_META_VAL_SPLIT), "rows 2/2") == 0);
+    CHECK(strcmp(cs_model_get(&m, "augment"), "hflip,rotate7.5,shift0.05,zoom0.2,blur1.5,gamma0.25") == 0);
+    CHECK(strcmp(cs_model_get(&m, CS_META_TTA), CS_TTA_NONE) == 0);
+    CHECK_NEAR(m.threshold, 0.3, 1e-6);
+
+    cs_recipe_defaults(&back, "paper"); /* every recorded option overrides these */
+    cs_recipe_from_model(&back, &m);
+    const cs_train_opts *a = &r.train, *b = &back.train;
+    CHECK(b->epochs == a->epochs && b->patience == a->patience && b->batch == a->batch);
+    CHECK(b->crops_per_image == a->crops_per_image && b->balance == a->balance && b->tta == a->tta);
+    CHECK(b->lr == a->lr && b->cosine == a->cosine && b->lr_final == a->lr_final && b->seed == a->seed);
+    CHECK(memcmp(&b->aug, &a->aug, sizeof a->aug) == 0);
+    CHECK(b->crop_bottom == 8 && back.val_rows && back.val_folds == 2 && back.val_fold == 1);
+
+    char line[512];
+    cs_recipe_describe(line, sizeof line, b);
+    CHECK(strstr(line, "epochs 2, batch 16, 6 crops per image, patience 5, lr 0.002 cosine to 3e-05") != NULL);
+    CHECK(strstr(line, "augment hflip rotate 7.5 shift 0.05 zoom 0.2 blur 1.5 gamma 0.25") != NULL);
+    cs_model_free(&m);
+}
+
+/* Counts the images of the split: ctx is int[2]. */
+static void on_split(void *ctx, const cs_dataset *train, const cs_dataset *val) {
+    int *n = ctx;
+    n[0] = train->n;
+    n[1] = val->n;
+}
+
+static void test_finetune(const cs_dataset *all) {
+    cs_model m;
+    cs_error err;
+    cs_recipe r;
+    int counts[2] = {0, 0};
+    cs_dataset val = {0};
+    CHECK(cs_model_init(&m, ARCH, TILE, 2, CLASSES, 1, &err) == CS_OK);
+    cs_recipe_defaults(&r, "head");
+    r.train.epochs = 1;
+    r.train.base_model = "base.safetensors";
+    r.train.ctx = counts;
+    r.on_split = on_split;
+    float *before = copy_params(&m.net);
+    int head = cs_net_head(&m.net);
+    while (!m.net.layers[head].weight) head++;
+    size_t front = (size_t)(m.net.layers[head].weight - m.net.params); /* the frozen features */
+    /* The same classes: the output layer goes on from the base's. */
+    CHECK(cs_finetune(&m, all, 2, CLASSES, &r, &val, &err) == CS_OK);
+    CHECK(memcmp(before, m.net.params, sizeof(float) * front) == 0); /* head mode */
+    CHECK(memcmp(before, m.net.params, sizeof(float) * m.net.nparams) != 0);
+    CHECK(counts[0] == 4 && counts[1] == 2 && val.n == 2);
+    CHECK(cs_model_get(&m, CS_META_VAL_SPLIT) == NULL); /* record_split not asked */
+    CHECK(strcmp(cs_model_get(&m, CS_META_BASE_MODEL), "base.safetensors") == 0);
+    cs_dataset_free(&val);
+    /* Other classes (here the same in another order): a new output layer, named so. */
+    const char *const swapped[] = {"MDAMB231", "T47D"};
+    CHECK(!cs_model_has_classes(&m, swapped, 2) && cs_model_has_classes(&m, CLASSES, 2));
+    r.val_folds = 0;
+    CHECK(cs_finetune(&m, all, 2, swapped, &r, NULL, &err) == CS_OK);
+    CHECK(cs_model_has_classes(&m, swapped, 2) && counts[0] == all->n && counts[1] == 0);
+    free(before);
+    cs_model_free(&m);
+}
+
+static int evaluated;
+static int on_evaluated(void *ctx, int done, int total) {
+    evaluated += done > 0;
+    return 0;
+}
+
+static void test_cross_validate(const cs_dataset *all) {
+    cs_model m;
+    cs_error err;
+    CHECK(cs_model_init(&m, ARCH, TILE, 2, CLASSES, 1, &err) == CS_OK);
+    cs_cv_opts o = {.arch = ARCH, .on_evaluated = on_evaluated};
+    cs_recipe_defaults(&o.recipe, "paper");
+    o.recipe.train.epochs = 1;
+    cs_eval pooled, *folds;
+    int nfolds;
+    cs_eval_init(&pooled, 2);
+    CHECK(cs_cross_validate(&m, all, &o, &pooled, &folds, &nfolds, &err) == CS_OK);
+    CHECK(nfolds == 3 && pooled.n == all->n && evaluated == all->n); /* 3 images a class */
+    int held = 0;
+    for (int k = 0; k < nfolds; k++) {
+        held += folds[k].n;
+        for (int i = 0; i < folds[k].n; i++) CHECK(folds[k].image[i].fold == k + 1);
+        cs_eval_free(&folds[k]);
+    }
+    free(folds);
+    CHECK(held == all->n);
+    cs_eval_free(&pooled);
+
+    /* One image of a class cannot be held out and trained on. */
+    cs_dataset one = {0};
+    cs_image im = {0};
+    for (int i = 0; i < all->n; i++) {
+        if (all->labels[i] == 1 && one.n > 0 && one.labels[one.n - 1] == 1) continue;
+        im = (cs_image){all->images[i].w, all->images[i].h, malloc((size_t)all->images[i].w * all->images[i].h)};
+        memcpy(im.gray, all->images[i].gray, (size_t)im.w * im.h);
+        CHECK(cs_dataset_add(&one, &im, all->labels[i], all->names[i], &err) == CS_OK);
+    }
+    cs_eval_init(&pooled, 2);
+    CHECK(cs_cross_validate(&m, &one, &o, &pooled, &folds, &nfolds, &err) == CS_EINPUT);
+    CHECK(folds == NULL && nfolds == 0 && strstr(err.msg, "MDAMB231 has 1") != NULL);
+    cs_eval_free(&pooled);
+    cs_dataset_free(&one);
+    cs_model_free(&m);
+}
+
+int main(int argc, char **argv) {
+    cs_dataset all = {0}, train = {0}, val = {0};
+    load_fixture(argc, argv, &all, &train, &val, NULL);
+    test_round_trip(&all);
+    test_finetune(&all);
+    test_cross_validate(&all);
+    cs_dataset_free(&all);
+    cs_dataset_free(&train);
+    cs_dataset_free(&val);
+    return test_summary();
+}
