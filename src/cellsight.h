@@ -1,5 +1,29 @@
 /* cellsight.h: ScaffoldNet cell-line classification of brightfield images
-   (Akogo & Palmer 2019), the one public header of the C core.
+   (Akogo & Palmer 2019), the one public header of the C core: models, images,
+   classification, data sets, training, fine-tuning, evaluation and reports.
+
+   Usage: classify an image (build with the library, link -lm -pthread).
+
+       #include <stdio.h>
+       #include "cellsight.h"
+
+       int main(int argc, char **argv) {
+           cs_model m;
+           cs_image im = {0};
+           cs_result res;
+           cs_error e;
+           if (argc != 3 || cs_model_load(&m, argv[1], &e)) return 1;
+           int ok = !cs_image_load(&im, argv[2], &e) && !cs_classify(&m, &im, -1, &res, NULL, NULL, &e);
+           if (ok) {
+               printf("%s %.3f\n", m.classes[res.predicted], res.confidence);
+               cs_result_free(&res);
+           } else {
+               fprintf(stderr, "%s\n", e.msg);
+           }
+           cs_image_free(&im);
+           cs_model_free(&m);
+           return !ok;
+       }
 
    Conventions
    - Every call that can fail returns a cs_status and fills a cs_error (which may
@@ -56,18 +80,6 @@ cs_status cs_fail(cs_error *err, cs_status code, const char *fmt, ...)
 #endif
     ;
 
-/* ---------------------------------------------------------------- random */
-
-/* xoshiro256**: the same seed gives the same weights and the same run everywhere. */
-typedef struct {
-    uint64_t s[4];
-} cs_rng;
-
-void cs_rng_seed(cs_rng *rng, uint64_t seed);
-uint64_t cs_rng_next(cs_rng *rng);
-float cs_rng_uniform(cs_rng *rng);       /* [0, 1) */
-int cs_rng_below(cs_rng *rng, int n);    /* [0, n) */
-
 /* ---------------------------------------------------------------- threads */
 
 /* Worker threads used by the convolutions (natively and in the pthread WASM
@@ -93,9 +105,6 @@ cs_status cs_image_decode(cs_image *im, const void *data, size_t size, cs_error 
    cs_image_info checks them from the header; the page's worker before it
    reads a file and before the browser decodes what stb cannot. */
 cs_status cs_image_check(long long bytes, int w, int h, cs_error *err);
-/* The size from the header alone, checked against the limits as cs_image_decode
-   checks it: a huge image is refused before anything is allocated. */
-cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error *err);
 cs_status cs_image_load(cs_image *im, const char *path, cs_error *err);
 /* 1 if a file's name says it is an image: the formats cs_image_decode reads
    and those it names in its error (TIFF, WebP, HEIC/HEIF, AVIF), by extension
@@ -107,28 +116,9 @@ int cs_image_name(const char *name);
 cs_status cs_image_from_rgba(cs_image *im, const uint8_t *rgba, int w, int h, cs_error *err);
 void cs_image_free(cs_image *im);
 
-/* ---------------------------------------------------------------- tiles */
+/* ---------------------------------------------------------------- augmentation */
 
-/* Non-overlapping tiles from the top-left corner of the image less its bottom
-   crop_bottom rows; partial tiles at the right and bottom are dropped. */
-void cs_tile_grid(int w, int h, int crop_bottom, int tile, int *cols, int *rows);
-
-/* Copies the tile whose top-left pixel is (x, y) into dst as gray / 255 and
-   standardizes it. Returns 1 if the tile is background (almost no structure),
-   judged before standardization. */
-int cs_tile_read(float *dst, const cs_image *im, int x, int y, int tile);
-
-/* In place: (x - mean) / max(std, CS_STD_FLOOR), std the population std. */
-void cs_standardize(float *t, int n);
-
-/* 1 if a tile of gray / 255 values shows almost no structure. */
-int cs_is_background(const float *t, int tile);
-
-/* One of the 8 flips and 90-degree rotations of a square tile (k = 0..7, 0 = as
-   is): bit 0 flips left-right, bit 1 top-bottom, bit 2 then swaps rows and
-   columns. dst and src must not overlap. */
-void cs_tile_dihedral(float *dst, const float *src, int tile, int k);
-
+/* What training does to each crop at random (cs_train_opts.aug). */
 typedef struct {
     int hflip;        /* random horizontal flip (the paper) */
     int dihedral;     /* random one of the 8 flips/rotations (a microscope has no "up") */
@@ -140,17 +130,9 @@ typedef struct {
                          do exposure and the medium's contrast */
 } cs_augment;
 
-/* A standardized training tile centred at (cx, cy) of the image less its bottom
-   crop_bottom rows, transformed as aug says (bilinear, borders repeat the edge
-   pixel as Keras's fill_mode "nearest"). Pixel (x, y) covers [x, x + 1) x
-   [y, y + 1), so the grid tile at (x, y) is centred at (x + tile/2, y + tile/2)
-   and, with aug NULL (a plain crop; rng unused), sampled there equals
-   cs_tile_read's. */
-void cs_tile_sample(float *dst, const cs_image *im, int crop_bottom, float cx, float cy,
-                    int tile, const cs_augment *aug, cs_rng *rng);
-
 /* ---------------------------------------------------------------- network */
 
+/* The network a model holds (its functions: src/net.h). */
 #define CS_MAX_TILE 1024    /* tile side */
 #define CS_MAX_WIDTH 4096   /* channels of a conv layer, units of a dense layer */
 
@@ -178,66 +160,6 @@ typedef struct {
     size_t nparams;
     float *params, *grads; /* one allocation each, layers in order, weight then bias */
 } cs_net;
-
-/* arch: comma-separated layers: convN (3x3 valid + ReLU), pool (2x2 max),
-   gap (global average), dropP (dropout rate P), denseN (N units + ReLU),
-   dense (the output layer, last). NULL or "" means CS_PAPER_ARCH.
-   Weights start at zero; see cs_net_glorot. */
-cs_status cs_net_init(cs_net *net, const char *arch, int tile, int nclasses, cs_error *err);
-void cs_net_free(cs_net *net);
-void cs_net_glorot(cs_net *net, cs_rng *rng); /* Glorot-uniform weights, zero biases */
-/* Index of the first layer after the global pooling: the "head" that
-   fine-tuning in head mode trains on precomputed features. */
-int cs_net_head(const cs_net *net);
-/* Multiply-adds of one tile's forward pass, as the direct convolution does them. */
-double cs_net_macs(const cs_net *net);
-/* Multiplies the kernels actually execute for one tile, where Winograd's
-   convolutions need fewer than cs_net_macs counts: the forward pass (train 0),
-   or a training step (train 1): forward, input gradients of every layer but
-   the first, weight gradients (Adam's updates not counted). */
-double cs_net_executed_macs(const cs_net *net, int train);
-
-typedef struct cs_workspace cs_workspace; /* activations for up to max_batch tiles */
-cs_workspace *cs_workspace_new(const cs_net *net, int max_batch, cs_error *err);
-/* One for forward passes only (cs_net_backward returns NaN), faster and
-   smaller: the spatial layers keep the activations of a few tiles at a time
-   for each thread (cs_threads() when it is made), which then stay in the
-   cache (for the paper's network, 8 MB a thread in place of 64 for 8 tiles,
-   and about 1.3 times as fast). cs_net_activation is then valid for layer
-   `from` and from cs_net_head on; a pass from inside [1, cs_net_head) is refused. */
-cs_workspace *cs_workspace_new_inference(const cs_net *net, int max_batch, cs_error *err);
-void cs_workspace_free(cs_workspace *ws);
-
-/* Forward pass of layers [from, nlayers) on B inputs x of layer `from` (tiles
-   [B][tile][tile] for from = 0). train != 0 applies dropout drawn from rng.
-   Writes probs [B][nclasses] (two classes: p0 = 1 - s, p1 = s). */
-void cs_net_forward(const cs_net *net, cs_workspace *ws, int from, const float *x, int B,
-                    int train, cs_rng *rng, float *probs);
-/* The input of layer i [B][h][w][c] as of the last forward pass (i = nlayers: the logits). */
-const float *cs_net_activation(const cs_workspace *ws, int i);
-/* After cs_net_forward: mean (weighted) cross-entropy of labels [B], and the
-   gradients of every parameter of layers [from, nlayers) in net->grads
-   (overwritten). class_weight [nclasses] may be NULL (all 1). */
-float cs_net_backward(cs_net *net, cs_workspace *ws, int from, const int *labels,
-                      const float *class_weight, int B);
-/* Loss only, no gradients (validation). */
-float cs_net_loss(const cs_net *net, const float *probs, const int *labels,
-                  const float *class_weight, int B);
-
-/* ---------------------------------------------------------------- Adam */
-
-typedef struct {
-    float lr, beta1, beta2, eps;
-    long t;
-    size_t n;
-    float *m, *v;
-} cs_adam;
-
-/* lr 1e-3, betas (0.9, 0.999), eps 1e-8 as PyTorch. */
-cs_status cs_adam_init(cs_adam *opt, size_t nparams, cs_error *err);
-void cs_adam_free(cs_adam *opt);
-/* One step on params [from, n) (from > 0 leaves the frozen front untouched). */
-void cs_adam_step(cs_adam *opt, float *params, const float *grads, size_t from);
 
 /* ---------------------------------------------------------------- models */
 
@@ -267,6 +189,25 @@ typedef struct {
    Tensors are named as PyTorch names a module's parameters: conv1.weight
    [32,1,3,3], conv1.bias, ..., fc2.weight [K or 1, 32], fc2.bias, convN and fcN
    numbered in the order of the arch. */
+
+/* Metadata keys and values spelled in more than one place. */
+#define CS_META_CLASSES "classes"
+#define CS_META_CROP_BOTTOM "crop_bottom"
+#define CS_META_THRESHOLD "threshold"
+#define CS_META_TTA "tta"
+#define CS_TTA_DIHEDRAL8 "dihedral8"
+#define CS_TTA_NONE "none"
+/* Written by training (cs_train, cs_fit) and read back by cs_recipe_from_model. */
+#define CS_META_PROTOCOL "protocol"
+#define CS_META_BASE_MODEL "base_model"
+#define CS_META_VAL_SPLIT "val_split"     /* "images 2/2" or "rows 2/2" */
+#define CS_SPLIT_IMAGES "images"
+#define CS_SPLIT_ROWS "rows"
+#define CS_AUGMENT_DIHEDRAL8 "dihedral8"  /* in metadata augment, e.g. "dihedral8,rotate5" */
+#define CS_AUGMENT_HFLIP "hflip"
+#define CS_AUGMENT_NONE "none"
+#define CS_SCHEDULE_COSINE "cosine"       /* lr_schedule "cosine to 1e-05" */
+#define CS_SCHEDULE_CONSTANT "constant"
 
 /* A fresh model with Glorot weights from seed; classes may be NULL (class0, ...). */
 cs_status cs_model_init(cs_model *m, const char *arch, int tile, int nclasses,
@@ -315,9 +256,6 @@ typedef int (*cs_progress_fn)(void *ctx, int done, int total);
 cs_status cs_classify(const cs_model *m, const cs_image *im, int crop_bottom, cs_result *res,
                       cs_progress_fn progress, void *ctx, cs_error *err);
 void cs_result_free(cs_result *res);
-/* The class a probability vector votes for (the threshold for two classes). */
-int cs_model_decide(const cs_model *m, const float *probs);
-
 /* ---------------------------------------------------------------- data sets */
 
 typedef struct {
@@ -339,25 +277,6 @@ void cs_dataset_free(cs_dataset *ds);
    may be NULL. Native and WASI only. */
 cs_status cs_dataset_load(cs_dataset *ds, const char *dir, const char *const *classes,
                           int nclasses, char **skipped, char **bad, cs_error *err);
-/* Validation by image: for each class, its images of rank i % nfolds == fold
-   (in data-set order) go to val, the rest to train; with two images per class
-   and two folds, fold 0 and 1 train on one image of each class and validate on
-   the other. A class with a single image is split by region instead: its tile
-   rows are cut into nfolds bands (fold 0 the bottom one); val gets the band,
-   train the parts above and below, each named "<name> (rows y0-y1)" for the
-   rows it shows once cropped. Train with the same tile and crop_bottom: each
-   part keeps crop_bottom rows of what lies below it, which that crop removes,
-   so no training crop reads a validation pixel. train and val get copies of
-   the pixels: free all three data sets. */
-cs_status cs_dataset_split(const cs_dataset *all, int fold, int nfolds, int tile, int crop_bottom,
-                           cs_dataset *train, cs_dataset *val, cs_error *err);
-/* As cs_dataset_split, but every image is split by region, whatever its class
-   holds: validation gets band `fold` of the tile rows of each image, so that a
-   model trains on every image (all the wells and times) yet validates on
-   pixels it never sees. */
-cs_status cs_dataset_split_rows(const cs_dataset *all, int fold, int nfolds, int tile,
-                                int crop_bottom, cs_dataset *train, cs_dataset *val, cs_error *err);
-
 /* ---------------------------------------------------------------- training */
 
 typedef struct {
@@ -418,11 +337,50 @@ void cs_train_defaults(cs_train_opts *o, const char *protocol);
 cs_status cs_train(cs_model *m, const cs_dataset *train, const cs_dataset *val,
                    const cs_train_opts *o, cs_error *err);
 
+/* A run as a recipe: the cs_train options, how validation images are split
+   off the data, and a threshold to impose. */
+typedef void (*cs_split_fn)(void *ctx, const cs_dataset *train, const cs_dataset *val);
+typedef struct {
+    cs_train_opts train;
+    int val_folds;      /* validate on part val_fold (0-based) of val_folds (cs_dataset_split,
+                           or cs_dataset_split_rows with val_rows); 0: no validation, the
+                           last epoch kept */
+    int val_fold;
+    int val_rows;
+    int record_split;   /* record the split as metadata val_split, which
+                           cs_recipe_from_model reads back */
+    double threshold;   /* NaN: as train.auto_threshold says; else recorded as `threshold` */
+    cs_split_fn on_split; /* if not NULL: given the split (and train.ctx) before training */
+} cs_recipe;
+
+/* cs_train_defaults for the protocol, validation on the last of 2 parts, no
+   imposed threshold. */
+void cs_recipe_defaults(cs_recipe *r, const char *protocol);
+/* "Train as recorded": overlays on r the options m's metadata records (epochs,
+   batch, lr, augment, seed, ...; tta and crop_bottom from m; the val_split). */
+void cs_recipe_from_model(cs_recipe *r, const cs_model *m);
+/* The training options in one line for people ("epochs 8, batch 32, ..."). */
+void cs_recipe_describe(char *buf, size_t size, const cs_train_opts *o);
+/* Splits data as r says and trains m on it (cs_train), then imposes r's
+   threshold. val, if not NULL, gets the validation images (free it). */
+cs_status cs_fit(cs_model *m, const cs_dataset *data, const cs_recipe *r, cs_dataset *val,
+                 cs_error *err);
+
 /* Fine-tuning to new classes: the output layer is resized to nclasses (names
    may be NULL: class0, ...) and re-initialised (Glorot, from seed); every other
    layer is kept. The threshold goes back to 0.5. */
 cs_status cs_model_set_classes(cs_model *m, int nclasses, const char *const *names,
                                uint64_t seed, cs_error *err);
+/* 1 if m's classes are names [n], in that order. */
+int cs_model_has_classes(const cs_model *m, const char *const *names, int n);
+/* Fine-tunes m on data, whose labels index classes [nclasses] (other classes
+   than m's, or in another order, give a new output layer, from r->train.seed):
+   cs_fit with r, whose train options are usually cs_train_defaults's "head" or
+   "full" and whose train.base_model names the base. On failure m must be
+   thrown away: its classes may have changed. */
+cs_status cs_finetune(cs_model *m, const cs_dataset *data, int nclasses,
+                      const char *const *classes, const cs_recipe *r, cs_dataset *val,
+                      cs_error *err);
 
 /* ---------------------------------------------------------------- metrics */
 
@@ -438,42 +396,11 @@ typedef struct cs_metrics {
 
 void cs_metrics_init(cs_metrics *mt, int nclasses);
 void cs_metrics_free(cs_metrics *mt);
-cs_status cs_metrics_add(cs_metrics *mt, const float *probs, int label, int predicted,
-                         cs_error *err);
 double cs_metrics_accuracy(const cs_metrics *mt);
 /* Mean cross-entropy -log p[label], p clamped to 1e-7 as Keras does. */
 double cs_metrics_loss(const cs_metrics *mt);
-/* Share of samples whose true class is among the five most probable (ties in
-   its favour). Meant for more than five classes. */
-double cs_metrics_top5(const cs_metrics *mt);
 /* confusion [nclasses][nclasses]: row = true class, column = predicted class. */
 void cs_metrics_confusion(const cs_metrics *mt, int *confusion);
-
-typedef struct {
-    double precision, recall, f1; /* 0 where undefined (no sample predicted or present) */
-    int support;                  /* samples whose true class it is */
-    int correct;                  /* of those, the ones predicted right */
-} cs_class_figures;
-cs_class_figures cs_metrics_class(const cs_metrics *mt, int c);
-
-/* A ROC curve: points from (0, 0) to (1, 1), one per distinct score, samples
-   with equal scores taken as one step (so ties count half in the AUC). */
-typedef struct {
-    int n;
-    float *fpr, *tpr;
-    float *threshold;   /* point i: positive when score >= threshold[i] (point 0: +inf) */
-    double auc;         /* trapezoid area; NaN without positives or negatives */
-} cs_roc;
-
-cs_status cs_roc_compute(cs_roc *roc, const float *score, const uint8_t *positive, int n,
-                         cs_error *err);
-/* Two classes: p1 against class 1. More: micro-averaged one-vs-rest (every
-   sample and class a score p[c], positive when c is the true class). */
-cs_status cs_metrics_roc(const cs_metrics *mt, cs_roc *roc, cs_error *err);
-void cs_roc_free(cs_roc *roc);
-/* The threshold that maximises tpr - fpr (Youden's J), halfway between that
-   point's score and the next lower one; 0.5 if no point beats chance. */
-float cs_roc_best_threshold(const cs_roc *roc);
 
 /* An evaluation: tile figures over the non-background tiles of every image,
    image figures over the images, and each image's result. */
@@ -496,6 +423,33 @@ void cs_eval_init(cs_eval *ev, int nclasses);
 void cs_eval_free(cs_eval *ev);
 cs_status cs_eval_add(cs_eval *ev, const char *file, int label, int fold, const cs_result *res,
                       cs_error *err);
+
+/* Classifies every image of ds with m (its own crop and tta) into ev, the
+   images counted as held out by fold (0: none). progress, if not NULL, is
+   called with 0 first, then after each image; a nonzero return cancels. */
+cs_status cs_evaluate(const cs_model *m, const cs_dataset *ds, int fold, cs_eval *ev,
+                      cs_progress_fn progress, void *ctx, cs_error *err);
+
+/* Cross-validation by image: as many folds as the rarest class has images
+   (two at least); each fold trains a model on the other images and tests it
+   on its own. */
+typedef struct {
+    cs_recipe recipe;     /* each fold's training; with train.base_model set (a
+                             fine-tuned model), each fold starts from that file
+                             again, else from a fresh model of arch and tile */
+    const char *arch;     /* NULL: the paper's */
+    int tile;
+    void (*on_fold)(void *ctx, int fold, int nfolds, const cs_dataset *test); /* fold from 1 */
+    cs_progress_fn on_evaluated; /* a fold's test images classified, as cs_evaluate's */
+    void *ctx;            /* for on_fold and on_evaluated */
+} cs_cv_opts;
+
+/* all's labels index m's classes; m gives the classes and, for fresh models,
+   the seed's run (recipe.train.seed). pooled (cs_eval_init'ed for m's classes)
+   gets every held-out image; *folds (free each with cs_eval_free, then the
+   array) gets each fold's. On failure *folds is NULL and *nfolds 0. */
+cs_status cs_cross_validate(const cs_model *m, const cs_dataset *all, const cs_cv_opts *o,
+                            cs_eval *pooled, cs_eval **folds, int *nfolds, cs_error *err);
 
 /* ---------------------------------------------------------------- reports */
 

@@ -3,12 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cellsight.h"
+#include "internal.h"
 
-/* Tiles (with TTA: transformed tiles) per forward pass. A batch is the
-   network's whole working memory (the paper's network: about 14 MB a tile),
-   so it stays small whatever the image's size; 8 also holds one tile's 8
-   symmetries. */
+/* Tiles (with TTA: transformed tiles) per forward pass. An inference
+   workspace holds one batch's inputs and each thread's tiles going through
+   the convolutions, so memory does not grow with the image; 8 also holds one
+   tile's 8 symmetries. */
 #define BATCH 8
 
 int cs_model_decide(const cs_model *m, const float *probs) {

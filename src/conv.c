@@ -52,7 +52,7 @@ double cs_conv3x3_executed_macs(int ci, int co, int oh, int ow) {
 /* w [Co][Ci][3][3] -> wp [Co / CS_CB][ky][kx][Ci][CS_CB], channels >= co zero.
    flip: the input gradient's weights, wp[...][i][o] = w[i][o][2 - ky][2 - kx],
    with ci = the layer's Co and co = its Ci. */
-static float *pack_weights(const float *w, int ci, int co, int flip) {
+static float *pack_direct_weights(const float *w, int ci, int co, int flip) {
     int ncob = cs_ceil_div(co, CS_CB);
     float *wp = calloc((size_t)ncob * 9 * ci * CS_CB, sizeof(float));
     if (!wp) return NULL;
@@ -131,7 +131,7 @@ static void fwd_block_r(int r, float *out, int ostride, int nc, const float *con
 }
 
 /* One output row out [ow][co] from the 3 input rows rows[ky] [ow + 2][ci].
-   wp as pack_weights, bias padded to whole blocks. */
+   wp as pack_direct_weights, bias padded to whole blocks. */
 static void fwd_row(float *out, const float *const rows[3], int ow, int ci, int co,
                     const float *wp, const float *bias, int relu) {
     int nb = cs_ceil_div(ow, CS_PIX);          /* blocks of balanced sizes <= CS_PIX */
@@ -167,18 +167,12 @@ static void fwd_task(void *ctx, int t) {
     }
 }
 
-float *cs_conv_pad_bias(const float *bias, int co) {
-    float *bp = calloc((size_t)cs_ceil_div(co, CS_CB) * CS_CB, sizeof(float));
-    if (bp && bias) memcpy(bp, bias, sizeof(float) * co);
-    return bp;
-}
-
 void cs_conv3x3_forward(float *out, const float *in, const float *w, const float *bias,
                         int B, int H, int W, int Ci, int Co, int relu) {
     if (B <= 0 || H < 3 || W < 3) return;
     if (cs_conv3x3_by_winograd(Ci) && cs_conv3x3_winograd(out, in, w, bias, B, H, W, Ci, Co, 0, 0, relu) == 0)
         return;
-    float *wp = pack_weights(w, Ci, Co, 0), *bp = cs_conv_pad_bias(bias, Co);
+    float *wp = pack_direct_weights(w, Ci, Co, 0), *bp = cs_conv_pad_bias(bias, Co);
     if (!wp || !bp) { /* out of memory: the slow way needs none */
         cs_conv3x3_forward_ref(out, in, w, bias, B, H, W, Ci, Co, relu);
     } else {
@@ -339,7 +333,7 @@ void cs_conv3x3_backward(float *din, float *dw, float *dbias, const float *dout,
     float *dbp = calloc((size_t)nchunk * CoP, sizeof(float));
     /* din by Winograd if it is faster (see the forward), else the direct kernel's weights */
     int din_direct = din && !cs_conv3x3_by_winograd(Co);
-    float *wp = din_direct ? pack_weights(w, Co, Ci, 1) : NULL, *zero = din_direct ? cs_conv_pad_bias(NULL, Ci) : NULL;
+    float *wp = din_direct ? pack_direct_weights(w, Co, Ci, 1) : NULL, *zero = din_direct ? cs_conv_pad_bias(NULL, Ci) : NULL;
     int failed = !dwp || !dbp || (din_direct && (!wp || !zero));
     if (!failed) {
         dw_job dj = {dwp, dbp, in, dout, B, H, W, Ci, Co, CoP, nchunk, 0};
@@ -370,7 +364,18 @@ void cs_conv3x3_backward(float *din, float *dw, float *dbias, const float *dout,
     free(zero);
 }
 
+int cs_conv3x3_forward_gap(float *gap, const float *in, const float *w, const float *bias,
+                           int B, int H, int W, int Ci, int Co, int relu) {
+    if (!cs_conv3x3_by_winograd(Ci)) return -1;
+    return cs_conv3x3_winograd_gap(gap, in, w, bias, B, H, W, Ci, Co, relu);
+}
+
 #else /* no vector extensions: the reference */
+
+int cs_conv3x3_forward_gap(float *gap, const float *in, const float *w, const float *bias,
+                           int B, int H, int W, int Ci, int Co, int relu) {
+    return -1;
+}
 
 void cs_conv3x3_forward(float *out, const float *in, const float *w, const float *bias,
                         int B, int H, int W, int Ci, int Co, int relu) {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cellsight.h"
+#include "internal.h"
 
 cs_status cs_dataset_add(cs_dataset *ds, cs_image *im, int label, const char *name, cs_error *err) {
     size_t n = (size_t)ds->n + 1;
@@ -64,11 +64,6 @@ static int compare_names(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void free_names(char **names, int n) {
-    for (int i = 0; i < n; i++) free(names[i]);
-    free(names);
-}
-
 /* The visible entries of folder `dir` of the given type (S_IFREG or S_IFDIR),
    sorted by name so that every run sees the images in the same order. */
 static cs_status list_folder(const char *dir, int type, char ***names, int *n, cs_error *err) {
@@ -96,7 +91,7 @@ static cs_status list_folder(const char *dir, int type, char ***names, int *n, c
     }
     closedir(d);
     if (st != CS_OK) {
-        free_names(*names, *n);
+        cs_free_names(*names, *n);
         *names = NULL;
         *n = 0;
         return st;
@@ -136,7 +131,7 @@ static cs_status load_class(cs_dataset *ds, const char *dir, const char *cls, in
         cs_image_free(&im);
         loaded += st == CS_OK;
     }
-    free_names(files, nfiles);
+    cs_free_names(files, nfiles);
     if (st == CS_OK && loaded == 0)
         st = cs_fail(err, CS_EINPUT, "class folder %s has no images that decode", folder);
     return st;
@@ -157,7 +152,7 @@ cs_status cs_dataset_load(cs_dataset *ds, const char *dir, const char *const *cl
         if (!named && !list_append(skipped, "%s", folders[f]))
             st = cs_fail(err, CS_ENOMEM, "out of memory listing skipped folders");
     }
-    free_names(folders, nfolders);
+    cs_free_names(folders, nfolders);
     for (int c = 0; c < nclasses && st == CS_OK; c++) st = load_class(ds, dir, classes[c], c, skipped, bad, err);
     if (st != CS_OK) {
         cs_dataset_free(ds);

@@ -1,11 +1,11 @@
 /* finetune.c: a loaded model taught new classes. The features the network has
    learnt are kept; only the output layer, whose units are the classes, starts
-   again. Training itself is cs_train's (head_only for head mode). */
+   again. Training itself is cs_fit's (cs_train, head_only for head mode). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cellsight.h"
+#include "internal.h"
 
 /* "a,b,c", the form of metadata `classes`; NULL names give class0, class1, ... */
 static char *join_names(int n, const char *const *names) {
@@ -48,7 +48,7 @@ cs_status cs_model_set_classes(cs_model *m, int nclasses, const char *const *nam
     char **old_classes = m->classes;
     m->net = net;
     m->classes = NULL;
-    st = cs_model_set(m, "classes", joined, err);
+    st = cs_model_set(m, CS_META_CLASSES, joined, err);
     free(joined);
     if (st != CS_OK) {
         m->net = old;
@@ -59,5 +59,21 @@ cs_status cs_model_set_classes(cs_model *m, int nclasses, const char *const *nam
     for (int c = 0; c < old.nclasses; c++) free(old_classes[c]);
     free(old_classes);
     cs_net_free(&old);
-    return cs_model_set(m, "threshold", "0.5", err);
+    return cs_model_set(m, CS_META_THRESHOLD, "0.5", err);
+}
+
+int cs_model_has_classes(const cs_model *m, const char *const *names, int n) {
+    if (n != m->net.nclasses) return 0;
+    for (int c = 0; c < n; c++)
+        if (strcmp(names[c], m->classes[c]) != 0) return 0;
+    return 1;
+}
+
+cs_status cs_finetune(cs_model *m, const cs_dataset *data, int nclasses,
+                      const char *const *classes, const cs_recipe *r, cs_dataset *val,
+                      cs_error *err) {
+    cs_status st = CS_OK;
+    if (!cs_model_has_classes(m, classes, nclasses))
+        st = cs_model_set_classes(m, nclasses, classes, r->train.seed, err);
+    return st ? st : cs_fit(m, data, r, val, err);
 }

@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "cellsight.h"
+#include "internal.h"
 
 /* Only the formats a microscope or a photo editor hands us: fewer parsers
    exposed to hostile files. */

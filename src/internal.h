@@ -1,89 +1,60 @@
-/* internal.h: what the core's files share and users do not need. */
+/* internal.h: what the core's files share and users do not need, with the
+   internal headers by concern: net.h (network, workspaces, Adam, random
+   numbers), tiles.h, kernels.h (convolutions and layers) and metrics.h. */
 #ifndef CS_INTERNAL_H
 #define CS_INTERNAL_H
 
 #include "cellsight.h"
+#include "kernels.h"
+#include "metrics.h"
+#include "net.h"
+#include "tiles.h"
 
-/* Valid 3x3 convolution, channels-last (conv.c).
-   in [B][H][W][Ci], out [B][H-2][W-2][Co], w [Co][Ci][3][3] (PyTorch), bias [Co].
-   relu != 0 fuses max(0, .) into the output. */
-void cs_conv3x3_forward(float *out, const float *in, const float *w, const float *bias,
-                        int B, int H, int W, int Ci, int Co, int relu);
-/* dout [B][H-2][W-2][Co] is the gradient after the ReLU mask (the caller applies
-   it). Writes (overwrites) dw [Co][Ci][3][3] and dbias [Co], summed over the batch,
-   and din [B][H][W][Ci] unless din is NULL (the first layer needs none). */
-void cs_conv3x3_backward(float *din, float *dw, float *dbias, const float *dout,
-                         const float *in, const float *w, int B, int H, int W, int Ci, int Co);
+/* Fails with e's code and message said of `what` ("what: message"), unless
+   the message names it already. err may be e. */
+cs_status cs_fail_in(cs_error *err, const char *what, const cs_error *e);
+/* Frees names [n] and the array (modelfile.c); names may be NULL. */
+void cs_free_names(char **names, int n);
 
-/* The same by Winograd's F(4x4, 3x3) (winograd.c), 4 times fewer multiplies,
-   on in zero-padded by pad pixels: out [B][H+2pad-2][W+2pad-2][Co]. bias NULL:
-   zeros. flip: the input gradient's convolution, with w the layer's [Ci][Co][3][3]
-   turned by 180 degrees (Ci, Co here are the layer's Co, Ci). Returns 0, or -1
-   when out of memory (out is then incomplete). */
-int cs_conv3x3_winograd(float *out, const float *in, const float *w, const float *bias,
-                        int B, int H, int W, int Ci, int Co, int pad, int flip, int relu);
-/* The same forward (pad 0) averaged over each image's outputs, which are not
-   stored: gap [B][Co], as cs_gap_forward of out, rounded differently. */
-int cs_conv3x3_winograd_gap(float *gap, const float *in, const float *w, const float *bias,
-                            int B, int H, int W, int Ci, int Co, int relu);
-/* The input channels from which cs_conv3x3_forward and _backward's input
-   gradient go by Winograd: with fewer, the transforms cost more than the
-   multiplies saved (measured: from 6 to 8 with AVX2 and AVX-512, 4 in WASM). */
-#if defined(__wasm__)
-#define CS_WINOGRAD_MIN_CI 4
-#else
-#define CS_WINOGRAD_MIN_CI 8
-#endif
-/* The dispatch's rule, for the kernels and for counting (conv.c): whether a
-   3x3 convolution of ci input channels goes by Winograd (the input gradient's
-   ci being the layer's Co), unless its allocation fails; and the multiplies it
-   then executes for one image's oh x ow outputs (cs_net_executed_macs). */
-int cs_conv3x3_by_winograd(int ci);
-double cs_conv3x3_executed_macs(int ci, int co, int oh, int ow);
+/* What a run of cs_train did, recorded among its options (recipe.c). */
+typedef struct {
+    int epochs_run, best_epoch;
+    int crop_bottom;    /* the rows cropped, the model's if the options said -1 */
+} cs_run_record;
+/* Records o and run in m's metadata, in the order model files have them. */
+cs_status cs_recipe_record(cs_model *m, const cs_train_opts *o, const cs_run_record *run,
+                           cs_error *err);
+/* Records r's validation split as val_split ("images 2/2"). */
+cs_status cs_recipe_record_split(cs_model *m, const cs_recipe *r, cs_error *err);
 
-/* For the vector kernels of conv.c and winograd.c: */
-static inline int cs_ceil_div(int a, int b) { return (a + b - 1) / b; }
-/* The bias padded with zeros to whole blocks of output channels (NULL: all zeros). */
-float *cs_conv_pad_bias(const float *bias, int co);
-/* Weight k = 3 ky + kx from input channel i to output o of the convolution the
-   kernels run: the layer's w [co][ci][3][3], or with flip the input gradient's,
-   w [i][o] turned by 180 degrees (ci, co then being the layer's Co, Ci). */
-static inline float cs_conv3x3_weight(const float *w, int ci, int co, int o, int i, int k, int flip) {
-    return flip ? w[(i * co + o) * 9 + 8 - k] : w[(o * ci + i) * 9 + k];
-}
+/* ---------------------------------------------------------------- images, models, data sets */
 
-/* Plain-C versions of the same, the reference the fast kernels are tested against. */
-void cs_conv3x3_forward_ref(float *out, const float *in, const float *w, const float *bias,
-                            int B, int H, int W, int Ci, int Co, int relu);
-void cs_conv3x3_backward_ref(float *din, float *dw, float *dbias, const float *dout,
-                             const float *in, const float *w, int B, int H, int W, int Ci, int Co);
+/* The size from the header alone, checked against the limits as cs_image_decode
+   checks it: a huge image is refused before anything is allocated. */
+cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error *err);
+/* The class a probability vector votes for (the threshold for two classes). */
+int cs_model_decide(const cs_model *m, const float *probs);
 
-/* The layers (layers.c), each a forward/backward pair on B tiles, channels-last.
-   Backward passes take dout, the loss's gradient at the output, and overwrite
-   the gradients of the parameters (summed over the batch) and din, the
-   gradient at the input, unless din is NULL. conv and dense apply their ReLU
-   mask to dout in place. */
-void cs_conv_forward(float *out, const float *in, const float *w, const float *bias,
-                     int B, int H, int W, int Ci, int Co, int relu);
-void cs_conv_backward(float *din, float *dw, float *dbias, float *dout, const float *out,
-                      const float *in, const float *w, int B, int H, int W, int Ci, int Co,
-                      int relu);
-void cs_maxpool_forward(float *out, const float *in, int B, int H, int W, int C);
-void cs_maxpool_backward(float *din, const float *dout, const float *in, int B, int H, int W,
-                         int C);
-void cs_gap_forward(float *out, const float *in, int B, int H, int W, int C);
-/* A convolution then global average pooling, out [B][Co], without keeping the
-   convolution's output where Winograd applies (else in scratch [B][H-2][W-2][Co]). */
-void cs_conv_gap_forward(float *out, float *scratch, const float *in, const float *w, const float *bias,
-                         int B, int H, int W, int Ci, int Co, int relu);
-void cs_gap_backward(float *din, const float *dout, int B, int H, int W, int C);
-/* rng NULL: inference, the identity (mask all 1). */
-void cs_dropout_forward(float *out, float *mask, const float *in, size_t n, float p, cs_rng *rng);
-void cs_dropout_backward(float *din, const float *dout, const float *mask, size_t n);
-void cs_dense_forward(float *out, const float *in, const float *w, const float *bias,
-                      int B, int I, int O, int relu);
-void cs_dense_backward(float *din, float *dw, float *dbias, float *dout, const float *out,
-                       const float *in, const float *w, int B, int I, int O, int relu);
+/* Validation by image: for each class, its images of rank i % nfolds == fold
+   (in data-set order) go to val, the rest to train; with two images per class
+   and two folds, fold 0 and 1 train on one image of each class and validate on
+   the other. A class with a single image is split by region instead: its tile
+   rows are cut into nfolds bands (fold 0 the bottom one); val gets the band,
+   train the parts above and below, each named "<name> (rows y0-y1)" for the
+   rows it shows once cropped. Train with the same tile and crop_bottom: each
+   part keeps crop_bottom rows of what lies below it, which that crop removes,
+   so no training crop reads a validation pixel. train and val get copies of
+   the pixels: free all three data sets. */
+cs_status cs_dataset_split(const cs_dataset *all, int fold, int nfolds, int tile, int crop_bottom,
+                           cs_dataset *train, cs_dataset *val, cs_error *err);
+/* As cs_dataset_split, but every image is split by region, whatever its class
+   holds: validation gets band `fold` of the tile rows of each image, so that a
+   model trains on every image (all the wells and times) yet validates on
+   pixels it never sees. */
+cs_status cs_dataset_split_rows(const cs_dataset *all, int fold, int nfolds, int tile,
+                                int crop_bottom, cs_dataset *train, cs_dataset *val, cs_error *err);
+
+/* ---------------------------------------------------------------- threads */
 
 /* Runs fn(ctx, i) for i in [0, n) on the worker threads (threads.c); returns when all are done. */
 typedef void (*cs_task_fn)(void *ctx, int i);

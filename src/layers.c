@@ -97,9 +97,7 @@ void cs_gap_forward(float *out, const float *in, int B, int H, int W, int C) {
 
 void cs_conv_gap_forward(float *out, float *scratch, const float *in, const float *w, const float *bias,
                          int B, int H, int W, int Ci, int Co, int relu) {
-#if CS_HAVE_VECTORS
-    if (cs_conv3x3_by_winograd(Ci) && cs_conv3x3_winograd_gap(out, in, w, bias, B, H, W, Ci, Co, relu) == 0) return;
-#endif
+    if (cs_conv3x3_forward_gap(out, in, w, bias, B, H, W, Ci, Co, relu) == 0) return;
     cs_conv_forward(scratch, in, w, bias, B, H, W, Ci, Co, relu);
     cs_gap_forward(out, scratch, B, H - 2, W - 2, Co);
 }

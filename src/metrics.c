@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cellsight.h"
+#include "internal.h"
 
 void cs_metrics_init(cs_metrics *mt, int nclasses) {
     memset(mt, 0, sizeof *mt);

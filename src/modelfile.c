@@ -27,7 +27,7 @@ static int parse_int(const char *s, long lo, long hi, int *out) {
     return 1;
 }
 
-static void free_names(char **names, int n) {
+void cs_free_names(char **names, int n) {
     for (int i = 0; i < n && names; i++) free(names[i]);
     free(names);
 }
@@ -65,7 +65,7 @@ static cs_status split_classes(const char *list, char ***out, int *n, cs_error *
         p += len;
     }
     if (s) {
-        free_names(names, k);
+        cs_free_names(names, k);
         return s;
     }
     *out = names;
@@ -119,25 +119,25 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
         if (!parse_int(value, 1, INT_MAX, &n) || n != m->net.tile)
             return cs_fail(err, CS_EINPUT, "metadata tile \"%.20s\" is not the network's tile side %d", value,
                            m->net.tile);
-    } else if (!strcmp(key, "classes")) {
+    } else if (!strcmp(key, CS_META_CLASSES)) {
         cs_status s = split_classes(value, &names, &n, err);
         if (s) return s;
         if (n != m->net.nclasses) {
-            free_names(names, n);
+            cs_free_names(names, n);
             return cs_fail(err, CS_EINPUT, "metadata classes names %d classes, but the network has %d", n,
                            m->net.nclasses);
         }
-    } else if (!strcmp(key, "threshold")) {
+    } else if (!strcmp(key, CS_META_THRESHOLD)) {
         f = strtof(value, &end);
         if (end == value || *end || !(f >= 0 && f <= 1))
             return cs_fail(err, CS_EINPUT, "metadata threshold \"%.20s\" is not a number from 0 to 1", value);
         float_field = &m->threshold;
-    } else if (!strcmp(key, "tta")) {
-        if (strcmp(value, "none") && strcmp(value, "dihedral8"))
+    } else if (!strcmp(key, CS_META_TTA)) {
+        if (strcmp(value, CS_TTA_NONE) && strcmp(value, CS_TTA_DIHEDRAL8))
             return cs_fail(err, CS_EINPUT, "metadata tta \"%.20s\" is neither none nor dihedral8", value);
-        n = !strcmp(value, "dihedral8");
+        n = !strcmp(value, CS_TTA_DIHEDRAL8);
         int_field = &m->tta;
-    } else if (!strcmp(key, "crop_bottom")) {
+    } else if (!strcmp(key, CS_META_CROP_BOTTOM)) {
         if (!parse_int(value, 0, CS_MAX_IMAGE_SIDE, &n))
             return cs_fail(err, CS_EINPUT, "metadata crop_bottom \"%.20s\" is not a number of rows from 0 to %d", value,
                            CS_MAX_IMAGE_SIDE);
@@ -145,13 +145,13 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
     }
     cs_status s = store(m, key, value, err);
     if (s) {
-        free_names(names, n);
+        cs_free_names(names, n);
         return s;
     }
     if (float_field) *float_field = f;
     if (int_field) *int_field = n;
     if (names) {
-        free_names(m->classes, m->net.nclasses);
+        cs_free_names(m->classes, m->net.nclasses);
         m->classes = names;
     }
     return CS_OK;
@@ -214,7 +214,7 @@ cs_status cs_model_init(cs_model *m, const char *arch, int tile, int nclasses, c
 }
 
 void cs_model_free(cs_model *m) {
-    free_names(m->classes, m->net.nclasses);
+    cs_free_names(m->classes, m->net.nclasses);
     for (int i = 0; i < m->nmeta; i++) {
         free(m->meta[i].key);
         free(m->meta[i].value);
@@ -271,7 +271,7 @@ static cs_status build_net(cs_model *m, const cs_safetensors *st, cs_error *err)
     if (classes) {
         char **names;
         if ((s = split_classes(classes, &names, &nclasses, err))) return s;
-        free_names(names, nclasses);
+        cs_free_names(names, nclasses);
     } else if ((s = count_outputs(st, arch, tile, &nclasses, err))) {
         return s;
     }

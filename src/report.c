@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cellsight.h"
+#include "internal.h"
 
 /* ---------------------------------------------------------------- JSON */
 

@@ -1,5 +1,5 @@
 /* rng.c: xoshiro256** seeded by splitmix64, so runs repeat on every platform. */
-#include "cellsight.h"
+#include "internal.h"
 
 static uint64_t splitmix64(uint64_t *x) {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);

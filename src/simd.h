@@ -5,6 +5,9 @@
 #ifndef CS_SIMD_H
 #define CS_SIMD_H
 
+#include <stdlib.h>
+#include <string.h>
+
 #if defined(__GNUC__) || defined(__clang__)
 #define CS_HAVE_VECTORS 1
 
@@ -35,6 +38,14 @@ static inline void cs_store(float *p, cs_vf v) { *(cs_vf_u *)p = v; }
 /* x where m > 0, else 0; ReLU is x where x > 0. */
 static inline cs_vf cs_where_positive(cs_vf x, cs_vf m) { return (cs_vf)((cs_vi)(m > (cs_vf){0}) & (cs_vi)x); }
 static inline cs_vf cs_relu(cs_vf v) { return cs_where_positive(v, v); }
+
+/* The bias padded with zeros to whole blocks of output channels (NULL: all
+   zeros), as the micro-kernels of conv.c and winograd.c read it. */
+static inline float *cs_conv_pad_bias(const float *bias, int co) {
+    float *bp = calloc((size_t)((co + CS_CB - 1) / CS_CB) * CS_CB, sizeof(float));
+    if (bp && bias) memcpy(bp, bias, sizeof(float) * co);
+    return bp;
+}
 
 #define CS_INLINE static inline __attribute__((always_inline))
 #if defined(__clang__)

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "cellsight.h"
+#include "internal.h"
 
 /* Background: a tile is empty glass or medium when the standard deviation of
    its gray / 255 values is below BACKGROUND_STD (3 gray levels). Measured on the

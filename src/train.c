@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cellsight.h"
+#include "internal.h"
 
 void cs_train_defaults(cs_train_opts *o, const char *protocol) {
     memset(o, 0, sizeof *o);
@@ -432,41 +432,13 @@ static cs_status set_names(cs_model *m, const char *key, const cs_dataset *ds, c
     return st;
 }
 
-static void describe_augment(char *buf, size_t size, const cs_augment *a) {
-    int n = snprintf(buf, size, "%s%s", a->dihedral ? ",dihedral8" : "", a->hflip ? ",hflip" : "");
-    if (a->rotate_deg > 0) n += snprintf(buf + n, size - n, ",rotate%g", a->rotate_deg);
-    if (a->shift > 0) n += snprintf(buf + n, size - n, ",shift%g", a->shift);
-    if (a->zoom > 0) n += snprintf(buf + n, size - n, ",zoom%g", a->zoom);
-    if (a->blur > 0) n += snprintf(buf + n, size - n, ",blur%g", a->blur);
-    if (a->gamma > 0) n += snprintf(buf + n, size - n, ",gamma%g", a->gamma);
-    if (n == 0) snprintf(buf, size, ",none");
-    memmove(buf, buf + 1, strlen(buf)); /* drop the leading comma */
-}
-
 static cs_status record(trainer *t, cs_error *err) {
     const cs_train_opts *o = t->o;
     cs_model *m = t->m;
-    char augment[128];
-    describe_augment(augment, sizeof augment, &o->aug);
-    cs_status st = set_meta(m, err, "protocol", "%s", o->protocol);
-    if (!st) st = set_meta(m, err, "created_by", "cellsight %s %s", CS_VERSION, o->base_model ? "finetune" : "train");
-    if (!st && o->base_model) st = set_meta(m, err, "base_model", "%s", o->base_model);
-    if (!st && o->base_model) st = set_meta(m, err, "mode", "%s", o->head_only ? "head" : "full");
-    if (!st) st = set_meta(m, err, "epochs", "%d", o->epochs);
-    if (!st) st = set_meta(m, err, "epochs_run", "%d", t->epochs_run);
-    if (!st) st = set_meta(m, err, "best_epoch", "%d", t->best_epoch);
-    if (!st) st = set_meta(m, err, "patience", "%d", o->patience);
-    if (!st) st = set_meta(m, err, "batch", "%d", o->batch);
-    if (!st) st = set_meta(m, err, "crops_per_image", "%d", o->crops_per_image);
-    if (!st) st = set_meta(m, err, "lr", "%g", o->lr);
-    if (!st) st = set_meta(m, err, "lr_schedule", o->cosine ? "cosine to %g" : "constant", o->lr_final);
-    if (!st) st = set_meta(m, err, "augment", "%s", augment);
-    if (!st) st = set_meta(m, err, "balance", "%d", o->balance);
-    if (!st) st = set_meta(m, err, "seed", "%llu", (unsigned long long)o->seed);
-    if (!st) st = set_meta(m, err, "tta", "%s", o->tta ? "dihedral8" : "none");
-    if (!st) st = set_meta(m, err, "crop_bottom", "%d", t->crop);
+    cs_run_record run = {t->epochs_run, t->best_epoch, t->crop};
+    cs_status st = cs_recipe_record(m, o, &run, err);
     if (!st && t->K == 2)
-        st = set_meta(m, err, "threshold", "%g", o->auto_threshold ? choose_threshold(t) : 0.5f);
+        st = set_meta(m, err, CS_META_THRESHOLD, "%g", o->auto_threshold ? choose_threshold(t) : 0.5f);
     if (!st) st = set_names(m, "train_images", t->train, err);
     if (!st) st = set_names(m, "val_images", t->val, err);
     if (!st) st = set_meta(m, err, "train_tiles", "%d", t->ntrain);

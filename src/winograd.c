@@ -105,7 +105,7 @@ CS_INLINE void store_n(float *p, cs_vf x, int n) {
 /* w [Co][Ci][3][3] -> u [Co / CS_CB][WP][Ci][CS_CB], channels >= co zero.
    flip: the input gradient's weights, g[o][i][ky][kx] = w[i][o][2 - ky][2 - kx],
    with ci = the layer's Co and co = its Ci. */
-static float *pack_weights(const float *w, int ci, int co, int flip) {
+static float *pack_winograd_weights(const float *w, int ci, int co, int flip) {
     int ncob = cs_ceil_div(co, CS_CB);
     float *u = malloc(sizeof(float) * ncob * WP * ci * CS_CB);
     if (!u) return NULL;
@@ -299,7 +299,7 @@ static int winograd(float *out, float *gap, const float *in, const float *w, con
     int ntx = cs_ceil_div(OW, TM), tiles_per_image = cs_ceil_div(OH, TM) * ntx, cop = cs_ceil_div(Co, CS_CB) * CS_CB;
     int per_image = cs_ceil_div(tiles_per_image, CS_PIX * CS_WINO_TASK_GROUPS);
     int ntasks = gap ? B * per_image : cs_ceil_div(B * tiles_per_image, CS_PIX * CS_WINO_TASK_GROUPS);
-    float *u = pack_weights(w, Ci, Co, flip), *bp = cs_conv_pad_bias(bias, Co);
+    float *u = pack_winograd_weights(w, Ci, Co, flip), *bp = cs_conv_pad_bias(bias, Co);
     float *sums = gap ? malloc(sizeof(float) * ntasks * cop) : NULL;
     int failed = !u || !bp || (gap && !sums);
     if (!failed) {

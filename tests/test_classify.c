@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cellsight.h"
+#include "internal.h"
 #include "test.h"
 
 #define T 32 /* tile side of the test network */

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cellsight.h"
+#include "internal.h"
 #include "test.h"
 
 static cs_image synthetic(int w, int h, int value) {

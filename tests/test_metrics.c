@@ -1,7 +1,7 @@
 /* test_metrics.c: the figures of metrics.c against values worked out by hand. */
 #include <stdlib.h>
 
-#include "cellsight.h"
+#include "internal.h"
 #include "test.h"
 
 static double auc_of(const float *score, const uint8_t *positive, int n) {

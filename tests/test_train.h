@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cellsight.h"
+#include "internal.h"
 #include "test.h"
 
 /* A small net on small tiles keeps training tests to seconds. */

@@ -4,7 +4,7 @@
    cs_dataset (decoded by stb as the CLI decodes them; canvas RGBA for what only
    the browser reads), then csw_finetune_tta trains a model loaded with
    csw_model_load (apps/wasm/wasm_api.c) exactly as `cellsight finetune` does: the
-   same split by image, the same defaults per mode, cs_train. Progress goes to
+   same split by image, the same defaults per mode, cs_finetune. Progress goes to
    the "train_progress" event (Module.onEvent, see wasm_api.c) after every
    batch (a true return cancels); the outcome to "train_result". Calls that
    fail return 0 or NULL with a one-sentence message in csw_error(). */
@@ -144,11 +144,8 @@ static int split_names(char *list, const char **names, int max) {
     return n;
 }
 
-static int same_classes(const cs_model *m, const char *const *names, int n) {
-    if (n != m->net.nclasses) return 0;
-    for (int c = 0; c < n; c++)
-        if (strcmp(names[c], m->classes[c]) != 0) return 0;
-    return 1;
+static void count_training(void *ctx, const cs_dataset *train, const cs_dataset *val) {
+    *(int *)ctx = train->n;
 }
 
 /* Fine-tunes m (the training worker's own copy of the base model) on ds, whose
@@ -173,46 +170,42 @@ EMSCRIPTEN_KEEPALIVE int csw_finetune_tta(cs_model *m, const cs_dataset *ds, con
     }
     char *list = strdup(classes);
     const char **names = malloc(sizeof *names * CS_MAX_CLASSES);
-    cs_dataset train = {0}, val = {0};
+    cs_dataset val = {0};
     cs_metrics tiles;
     cs_metrics_init(&tiles, 0);
-    int *confusion = NULL, ok = 0;
+    int *confusion = NULL, ok = 0, ntrain = 0;
     if (!list || !names) {
         cs_fail(&csw_last_error, CS_ENOMEM, "out of memory for the class names");
         goto done;
     }
     int K = split_names(list, names, CS_MAX_CLASSES);
-    if (!same_classes(m, names, K) &&
-        cs_model_set_classes(m, K, names, (uint64_t)seed, &csw_last_error) != CS_OK)
-        goto done;
-
-    cs_train_opts o;
-    cs_train_defaults(&o, mode);
-    if (epochs > 0) o.epochs = epochs;
-    if (lr > 0) o.lr = lr;
-    if (o.lr_final > o.lr) o.lr_final = o.lr;
-    o.crop_bottom = crop_bottom >= 0 ? crop_bottom : m->crop_bottom;
-    o.seed = (uint64_t)seed;
-    o.base_model = base_model;
-    if (tta >= 0) o.tta = tta != 0;
-    o.progress = on_train;
+    cs_recipe r;
+    cs_recipe_defaults(&r, mode);
+    cs_train_opts *o = &r.train;
+    if (epochs > 0) o->epochs = epochs;
+    if (lr > 0) o->lr = lr;
+    if (o->lr_final > o->lr) o->lr_final = o->lr;
+    o->crop_bottom = crop_bottom >= 0 ? crop_bottom : -1;
+    o->seed = (uint64_t)seed;
+    o->base_model = base_model;
+    if (tta >= 0) o->tta = tta != 0;
+    o->progress = on_train;
+    o->ctx = &ntrain;
     cs_metrics_init(&tiles, K);
-    o.val_tiles = &tiles;
-    if (validate && cs_dataset_split(ds, 1, 2, m->net.tile, o.crop_bottom, &train, &val, &csw_last_error) != CS_OK)
-        goto done;
-    const cs_dataset *tr = validate ? &train : ds;
-    if (cs_train(m, tr, &val, &o, &csw_last_error) != CS_OK) goto done;
+    o->val_tiles = &tiles;
+    r.val_folds = validate ? 2 : 0;
+    r.on_split = count_training;
+    if (cs_finetune(m, ds, K, names, &r, &val, &csw_last_error) != CS_OK) goto done;
     if (!(confusion = malloc(sizeof(int) * K * K))) {
         cs_fail(&csw_last_error, CS_ENOMEM, "out of memory for the confusion matrix");
         goto done;
     }
     cs_metrics_confusion(&tiles, confusion);
-    emit_train_result(K, confusion, tr->n, val.n, cs_metrics_accuracy(&tiles));
-    ok = tta < 0 || val.n == 0 || classify_val(m, &val, o.crop_bottom, tta != 0, confusion);
+    emit_train_result(K, confusion, ntrain, val.n, cs_metrics_accuracy(&tiles));
+    ok = tta < 0 || val.n == 0 || classify_val(m, &val, m->crop_bottom, tta != 0, confusion);
 done:
     free(confusion);
     cs_metrics_free(&tiles);
-    cs_dataset_free(&train);
     cs_dataset_free(&val);
     free(names);
     free(list);

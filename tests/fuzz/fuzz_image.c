@@ -5,7 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "cellsight.h"
+#include "internal.h"
 #include "fuzz.h"
 
 /* A few hundred bytes can claim 20000 x 20000 pixels, which decode (as zeros)

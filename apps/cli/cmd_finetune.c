@@ -1,0 +1,67 @@
+/* cmd_finetune.c: cellsight finetune, a model taught on your own images. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+static const option finetune_own_opts[] = {
+    {"model", "BASE", "the model to start from (.safetensors)"},
+    {"data", "DIR", "one folder of whole images per class"},
+    {"out", "FILE", "where to save the fine-tuned model (.safetensors)"},
+    {"mode", "head|full", "head: train the dense layers on frozen features (seconds);\n"
+                          "full: every layer, with augmentation"},
+    {"classes", "A,B,...", "the class folders, in output order (default: every folder of\n"
+                           "DIR, by name); other classes than the base's get a new\n"
+                           "output layer"},
+    {"crop-bottom", "PX", "rows to crop off the bottom (default: the base's)"},
+    {0}};
+
+static int cmd_finetune(args *a) {
+    const char *base = require(a, "model"), *dir = require(a, "data"), *out = require(a, "out");
+    const char *list = get_str(a, "classes");
+    const char *mode = require(a, "mode") ? get_choice(a, "mode", NULL) : NULL;
+    plan p;
+    parse_plan(a, &p, mode ? mode : "head", NULL);
+    p.r.train.base_model = base;
+    struct stat sb, so;
+    if (stat(base, &sb) == 0 && stat(out, &so) == 0 && sb.st_dev == so.st_dev && sb.st_ino == so.st_ino)
+        usage_error(a, "--out %s would replace the base model: choose another file", out);
+    int K = 0, rc = 0, bad_files = 0;
+    char **classes = list ? parse_classes(a, list, &K) : NULL;
+    if (a->npos) usage_error(a, "unexpected argument %s", a->pos[0]);
+    if (a->bad) {
+        free(classes);
+        return EXIT_USAGE;
+    }
+    cs_error e;
+    cs_model m;
+    if (load_model(&m, base)) {
+        free(classes);
+        return EXIT_INPUT;
+    }
+    rc = folder_classes(dir, &classes, &K);
+    cs_dataset ds = {0};
+    if (!rc) rc = load_data(&ds, dir, (const char *const *)classes, K, &bad_files);
+    const char *const *names = (const char *const *)classes;
+    if (!rc && !cs_model_has_classes(&m, names, K))
+        fprintf(stderr, "new classes: the output layer starts afresh\n");
+    training_log log;
+    cs_recipe r = logged(&p, &log);
+    /* Before the split, an error with the classes not yet changed is the new output layer's. */
+    if (!rc && cs_finetune(&m, &ds, K, names, &r, NULL, &e))
+        rc = !log.split && !cs_model_has_classes(&m, names, K) ? input_error(base, &e)
+                                                               : training_error(&log, &e);
+    if (!rc) rc = save_model(&m, out);
+    cs_dataset_free(&ds);
+    cs_model_free(&m);
+    free(classes);
+    return rc ? rc : bad_files ? EXIT_INPUT : 0;
+}
+
+const command finetune_command = {"finetune", "--model BASE --data DIR --mode head|full --out FILE.safetensors [options]",
+    "Fine-tunes a model on your own images, one folder per class, validating by image.\n"
+    "Exit codes: 0 ok, 1 bad input, 2 usage.",
+    {{"options", finetune_own_opts}, {"training (default: from --mode)", training_opts},
+     {"common", common_opts}},
+    "head,full", cmd_finetune};

@@ -1,0 +1,47 @@
+/* cmd_info.c: cellsight info, what a model file holds. */
+#include <stdio.h>
+
+#include "cli.h"
+#include "net.h"
+
+static const char *layer_kind(const cs_layer *l, char *buf, size_t size) {
+    switch (l->kind) {
+    case CS_CONV: return "conv 3x3 + ReLU";
+    case CS_POOL: return "max pool 2x2";
+    case CS_GAP: return "global average pool";
+    case CS_DROPOUT: snprintf(buf, size, "dropout %g", l->p); return buf;
+    case CS_DENSE: return l->relu ? "dense + ReLU" : "dense (output)";
+    }
+    return "?";
+}
+
+static int cmd_info(args *a) {
+    if (a->npos != 1) return usage_error(a, "give one model file");
+    cs_model m;
+    if (load_model(&m, a->pos[0])) return EXIT_INPUT;
+    const cs_net *n = &m.net;
+    printf("%-14s %s\n%-14s %s\n%-14s %d:", "file", a->pos[0], "arch", n->arch, "classes",
+           n->nclasses);
+    for (int c = 0; c < n->nclasses; c++) printf("%s%s", c ? ", " : " ", m.classes[c]);
+    printf("\n%-14s %d\n%-14s %d\n", "tile", n->tile, "crop_bottom", m.crop_bottom);
+    if (n->nclasses == 2) printf("%-14s %g\n", "threshold", m.threshold);
+    printf("%-14s %s\n%-14s %zu\n%-14s %.0f (%.1f M)\n\nlayers:\n", "tta",
+           m.tta ? CS_TTA_DIHEDRAL8 " (mean over the 8 flips and rotations)" : CS_TTA_NONE, "parameters",
+           n->nparams, "MACs per tile", cs_net_macs(n), cs_net_macs(n) / 1e6);
+    for (int i = 0; i < n->nlayers; i++) {
+        const cs_layer *l = &n->layers[i];
+        char buf[32], shape[64];
+        snprintf(shape, sizeof shape, "%dx%dx%d -> %dx%dx%d", l->h, l->w, l->c, l->oh, l->ow, l->oc);
+        printf("  %-6s %-20s %-26s %zu parameters\n", l->name[0] ? l->name : "-",
+               layer_kind(l, buf, sizeof buf), shape, l->nweight + l->nbias);
+    }
+    printf("\nmetadata:\n");
+    for (int i = 0; i < m.nmeta; i++) printf("  %s: %s\n", m.meta[i].key, m.meta[i].value);
+    cs_model_free(&m);
+    return 0;
+}
+
+const command info_command = {"info", "FILE", "What a model file holds: layers, classes, tile, crop, threshold,\n"
+                    "parameters, multiply-adds per tile, and every metadata entry.",
+    {{0}},
+    NULL, cmd_info};

@@ -1,0 +1,131 @@
+/* cmd_predict.c: cellsight predict, whole images classified: a table or CSV. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const option predict_own_opts[] = {
+    {"model", "FILE", "the model (.safetensors)"},
+    {"csv", NULL, "CSV: file,predicted_class,confidence,tiles,p_<class>...,tta\n"
+                  "(tiles: the non-background tiles, whose mean probabilities are the\n"
+                  "image's; tta: the averaging used, dihedral8 or none)"},
+    {"tiles", NULL, "one row per tile: file,x,y,background,predicted_class,confidence,\n"
+                    "p_<class>...,tta (x, y: top-left pixel)"},
+    {"crop-bottom", "PX", "rows to crop off the bottom (default: the model's)"},
+    {"tta", NULL, "average each tile's 8 flips and rotations; --no-tta: one pass a\n"
+                  "tile, 8 times quicker (default: as the model's tta says)"},
+    {0}};
+
+/* The table's columns, sized for the files and classes, with its header
+   row printed. The last column, tta, says the averaging used, as the model
+   file and the page's CSVs name it; columns are only ever added at the end. */
+static int start_table(table *t, int csv, int tiles, const cs_model *m, const file_list *files) {
+    static const char *const image_cols[] = {"file", "predicted_class", "confidence", "tiles"};
+    static const char *const tile_cols[] = {"file", "x", "y", "background", "predicted_class",
+                                            "confidence"};
+    const char *const *head = tiles ? tile_cols : image_cols;
+    int K = m->net.nclasses, nhead = tiles ? 6 : 4, class_col = tiles ? 4 : 1, ncols = nhead + K + 1;
+    *t = (table){csv, ncols, 0, calloc((size_t)ncols, sizeof(int))};
+    if (!t->width) return 0;
+    for (int i = 0; i < ncols; i++) t->width[i] = 8; /* "%.6f" */
+    for (int i = 0; i < nhead; i++)
+        if ((int)strlen(head[i]) > t->width[i]) t->width[i] = (int)strlen(head[i]);
+    for (int i = 0; i < files->n; i++)
+        if ((int)strlen(files->path[i]) > t->width[0]) t->width[0] = (int)strlen(files->path[i]);
+    for (int c = 0; c < K; c++) {
+        int len = (int)strlen(m->classes[c]);
+        if (len > t->width[class_col]) t->width[class_col] = len;
+        if (len + 2 > t->width[nhead + c]) t->width[nhead + c] = len + 2;
+    }
+    for (int i = 0; i < nhead; i++) cell(t, head[i]);
+    for (int c = 0; c < K; c++) cellf(t, "p_%s", m->classes[c]);
+    cell(t, "tta");
+    return 1;
+}
+
+/* An image's row, or with tiles a row per tile. */
+static void print_rows(table *t, int tiles, const cs_model *m, const char *file, const cs_result *res) {
+    int K = m->net.nclasses;
+    const char *tta_used = m->tta ? CS_TTA_DIHEDRAL8 : CS_TTA_NONE;
+    if (!tiles) {
+        cell(t, file);
+        cell(t, m->classes[res->predicted]);
+        cellf(t, "%.6f", res->confidence);
+        cellf(t, "%d", res->nforeground);
+        for (int c = 0; c < K; c++) cellf(t, "%.6f", res->probs[c]);
+        cell(t, tta_used);
+        return;
+    }
+    for (int k = 0; k < res->ntiles; k++) {
+        const float *p = res->tile_probs + (size_t)k * K;
+        cell(t, file);
+        cellf(t, "%d", res->x[k]);
+        cellf(t, "%d", res->y[k]);
+        cellf(t, "%d", res->background[k]);
+        cell(t, m->classes[res->tile_class[k]]);
+        cellf(t, "%.6f", p[res->tile_class[k]]);
+        for (int c = 0; c < K; c++) cellf(t, "%.6f", p[c]);
+        cell(t, tta_used);
+    }
+}
+
+static int cmd_predict(args *a) {
+    const char *path = require(a, "model");
+    int csv = get_switch(a, "csv", 0), tiles = get_switch(a, "tiles", 0);
+    int crop = (int)get_int(a, "crop-bottom", -1, 0, 100000), tta = get_switch(a, "tta", -1);
+    if (!a->bad && a->npos == 0) usage_error(a, "no images to classify");
+    if (a->bad) return EXIT_USAGE;
+    cs_model m;
+    if (load_model(&m, path)) return EXIT_INPUT;
+    if (override_tta(&m, tta, path)) {
+        cs_model_free(&m);
+        return EXIT_INPUT;
+    }
+    file_list files = {0};
+    int failed = list_images(&files, a->pos, a->npos);
+    table t;
+    if (!start_table(&t, csv, tiles, &m, &files)) {
+        free_files(&files);
+        cs_model_free(&m);
+        return EXIT_INPUT;
+    }
+    /* Rows on a terminal show how far it got; otherwise say so on stderr. */
+    int show = files.n > 1 && !isatty(1);
+    progress pr;
+    progress_start(&pr);
+    for (int i = 0; i < files.n; i++) {
+        const char *file = files.path[i];
+        if (show) progress_count(&pr, "classified images", i, files.n);
+        cs_image im = {0};
+        cs_result res;
+        cs_error e;
+        if (cs_image_load(&im, file, &e) || cs_classify(&m, &im, crop, &res, NULL, NULL, &e)) {
+            fflush(stdout);
+            failed = input_error(file, &e);
+            cs_image_free(&im);
+            continue;
+        }
+        print_rows(&t, tiles, &m, file, &res);
+        cs_result_free(&res);
+        cs_image_free(&im);
+    }
+    if (show) progress_count(&pr, "classified images", files.n, files.n);
+    free(t.width);
+    free_files(&files);
+    cs_model_free(&m);
+    return failed;
+}
+
+const command predict_command = {"predict", "--model FILE [--csv] [--tiles] [--no-tta] IMAGE|FOLDER...",
+    "Classifies whole images: each is tiled, background tiles are set aside, and the\n"
+    "image's probabilities are the mean over the others. A readable table, or CSV.\n"
+    "A folder stands for its image files and those of its subfolders, sorted by\n"
+    "path: files named .jpg .jpeg .jfif .png .bmp .gif .pgm .ppm .pnm .tga (and\n"
+    ".tif .tiff .webp .heic .heif .avif, which get an error). Other files are\n"
+    "skipped with a note on stderr, hidden ones and links to folders passed over.\n"
+    "An image that cannot be read is named on stderr, the others still classified,\n"
+    "and the exit code is 1. Exit codes: 0 ok, 1 bad input, 2 usage.",
+    {{"options", predict_own_opts}, {"common", common_opts}},
+    NULL, cmd_predict};
