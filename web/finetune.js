@@ -584,8 +584,9 @@ export async function startFinetune(context) {
     e.returnValue = "";
   });
   try {
-    const [head, full] = await Promise.all([MODE.head, MODE.full].map((m) => page.engine.call("trainDefaults", { mode: m })));
-    defaults = { head: head.defaults, full: full.defaults };
+    const replies = await Promise.all([MODE.head, MODE.full]
+      .map((mode) => page.engine.call("trainDefaults", { mode })));
+    defaults = { [MODE.head]: replies[0].defaults, [MODE.full]: replies[1].defaults };
     applyDefaults();
   } catch (e) {
     showError(`Fine-tuning is not available: ${e.message}`);
