@@ -3,14 +3,16 @@
 
    node web/build.mjs --module build/wasm/web/cellsight-web.js [--out dist] [--models model]
 
-   The output folder gets the page (index.html, app.js, worker.js, style.css,
-   and fine-tuning's finetune.js, finetune-worker.js, finetune.css),
-   the module (and its pthread variant cellsight-web-mt.js + .worker.js when
+   The output folder gets the page (index.html, style.css, finetune.css, and
+   app.js with the ES modules it imports), worker.js (the worker's modules
+   bundled into one classic script, which importScripts the module), the
+   module (and its pthread variant cellsight-web-mt.js + .worker.js when
    built beside it), the models (*.safetensors of --models) and the sample images of
    web/samples, assets.json listing those two (with the models' cards), sw.js with the list of files to
    cache for offline use, and cellsight.html: the whole page in one file, every
    script, style, model and sample inlined, that works opened from file:// with
-   no server (the file a lab copies onto a USB stick). No npm dependencies. */
+   no server (the file a lab copies onto a USB stick), where ES modules cannot
+   load: its scripts are bundled too. No npm dependencies. */
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -30,8 +32,7 @@ if (!opts.module) {
   process.exit(2);
 }
 
-const PAGE = ["index.html", "app.js", "worker.js", "style.css", "finetune.js", "finetune-worker.js",
-  "finetune.css"];
+const STATIC = ["index.html", "style.css", "finetune.css"];
 const DEFAULT_MODEL = "t47d-vs-mdamb231.safetensors";
 const IMAGE = /\.(jpe?g|png|bmp|gif|pgm|ppm|tga|webp)$/i;
 const out = path.resolve(opts.out);
@@ -60,8 +61,55 @@ function modelLabel(file) {
   return name;
 }
 
+/* A small bundler for web/'s ES modules, for the scripts that cannot be
+   modules: the worker (importScripts, which loads the Emscripten module, works
+   in classic workers only) and the page opened from file://. The modules use
+   two forms only: `import { a, b as c } from "./x.js";` and `export` before a
+   declaration. Each module imported runs once, in dependency order, in a
+   function that returns its exports; the entry's code is the script's own. */
+function parseModule(file) {
+  let body = read(path.join(root, "web", file)).toString();
+  const imports = [], exports = [];
+  body = body.replace(/^import\s*\{([^}]*)\}\s*from\s*"\.\/([\w.-]+\.js)";[ \t]*\n/gm, (_, names, from) => {
+    imports.push({ names: names.trim().replace(/\s+as\s+/g, ": "), file: from });
+    return "";
+  });
+  body = body.replace(/^export\s+((?:async\s+)?(?:function|class|const|let)\s+([\w$]+))/gm, (_, declaration, name) => {
+    exports.push(name);
+    return declaration;
+  });
+  const left = body.match(/^\s*(import|export)\b.*$/m);
+  if (left) throw new Error(`web/${file}: the bundler cannot take "${left[0].trim()}"`);
+  return { imports, exports, body };
+}
+
+// The modules file imports, directly or not, in an order that runs each after
+// those it imports, file last.
+function moduleOrder(file, order = [], visiting = new Set()) {
+  if (order.includes(file)) return order;
+  if (visiting.has(file)) throw new Error(`web/${file} imports itself through ${[...visiting].join(", ")}`);
+  visiting.add(file);
+  for (const dep of parseModule(file).imports) moduleOrder(dep.file, order, visiting);
+  visiting.delete(file);
+  order.push(file);
+  return order;
+}
+
+function bundleModules(entry) {
+  const name = (file) => `module_${file.replace(/\W/g, "_")}`;
+  const parts = moduleOrder(entry).map((file) => {
+    const { imports, exports, body } = parseModule(file);
+    const code = imports.map((i) => `const { ${i.names} } = ${name(i.file)};\n`).join("") + body;
+    return file === entry ? `// web/${file}\n${code}`
+      : `// web/${file}\nconst ${name(file)} = (() => {\n${code}return { ${exports.join(", ")} };\n})();\n`;
+  });
+  return `"use strict";\n${parts.join("\n")}`;
+}
+
+// The page's modules as they are, for a served page; the worker bundled.
+const PAGE = [...STATIC, ...moduleOrder("app.js"), "worker.js"];
 fs.rmSync(out, { recursive: true, force: true });
-for (const file of PAGE) write(file, read(path.join(root, "web", file)));
+for (const file of PAGE) write(file, file === "worker.js" ? bundleModules(file) : read(path.join(root, "web", file)));
 write("cellsight-web.js", read(opts.module));
 // The pthread variant beside the module (web/CMakeLists.txt), which worker.js
 // picks on a cross-origin-isolated page; cellsight.html keeps the single thread.
@@ -108,7 +156,7 @@ const placeholder = '{"version":"dev","files":[]}';
 if (!swTemplate.includes(placeholder)) throw new Error("web/sw.js has lost its PRECACHE placeholder");
 write("sw.js", swTemplate.replace(placeholder, JSON.stringify(precache)));
 
-// cellsight.html: the page with everything inlined. The worker runs from a blob
+// cellsight.html: the page with everything inlined, app.js bundled. The worker runs from a blob
 // of the module followed by worker.js; files are base64 in CELLSIGHT_BUNDLE.
 function inline(tag, text, file) {
   if (text.toLowerCase().includes(`</${tag}`)) throw new Error(`${file} contains </${tag}>, which would end the inlined block`);
@@ -116,7 +164,7 @@ function inline(tag, text, file) {
 }
 const text = (file) => read(path.join(out, file)).toString();
 const bundle = {
-  worker: `${text("cellsight-web.js")}\n${text("finetune-worker.js")}\n${text("worker.js")}`,
+  worker: `${text("cellsight-web.js")}\n${text("worker.js")}`,
   assets,
   files: Object.fromEntries([...models, ...samples].map((a) => [a.file, read(path.join(out, a.file)).toString("base64")])),
 };
@@ -129,10 +177,9 @@ const swap = (from, to) => {
 swap('<link rel="stylesheet" href="style.css">', `<style>\n${inline("style", text("style.css"), "style.css")}</style>`);
 swap('<link rel="stylesheet" href="finetune.css">',
   `<style>\n${inline("style", text("finetune.css"), "finetune.css")}</style>`);
-swap('<script src="finetune.js"></script>', `<script>\n${inline("script", text("finetune.js"), "finetune.js")}</script>`);
-swap('<script src="app.js"></script>',
+swap('<script type="module" src="app.js"></script>',
   `<script>self.CELLSIGHT_BUNDLE = ${bundleJson};</script>\n` +
-  `<script>\n${inline("script", text("app.js"), "app.js")}</script>`);
+  `<script>\n${inline("script", bundleModules("app.js"), "app.js's bundle")}</script>`);
 write("cellsight.html", html);
 
 const size = (file) => `${(fs.statSync(path.join(out, file)).size / 1024).toFixed(0)} KiB`;

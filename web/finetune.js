@@ -4,696 +4,600 @@
    and drops whole images on each; the C core (apps/wasm/wasm_finetune.c) trains in a
    Web Worker of its own, which Cancel simply ends, so the model in use is
    never touched and classifying goes on meanwhile. Every fine-tuned model is
-   stored in IndexedDB the moment training ends, listed in the model picker
-   (with Download and Delete) and kept across reloads.
+   stored in IndexedDB (store.js) the moment training ends, listed in the model
+   picker (with Download and Delete) and kept across reloads.
 
-   A classic script loaded before app.js, whose globals it uses once the page
-   has started (engine, state, Engine, assets, addModelOption, selectModel,
-   activeModel, cropBottom, droppedFiles, fromInput, byImageName, skippedNote,
-   classColour, percent, $): app.js's
-   start() calls Finetune.start(), and selectModel fires "cellsight:model". */
-"use strict";
+   app.js calls startFinetune with what the panel needs of the page; the panel
+   follows the model in use through models.onChange. */
+import { drawCharts } from "./charts.js";
+import { MODE } from "./constants.js";
+import { $, classColour, el, percent, saveFile } from "./dom.js";
+import { savedModels } from "./store.js";
 
-const Finetune = (() => {
-  const MAX_THUMBNAILS = 12; // per bin; the rest are listed by count
-  const NOT_LASTING = "This browser has not promised to keep what it stores, so it may clear this model without " +
-    "a word (Safari after 7 days without a visit, any browser when the disk runs short, a private window when " +
-    "it closes). Download it to be sure to keep it.";
+const MAX_THUMBNAILS = 12; // per bin; the rest are listed by count
+const NOT_LASTING = "This browser has not promised to keep what it stores, so it may clear this model without " +
+  "a word (Safari after 7 days without a visit, any browser when the disk runs short, a private window when " +
+  "it closes). Download it to be sure to keep it.";
 
-  /* -------------------------------------------------------------- storage */
+/* -------------------------------------------------------------- state */
 
-  // IndexedDB "cellsight", store "models": {id, name, fileName, created, bytes,
-  // classes, mode, base, figures}. The bytes are the .safetensors file.
-  const store = {
-    db: null,
-    open() {
-      if (this.db) return this.db;
-      this.db = new Promise((resolve, reject) => {
-        if (!self.indexedDB) return reject(new Error("this browser offers no IndexedDB"));
-        const request = indexedDB.open("cellsight", 1);
-        request.onupgradeneeded = () =>
-          request.result.createObjectStore("models", { keyPath: "id", autoIncrement: true });
-        request.onsuccess = () => resolve(request.result);
-        request.onerror = () => reject(request.error);
-        request.onblocked = () => reject(new Error("the browser's storage is blocked by another tab"));
-      });
-      this.db.catch(() => (this.db = null));
-      return this.db;
-    },
-    async run(mode, work) {
-      const db = await this.open();
-      return new Promise((resolve, reject) => {
-        const tx = db.transaction("models", mode);
-        const request = work(tx.objectStore("models"));
-        // Resolved once the transaction has committed, so a reload right after finds it.
-        tx.oncomplete = () => resolve(request.result);
-        tx.onerror = tx.onabort = () => reject(tx.error || new Error("the browser's storage refused"));
-      });
-    },
-    // Whether the browser promises to keep what is stored until the user
-    // clears it ("persistent" storage, granted or not by its own judgement;
-    // ask: also request it, which Firefox asks the user about). Without it
-    // the storage is best effort, and cleared without a word: by Safari after
-    // 7 days without a visit, by any browser when the disk runs short, with a
-    // private window when it closes.
-    async lasting(ask = false) {
-      try {
-        const s = navigator.storage;
-        if (!s || !s.persisted) return false;
-        return (await s.persisted()) || (ask && s.persist ? await s.persist() : false);
-      } catch {
-        return false;
-      }
-    },
-    list() { return this.run("readonly", (s) => s.getAll()); },
-    put(record) { return this.run("readwrite", (s) => s.add(record)); },
-    remove(id) { return this.run("readwrite", (s) => s.delete(id)); },
-  };
+let page = null;          // what the panel needs of the page (startFinetune)
+const ui = {};            // elements of the panel, by name
+let bins = [];            // [{name, files: [{file, name}]}]
+let binsFromModel = null; // key of the model the bins were named after, while empty
+let defaults = {};        // mode -> {epochs, lr, ...} from the C core
+let run = null;           // the training under way: {cancel}
+let notStored = 0;        // trained models the browser would not store, numbered
+let lasting = false;      // whether the browser has promised to keep its storage (savedModels.lasting)
+let unsavedError = false; // whether the error shown is keep()'s advice to download a model
+let advice = null;        // the status's advice to download a model: {key, done}, the status before it
+let binsVersion = 0;      // counts changes to the bins (names, images)
+let trainedVersion = 0;   // binsVersion of the last training that ended with a model
 
-  /* -------------------------------------------------------------- state */
+const modelKeyOf = (id) => `saved:${id}`;
+const isSaved = (model) => model && model.saved;
+// Fine-tuned models that leaving the page would lose: neither stored nor
+// downloaded (and not deleted, which asks first).
+const unsaved = () => Array.from(page.models.picker.models.values())
+  .filter((m) => isSaved(m) && typeof m.saved.id !== "number" && !m.saved.downloaded);
 
-  const ui = {};            // elements of the panel, by name
-  let bins = [];            // [{name, files: [{file, name}]}]
-  let binsFromModel = null; // key of the model the bins were named after, while empty
-  let defaults = {};        // mode -> {epochs, lr, ...} from the C core
-  let run = null;           // the training under way: {cancel}
-  let notStored = 0;        // trained models the browser would not store, numbered
-  let lasting = false;      // whether the browser has promised to keep its storage (store.lasting)
-  let binsVersion = 0;      // counts changes to the bins (names, images)
-  let trainedVersion = 0;   // binsVersion of the last training that ended with a model
+/* -------------------------------------------------------------- the panel */
 
-  const modelKeyOf = (id) => `saved:${id}`;
-  const isSaved = (model) => model && model.saved;
-  // Fine-tuned models that leaving the page would lose: neither stored nor
-  // downloaded (and not deleted, which asks first).
-  const unsaved = () => Array.from(state.models.values())
-    .filter((m) => isSaved(m) && typeof m.saved.id !== "number" && !m.saved.downloaded);
-
-  function el(tag, props = {}, ...children) {
-    const node = Object.assign(document.createElement(tag), props);
-    node.append(...children);
-    return node;
-  }
-
-  /* -------------------------------------------------------------- the panel */
-
-  function build() {
-    const section = el("section", { id: "teach", className: "panel teach" });
-    section.setAttribute("aria-labelledby", "teach-title");
-    section.innerHTML = `
-      <h2 id="teach-title">Teach: fine-tune the model on your own cells</h2>
-      <p class="help">One bin per cell line: name it, then drop whole microscope images of that line on it
-        (or add them with its button), or drop a folder holding one folder of images per cell line anywhere
-        on this panel. Training runs on this computer; no image leaves it. Validation goes by image:
-        per class, half the images validate (a class of one image: a band of its rows), never tiles of a
-        training image.</p>
-      <div class="bins" id="teach-bins"></div>
-      <p id="teach-note" class="help" role="status" hidden></p>
-      <div class="teach-row">
-        <input id="teach-folder" class="visually-hidden" type="file" multiple webkitdirectory>
-        <label class="button small" for="teach-folder">Choose a folder of class folders…</label>
-        <button id="teach-add-bin" class="button small" type="button">Add a class</button>
-        <button id="teach-reset-bins" class="button small" type="button">Start again from the model's classes</button>
+function build() {
+  const section = el("section", { id: "teach", className: "panel teach" });
+  section.setAttribute("aria-labelledby", "teach-title");
+  section.innerHTML = `
+    <h2 id="teach-title">Teach: fine-tune the model on your own cells</h2>
+    <p class="help">One bin per cell line: name it, then drop whole microscope images of that line on it
+      (or add them with its button), or drop a folder holding one folder of images per cell line anywhere
+      on this panel. Training runs on this computer; no image leaves it. Validation goes by image:
+      per class, half the images validate (a class of one image: a band of its rows), never tiles of a
+      training image.</p>
+    <div class="bins" id="teach-bins"></div>
+    <p id="teach-note" class="help" role="status" hidden></p>
+    <div class="teach-row">
+      <input id="teach-folder" class="visually-hidden" type="file" multiple webkitdirectory>
+      <label class="button small" for="teach-folder">Choose a folder of class folders…</label>
+      <button id="teach-add-bin" class="button small" type="button">Add a class</button>
+      <button id="teach-reset-bins" class="button small" type="button">Start again from the model's classes</button>
+    </div>
+    <div class="teach-options">
+      <fieldset class="teach-mode">
+        <legend>What learns</legend>
+        <label><input type="radio" name="teach-mode" value="${MODE.head}" checked>
+          <span><strong>Head</strong>: the last layers only, on frozen features. Seconds to a minute.</span></label>
+        <label><input type="radio" name="teach-mode" value="${MODE.full}">
+          <span><strong>Full</strong>: every layer, with augmentation. Minutes to hours.</span></label>
+      </fieldset>
+      <div class="field">
+        <label for="teach-epochs">Epochs (at most)</label>
+        <input id="teach-epochs" type="number" min="1" max="1000" step="1">
       </div>
-      <div class="teach-options">
-        <fieldset class="teach-mode">
-          <legend>What learns</legend>
-          <label><input type="radio" name="teach-mode" value="head" checked>
-            <span><strong>Head</strong>: the last layers only, on frozen features. Seconds to a minute.</span></label>
-          <label><input type="radio" name="teach-mode" value="full">
-            <span><strong>Full</strong>: every layer, with augmentation. Minutes to hours.</span></label>
-        </fieldset>
-        <div class="field">
-          <label for="teach-epochs">Epochs (at most)</label>
-          <input id="teach-epochs" type="number" min="1" max="1000" step="1">
-        </div>
-        <div class="field">
-          <label for="teach-lr">Learning rate</label>
-          <input id="teach-lr" type="number" min="0.000001" max="1" step="any">
-        </div>
-        <label class="teach-validate"><input id="teach-validate" type="checkbox" checked>
-          <span><strong>Validate</strong> on half of each class's images (which then do not train).
-            Unticked, every image trains and the last epoch is kept, with no figures: for a final
-            model, once validation has shown the settings work.</span></label>
+      <div class="field">
+        <label for="teach-lr">Learning rate</label>
+        <input id="teach-lr" type="number" min="0.000001" max="1" step="any">
       </div>
-      <div class="teach-row">
-        <button id="teach-train" class="button primary" type="button">Train</button>
-        <button id="teach-cancel" class="button" type="button" hidden>Cancel</button>
-        <span id="teach-summary" class="help"></span>
-      </div>
-      <p id="teach-error" class="error" role="alert" hidden></p>
-      <div id="teach-progress" class="teach-progress" hidden>
-        <progress id="teach-bar" max="1" value="0" aria-labelledby="teach-status"></progress>
-        <span id="teach-status" aria-live="polite"></span>
-      </div>
-      <div id="teach-charts" class="teach-charts" hidden>
-        <figure><figcaption>Loss</figcaption><svg id="teach-loss" viewBox="0 0 320 160" role="img" aria-label="Training and validation loss by epoch"></svg></figure>
-        <figure><figcaption>Tile accuracy</figcaption><svg id="teach-acc" viewBox="0 0 320 160" role="img" aria-label="Training and validation accuracy by epoch"></svg></figure>
-        <p class="chart-key"><span class="key-train"></span>training <span class="key-val"></span>validation <span class="key-best"></span>kept epoch</p>
-      </div>
-      <div id="teach-result" class="teach-result" hidden></div>`;
-    for (const node of section.querySelectorAll("[id^=teach-]")) ui[node.id.slice(6)] = node;
-    ui.section = section;
-    const results = $("results");
-    results.parentNode.insertBefore(section, results);
+      <label class="teach-validate"><input id="teach-validate" type="checkbox" checked>
+        <span><strong>Validate</strong> on half of each class's images (which then do not train).
+          Unticked, every image trains and the last epoch is kept, with no figures: for a final
+          model, once validation has shown the settings work.</span></label>
+    </div>
+    <div class="teach-row">
+      <button id="teach-train" class="button primary" type="button">Train</button>
+      <button id="teach-cancel" class="button" type="button" hidden>Cancel</button>
+      <span id="teach-summary" class="help"></span>
+    </div>
+    <p id="teach-error" class="error" role="alert" hidden></p>
+    <div id="teach-progress" class="teach-progress" hidden>
+      <progress id="teach-bar" max="1" value="0" aria-labelledby="teach-status"></progress>
+      <span id="teach-status" aria-live="polite"></span>
+    </div>
+    <div id="teach-charts" class="teach-charts" hidden>
+      <figure><figcaption>Loss</figcaption><svg id="teach-loss" viewBox="0 0 320 160" role="img" aria-label="Training and validation loss by epoch"></svg></figure>
+      <figure><figcaption>Tile accuracy</figcaption><svg id="teach-acc" viewBox="0 0 320 160" role="img" aria-label="Training and validation accuracy by epoch"></svg></figure>
+      <p class="chart-key"><span class="key-train"></span>training <span class="key-val"></span>validation <span class="key-best"></span>kept epoch</p>
+    </div>
+    <div id="teach-result" class="teach-result" hidden></div>`;
+  for (const node of section.querySelectorAll("[id^=teach-]")) ui[node.id.slice(6)] = node;
+  ui.section = section;
+  const results = $("results");
+  results.parentNode.insertBefore(section, results);
 
-    ui["add-bin"].addEventListener("click", () => {
-      bins.push({ name: "", files: [] });
-      binsFromModel = null;
-      renderBins();
-      ui.bins.querySelector(".bin:last-child .bin-name").focus();
-    });
-    ui["reset-bins"].addEventListener("click", () => {
-      if (bins.some((b) => b.files.length) && !confirm("Empty every bin and start again from the model's classes?")) return;
-      binsFromModel = null;
-      seedBins(true);
-    });
-    ui.folder.addEventListener("change", () => {
-      addFolders(fromInput(ui.folder));
-    });
-    // A drop anywhere else on the panel: class folders (a drop on a bin is the bin's).
-    for (const type of ["dragenter", "dragover", "dragleave"])
-      section.addEventListener(type, (e) => (e.preventDefault(), e.stopPropagation()));
-    section.addEventListener("drop", async (e) => {
+  ui["add-bin"].addEventListener("click", () => {
+    bins.push({ name: "", files: [] });
+    binsFromModel = null;
+    renderBins();
+    ui.bins.querySelector(".bin:last-child .bin-name").focus();
+  });
+  ui["reset-bins"].addEventListener("click", () => {
+    if (bins.some((b) => b.files.length) && !confirm("Empty every bin and start again from the model's classes?")) return;
+    binsFromModel = null;
+    seedBins(true);
+  });
+  ui.folder.addEventListener("change", () => {
+    addFolders(page.files.fromInput(ui.folder));
+  });
+  // A drop anywhere else on the panel: class folders (a drop on a bin is the bin's).
+  for (const type of ["dragenter", "dragover", "dragleave"])
+    section.addEventListener(type, (e) => (e.preventDefault(), e.stopPropagation()));
+  section.addEventListener("drop", async (e) => {
+    e.preventDefault();
+    e.stopPropagation();
+    addFolders(await page.files.droppedFiles(e.dataTransfer));
+  });
+  for (const radio of section.querySelectorAll("input[name=teach-mode]"))
+    radio.addEventListener("change", () => applyDefaults());
+  ui.train.addEventListener("click", () => train());
+  ui.cancel.addEventListener("click", () => run && run.cancel());
+  for (const input of [ui.epochs, ui.lr]) input.addEventListener("input", updateSummary);
+}
+
+const mode = () => ui.section.querySelector("input[name=teach-mode]:checked").value;
+
+function applyDefaults() {
+  const d = defaults[mode()];
+  if (!d) return;
+  ui.epochs.value = d.epochs;
+  ui.lr.value = Number(d.lr.toPrecision(6)); // 0.001, not float32's 0.00100000005
+  updateSummary();
+}
+
+// The bins take the current model's classes while the user has put nothing in them.
+function seedBins(force = false) {
+  const model = page.models.active();
+  if (!model || !model.info) return;
+  if (!force && (bins.some((b) => b.files.length) || binsFromModel === null && bins.length)) return;
+  bins = model.info.classes.map((name) => ({ name, files: [] }));
+  binsFromModel = model.key;
+  renderBins();
+}
+
+function renderBins() {
+  binsVersion++;
+  ui.bins.replaceChildren(...bins.map((bin, i) => renderBin(bin, i)));
+  updateSummary();
+}
+
+function renderBin(bin, i) {
+  const node = el("div", { className: "bin" });
+  node.dataset.bin = i;
+  node.style.setProperty("--bin-colour", classColour(i));
+  const name = el("input", { className: "bin-name", type: "text", value: bin.name, placeholder: "cell line" });
+  name.setAttribute("aria-label", `Name of class ${i + 1}`);
+  name.addEventListener("input", () => {
+    bin.name = name.value;
+    binsVersion++;
+    binsFromModel = null;
+    updateSummary();
+  });
+  const remove = el("button", { className: "button small bin-remove", type: "button", textContent: "Remove" });
+  remove.title = "Remove this class and its images";
+  remove.addEventListener("click", () => {
+    if (bin.files.length && !confirm(`Remove the class "${bin.name}" and its ${bin.files.length} image(s)?`)) return;
+    bins.splice(i, 1);
+    binsFromModel = null;
+    renderBins();
+  });
+  const count = el("span", { className: "bin-count" });
+  count.textContent = `${bin.files.length} image${bin.files.length === 1 ? "" : "s"}`;
+  const picker = el("input", { type: "file", multiple: true, className: "visually-hidden", accept: "image/*,.pgm,.ppm,.pnm,.tga" });
+  picker.id = `teach-bin-file-${i}`;
+  picker.addEventListener("change", () => {
+    addFiles(bin, Array.from(picker.files).map((file) => ({ file, name: file.name })));
+    picker.value = "";
+  });
+  const pick = el("label", { className: "button small", htmlFor: picker.id, textContent: "Add images…" });
+  const drop = el("div", { className: "bin-drop" }, el("span", { textContent: "Drop images here " }), picker, pick);
+  const list = el("ul", { className: "bin-files" });
+  bin.files.slice(0, MAX_THUMBNAILS).forEach((f, k) => list.append(renderFile(bin, f, k)));
+  if (bin.files.length > MAX_THUMBNAILS)
+    list.append(el("li", { className: "bin-more", textContent: `and ${bin.files.length - MAX_THUMBNAILS} more` }));
+  node.append(el("div", { className: "bin-head" }, el("span", { className: "swatch" }), name, count, remove), drop, list);
+
+  // A drop on a bin is for the bin, not for the classifier (app.js listens on the document).
+  for (const type of ["dragenter", "dragover", "dragleave", "drop"])
+    node.addEventListener(type, (e) => {
       e.preventDefault();
       e.stopPropagation();
-      addFolders(await droppedFiles(e.dataTransfer));
+      node.classList.toggle("dragging", type === "dragenter" || type === "dragover");
     });
-    for (const radio of section.querySelectorAll("input[name=teach-mode]"))
-      radio.addEventListener("change", () => applyDefaults());
-    ui.train.addEventListener("click", () => train());
-    ui.cancel.addEventListener("click", () => run && run.cancel());
-    for (const input of [ui.epochs, ui.lr]) input.addEventListener("input", updateSummary);
-  }
+  node.addEventListener("drop", async (e) => addFiles(bin, await page.files.droppedFiles(e.dataTransfer)));
+  return node;
+}
 
-  const mode = () => ui.section.querySelector("input[name=teach-mode]:checked").value;
-
-  function applyDefaults() {
-    const d = defaults[mode()];
-    if (!d) return;
-    ui.epochs.value = d.epochs;
-    ui.lr.value = Number(d.lr.toPrecision(6)); // 0.001, not float32's 0.00100000005
-    updateSummary();
-  }
-
-  // The bins take the current model's classes while the user has put nothing in them.
-  function seedBins(force = false) {
-    const model = activeModel();
-    if (!model || !model.info) return;
-    if (!force && (bins.some((b) => b.files.length) || binsFromModel === null && bins.length)) return;
-    bins = model.info.classes.map((name) => ({ name, files: [] }));
-    binsFromModel = model.key;
+function renderFile(bin, f, k) {
+  const img = el("img", { alt: "", loading: "lazy", decoding: "async" });
+  img.src = f.url || (f.url = URL.createObjectURL(f.file));
+  img.onerror = () => img.remove(); // PGM, TGA: the browser cannot show them; the core reads them
+  const remove = el("button", { type: "button", className: "bin-file-remove", textContent: "×" });
+  remove.setAttribute("aria-label", `Remove ${f.name}`);
+  remove.addEventListener("click", () => {
+    URL.revokeObjectURL(f.url);
+    bin.files.splice(k, 1);
     renderBins();
-  }
+  });
+  const item = el("li", { title: f.name }, img, el("span", { textContent: f.name }), remove);
+  return item;
+}
 
-  function renderBins() {
-    binsVersion++;
-    ui.bins.replaceChildren(...bins.map((bin, i) => renderBin(bin, i)));
-    updateSummary();
-  }
+// A bin is a class folder: it takes the files that are images by their
+// names, as the CLI's data sets do (cs_image_name), and names the others.
+async function addFiles(bin, files) {
+  const named = await page.files.byImageName(files).catch((e) => showError(e.message));
+  if (!named) return;
+  const { images, skipped } = named;
+  showNote(page.files.skippedNote(skipped));
+  if (!bins.includes(bin)) return; // removed meanwhile
+  images.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
+  bin.files.push(...images);
+  binsFromModel = null;
+  renderBins();
+}
 
-  function renderBin(bin, i) {
-    const node = el("div", { className: "bin" });
-    node.dataset.bin = i;
-    node.style.setProperty("--bin-colour", classColour(i));
-    const name = el("input", { className: "bin-name", type: "text", value: bin.name, placeholder: "cell line" });
-    name.setAttribute("aria-label", `Name of class ${i + 1}`);
-    name.addEventListener("input", () => {
-      bin.name = name.value;
-      binsVersion++;
-      binsFromModel = null;
-      updateSummary();
-    });
-    const remove = el("button", { className: "button small bin-remove", type: "button", textContent: "Remove" });
-    remove.title = "Remove this class and its images";
-    remove.addEventListener("click", () => {
-      if (bin.files.length && !confirm(`Remove the class "${bin.name}" and its ${bin.files.length} image(s)?`)) return;
-      bins.splice(i, 1);
-      binsFromModel = null;
-      renderBins();
-    });
-    const count = el("span", { className: "bin-count" });
-    count.textContent = `${bin.files.length} image${bin.files.length === 1 ? "" : "s"}`;
-    const picker = el("input", { type: "file", multiple: true, className: "visually-hidden", accept: "image/*,.pgm,.ppm,.pnm,.tga" });
-    picker.id = `teach-bin-file-${i}`;
-    picker.addEventListener("change", () => {
-      addFiles(bin, Array.from(picker.files).map((file) => ({ file, name: file.name })));
-      picker.value = "";
-    });
-    const pick = el("label", { className: "button small", htmlFor: picker.id, textContent: "Add images…" });
-    const drop = el("div", { className: "bin-drop" }, el("span", { textContent: "Drop images here " }), picker, pick);
-    const list = el("ul", { className: "bin-files" });
-    bin.files.slice(0, MAX_THUMBNAILS).forEach((f, k) => list.append(renderFile(bin, f, k)));
-    if (bin.files.length > MAX_THUMBNAILS)
-      list.append(el("li", { className: "bin-more", textContent: `and ${bin.files.length - MAX_THUMBNAILS} more` }));
-    node.append(el("div", { className: "bin-head" }, el("span", { className: "swatch" }), name, count, remove), drop, list);
-
-    // A drop on a bin is for the bin, not for the classifier (app.js listens on the document).
-    for (const type of ["dragenter", "dragover", "dragleave", "drop"])
-      node.addEventListener(type, (e) => {
-        e.preventDefault();
-        e.stopPropagation();
-        node.classList.toggle("dragging", type === "dragenter" || type === "dragover");
-      });
-    node.addEventListener("drop", async (e) => addFiles(bin, await droppedFiles(e.dataTransfer)));
-    return node;
-  }
-
-  function renderFile(bin, f, k) {
-    const img = el("img", { alt: "", loading: "lazy", decoding: "async" });
-    img.src = f.url || (f.url = URL.createObjectURL(f.file));
-    img.onerror = () => img.remove(); // PGM, TGA: the browser cannot show them; the core reads them
-    const remove = el("button", { type: "button", className: "bin-file-remove", textContent: "×" });
-    remove.setAttribute("aria-label", `Remove ${f.name}`);
-    remove.addEventListener("click", () => {
-      URL.revokeObjectURL(f.url);
-      bin.files.splice(k, 1);
-      renderBins();
-    });
-    const item = el("li", { title: f.name }, img, el("span", { textContent: f.name }), remove);
-    return item;
-  }
-
-  // A bin is a class folder: it takes the files that are images by their
-  // names, as the CLI's data sets do (cs_image_name), and names the others.
-  async function addFiles(bin, files) {
-    const named = await byImageName(files).catch((e) => showError(e.message));
-    if (!named) return;
-    const { images, skipped } = named;
-    showNote(skippedNote(skipped));
-    if (!bins.includes(bin)) return; // removed meanwhile
-    images.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
-    bin.files.push(...images);
-    binsFromModel = null;
-    renderBins();
-  }
-
-  // Files named "class/file" or "parent/class/file" (a dropped or picked folder)
-  // go to the bin of their class, made if need be. Of the bins still as the
-  // model named them, and empty, those without a folder go.
-  async function addFolders(files) {
-    const named = await byImageName(files).catch((e) => showError(e.message));
-    if (!named) return;
-    const { images, skipped } = named;
-    showNote(skippedNote(skipped));
-    let parts = images.map((f) => f.name.split("/"));
-    if (parts.length && parts.every((p) => p.length >= 3 && p[0] === parts[0][0])) parts = parts.map((p) => p.slice(1));
-    const loose = parts.filter((p) => p.length < 2).length;
-    if (!images.length || loose) {
-      showError(loose ? `${loose} image(s) are not in a class folder: drop them on a bin instead.`
-        : "No images there: drop a folder holding one folder of images per cell line.");
-      if (!images.length || loose === images.length) return;
-    } else {
-      showError("");
-    }
-    if (binsFromModel !== null && !bins.some((b) => b.files.length)) { // the model's order, where it fits
-      const named = new Set(parts.filter((p) => p.length >= 2).map((p) => p[0]));
-      bins = bins.filter((b) => named.has(b.name.trim()));
-    }
-    images.forEach((f, i) => {
-      if (parts[i].length < 2) return;
-      const name = parts[i][0];
-      let bin = bins.find((b) => b.name.trim() === name);
-      if (!bin) bins.push((bin = { name, files: [] }));
-      bin.files.push({ file: f.file, name: parts[i].slice(1).join("/") });
-    });
-    for (const bin of bins) bin.files.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
-    binsFromModel = null;
-    renderBins();
-  }
-
-  // What is wrong with the bins, or "".
-  function problem() {
-    if (bins.length < 2) return "Two classes at least are needed.";
-    const names = bins.map((b) => b.name.trim());
-    if (names.some((n) => !n)) return "Every class needs a name.";
-    if (names.some((n) => n.includes(","))) return "Class names cannot contain commas.";
-    if (new Set(names).size !== names.length) return "Two classes have the same name.";
-    const empty = bins.find((b) => !b.files.length);
-    if (empty) return `Drop at least one image on "${empty.name.trim()}".`;
-    if (!(Number(ui.epochs.value) >= 1)) return "Epochs must be at least 1.";
-    if (!(Number(ui.lr.value) > 0)) return "The learning rate must be above 0.";
-    return "";
-  }
-
-  function updateSummary() {
-    const images = bins.reduce((n, b) => n + b.files.length, 0);
-    const wrong = problem();
-    ui.summary.textContent = wrong || `${images} images in ${bins.length} classes, starting from ` +
-      `${activeModel() ? activeModel().label : "no model"}.`;
-    ui.train.disabled = !!wrong || !!run;
-  }
-
-  /* -------------------------------------------------------------- training */
-
-  function showError(message) {
-    ui.error.textContent = message;
-    ui.error.hidden = !message;
-    delete ui.error.dataset.unsaved; // set by keep() when it says to download a model
-  }
-
-  function showNote(message) {
-    ui.note.textContent = message;
-    ui.note.hidden = !message;
-  }
-
-  const seconds = (s) => !isFinite(s) ? "?" : s < 60 ? `${Math.max(1, Math.round(s))} s` :
-    s < 3600 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${(s / 3600).toFixed(1)} h`;
-
-  // The name of the base model as the metadata records it: its file name.
-  function baseName(model) {
-    if (model.saved) return model.saved.fileName;
-    if (model.file) return model.file.split("/").pop();
-    return model.key.replace(/^user:\d+:/, "");
-  }
-
-  async function train() {
-    const wrong = problem();
-    if (wrong) return showError(wrong);
-    const base = activeModel();
+// Files named "class/file" or "parent/class/file" (a dropped or picked folder)
+// go to the bin of their class, made if need be. Of the bins still as the
+// model named them, and empty, those without a folder go.
+async function addFolders(files) {
+  const named = await page.files.byImageName(files).catch((e) => showError(e.message));
+  if (!named) return;
+  const { images, skipped } = named;
+  showNote(page.files.skippedNote(skipped));
+  let parts = images.map((f) => f.name.split("/"));
+  if (parts.length && parts.every((p) => p.length >= 3 && p[0] === parts[0][0])) parts = parts.map((p) => p.slice(1));
+  const loose = parts.filter((p) => p.length < 2).length;
+  if (!images.length || loose) {
+    showError(loose ? `${loose} image(s) are not in a class folder: drop them on a bin instead.`
+      : "No images there: drop a folder holding one folder of images per cell line.");
+    if (!images.length || loose === images.length) return;
+  } else {
     showError("");
-    const m = mode(), epochs = Math.round(Number(ui.epochs.value)), lr = Number(ui.lr.value);
-    const classes = bins.map((b) => b.name.trim());
-    const version = binsVersion;
-    const images = bins.flatMap((b, label) =>
-      b.files.map((f) => ({ file: f.file, label, name: `${classes[label]}/${f.name}` })));
-    const history = [];
-    const trainer = new Engine();
-    let cancel;
-    const cancelled = new Promise((_, reject) => (cancel = () => reject(new Error("cancelled"))));
-    run = { cancel };
-    ui.train.disabled = true;
-    ui.cancel.hidden = false;
-    ui.progress.hidden = false;
-    ui.charts.hidden = false;
-    ui.result.hidden = true;
-    ui.bar.value = 0;
-    ui.status.textContent = "Starting…";
-    delete ui.status.dataset.adviceFor;
-    drawCharts(history, epochs);
-    const started = performance.now();
-    try {
-      const bytes = base.bytes || (await assets.bytes(base.file));
-      const reply = await Promise.race([cancelled, trainer.call("finetune", {
-        base: { bytes, name: baseName(base) }, images, classes, mode: m, epochs, lr,
-        cropBottom: cropBottom(), validate: ui.validate.checked, seed: 1,
-        tta: $("tta").checked, // the figures shown are those of classifying as the page will
-      }, { onProgress: (done, total, { status }) => onStatus(status, done, total, m, history, epochs) })]);
-      const ms = performance.now() - started;
-      ui.bar.value = 1;
-      ui.status.textContent = `Done in ${seconds(ms / 1000)}. Saving…`;
-      const saved = await keep(reply, { classes, mode: m, base: base.label });
-      trainedVersion = version;
-      const done = `Done in ${seconds(ms / 1000)}.`;
-      ui.status.textContent = done + (!saved.stored ? " Not saved in this browser: download it."
-        : lasting ? " Saved in this browser." : " Saved in this browser for now, which may clear it: download it to keep it.");
-      if (!saved.stored || !lasting) Object.assign(ui.status.dataset, { adviceFor: saved.model.key, done });
-      ui.section.dataset.trainedMs = Math.round(ms);
-      showResult(saved.model, reply, history);
-    } catch (e) {
-      if (e.message === "cancelled") {
-        ui.status.textContent = "Cancelled. The model in use is unchanged.";
-      } else {
-        ui.status.textContent = "Training failed.";
-        showError(e.message);
-      }
-    } finally {
-      trainer.worker.terminate(); // frees the module and its memory; a cancel ends it here
-      run = null;
-      ui.cancel.hidden = true;
-      updateSummary();
+  }
+  if (binsFromModel !== null && !bins.some((b) => b.files.length)) { // the model's order, where it fits
+    const named = new Set(parts.filter((p) => p.length >= 2).map((p) => p[0]));
+    bins = bins.filter((b) => named.has(b.name.trim()));
+  }
+  images.forEach((f, i) => {
+    if (parts[i].length < 2) return;
+    const name = parts[i][0];
+    let bin = bins.find((b) => b.name.trim() === name);
+    if (!bin) bins.push((bin = { name, files: [] }));
+    bin.files.push({ file: f.file, name: parts[i].slice(1).join("/") });
+  });
+  for (const bin of bins) bin.files.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
+  binsFromModel = null;
+  renderBins();
+}
+
+// What is wrong with the bins, or "".
+function problem() {
+  if (bins.length < 2) return "Two classes at least are needed.";
+  const names = bins.map((b) => b.name.trim());
+  if (names.some((n) => !n)) return "Every class needs a name.";
+  if (names.some((n) => n.includes(","))) return "Class names cannot contain commas.";
+  if (new Set(names).size !== names.length) return "Two classes have the same name.";
+  const empty = bins.find((b) => !b.files.length);
+  if (empty) return `Drop at least one image on "${empty.name.trim()}".`;
+  if (!(Number(ui.epochs.value) >= 1)) return "Epochs must be at least 1.";
+  if (!(Number(ui.lr.value) > 0)) return "The learning rate must be above 0.";
+  return "";
+}
+
+function updateSummary() {
+  const images = bins.reduce((n, b) => n + b.files.length, 0);
+  const wrong = problem();
+  ui.summary.textContent = wrong || `${images} images in ${bins.length} classes, starting from ` +
+    `${page.models.active() ? page.models.active().label : "no model"}.`;
+  ui.train.disabled = !!wrong || !!run;
+}
+
+/* -------------------------------------------------------------- training */
+
+function showError(message) {
+  ui.error.textContent = message;
+  ui.error.hidden = !message;
+  unsavedError = false;
+}
+
+function showNote(message) {
+  ui.note.textContent = message;
+  ui.note.hidden = !message;
+}
+
+const seconds = (s) => !isFinite(s) ? "?" : s < 60 ? `${Math.max(1, Math.round(s))} s` :
+  s < 3600 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${(s / 3600).toFixed(1)} h`;
+
+// The name of the base model as the metadata records it: its file name.
+function baseName(model) {
+  if (model.saved) return model.saved.fileName;
+  if (model.file) return model.file.split("/").pop();
+  return model.key.replace(/^user:\d+:/, "");
+}
+
+async function train() {
+  const wrong = problem();
+  if (wrong) return showError(wrong);
+  const base = page.models.active();
+  showError("");
+  const m = mode(), epochs = Math.round(Number(ui.epochs.value)), lr = Number(ui.lr.value);
+  const classes = bins.map((b) => b.name.trim());
+  const version = binsVersion;
+  const images = bins.flatMap((b, label) =>
+    b.files.map((f) => ({ file: f.file, label, name: `${classes[label]}/${f.name}` })));
+  const history = [];
+  const trainer = page.newEngine();
+  let cancel;
+  const cancelled = new Promise((_, reject) => (cancel = () => reject(new Error("cancelled"))));
+  run = { cancel };
+  ui.train.disabled = true;
+  ui.cancel.hidden = false;
+  ui.progress.hidden = false;
+  ui.charts.hidden = false;
+  ui.result.hidden = true;
+  ui.bar.value = 0;
+  ui.status.textContent = "Starting…";
+  advice = null;
+  drawCharts(ui, history, epochs);
+  const started = performance.now();
+  try {
+    const bytes = await page.models.bytes(base);
+    const reply = await Promise.race([cancelled, trainer.call("finetune", {
+      base: { bytes, name: baseName(base) }, images, classes, mode: m, epochs, lr,
+      cropBottom: page.settings.cropBottom(), validate: ui.validate.checked, seed: 1,
+      tta: page.settings.tta(), // the figures shown are those of classifying as the page will
+    }, { onProgress: (done, total, { status }) => onStatus(status, done, total, m, history, epochs) })]);
+    const ms = performance.now() - started;
+    ui.bar.value = 1;
+    ui.status.textContent = `Done in ${seconds(ms / 1000)}. Saving…`;
+    const saved = await keep(reply, { classes, mode: m, base: base.label });
+    trainedVersion = version;
+    const done = `Done in ${seconds(ms / 1000)}.`;
+    ui.status.textContent = done + (!saved.stored ? " Not saved in this browser: download it."
+      : lasting ? " Saved in this browser." : " Saved in this browser for now, which may clear it: download it to keep it.");
+    if (!saved.stored || !lasting) advice = { key: saved.model.key, done };
+    ui.section.dataset.trainedMs = Math.round(ms);
+    showResult(saved.model, reply, history);
+  } catch (e) {
+    if (e.message === "cancelled") {
+      ui.status.textContent = "Cancelled. The model in use is unchanged.";
+    } else {
+      ui.status.textContent = "Training failed.";
+      showError(e.message);
     }
-  }
-
-  function onStatus(s, done, total, m, history, epochs) {
-    if (!s) return;
-    if (s.reading) {
-      ui.bar.value = 0;
-      ui.status.textContent = `Reading image ${done + 1} of ${total}…`;
-      return;
-    }
-    // Head mode spends most of its time on the frozen layers' features (epoch 0).
-    const featureShare = m === "head" ? 0.9 : 0;
-    if (s.epoch === 0) {
-      ui.bar.value = featureShare * (s.step / s.steps);
-      ui.status.textContent = `Features of the frozen layers: ${Math.round(100 * s.step / s.steps)}%, ` +
-        `about ${seconds(s.eta)} left, then the training itself`;
-      return;
-    }
-    const fraction = (s.epoch - 1 + s.step / s.steps) / s.epochs;
-    ui.bar.value = featureShare + (1 - featureShare) * fraction;
-    ui.status.textContent = `Epoch ${s.epoch} of ${s.epochs}: loss ${s.trainLoss.toFixed(3)}, ` +
-      `accuracy ${percent(s.trainAcc)}` +
-      (isFinite(s.valAcc) ? `; validation loss ${s.valLoss.toFixed(3)}, accuracy ${percent(s.valAcc)}` : "") +
-      ` · about ${seconds(s.eta)} left (less if validation stops improving)`;
-    const point = { epoch: s.epoch + (s.step === s.steps ? 0 : s.step / s.steps - 1), trainLoss: s.trainLoss, trainAcc: s.trainAcc };
-    if (s.step === s.steps) Object.assign(point, { valLoss: s.valLoss, valAcc: s.valAcc, best: s.best, done: true });
-    if (history.length && !history[history.length - 1].done) history.pop(); // the running point
-    history.push(point);
-    drawCharts(history, epochs);
-  }
-
-  /* -------------------------------------------------------------- charts */
-
-  function drawCharts(history, epochs) {
-    const last = history.length ? Math.ceil(history[history.length - 1].epoch) : 1;
-    const xmax = Math.max(2, Math.min(epochs, Math.max(last, 10)));
-    const losses = history.flatMap((p) => [p.trainLoss, p.valLoss]).filter(isFinite);
-    const lmax = Math.max(0.1, ...losses) * 1.05;
-    chart(ui.loss, history, xmax, 0, lmax, "trainLoss", "valLoss");
-    chart(ui.acc, history, xmax, 0, 1, "trainAcc", "valAcc");
-  }
-
-  function chart(svg, history, xmax, ymin, ymax, trainKey, valKey) {
-    const W = 320, H = 160, L = 36, R = 8, T = 8, B = 22;
-    const x = (e) => L + (W - L - R) * e / xmax;
-    const y = (v) => T + (H - T - B) * (1 - (v - ymin) / (ymax - ymin));
-    const line = (points) => points.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" ");
-    const fmt = (v) => (ymax <= 1.0001 && ymin === 0 && ymax === 1 ? `${Math.round(v * 100)}%` : v.toFixed(2));
-    let s = `<rect x="${L}" y="${T}" width="${W - L - R}" height="${H - T - B}" class="chart-area"/>`;
-    for (const v of [ymin, (ymin + ymax) / 2, ymax])
-      s += `<text x="${L - 4}" y="${y(v) + 4}" class="chart-tick" text-anchor="end">${fmt(v)}</text>`;
-    s += `<text x="${L}" y="${H - 6}" class="chart-tick">0</text>` +
-      `<text x="${W - R}" y="${H - 6}" class="chart-tick" text-anchor="end">epoch ${xmax}</text>`;
-    const trainPts = [[0, NaN], ...history.map((p) => [p.epoch, p[trainKey]])].filter((p) => isFinite(p[1]));
-    const valPts = history.filter((p) => p.done && isFinite(p[valKey])).map((p) => [p.epoch, p[valKey]]);
-    s += `<polyline class="chart-train" points="${line(trainPts)}"/>`;
-    const now = trainPts[trainPts.length - 1]; // where training is, seen even before a line
-    if (now) s += `<circle class="chart-now" cx="${x(now[0])}" cy="${y(now[1])}" r="2.5"/>`;
-    s += `<polyline class="chart-val" points="${line(valPts)}"/>`;
-    const kept = history.filter((p) => p.best && isFinite(p[valKey])).pop();
-    if (kept) s += `<circle class="chart-best" cx="${x(kept.epoch)}" cy="${y(kept[valKey])}" r="4"/>`;
-    svg.innerHTML = s;
-  }
-
-  /* -------------------------------------------------------------- results */
-
-  const stamp = (d) => d.toISOString().slice(0, 16).replace("T", " ");
-
-  // Stores the new model at once, then lists it in the picker.
-  async function keep(reply, { classes, mode: m, base }) {
-    const created = new Date();
-    const name = `${classes.join(" vs ")}, ${m} mode, ${stamp(created)}`;
-    const fileName = `cellsight-${classes.join("-")}-${m}-${created.toISOString().slice(0, 16).replace(/[-:]/g, "").replace("T", "-")}.safetensors`
-      .replace(/[^A-Za-z0-9._-]+/g, "_");
-    const record = { name, fileName, created: created.toISOString(), bytes: reply.bytes, classes, mode: m, base,
-      figures: reply.figures };
-    let stored = true;
-    try {
-      record.id = await store.put(record);
-      lasting = await store.lasting(true);
-    } catch (e) {
-      stored = false;
-      record.id = `unsaved-${++notStored}`;
-      showError(`This browser would not store the model (${e.message}): download it before leaving the page.`);
-      ui.error.dataset.unsaved = "true";
-    }
-    const model = listModel(record);
-    return { model, stored };
-  }
-
-  function listModel(record) {
-    const model = { key: modelKeyOf(record.id), label: `${record.name} (fine-tuned)`, bytes: record.bytes, saved: record };
-    addModelOption(model);
-    return model;
-  }
-
-  function showResult(model, reply, history) {
-    const { info, figures } = reply;
-    const md = info.metadata;
-    const K = info.classes.length;
-    const n = (v) => Number(v).toLocaleString("en");
-    ui.result.replaceChildren();
-    ui.result.append(el("h3", { textContent: "The new model" }));
-    const facts = el("dl", { className: "teach-figures" });
-    const fact = (term, value, key) => {
-      const dd = el("dd", { textContent: value });
-      if (key) dd.dataset.key = key;
-      facts.append(el("dt", { textContent: term }), dd);
-    };
-    const validated = figures.valImages > 0, classified = figures.classified;
-    // Training judges each epoch by one pass a tile (the model's metadata, as
-    // `cellsight finetune` records it); the page classifies as its box "Average
-    // over 8 flips/rotations" says, so the validation images are also shown so.
-    const averaging = (c) => (c.tta ? "averaged over 8 flips/rotations" : "one pass a tile");
-    if (classified) {
-      fact("Validation tiles, classified here", `${percent(classified.accuracy)} right, loss ` +
-        `${classified.loss.toFixed(4)} (${averaging(classified)}, as the box above says)`, "val_classified");
-      Object.assign(facts.lastChild.dataset, { accuracy: classified.accuracy, loss: classified.loss,
-        tiles: classified.tiles, tta: classified.tta });
-    }
-    if (validated) {
-      fact("Validation tile accuracy in training (one pass a tile)", percent(Number(md.val_tile_accuracy)),
-        "val_tile_accuracy");
-      fact("Validation loss in training", Number(md.val_loss).toFixed(4), "val_loss");
-    }
-    fact("Trained on", `${figures.trainImages} images, ${n(md.train_tiles)} tiles` +
-      (md.mode === "head" ? " (each tile in its 8 flips and rotations)" : ""));
-    fact("Validated on", validated ? `${figures.valImages} images, ${n(md.val_tiles)} tiles` : "nothing: every image trained");
-    fact("Epochs", `${md.epochs_run} run of ${md.epochs}; kept epoch ${md.best_epoch}` +
-      (validated ? " (lowest validation loss)" : " (the last)"));
-    if (K === 2) fact("Threshold", `${md.classes.split(",")[1]} when its probability is at least ${Number(md.threshold).toFixed(3)}`);
-    ui.result.append(facts);
-    if (classified) ui.result.append(confusionTable(info.classes, classified.confusion,
-      `Validation tiles classified here (${averaging(classified)})`));
-
-    const use = el("button", { id: "teach-use", className: "button primary", type: "button", textContent: "Use this model" });
-    use.addEventListener("click", async () => {
-      await selectModel(model.key);
-      $("results").scrollIntoView({ behavior: "smooth", block: "start" });
-    });
-    const get = el("button", { id: "teach-download", className: "button", type: "button", textContent: "Download .safetensors" });
-    get.addEventListener("click", () => downloadModel(model));
-    ui.result.append(el("div", { className: "teach-row" }, use, get,
-      el("span", { className: "help", textContent: `Listed in the model picker as "${model.label}".` })));
-    if (typeof model.saved.id === "number" && !lasting)
-      ui.result.append(el("p", { id: "teach-not-lasting", className: "warning", textContent: NOT_LASTING }));
-    ui.result.hidden = false;
-  }
-
-  // Rows: true class; columns: predicted class; cells shaded by their share of the row.
-  function confusionTable(classes, confusion, what) {
-    const K = classes.length;
-    const table = el("table", { className: "confusion" });
-    table.append(el("caption", { textContent: `${what}: true class (rows) by predicted class (columns)` }));
-    const head = table.createTHead().insertRow();
-    head.append(el("th", { textContent: "" }), ...classes.map((c) => el("th", { scope: "col", textContent: c })));
-    const body = table.createTBody();
-    for (let t = 0; t < K; t++) {
-      const row = body.insertRow();
-      row.append(el("th", { scope: "row", textContent: classes[t] }));
-      const total = confusion.slice(t * K, (t + 1) * K).reduce((a, b) => a + b, 0);
-      for (let p = 0; p < K; p++) {
-        const count = confusion[t * K + p];
-        const cell = row.insertCell();
-        cell.textContent = count;
-        cell.className = t === p ? "hit" : count ? "miss" : "";
-        cell.style.setProperty("--share", total ? count / total : 0);
-      }
-    }
-    return el("div", { className: "table-scroll" }, table);
-  }
-
-  // keep()'s "download it before leaving", once no model needs it.
-  function clearUnsavedError() {
-    if (ui.error.dataset.unsaved && !unsaved().length) showError("");
-  }
-
-  // A model downloaded is safe: leaving the page no longer asks for it.
-  function downloadModel(model) {
-    model.saved.downloaded = true;
-    clearUnsavedError();
-    if (ui.status.dataset.adviceFor === model.key) { // the advice to download it is taken
-      ui.status.textContent = `${ui.status.dataset.done} Downloaded.`;
-      delete ui.status.dataset.adviceFor;
-    }
-    const url = URL.createObjectURL(new Blob([model.saved.bytes], { type: "application/octet-stream" }));
-    const a = el("a", { href: url, download: model.saved.fileName });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
-  }
-
-  /* -------------------------------------------------------------- the picker's saved models */
-
-  function buildPickerTools() {
-    const tools = el("div", { className: "field saved-tools", hidden: true });
-    tools.innerHTML = `<span class="label">Fine-tuned model</span>
-      <div class="inline"><button id="saved-download" class="button small" type="button">Download</button>
-      <button id="saved-delete" class="button small" type="button">Delete…</button></div>
-      <p id="saved-not-lasting" class="warning" hidden></p>`;
-    tools.querySelector("#saved-not-lasting").textContent = NOT_LASTING;
-    $("model-select").closest(".field").after(tools);
-    ui.savedTools = tools;
-    tools.querySelector("#saved-download").addEventListener("click", () => downloadModel(activeModel()));
-    tools.querySelector("#saved-delete").addEventListener("click", () => deleteModel(activeModel()));
-  }
-
-  async function deleteModel(model) {
-    if (!isSaved(model)) return;
-    if (!confirm(`Delete the fine-tuned model "${model.saved.name}" from this browser? ` +
-      "Download it first if you may want it again.")) return;
-    try {
-      if (typeof model.saved.id === "number") await store.remove(model.saved.id);
-    } catch (e) {
-      showModelError(`Could not delete ${model.saved.name}: ${e.message}`);
-      return;
-    }
-    state.models.delete(model.key);
-    clearUnsavedError();
-    const option = Array.from($("model-select").options).find((o) => o.value === model.key);
-    if (option) option.remove();
-    engine.call("freeModel", { key: model.key }).catch(() => {});
-    if (state.active === model.key) {
-      const next = Array.from(state.models.values()).find((m) => !m.saved) || state.models.values().next().value;
-      state.active = null;
-      if (next) await selectModel(next.key);
-    }
-  }
-
-  function onModelChange() {
-    const model = activeModel();
-    if (ui.savedTools) {
-      ui.savedTools.hidden = !isSaved(model);
-      ui.savedTools.querySelector("#saved-not-lasting").hidden = lasting || !isSaved(model) ||
-        typeof model.saved.id !== "number"; // one not stored at all is under the page's own warning
-    }
-    if (binsFromModel !== null || !bins.length) seedBins();
+  } finally {
+    trainer.terminate(); // frees the module and its memory; a cancel ends it here
+    run = null;
+    ui.cancel.hidden = true;
     updateSummary();
   }
+}
 
-  /* -------------------------------------------------------------- start */
-
-  async function start() {
-    build();
-    buildPickerTools();
-    document.addEventListener("cellsight:model", onModelChange);
-    window.addEventListener("beforeunload", (e) => {
-      // A training under way, a model neither stored nor downloaded, or images
-      // sorted into bins (the user's labelling) that no training has used yet.
-      const untrained = binsVersion !== trainedVersion && bins.some((b) => b.files.length);
-      if (!run && !unsaved().length && !untrained) return;
-      e.preventDefault();
-      e.returnValue = "";
-    });
-    try {
-      const [head, full] = await Promise.all(["head", "full"].map((m) => engine.call("trainDefaults", { mode: m })));
-      defaults = { head: head.defaults, full: full.defaults };
-      applyDefaults();
-    } catch (e) {
-      showError(`Fine-tuning is not available: ${e.message}`);
-    }
-    try {
-      const records = await store.list();
-      lasting = await store.lasting();
-      records.sort((a, b) => a.created.localeCompare(b.created));
-      for (const record of records) listModel(record);
-    } catch (e) {
-      showError(`The fine-tuned models saved in this browser cannot be read: ${e.message}`);
-    }
-    onModelChange();
+function onStatus(s, done, total, m, history, epochs) {
+  if (!s) return;
+  if (s.reading) {
+    ui.bar.value = 0;
+    ui.status.textContent = `Reading image ${done + 1} of ${total}…`;
+    return;
   }
+  // Head mode spends most of its time on the frozen layers' features (epoch 0).
+  const featureShare = m === MODE.head ? 0.9 : 0;
+  if (s.epoch === 0) {
+    ui.bar.value = featureShare * (s.step / s.steps);
+    ui.status.textContent = `Features of the frozen layers: ${Math.round(100 * s.step / s.steps)}%, ` +
+      `about ${seconds(s.eta)} left, then the training itself`;
+    return;
+  }
+  const fraction = (s.epoch - 1 + s.step / s.steps) / s.epochs;
+  ui.bar.value = featureShare + (1 - featureShare) * fraction;
+  ui.status.textContent = `Epoch ${s.epoch} of ${s.epochs}: loss ${s.trainLoss.toFixed(3)}, ` +
+    `accuracy ${percent(s.trainAcc)}` +
+    (isFinite(s.valAcc) ? `; validation loss ${s.valLoss.toFixed(3)}, accuracy ${percent(s.valAcc)}` : "") +
+    ` · about ${seconds(s.eta)} left (less if validation stops improving)`;
+  const point = { epoch: s.epoch + (s.step === s.steps ? 0 : s.step / s.steps - 1), trainLoss: s.trainLoss, trainAcc: s.trainAcc };
+  if (s.step === s.steps) Object.assign(point, { valLoss: s.valLoss, valAcc: s.valAcc, best: s.best, done: true });
+  if (history.length && !history[history.length - 1].done) history.pop(); // the running point
+  history.push(point);
+  drawCharts(ui, history, epochs);
+}
 
-  return { start, store };
-})();
+/* -------------------------------------------------------------- results */
+
+const stamp = (d) => d.toISOString().slice(0, 16).replace("T", " ");
+
+// Stores the new model at once, then lists it in the picker.
+async function keep(reply, { classes, mode: m, base }) {
+  const created = new Date();
+  const name = `${classes.join(" vs ")}, ${m} mode, ${stamp(created)}`;
+  const fileName = `cellsight-${classes.join("-")}-${m}-${created.toISOString().slice(0, 16).replace(/[-:]/g, "").replace("T", "-")}.safetensors`
+    .replace(/[^A-Za-z0-9._-]+/g, "_");
+  const record = { name, fileName, created: created.toISOString(), bytes: reply.bytes, classes, mode: m, base,
+    figures: reply.figures };
+  let stored = true;
+  try {
+    record.id = await savedModels.put(record);
+    lasting = await savedModels.lasting(true);
+  } catch (e) {
+    stored = false;
+    record.id = `unsaved-${++notStored}`;
+    showError(`This browser would not store the model (${e.message}): download it before leaving the page.`);
+    unsavedError = true;
+  }
+  const model = listModel(record);
+  return { model, stored };
+}
+
+function listModel(record) {
+  const model = { key: modelKeyOf(record.id), label: `${record.name} (fine-tuned)`, bytes: record.bytes, saved: record };
+  page.models.add(model);
+  return model;
+}
+
+function showResult(model, reply, history) {
+  const { info, figures } = reply;
+  const md = info.metadata;
+  const K = info.classes.length;
+  const n = (v) => Number(v).toLocaleString("en");
+  ui.result.replaceChildren();
+  ui.result.append(el("h3", { textContent: "The new model" }));
+  const facts = el("dl", { className: "teach-figures" });
+  const fact = (term, value, key) => {
+    const dd = el("dd", { textContent: value });
+    if (key) dd.dataset.key = key;
+    facts.append(el("dt", { textContent: term }), dd);
+  };
+  const validated = figures.valImages > 0, classified = figures.classified;
+  // Training judges each epoch by one pass a tile (the model's metadata, as
+  // `cellsight finetune` records it); the page classifies as its box "Average
+  // over 8 flips/rotations" says, so the validation images are also shown so.
+  const averaging = (c) => (c.tta ? "averaged over 8 flips/rotations" : "one pass a tile");
+  if (classified) {
+    fact("Validation tiles, classified here", `${percent(classified.accuracy)} right, loss ` +
+      `${classified.loss.toFixed(4)} (${averaging(classified)}, as the box above says)`, "val_classified");
+    Object.assign(facts.lastChild.dataset, { accuracy: classified.accuracy, loss: classified.loss,
+      tiles: classified.tiles, tta: classified.tta });
+  }
+  if (validated) {
+    fact("Validation tile accuracy in training (one pass a tile)", percent(Number(md.val_tile_accuracy)),
+      "val_tile_accuracy");
+    fact("Validation loss in training", Number(md.val_loss).toFixed(4), "val_loss");
+  }
+  fact("Trained on", `${figures.trainImages} images, ${n(md.train_tiles)} tiles` +
+    (md.mode === MODE.head ? " (each tile in its 8 flips and rotations)" : ""));
+  fact("Validated on", validated ? `${figures.valImages} images, ${n(md.val_tiles)} tiles` : "nothing: every image trained");
+  fact("Epochs", `${md.epochs_run} run of ${md.epochs}; kept epoch ${md.best_epoch}` +
+    (validated ? " (lowest validation loss)" : " (the last)"));
+  if (K === 2) fact("Threshold", `${md.classes.split(",")[1]} when its probability is at least ${Number(md.threshold).toFixed(3)}`);
+  ui.result.append(facts);
+  if (classified) ui.result.append(confusionTable(info.classes, classified.confusion,
+    `Validation tiles classified here (${averaging(classified)})`));
+
+  const use = el("button", { id: "teach-use", className: "button primary", type: "button", textContent: "Use this model" });
+  use.addEventListener("click", async () => {
+    await page.models.select(model.key);
+    $("results").scrollIntoView({ behavior: "smooth", block: "start" });
+  });
+  const get = el("button", { id: "teach-download", className: "button", type: "button", textContent: "Download .safetensors" });
+  get.addEventListener("click", () => downloadModel(model));
+  ui.result.append(el("div", { className: "teach-row" }, use, get,
+    el("span", { className: "help", textContent: `Listed in the model picker as "${model.label}".` })));
+  if (typeof model.saved.id === "number" && !lasting)
+    ui.result.append(el("p", { id: "teach-not-lasting", className: "warning", textContent: NOT_LASTING }));
+  ui.result.hidden = false;
+}
+
+// Rows: true class; columns: predicted class; cells shaded by their share of the row.
+function confusionTable(classes, confusion, what) {
+  const K = classes.length;
+  const table = el("table", { className: "confusion" });
+  table.append(el("caption", { textContent: `${what}: true class (rows) by predicted class (columns)` }));
+  const head = table.createTHead().insertRow();
+  head.append(el("th", { textContent: "" }), ...classes.map((c) => el("th", { scope: "col", textContent: c })));
+  const body = table.createTBody();
+  for (let t = 0; t < K; t++) {
+    const row = body.insertRow();
+    row.append(el("th", { scope: "row", textContent: classes[t] }));
+    const total = confusion.slice(t * K, (t + 1) * K).reduce((a, b) => a + b, 0);
+    for (let p = 0; p < K; p++) {
+      const count = confusion[t * K + p];
+      const cell = row.insertCell();
+      cell.textContent = count;
+      cell.className = t === p ? "hit" : count ? "miss" : "";
+      cell.style.setProperty("--share", total ? count / total : 0);
+    }
+  }
+  return el("div", { className: "table-scroll" }, table);
+}
+
+// keep()'s "download it before leaving", once no model needs it.
+function clearUnsavedError() {
+  if (unsavedError && !unsaved().length) showError("");
+}
+
+// A model downloaded is safe: leaving the page no longer asks for it.
+function downloadModel(model) {
+  model.saved.downloaded = true;
+  clearUnsavedError();
+  if (advice && advice.key === model.key) { // the advice to download it is taken
+    ui.status.textContent = `${advice.done} Downloaded.`;
+    advice = null;
+  }
+  saveFile(model.saved.fileName, model.saved.bytes, "application/octet-stream");
+}
+
+/* -------------------------------------------------------------- the picker's saved models */
+
+function buildPickerTools() {
+  const tools = el("div", { className: "field saved-tools", hidden: true });
+  tools.innerHTML = `<span class="label">Fine-tuned model</span>
+    <div class="inline"><button id="saved-download" class="button small" type="button">Download</button>
+    <button id="saved-delete" class="button small" type="button">Delete…</button></div>
+    <p id="saved-not-lasting" class="warning" hidden></p>`;
+  tools.querySelector("#saved-not-lasting").textContent = NOT_LASTING;
+  $("model-select").closest(".field").after(tools);
+  ui.savedTools = tools;
+  tools.querySelector("#saved-download").addEventListener("click", () => downloadModel(page.models.active()));
+  tools.querySelector("#saved-delete").addEventListener("click", () => deleteModel(page.models.active()));
+}
+
+async function deleteModel(model) {
+  if (!isSaved(model)) return;
+  if (!confirm(`Delete the fine-tuned model "${model.saved.name}" from this browser? ` +
+    "Download it first if you may want it again.")) return;
+  try {
+    if (typeof model.saved.id === "number") await savedModels.remove(model.saved.id);
+  } catch (e) {
+    page.models.showError(`Could not delete ${model.saved.name}: ${e.message}`);
+    return;
+  }
+  const removed = page.models.remove(model);
+  clearUnsavedError();
+  await removed;
+}
+
+function onModelChange() {
+  const model = page.models.active();
+  if (ui.savedTools) {
+    ui.savedTools.hidden = !isSaved(model);
+    ui.savedTools.querySelector("#saved-not-lasting").hidden = lasting || !isSaved(model) ||
+      typeof model.saved.id !== "number"; // one not stored at all is under the page's own warning
+  }
+  if (binsFromModel !== null || !bins.length) seedBins();
+  updateSummary();
+}
+
+/* -------------------------------------------------------------- start */
+
+// Builds the panel and lists the saved models; context: what it needs of the
+// page (app.js's teachContext): {engine, newEngine, models: {picker, active,
+// add, remove, select, bytes, onChange, showError}, settings: {cropBottom,
+// tta}, files: {droppedFiles, fromInput, byImageName, skippedNote}}.
+export async function startFinetune(context) {
+  page = context;
+  build();
+  buildPickerTools();
+  page.models.onChange(onModelChange);
+  window.addEventListener("beforeunload", (e) => {
+    // A training under way, a model neither stored nor downloaded, or images
+    // sorted into bins (the user's labelling) that no training has used yet.
+    const untrained = binsVersion !== trainedVersion && bins.some((b) => b.files.length);
+    if (!run && !unsaved().length && !untrained) return;
+    e.preventDefault();
+    e.returnValue = "";
+  });
+  try {
+    const replies = await Promise.all([MODE.head, MODE.full]
+      .map((mode) => page.engine.call("trainDefaults", { mode })));
+    defaults = { [MODE.head]: replies[0].defaults, [MODE.full]: replies[1].defaults };
+    applyDefaults();
+  } catch (e) {
+    showError(`Fine-tuning is not available: ${e.message}`);
+  }
+  try {
+    const records = await savedModels.list();
+    lasting = await savedModels.lasting();
+    records.sort((a, b) => a.created.localeCompare(b.created));
+    for (const record of records) listModel(record);
+  } catch (e) {
+    showError(`The fine-tuned models saved in this browser cannot be read: ${e.message}`);
+  }
+  onModelChange();
+}

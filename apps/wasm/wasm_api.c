@@ -6,23 +6,25 @@
    RGBA pixels are the fallback for what only the browser can decode (WebP,
    pasted bitmaps).
 
-   Every call that can fail returns 0 or NULL and leaves a one-sentence message
-   in csw_error(); nothing aborts. Results are not returned as structs that JS
-   would have to pick apart by offset: csw_classify_* hand one plain JS object
-   to Module.onResult (copies, so C frees everything before returning).
-   Progress goes to Module.onProgress(done, total) after each batch of tiles;
-   a Module.isCancelled() that returns true stops the work (CS_ECANCEL).
-   csw_classify_*_tta choose test-time averaging for one classification (the
-   page's switch): tta < 0 the model's, 0 one pass a tile, 1 the 8 symmetries. */
+   Every call that can fail here or in wasm_finetune.c returns 0 or NULL and
+   leaves a one-sentence message in csw_error(); nothing aborts. The module
+   calls JS back through one function, Module.onEvent(kind, payload) (the kinds
+   are web/constants.js's EVENT). Results are not returned as structs that JS
+   would have to pick apart by offset: csw_classify_*_tta hand one plain JS
+   object to the "result" event (copies, so C frees everything before
+   returning). The "progress" event ({done, total}) follows each batch of
+   tiles; its true return stops the work (CS_ECANCEL). The tta argument
+   chooses test-time averaging for one classification (the page's switch):
+   tta < 0 the model's, 0 one pass a tile, 1 the 8 symmetries. */
 #include <emscripten.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cellsight.h"
+#include "wasm.h"
 
-static cs_error last_error;
+cs_error csw_last_error;
 
-EMSCRIPTEN_KEEPALIVE const char *csw_error(void) { return last_error.msg; }
+EMSCRIPTEN_KEEPALIVE const char *csw_error(void) { return csw_last_error.msg; }
 
 EMSCRIPTEN_KEEPALIVE const char *csw_version(void) { return CS_VERSION; }
 
@@ -31,10 +33,10 @@ EMSCRIPTEN_KEEPALIVE const char *csw_version(void) { return CS_VERSION; }
 EMSCRIPTEN_KEEPALIVE cs_model *csw_model_load(const uint8_t *data, size_t size) {
     cs_model *m = calloc(1, sizeof *m);
     if (!m) {
-        cs_fail(&last_error, CS_ENOMEM, "out of memory for the model");
+        cs_fail(&csw_last_error, CS_ENOMEM, "out of memory for the model");
         return NULL;
     }
-    if (cs_model_read(m, data, size, &last_error) != CS_OK) {
+    if (cs_model_read(m, data, size, &csw_last_error) != CS_OK) {
         free(m);
         return NULL;
     }
@@ -45,7 +47,7 @@ EMSCRIPTEN_KEEPALIVE cs_model *csw_model_load(const uint8_t *data, size_t size) 
    double: File.size may exceed 32 bits). Returns 1 if within the limit, else
    0 with the message in csw_error(). */
 EMSCRIPTEN_KEEPALIVE int csw_model_check(double bytes) {
-    return cs_model_check((long long)bytes, &last_error) == CS_OK;
+    return cs_model_check((long long)bytes, &csw_last_error) == CS_OK;
 }
 
 EMSCRIPTEN_KEEPALIVE void csw_model_free(cs_model *m) {
@@ -76,7 +78,7 @@ EMSCRIPTEN_KEEPALIVE char *csw_model_info(const cs_model *m) {
     size_t len = 0;
     FILE *f = open_memstream(&json, &len);
     if (!f) {
-        cs_fail(&last_error, CS_ENOMEM, "out of memory for the model's description");
+        cs_fail(&csw_last_error, CS_ENOMEM, "out of memory for the model's description");
         return NULL;
     }
     fputs("{\"classes\":[", f);
@@ -97,7 +99,7 @@ EMSCRIPTEN_KEEPALIVE char *csw_model_info(const cs_model *m) {
     fputs("}}", f);
     if (fclose(f) != 0) {
         free(json);
-        cs_fail(&last_error, CS_ENOMEM, "out of memory for the model's description");
+        cs_fail(&csw_last_error, CS_ENOMEM, "out of memory for the model's description");
         return NULL;
     }
     return json;
@@ -106,8 +108,7 @@ EMSCRIPTEN_KEEPALIVE char *csw_model_info(const cs_model *m) {
 /* ---------------------------------------------------------------- classification */
 
 EM_JS(int, report_progress, (int done, int total), {
-    if (Module.onProgress) Module.onProgress(done, total);
-    return Module.isCancelled && Module.isCancelled() ? 1 : 0;
+    return Module.onEvent && Module.onEvent("progress", {done, total}) ? 1 : 0;
 });
 
 static int on_progress(void *ctx, int done, int total) {
@@ -125,7 +126,7 @@ EM_JS(void, emit_result,
     const f32 = (p, n) => HEAPF32.slice(p >>> 2, (p >>> 2) + n);
     const i32 = (p, n) => HEAP32.slice(p >>> 2, (p >>> 2) + n);
     const u8 = (p, n) => HEAPU8.slice(p >>> 0, (p >>> 0) + n);
-    Module.onResult({
+    if (Module.onEvent) Module.onEvent("result", {
         width, height, cropBottom: crop_bottom, tile, tta: tta !== 0, cols, rows, ntiles, nforeground,
         predicted, confidence, probs: f32(probs, nclasses),
         tiles: {
@@ -164,9 +165,9 @@ static int classify(const cs_model *model, cs_image *im, int crop_bottom, int th
     cs_result r = {0};
     int tw = 0, th = 0;
     uint8_t *thumb = NULL;
-    int ok = cs_classify(m, im, crop_bottom, &r, on_progress, NULL, &last_error) == CS_OK;
+    int ok = cs_classify(m, im, crop_bottom, &r, on_progress, NULL, &csw_last_error) == CS_OK;
     if (ok && !(thumb = thumbnail(im, thumb_side > 0 ? thumb_side : 1, &tw, &th))) {
-        cs_fail(&last_error, CS_ENOMEM, "out of memory for the thumbnail");
+        cs_fail(&csw_last_error, CS_ENOMEM, "out of memory for the thumbnail");
         ok = 0;
     }
     if (ok)
@@ -185,13 +186,8 @@ static int classify(const cs_model *model, cs_image *im, int crop_bottom, int th
 EMSCRIPTEN_KEEPALIVE int csw_classify_file_tta(const cs_model *m, const uint8_t *data, size_t size,
                                                int crop_bottom, int thumb_side, int tta) {
     cs_image im = {0};
-    if (cs_image_decode(&im, data, size, &last_error) != CS_OK) return 0;
+    if (cs_image_decode(&im, data, size, &csw_last_error) != CS_OK) return 0;
     return classify(m, &im, crop_bottom, thumb_side, tta);
-}
-
-EMSCRIPTEN_KEEPALIVE int csw_classify_file(const cs_model *m, const uint8_t *data, size_t size,
-                                           int crop_bottom, int thumb_side) {
-    return csw_classify_file_tta(m, data, size, crop_bottom, thumb_side, -1);
 }
 
 /* cs_image_check for the worker: a file's size before it is read (w = h = 0)
@@ -199,7 +195,7 @@ EMSCRIPTEN_KEEPALIVE int csw_classify_file(const cs_model *m, const uint8_t *dat
    is a double: JS's File.size may exceed 32 bits. Returns 1 if within the
    limits, else 0 with the message in csw_error(). */
 EMSCRIPTEN_KEEPALIVE int csw_image_check(double bytes, int w, int h) {
-    return cs_image_check((long long)bytes, w, h, &last_error) == CS_OK;
+    return cs_image_check((long long)bytes, w, h, &csw_last_error) == CS_OK;
 }
 
 /* cs_image_name for the page: whether a file met in a folder (the page's
@@ -211,11 +207,6 @@ EMSCRIPTEN_KEEPALIVE int csw_image_name(const char *name) { return cs_image_name
 EMSCRIPTEN_KEEPALIVE int csw_classify_rgba_tta(const cs_model *m, const uint8_t *rgba, int w, int h,
                                                int crop_bottom, int thumb_side, int tta) {
     cs_image im = {0};
-    if (cs_image_from_rgba(&im, rgba, w, h, &last_error) != CS_OK) return 0;
+    if (cs_image_from_rgba(&im, rgba, w, h, &csw_last_error) != CS_OK) return 0;
     return classify(m, &im, crop_bottom, thumb_side, tta);
-}
-
-EMSCRIPTEN_KEEPALIVE int csw_classify_rgba(const cs_model *m, const uint8_t *rgba, int w, int h,
-                                           int crop_bottom, int thumb_side) {
-    return csw_classify_rgba_tta(m, rgba, w, h, crop_bottom, thumb_side, -1);
 }

@@ -2,29 +2,25 @@
 
    The page's training worker collects the user's labelled images into a
    cs_dataset (decoded by stb as the CLI decodes them; canvas RGBA for what only
-   the browser reads), then csw_finetune trains a model loaded with
+   the browser reads), then csw_finetune_tta trains a model loaded with
    csw_model_load (apps/wasm/wasm_api.c) exactly as `cellsight finetune` does: the
    same split by image, the same defaults per mode, cs_finetune. Progress goes to
-   Module.onTrainProgress(status) after every batch (a true return cancels);
-   the outcome to Module.onTrainResult(figures). Calls that fail return 0 or
-   NULL with a one-sentence message in csw_finetune_error(). */
+   the "train_progress" event (Module.onEvent, see wasm_api.c) after every
+   batch (a true return cancels); the outcome to "train_result". Calls that
+   fail return 0 or NULL with a one-sentence message in csw_error(). */
 #include <emscripten.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cellsight.h"
-
-static cs_error last_error;
-
-EMSCRIPTEN_KEEPALIVE const char *csw_finetune_error(void) { return last_error.msg; }
+#include "wasm.h"
 
 /* ---------------------------------------------------------------- data sets */
 
 EMSCRIPTEN_KEEPALIVE cs_dataset *csw_dataset_new(void) {
     cs_dataset *ds = calloc(1, sizeof *ds);
-    if (!ds) cs_fail(&last_error, CS_ENOMEM, "out of memory for a data set");
+    if (!ds) cs_fail(&csw_last_error, CS_ENOMEM, "out of memory for a data set");
     return ds;
 }
 
@@ -35,7 +31,7 @@ EMSCRIPTEN_KEEPALIVE void csw_dataset_free(cs_dataset *ds) {
 }
 
 static int add(cs_dataset *ds, cs_image *im, int label, const char *name) {
-    if (cs_dataset_add(ds, im, label, name, &last_error) == CS_OK) return 1;
+    if (cs_dataset_add(ds, im, label, name, &csw_last_error) == CS_OK) return 1;
     cs_image_free(im);
     return 0;
 }
@@ -44,7 +40,7 @@ static int add(cs_dataset *ds, cs_image *im, int label, const char *name) {
 EMSCRIPTEN_KEEPALIVE int csw_dataset_add_file(cs_dataset *ds, const uint8_t *data, size_t size,
                                               int label, const char *name) {
     cs_image im = {0};
-    if (cs_image_decode(&im, data, size, &last_error) != CS_OK) return 0;
+    if (cs_image_decode(&im, data, size, &csw_last_error) != CS_OK) return 0;
     return add(ds, &im, label, name);
 }
 
@@ -52,7 +48,7 @@ EMSCRIPTEN_KEEPALIVE int csw_dataset_add_file(cs_dataset *ds, const uint8_t *dat
 EMSCRIPTEN_KEEPALIVE int csw_dataset_add_rgba(cs_dataset *ds, const uint8_t *rgba, int w, int h,
                                               int label, const char *name) {
     cs_image im = {0};
-    if (cs_image_from_rgba(&im, rgba, w, h, &last_error) != CS_OK) return 0;
+    if (cs_image_from_rgba(&im, rgba, w, h, &csw_last_error) != CS_OK) return 0;
     return add(ds, &im, label, name);
 }
 
@@ -65,7 +61,7 @@ EMSCRIPTEN_KEEPALIVE char *csw_train_defaults(const char *mode) {
     cs_train_defaults(&o, mode);
     char *json = malloc(160);
     if (!json) {
-        cs_fail(&last_error, CS_ENOMEM, "out of memory");
+        cs_fail(&csw_last_error, CS_ENOMEM, "out of memory");
         return NULL;
     }
     snprintf(json, 160, "{\"epochs\":%d,\"lr\":%.9g,\"patience\":%d,\"crops_per_image\":%d,\"batch\":%d}",
@@ -77,7 +73,7 @@ EMSCRIPTEN_KEEPALIVE char *csw_train_defaults(const char *mode) {
 EM_JS(int, report_train,
       (int epoch, int epochs, int step, int steps, float train_loss, float train_acc,
        float val_loss, float val_acc, float lr, int best, double seconds, double eta), {
-    const cancel = Module.onTrainProgress && Module.onTrainProgress({
+    const cancel = Module.onEvent && Module.onEvent("train_progress", {
         epoch, epochs, step, steps, trainLoss: train_loss, trainAcc: train_acc,
         valLoss: val_loss, valAcc: val_acc, lr, best: !!best, seconds, eta
     });
@@ -92,7 +88,7 @@ static int on_train(void *ctx, const cs_train_status *s) {
 
 EM_JS(void, emit_train_result,
       (int nclasses, const int *confusion, int ntrain, int nval, double val_accuracy), {
-    Module.onTrainResult({
+    if (Module.onEvent) Module.onEvent("train_result", {
         confusion: HEAP32.slice(confusion >>> 2, (confusion >>> 2) + nclasses * nclasses),
         trainImages: ntrain, valImages: nval, valTileAccuracy: val_accuracy
     });
@@ -100,12 +96,12 @@ EM_JS(void, emit_train_result,
 
 /* The validation tiles as the page's classification scores them (cs_classify:
    the model's threshold, the 8 flips/rotations averaged if tta), handed to
-   Module.onValClassified; training judges each epoch by one pass a tile and
+   the "val_classified" event; training judges each epoch by one pass a tile and
    the most probable class, which is what picks the kept epoch and the
    threshold, as in `cellsight finetune`. */
 EM_JS(void, emit_val_classified,
       (int nclasses, const int *confusion, int tiles, double accuracy, double loss, int tta), {
-    if (Module.onValClassified) Module.onValClassified({
+    if (Module.onEvent) Module.onEvent("val_classified", {
         confusion: HEAP32.slice(confusion >>> 2, (confusion >>> 2) + nclasses * nclasses),
         tiles, accuracy, loss, tta: !!tta
     });
@@ -120,11 +116,11 @@ static int classify_val(cs_model *m, const cs_dataset *val, int crop_bottom, int
     m->tta = tta;
     for (int i = 0; i < val->n && ok; i++) {
         cs_result res;
-        if (cs_classify(m, &val->images[i], crop_bottom, &res, NULL, NULL, &last_error) != CS_OK) {
+        if (cs_classify(m, &val->images[i], crop_bottom, &res, NULL, NULL, &csw_last_error) != CS_OK) {
             ok = 0;
             break;
         }
-        ok = cs_eval_add(&ev, val->names[i], val->labels[i], 0, &res, &last_error) == CS_OK;
+        ok = cs_eval_add(&ev, val->names[i], val->labels[i], 0, &res, &csw_last_error) == CS_OK;
         cs_result_free(&res);
     }
     m->tta = recorded;
@@ -160,16 +156,16 @@ static void count_training(void *ctx, const cs_dataset *train, const cs_dataset 
    band of its rows); without, every image trains and the last epoch is kept
    (`--val-folds 0`). base_model names the base in the metadata. With tta 0 or
    1 (the page's box), the validation images are then classified as the page
-   classifies (Module.onValClassified), and the model records that averaging,
+   classifies (the "val_classified" event), and the model records that averaging,
    the one its figures were measured with; tta < 0 skips that. On failure (or a
    cancel) m must be thrown away: its classes may have changed. Returns 1 on
-   success, after Module.onTrainResult has the validation figures. */
+   success, after the "train_result" event has had the validation figures. */
 EMSCRIPTEN_KEEPALIVE int csw_finetune_tta(cs_model *m, const cs_dataset *ds, const char *classes,
                                           const char *mode, int epochs, float lr, int crop_bottom,
                                           int validate, double seed, const char *base_model,
                                           int tta) {
     if (strcmp(mode, "head") != 0 && strcmp(mode, "full") != 0) {
-        cs_fail(&last_error, CS_EINPUT, "mode \"%.20s\" is neither head nor full", mode);
+        cs_fail(&csw_last_error, CS_EINPUT, "mode \"%.20s\" is neither head nor full", mode);
         return 0;
     }
     char *list = strdup(classes);
@@ -179,7 +175,7 @@ EMSCRIPTEN_KEEPALIVE int csw_finetune_tta(cs_model *m, const cs_dataset *ds, con
     cs_metrics_init(&tiles, 0);
     int *confusion = NULL, ok = 0, ntrain = 0;
     if (!list || !names) {
-        cs_fail(&last_error, CS_ENOMEM, "out of memory for the class names");
+        cs_fail(&csw_last_error, CS_ENOMEM, "out of memory for the class names");
         goto done;
     }
     int K = split_names(list, names, CS_MAX_CLASSES);
@@ -199,9 +195,9 @@ EMSCRIPTEN_KEEPALIVE int csw_finetune_tta(cs_model *m, const cs_dataset *ds, con
     o->val_tiles = &tiles;
     r.val_folds = validate ? 2 : 0;
     r.on_split = count_training;
-    if (cs_finetune(m, ds, K, names, &r, &val, &last_error) != CS_OK) goto done;
+    if (cs_finetune(m, ds, K, names, &r, &val, &csw_last_error) != CS_OK) goto done;
     if (!(confusion = malloc(sizeof(int) * K * K))) {
-        cs_fail(&last_error, CS_ENOMEM, "out of memory for the confusion matrix");
+        cs_fail(&csw_last_error, CS_ENOMEM, "out of memory for the confusion matrix");
         goto done;
     }
     cs_metrics_confusion(&tiles, confusion);
@@ -216,22 +212,15 @@ done:
     return ok;
 }
 
-EMSCRIPTEN_KEEPALIVE int csw_finetune(cs_model *m, const cs_dataset *ds, const char *classes,
-                                      const char *mode, int epochs, float lr, int crop_bottom,
-                                      int validate, double seed, const char *base_model) {
-    return csw_finetune_tta(m, ds, classes, mode, epochs, lr, crop_bottom, validate, seed,
-                            base_model, -1);
-}
-
-/* The model as a .safetensors file, handed to Module.onModelBytes(Uint8Array). */
+/* The model as a .safetensors file, handed to the "model_bytes" event (a Uint8Array). */
 EM_JS(void, emit_bytes, (const uint8_t *data, size_t size), {
-    Module.onModelBytes(HEAPU8.slice(data >>> 0, (data >>> 0) + size));
+    if (Module.onEvent) Module.onEvent("model_bytes", HEAPU8.slice(data >>> 0, (data >>> 0) + size));
 });
 
 EMSCRIPTEN_KEEPALIVE int csw_model_bytes(const cs_model *m) {
     uint8_t *data = NULL;
     size_t size = 0;
-    if (cs_model_write(m, &data, &size, &last_error) != CS_OK) return 0;
+    if (cs_model_write(m, &data, &size, &csw_last_error) != CS_OK) return 0;
     emit_bytes(data, size);
     free(data);
     return 1;

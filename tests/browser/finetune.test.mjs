@@ -73,7 +73,7 @@ async function trainFor(page, epochs) {
 // Resolves with the class names in the model's (and the bins') order.
 async function fillBins(page) {
   const names = await page.$$eval("#teach-bins .bin-name", (inputs) => inputs.map((i) => i.value));
-  const modelClasses = await page.evaluate(() => activeModel().info.classes);
+  const modelClasses = await page.evaluate(() => cellsight.activeModel().info.classes);
   assert.deepEqual(names, modelClasses, "the bins start from the model's classes");
   assert.deepEqual([...names].sort(), ["MDAMB231", "T47D"]);
   const t47d = names.indexOf("T47D"), mdamb231 = names.indexOf("MDAMB231");
@@ -129,7 +129,7 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
   assert.equal(await option.count(), 1);
   const label = await option.textContent();
   assert.match(label, new RegExp(`${classes.join(" vs ")}, head mode`));
-  const stored = await page.evaluate(async () => (await Finetune.store.list()).length);
+  const stored = await page.evaluate(async () => (await cellsight.savedModels.list()).length);
   assert.equal(stored, 1);
 
   // "Use this model": the image on show is classified again with it.
@@ -209,7 +209,7 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
   page.once("dialog", (d) => d.accept());
   await page.click("#saved-delete");
   await page.locator("#model-select option", { hasText: label }).waitFor({ state: "detached" });
-  assert.equal(await page.evaluate(async () => (await Finetune.store.list()).length), 0);
+  assert.equal(await page.evaluate(async () => (await cellsight.savedModels.list()).length), 0);
   assert.doesNotMatch(await page.locator("#model-select option:checked").textContent(), /fine-tuned/);
   await shot(page, "finetune-03-after-reload");
 
@@ -218,7 +218,7 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
   const shipped = await page.$$eval("#model-select option", (options) =>
     options.map((o) => o.value).find((v) => /t47d-vs-mdamb231\.safetensors$/.test(v)));
   await page.selectOption("#model-select", shipped);
-  await page.waitForFunction(() => /t47d-vs-mdamb231/.test(state.active));
+  await page.waitForFunction(() => /t47d-vs-mdamb231/.test(cellsight.picker.active));
   await setCrop(page, 0);
   await page.uncheck("#tta");
   await fillBins(page);
@@ -246,7 +246,7 @@ test("a full-mode run cancelled leaves the model in use as it was", async () => 
   const image = [T47D[1]];
   const before = await classify(page, image);
   const model = await page.inputValue("#model-select");
-  const classes = await page.evaluate(() => activeModel().info.classes);
+  const classes = await page.evaluate(() => cellsight.activeModel().info.classes);
   await page.setInputFiles("#teach-folder", trainDir);
   for (const [i, c] of classes.entries())
     await page.locator(`#teach-bins .bin[data-bin='${i}'] .bin-count`, { hasText: `${imagesOf(c).length} images` }).waitFor();
@@ -263,7 +263,7 @@ test("a full-mode run cancelled leaves the model in use as it was", async () => 
   assert.ok(await page.locator("#teach-cancel").isHidden());
   assert.ok(await page.locator("#teach-result").isHidden());
   assert.equal(await page.locator("#model-select option", { hasText: "(fine-tuned)" }).count(), 0);
-  assert.equal(await page.evaluate(async () => (await Finetune.store.list()).length), 0);
+  assert.equal(await page.evaluate(async () => (await cellsight.savedModels.list()).length), 0);
   assert.equal(await page.inputValue("#model-select"), model);
   const after = await classify(page, image);
   assert.deepEqual(after, before, "the model in use classifies exactly as before");
@@ -291,7 +291,7 @@ test("a browser that may clear its storage: the new model comes with the advice 
   assert.match(await page.textContent("#teach-status"), /Saved in this browser for now, which may clear it: download it to keep it\.$/);
   const warning = page.locator("#teach-not-lasting");
   assert.match(await warning.textContent(), /may clear this model without a word .*Download it to be sure to keep it\./);
-  assert.equal(await page.evaluate(async () => (await Finetune.store.list()).length), 1, "stored all the same");
+  assert.equal(await page.evaluate(async () => (await cellsight.savedModels.list()).length), 1, "stored all the same");
   await page.click("#teach-use");
   await page.locator("#saved-not-lasting").waitFor({ state: "visible" });
   await shot(page, "finetune-05-not-lasting");

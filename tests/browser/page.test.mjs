@@ -393,7 +393,8 @@ test("a model still loading does not take the place of one chosen after it", asy
   const context = await newContext({ viewport: { width: 1280, height: 900 } });
   const page = await openPage(context, CS_URL);
   const [first, other] = await page.evaluate(() =>
-    [state.active, Array.from(state.models.keys()).find((k) => k !== state.active && !state.models.get(k).info)]);
+    [cellsight.picker.active, Array.from(cellsight.picker.models.keys())
+      .find((k) => k !== cellsight.picker.active && !cellsight.picker.models.get(k).info)]);
   assert.ok(other, "a second model, not loaded yet");
   // The second chosen, then the first again before the second has loaded (two
   // quick choices; Playwright's own round trips would let the load finish).
@@ -404,9 +405,9 @@ test("a model still loading does not take the place of one chosen after it", asy
       select.dispatchEvent(new Event("change", { bubbles: true }));
     }
   }, [other, first]);
-  await page.waitForFunction((key) => Boolean(state.models.get(key).info), other);
+  await page.waitForFunction((key) => Boolean(cellsight.picker.models.get(key).info), other);
   await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 100)));
-  assert.equal(await page.evaluate(() => state.active), first);
+  assert.equal(await page.evaluate(() => cellsight.picker.active), first);
   assert.equal(await page.inputValue("#model-select"), first);
   assert.deepEqual(page.problems, []);
   await context.close();

@@ -1,6 +1,7 @@
 /* The C API of the page's WASM module (apps/wasm/wasm_api.c), called from node as
    web/worker.js calls it: models from bytes, images from file bytes and from
-   RGBA pixels, the crop override, progress, cancelling and error messages.
+   RGBA pixels, the crop override, progress and results through Module.onEvent,
+   cancelling and error messages.
 
    Run by tests/stage_browser.sh, which sets CS_MODULE (the built module),
    CS_CLI (the native CLI) and CS_RANDOM_MODEL: a model of random weights, as
@@ -40,11 +41,12 @@ function loadModel(bytes) {
 }
 
 // Runs one classification; returns the emitted result, or null and the message.
-function classify(call) {
+// onProgress({done, total}), if given, has the progress events; its true return cancels.
+function classify(call, onProgress = () => false) {
   let result = null;
-  M.onResult = (r) => (result = r);
+  M.onEvent = (kind, payload) => (kind === "result" ? (result = payload) : kind === "progress" && onProgress(payload));
   const ok = call();
-  M.onResult = null;
+  M.onEvent = null;
   return ok ? { result } : { result: null, message: error() };
 }
 
@@ -70,9 +72,8 @@ test("a broken model is refused with the loader's message", () => {
 test("an image file gives the CLI's probabilities, tiles and thumbnail", () => {
   const bytes = fs.readFileSync(sample);
   const progress = [];
-  M.onProgress = (done, total) => progress.push([done, total]);
-  const { result: r } = classify(() => withHeap(bytes, (ptr, n) => M._csw_classify_file(model, ptr, n, -1, 300)));
-  M.onProgress = null;
+  const { result: r } = classify(() => withHeap(bytes, (ptr, n) => M._csw_classify_file_tta(model, ptr, n, -1, 300, -1)),
+    ({ done, total }) => void progress.push([done, total]));
   assert.ok(r, error());
   const [, row] = execFileSync(CS_CLI, ["predict", "--model", CS_RANDOM_MODEL, "--csv", sample], { encoding: "utf8" })
     .trim().split("\n").map((line) => line.split(","));
@@ -96,8 +97,8 @@ test("RGBA pixels give what the file of the same pixels gives; the crop can be o
   const rgba = new Uint8Array(w * h * 4);
   gray.forEach((g, i) => rgba.set([g, g, g, 255], 4 * i));
   for (const crop of [-1, 0]) {
-    const fromFile = classify(() => withHeap(pgm, (ptr, n) => M._csw_classify_file(model, ptr, n, crop, 64))).result;
-    const fromRgba = classify(() => withHeap(rgba, (ptr) => M._csw_classify_rgba(model, ptr, w, h, crop, 64))).result;
+    const fromFile = classify(() => withHeap(pgm, (ptr, n) => M._csw_classify_file_tta(model, ptr, n, crop, 64, -1))).result;
+    const fromRgba = classify(() => withHeap(rgba, (ptr) => M._csw_classify_rgba_tta(model, ptr, w, h, crop, 64, -1))).result;
     assert.ok(fromFile && fromRgba, error());
     assert.deepEqual(fromRgba, fromFile);
     assert.equal(fromFile.rows, Math.floor((h - (crop < 0 ? info.crop_bottom : crop)) / info.tile));
@@ -109,19 +110,17 @@ test("test-time averaging per classification: the model's, off and on, as the CL
   const crop = 896;
   const bytes = fs.readFileSync(sample);
   const run = (tta) => {
-    const { result } = classify(() => withHeap(bytes, (ptr, n) => tta === undefined
-      ? M._csw_classify_file(model, ptr, n, crop, 64) : M._csw_classify_file_tta(model, ptr, n, crop, 64, tta)));
+    const { result } = classify(() => withHeap(bytes, (ptr, n) => M._csw_classify_file_tta(model, ptr, n, crop, 64, tta)));
     assert.ok(result, error());
     return result;
   };
   const cli = (...flags) => execFileSync(CS_CLI, ["predict", "--model", CS_RANDOM_MODEL, "--csv", "--tiles",
     "--crop-bottom", `${crop}`, ...flags, sample], { encoding: "utf8" }).trim().split("\n").slice(1)
     .map((line) => line.split(",").slice(6, -1).map(Number));
-  const [plain, byModel, off, on] = [undefined, -1, 0, 1].map(run);
+  const [byModel, off, on] = [-1, 0, 1].map(run);
   assert.equal(info.tta, 0, "the random model has no tta in its metadata");
-  assert.deepEqual([plain.tta, byModel.tta, off.tta, on.tta], [false, false, false, true]);
-  assert.deepEqual(byModel.tiles.probs, plain.tiles.probs);
-  assert.deepEqual(off.tiles.probs, plain.tiles.probs);
+  assert.deepEqual([byModel.tta, off.tta, on.tta], [false, false, true]);
+  assert.deepEqual(off.tiles.probs, byModel.tiles.probs);
   for (const [r, want] of [[off, cli("--no-tta")], [on, cli("--tta")]]) {
     assert.equal(want.length, r.ntiles);
     want.forEach((probs, i) => probs.forEach((p, k) =>
@@ -135,24 +134,23 @@ test("test-time averaging per classification: the model's, off and on, as the CL
 
 test("bad images, cancelling: messages, never an abort", () => {
   const text = Buffer.from("not an image at all");
-  const notImage = classify(() => withHeap(text, (ptr, n) => M._csw_classify_file(model, ptr, n, -1, 64)));
+  const notImage = classify(() => withHeap(text, (ptr, n) => M._csw_classify_file_tta(model, ptr, n, -1, 64, -1)));
   assert.equal(notImage.result, null);
   assert.match(notImage.message, /not an image/);
 
   const truncated = fs.readFileSync(sample).subarray(0, 5000);
-  const cut = classify(() => withHeap(truncated, (ptr, n) => M._csw_classify_file(model, ptr, n, -1, 64)));
+  const cut = classify(() => withHeap(truncated, (ptr, n) => M._csw_classify_file_tta(model, ptr, n, -1, 64, -1)));
   assert.equal(cut.result, null);
   assert.ok(cut.message.length > 10);
 
   const tiny = new Uint8Array(50 * 50 * 4);
-  const small = classify(() => withHeap(tiny, (ptr) => M._csw_classify_rgba(model, ptr, 50, 50, 0, 64)));
+  const small = classify(() => withHeap(tiny, (ptr) => M._csw_classify_rgba_tta(model, ptr, 50, 50, 0, 64, -1)));
   assert.equal(small.result, null);
   assert.ok(small.message.length > 10);
 
-  M.isCancelled = () => true;
   const bytes = fs.readFileSync(sample);
-  const cancelled = classify(() => withHeap(bytes, (ptr, n) => M._csw_classify_file(model, ptr, n, -1, 64)));
-  M.isCancelled = null;
+  const cancelled = classify(() => withHeap(bytes, (ptr, n) => M._csw_classify_file_tta(model, ptr, n, -1, 64, -1)),
+    () => true);
   assert.equal(cancelled.result, null);
   assert.match(cancelled.message, /cancelled/);
 });

@@ -18,7 +18,7 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", ".
 const trainDir = path.join(repo, "tests", "data", "train");
 
 const M = await createRequire(import.meta.url)(CS_MODULE)();
-const error = () => M.UTF8ToString(M._csw_finetune_error());
+const error = () => M.UTF8ToString(M._csw_error());
 
 function heap(bytes) {
   const ptr = M._malloc(Math.max(bytes.length, 1)) >>> 0;
@@ -31,7 +31,7 @@ function loadModel() {
   const bytes = fs.readFileSync(CS_MODEL), ptr = heap(bytes);
   const model = M._csw_model_load(ptr, bytes.length) >>> 0;
   M._free(ptr);
-  assert.ok(model, M.UTF8ToString(M._csw_error()));
+  assert.ok(model, error());
   return model;
 }
 
@@ -56,16 +56,27 @@ function dataset(classes) {
   return ds;
 }
 
-// csw_finetune with strings; returns {ok, message, result, statuses}.
+// Runs fn with the module's events (Module.onEvent) going to handlers by kind.
+function withEvents(handlers, fn) {
+  M.onEvent = (kind, payload) => (handlers[kind] ? handlers[kind](payload) : false);
+  try {
+    return fn();
+  } finally {
+    M.onEvent = null;
+  }
+}
+
+// csw_finetune_tta with strings, tta -1 (no classifying of the validation
+// images afterwards); returns {ok, message, result, statuses}.
 function finetune(model, ds, classes, mode, { epochs = 3, lr = 0, crop = 0, validate = 1, cancelAt = 0 } = {}) {
   const statuses = [];
   let result = null;
-  M.onTrainProgress = (s) => (statuses.push(s), cancelAt > 0 && statuses.length >= cancelAt);
-  M.onTrainResult = (r) => (result = r);
   const args = [classes.join(","), mode, "base.safetensors"].map(cString);
-  const ok = M._csw_finetune(model, ds, args[0], args[1], epochs, lr, crop, validate, 1, args[2]);
+  const ok = withEvents({
+    train_progress: (s) => (statuses.push(s), cancelAt > 0 && statuses.length >= cancelAt),
+    train_result: (r) => (result = r),
+  }, () => M._csw_finetune_tta(model, ds, args[0], args[1], epochs, lr, crop, validate, 1, args[2], -1));
   args.forEach((p) => M._free(p));
-  M.onTrainProgress = M.onTrainResult = null;
   return { ok, message: ok ? "" : error(), result, statuses };
 }
 
@@ -109,8 +120,7 @@ test("head mode: the CLI's split, tiles and figures; the confusion matrix; the f
 
   // The bytes for the download are the model.
   let saved = null;
-  M.onModelBytes = (b) => (saved = b);
-  assert.equal(M._csw_model_bytes(model), 1, error());
+  assert.equal(withEvents({ model_bytes: (b) => (saved = b) }, () => M._csw_model_bytes(model)), 1, error());
   const again = heap(saved), reloaded = M._csw_model_load(again, saved.length) >>> 0;
   M._free(again);
   assert.deepEqual(metadata(reloaded), md);

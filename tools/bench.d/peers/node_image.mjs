@@ -42,12 +42,12 @@ if (!model) fail();
 
 const image = fs.readFileSync(opts.image);
 let result = null;
-M.onResult = (r) => (result = r);
+M.onEvent = (kind, payload) => (kind === "result" && (result = payload), false);
 const times = [];
 for (let i = 0; i < Number(opts.runs); i++) {
   const start = performance.now();
   const ptr = toHeap(image);
-  const ok = M._csw_classify_file(model, ptr, image.length, -1, 768);
+  const ok = M._csw_classify_file_tta(model, ptr, image.length, -1, 768, -1);
   M._free(ptr);
   if (!ok) fail();
   times.push((performance.now() - start) / 1000);

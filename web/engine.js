@@ -1,0 +1,85 @@
+/* engine.js: the page's side of its Web Worker (worker.js), which owns the
+   WASM module: requests as promises, progress, cancelling; and the shipped
+   files (models, samples), fetched or, in the self-contained cellsight.html,
+   read from the bundle. */
+
+// Set by the self-contained cellsight.html: the worker's source and the files
+// (models, samples) that a served page fetches instead.
+export const bundle = self.CELLSIGHT_BUNDLE || null;
+
+export class Engine {
+  constructor() {
+    this.worker = bundle
+      ? new Worker(URL.createObjectURL(new Blob([bundle.worker], { type: "text/javascript" })))
+      : new Worker("worker.js");
+    this.nextId = 1;
+    this.pending = new Map();
+    // Stops work under way; shared memory needs a cross-origin-isolated page.
+    this.cancelFlag = self.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
+    this.worker.onmessage = ({ data }) => {
+      const call = this.pending.get(data.id);
+      if (!call) return;
+      if (data.type === "progress") {
+        if (call.onProgress) call.onProgress(data.done, data.total, data);
+        return;
+      }
+      this.pending.delete(data.id);
+      if (data.type === "error") call.reject(new Error(data.message));
+      else call.resolve(data);
+    };
+    this.worker.onerror = (event) => {
+      const error = new Error(`the worker failed: ${event.message || "unknown error"}`);
+      for (const call of this.pending.values()) call.reject(error);
+      this.pending.clear();
+    };
+  }
+
+  // Asks the worker to stop the request under way, where the page can (not
+  // from file://, where it runs to its end), and every one after it until
+  // resume().
+  cancel() {
+    if (this.cancelFlag) Atomics.store(this.cancelFlag, 0, 1);
+  }
+
+  resume() {
+    if (this.cancelFlag) Atomics.store(this.cancelFlag, 0, 0);
+  }
+
+  // Resolves with the worker's "done" message, rejects with its error.
+  call(type, args = {}, { transfer = [], onProgress = null } = {}) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onProgress });
+      this.worker.postMessage({ id, type, ...args }, transfer);
+    });
+  }
+
+  // Ends the worker and its module: a training's worker, to cancel it.
+  terminate() {
+    this.worker.terminate();
+  }
+}
+
+// The page's one worker for classifying and everything else but training.
+export const engine = new Engine();
+
+// assets.json: {models: [{file, name, default, card}], samples: [{file, name}], credit}
+export const assets = {
+  async list() {
+    if (bundle) return bundle.assets;
+    const response = await fetch("assets.json");
+    if (!response.ok) throw new Error(`assets.json: ${response.status} ${response.statusText}`);
+    return response.json();
+  },
+  async bytes(file) {
+    if (bundle) {
+      const text = atob(bundle.files[file]);
+      const bytes = new Uint8Array(text.length);
+      for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+      return bytes.buffer;
+    }
+    const response = await fetch(file);
+    if (!response.ok) throw new Error(`${file}: ${response.status} ${response.statusText}`);
+    return response.arrayBuffer();
+  },
+};

@@ -1,0 +1,155 @@
+/* models.js: the model picker and the settings that go with a model: the
+   shipped models and the user's own, loaded into the worker on first use;
+   the bottom crop; test-time averaging. Whoever needs to know of a change of
+   model (the results, the Teach panel) listens with onModelChange. */
+import { TTA_ARG, TTA_NAME } from "./constants.js";
+import { $ } from "./dom.js";
+import { assets, engine } from "./engine.js";
+
+export const picker = {
+  models: new Map(), // key -> {key, label, file (shipped) or bytes (user's), card?, saved?, info once loaded}
+  active: null,      // key of the model in use
+  userModels: 0,     // the user's files loaded so far, to number their keys
+};
+
+export const activeModel = () => picker.models.get(picker.active);
+
+const listeners = [];
+export const onModelChange = (listener) => listeners.push(listener);
+
+export function cropBottom() {
+  const value = $("crop-bottom").value.trim();
+  return /^\d+$/.test(value) ? Number(value) : -1; // -1: the model's
+}
+
+/* Test-time averaging (the 8 flips and rotations of each tile): the box shows
+   what the next classification uses. Until the user ticks or clears it, it
+   follows the model's metadata (tta); their choice is kept (localStorage),
+   for every model and the next visit, until "Model's default". */
+const TTA_KEY = "cellsight.tta";
+export const ttaChoice = {
+  get() {
+    try {
+      return localStorage.getItem(TTA_KEY); // "on", "off" or null
+    } catch {
+      return null; // storage blocked: the model's default each visit
+    }
+  },
+  set(value) {
+    try {
+      if (value === null) localStorage.removeItem(TTA_KEY);
+      else localStorage.setItem(TTA_KEY, value);
+    } catch {
+      // not kept; the box still works for this visit
+    }
+  },
+};
+
+// The box's state as the worker's tta argument.
+export const ttaArg = () => ($("tta").checked ? TTA_ARG.on : TTA_ARG.off);
+
+export function showTta(model) {
+  const byModel = Boolean(model.info.tta), choice = ttaChoice.get();
+  $("tta").checked = choice ? choice === "on" : byModel;
+  $("tta-help").textContent = byModel
+    ? `This model was validated with it (tta ${TTA_NAME.on} in its metadata). Off: one pass a tile, 8 times ` +
+      "quicker, probabilities a little different from the validated ones."
+    : "This model was validated without it (one pass a tile). On: each tile also seen in its 8 flips and " +
+      "rotations and the results averaged, 8 times slower.";
+}
+
+export function showModelError(message) {
+  $("model-error").textContent = message;
+  $("model-error").hidden = !message;
+}
+
+function describeModel({ info }) {
+  const { protocol, epochs } = info.metadata; // written by cellsight train
+  const trained = [protocol && `${protocol} protocol`, epochs && `${epochs} epochs`].filter(Boolean);
+  return `${info.classes.length} classes: ${info.classes.join(", ")}. ` +
+    `${info.tile} x ${info.tile} tiles, ${info.params.toLocaleString("en")} parameters (${info.arch}).` +
+    (trained.length ? ` Trained: ${trained.join(", ")}.` : "");
+}
+
+// The shipped model's card (Markdown, shown as text) and every metadata entry.
+function showModelDetails(model) {
+  $("model-card").textContent = model.card || "";
+  $("model-card").hidden = !model.card;
+  const list = $("model-metadata");
+  list.replaceChildren();
+  for (const [key, value] of Object.entries(model.info.metadata)) {
+    list.append(Object.assign(document.createElement("dt"), { textContent: key }),
+      Object.assign(document.createElement("dd"), { textContent: value }));
+  }
+}
+
+// The bytes of a model's file: the user's own, or a shipped one's.
+export const modelBytes = async (model) => model.bytes || (await assets.bytes(model.file));
+
+// Loads model.key in the worker unless it is there already.
+async function ensureLoaded(model) {
+  if (model.info) return;
+  const reply = await engine.call("loadModel", { key: model.key, bytes: await modelBytes(model) });
+  model.info = reply.info;
+}
+
+// Selections in flight: a model that finishes loading after a later choice
+// (the user's, or the page's own) must not take its place.
+let selections = 0;
+
+export async function selectModel(key) {
+  const model = picker.models.get(key), ticket = ++selections;
+  try {
+    await ensureLoaded(model);
+  } catch (e) {
+    if (ticket !== selections) return;
+    showModelError(`${model.label}: ${e.message}`);
+    $("model-select").value = picker.active || "";
+    return;
+  }
+  if (ticket !== selections) return;
+  showModelError("");
+  picker.active = key;
+  $("model-select").value = key;
+  $("crop-bottom").value = model.info.crop_bottom;
+  showTta(model);
+  $("model-summary").textContent = describeModel(model);
+  showModelDetails(model);
+  for (const listener of listeners) listener(model);
+}
+
+export function addModelOption(model) {
+  picker.models.set(model.key, model);
+  $("model-select").append(new Option(model.label, model.key));
+}
+
+// Takes the model out of the picker and the worker; the first shipped model
+// (else any) takes its place if it was in use.
+export async function removeModel(model) {
+  picker.models.delete(model.key);
+  const option = Array.from($("model-select").options).find((o) => o.value === model.key);
+  if (option) option.remove();
+  engine.call("freeModel", { key: model.key }).catch(() => {});
+  if (picker.active !== model.key) return;
+  const next = Array.from(picker.models.values()).find((m) => !m.saved) || picker.models.values().next().value;
+  picker.active = null;
+  if (next) await selectModel(next.key);
+}
+
+// A .safetensors file the user picked or dropped: its size checked against the
+// core's limit before it is read (a 5 GB file dropped by mistake is refused,
+// not copied into memory), then validated by the C loader.
+export async function loadUserModel(file) {
+  const key = `user:${++picker.userModels}:${file.name}`;
+  let model;
+  try {
+    await engine.call("checkModel", { size: file.size });
+    model = { key, label: `${file.name} (yours)`, bytes: await file.arrayBuffer() };
+    await ensureLoaded(model);
+  } catch (e) {
+    showModelError(`${file.name} is not a model cellsight can use: ${e.message}`);
+    return;
+  }
+  addModelOption(model);
+  await selectModel(key);
+}

@@ -1,0 +1,258 @@
+/* results.js: what the page shows of classified images: a card per image with
+   its thumbnail, each tile coloured by its vote, the table of every image, the
+   legend, and the two CSV files, as the CLI writes them. */
+import { TTA_NAME } from "./constants.js";
+import { $, classColour, percent } from "./dom.js";
+
+export const THUMBNAIL_SIDE = 768; // pixels, the longer side; sharp at twice a card's width
+
+/* ---------------------------------------------------------------- CSV */
+
+// As the CLI prints them, printf("%.6f"), which rounds an exact tie to even
+// where toFixed rounds it up; a tie is n / 128 for an odd n.
+export function formatNumber(x) {
+  const n = x * 128;
+  if (!Number.isInteger(n) || n % 2 === 0) return x.toFixed(6);
+  const k = Math.floor(x * 1e6);
+  return ((k % 2 === 0 ? k : k + 1) / 1e6).toFixed(6);
+}
+
+function csvField(value) {
+  const s = String(value);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+const csvLine = (fields) => fields.map(csvField).join(",") + "\n";
+
+// The tta column of the CSVs: the model file's values for the averaging used.
+const ttaValue = (r) => (r.tta ? TTA_NAME.on : TTA_NAME.off);
+
+// file,predicted_class,confidence,tiles,p_<class>... as `cellsight predict --csv`,
+// then tta (dihedral8 or none, as `predict --tta` / `--no-tta`): tiles counts the
+// tiles that vote (not background).
+export function imagesCsv(classes, done) {
+  let csv = csvLine(["file", "predicted_class", "confidence", "tiles", ...classes.map((c) => `p_${c}`), "tta"]);
+  for (const { name, result: r } of done)
+    csv += csvLine([name, classes[r.predicted], formatNumber(r.confidence), r.nforeground,
+      ...Array.from(r.probs, formatNumber), ttaValue(r)]);
+  return csv;
+}
+
+// file,x,y,background,predicted_class,confidence,p_<class>... as `predict --csv --tiles`, then tta.
+export function tilesCsv(classes, done) {
+  const K = classes.length;
+  let csv = csvLine(["file", "x", "y", "background", "predicted_class", "confidence",
+    ...classes.map((c) => `p_${c}`), "tta"]);
+  for (const { name, result: r } of done) {
+    const t = r.tiles;
+    for (let i = 0; i < r.ntiles; i++) {
+      const p = t.probs.subarray(i * K, (i + 1) * K);
+      csv += csvLine([name, t.x[i], t.y[i], t.background[i], classes[t.predicted[i]],
+        formatNumber(p[t.predicted[i]]), ...Array.from(p, formatNumber), ttaValue(r)]);
+    }
+  }
+  return csv;
+}
+
+/* ---------------------------------------------------------------- cards */
+
+function hatchPattern(ctx) {
+  const tile = document.createElement("canvas");
+  tile.width = tile.height = 8;
+  const t = tile.getContext("2d");
+  t.fillStyle = "rgba(255, 255, 255, 0.18)";
+  t.fillRect(0, 0, 8, 8);
+  t.strokeStyle = "rgba(40, 40, 40, 0.55)";
+  t.lineWidth = 1.5;
+  t.beginPath();
+  t.moveTo(-2, 10);
+  t.lineTo(10, -2);
+  t.stroke();
+  return ctx.createPattern(tile, "repeat");
+}
+
+export function makeCard(name) {
+  const card = document.createElement("article");
+  card.className = "card waiting";
+  card.innerHTML = `
+    <div class="thumb"><img alt=""></div>
+    <div class="card-body">
+      <h3 class="file-name"></h3>
+      <p class="verdict">Waiting…</p>
+      <ul class="probs"></ul>
+      <p class="meta"></p>
+    </div>`;
+  card.querySelector(".file-name").textContent = name;
+  card.querySelector(".file-name").title = name;
+  return card;
+}
+
+export function setCardWaiting(item) {
+  item.card.className = "card waiting";
+  item.card.querySelector(".verdict").textContent = "Waiting…";
+}
+
+export function renderCard(item) {
+  const { card, result: r } = item;
+  const verdict = card.querySelector(".verdict");
+  const probs = card.querySelector(".probs");
+  const meta = card.querySelector(".meta");
+  const img = card.querySelector(".thumb img");
+  probs.replaceChildren();
+  if (item.error) {
+    card.className = "card failed";
+    verdict.textContent = item.error;
+    verdict.setAttribute("role", "alert");
+    meta.textContent = "";
+    return;
+  }
+  card.className = "card";
+  verdict.removeAttribute("role");
+  const classes = item.classes;
+  verdict.innerHTML = `<span class="swatch"></span><strong></strong> <span class="confidence"></span>`;
+  verdict.querySelector(".swatch").style.background = classColour(r.predicted);
+  verdict.querySelector("strong").textContent = classes[r.predicted];
+  verdict.querySelector(".confidence").textContent = percent(r.confidence);
+  classes.forEach((name, k) => {
+    const li = document.createElement("li");
+    li.innerHTML = `<span class="class-name"></span><span class="bar" aria-hidden="true"><span></span></span><span class="value"></span>`;
+    li.querySelector(".class-name").textContent = name;
+    li.querySelector(".bar span").style.width = `${100 * r.probs[k]}%`;
+    li.querySelector(".bar span").style.background = classColour(k);
+    li.querySelector(".value").textContent = percent(r.probs[k]);
+    li.dataset.probability = r.probs[k];
+    probs.append(li);
+  });
+  const background = r.ntiles - r.nforeground;
+  card.dataset.tiles = r.nforeground;
+  meta.textContent = `${r.ntiles} tiles${background ? `, ${background} of them background` : ""} · ` +
+    `${(item.ms / 1000).toFixed(2)} s · ${r.width} x ${r.height} px · ` +
+    (r.tta ? "averaged over 8 flips/rotations" : "one pass a tile (no flip/rotation averaging)") +
+    (item.decoder === "browser" ? " · decoded by the browser" : "");
+  img.alt = `${item.name} with its ${r.ntiles} tiles coloured by predicted class`;
+  img.onmousemove = (event) => (img.title = describeTileAt(img, item, event));
+  showThumbnail(img, drawThumbnail(r));
+  delete r.thumbnail; // drawn: a folder of hundreds of images must not keep every pixel
+}
+
+// A compressed copy in an <img>, not a live canvas per image: hundreds of
+// canvases would hold hundreds of megabytes.
+function showThumbnail(img, canvas) {
+  canvas.toBlob((blob) => {
+    if (img.src) URL.revokeObjectURL(img.src);
+    img.src = URL.createObjectURL(blob);
+  }, "image/jpeg", 0.9);
+}
+
+// Hovering over a tile shows its figures.
+function describeTileAt(img, item, event) {
+  const r = item.result;
+  const box = img.getBoundingClientRect();
+  const x = ((event.clientX - box.left) / box.width) * r.width;
+  const y = ((event.clientY - box.top) / box.height) * r.height;
+  const K = r.probs.length;
+  for (let i = 0; i < r.ntiles; i++) {
+    const tx = r.tiles.x[i], ty = r.tiles.y[i];
+    if (x < tx || x >= tx + r.tile || y < ty || y >= ty + r.tile) continue;
+    const probs = item.classes.map((name, k) => `${name} ${percent(r.tiles.probs[i * K + k])}`);
+    return `Tile at (${tx}, ${ty}): ${probs.join(", ")}` +
+      (r.tiles.background[i] ? " (background: does not vote)" : "");
+  }
+  return y >= r.height - r.cropBottom ? "Cropped off before tiling" : "Not tiled (a partial tile)";
+}
+
+// The image as the network saw it (gray), each tile coloured by its vote.
+function drawThumbnail(r) {
+  const t = r.thumbnail;
+  const canvas = document.createElement("canvas");
+  canvas.width = t.width;
+  canvas.height = t.height;
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(t.width, t.height);
+  for (let i = 0; i < t.gray.length; i++) {
+    image.data[4 * i] = image.data[4 * i + 1] = image.data[4 * i + 2] = t.gray[i];
+    image.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(image, 0, 0);
+
+  const sx = t.width / r.width, sy = t.height / r.height;
+  const K = r.probs.length;
+  const hatch = hatchPattern(ctx);
+  // Tiles: the predicted class's colour, stronger the surer the network is.
+  for (let i = 0; i < r.ntiles; i++) {
+    const x = r.tiles.x[i] * sx, y = r.tiles.y[i] * sy, w = r.tile * sx, h = r.tile * sy;
+    if (r.tiles.background[i]) {
+      ctx.fillStyle = hatch;
+    } else {
+      const k = r.tiles.predicted[i];
+      const sureness = (r.tiles.probs[i * K + k] - 1 / K) / (1 - 1 / K);
+      ctx.globalAlpha = 0.12 + 0.5 * Math.max(0, sureness);
+      ctx.fillStyle = classColour(k);
+    }
+    ctx.fillRect(x, y, w, h);
+    ctx.globalAlpha = 1;
+    ctx.strokeStyle = "rgba(255, 255, 255, 0.45)";
+    ctx.strokeRect(x + 0.5, y + 0.5, w - 1, h - 1);
+  }
+  // The bottom strip that was cropped off before tiling.
+  if (r.cropBottom > 0) {
+    const y = (r.height - Math.min(r.cropBottom, r.height)) * sy;
+    ctx.fillStyle = "rgba(20, 24, 32, 0.6)";
+    ctx.fillRect(0, y, t.width, t.height - y);
+  }
+  return canvas;
+}
+
+/* ---------------------------------------------------------------- table and legend */
+
+// The table of every item (classes: the model in use's), and the CSV buttons,
+// which need one item classified.
+export function renderTable(items, classes) {
+  const head = document.createElement("tr");
+  for (const label of ["File", "Predicted", "Confidence", "Tiles", ...classes])
+    head.append(Object.assign(document.createElement("th"), { scope: "col", textContent: label }));
+  head.cells[3].title = "Tiles that vote: the background ones do not";
+  $("results-table").tHead.replaceChildren(head);
+  const body = $("results-table").tBodies[0];
+  body.replaceChildren();
+  for (const item of items) {
+    const row = body.insertRow();
+    row.insertCell().textContent = item.name;
+    if (item.error) {
+      const cell = row.insertCell();
+      cell.colSpan = 3 + classes.length;
+      cell.className = "error";
+      cell.textContent = item.error;
+    } else if (!item.result) {
+      const cell = row.insertCell();
+      cell.colSpan = 3 + classes.length;
+      cell.className = "muted";
+      cell.textContent = "waiting…";
+    } else {
+      const r = item.result;
+      row.insertCell().textContent = item.classes[r.predicted];
+      row.insertCell().textContent = percent(r.confidence);
+      row.insertCell().textContent = r.nforeground;
+      for (const p of r.probs) row.insertCell().textContent = formatNumber(p);
+    }
+  }
+  const any = items.some((item) => item.result);
+  $("download-csv").disabled = !any;
+  $("download-tiles-csv").disabled = !any;
+}
+
+export function renderLegend(classes) {
+  const legend = $("legend");
+  legend.replaceChildren();
+  classes.forEach((name, k) => {
+    const span = document.createElement("span");
+    span.innerHTML = `<i class="swatch"></i>`;
+    span.firstChild.style.background = classColour(k);
+    span.append(name);
+    legend.append(span);
+  });
+  legend.insertAdjacentHTML("beforeend",
+    `<span><i class="swatch hatched"></i>background tile</span>` +
+    `<span><i class="swatch cropped"></i>cropped strip</span>` +
+    `<span class="muted">Stronger colour: surer tile.</span>`);
+}
