@@ -157,7 +157,8 @@ static cs_status read_layout(TIFF *tif, tiff_page *pg, cs_error *err) {
     TIFFGetFieldDefaulted(tif, TIFFTAG_COMPRESSION, &comp);
     if (!TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photo))
         photo = spp >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK;
-    if (w > INT32_MAX || h > INT32_MAX) w = h = INT32_MAX;
+    w = w > INT32_MAX ? INT32_MAX : w; /* over the limit all the same */
+    h = h > INT32_MAX ? INT32_MAX : h;
     cs_status s = cs_image_check(-1, (int)w, (int)h, err);
     if (s != CS_OK) return s;
     if (w == 0 || h == 0) return cs_fail(err, CS_EINPUT, "the TIFF's page has %u x %u pixels", w, h);
@@ -242,15 +243,14 @@ static cs_status read_pieces(TIFF *tif, tiff_page *pg, uint64_t file_size, cs_er
 static double sample(const tiff_page *pg, const uint8_t *p, size_t k) {
     if (pg->bps == 8) return p[k];
     if (pg->bps == 16) return ((const uint16_t *)(const void *)p)[k];
-    float v = ((const float *)(const void *)p)[k];
-    return v == v ? v : 0; /* NaN: black */
+    return ((const float *)(const void *)p)[k];
 }
 
-/* A sample to 8 bits by the intensity rule. */
+/* A sample to 8 bits by the intensity rule; negative and NaN: black. */
 static int level(const tiff_page *pg, double v) {
-    if (v <= 0) return 0;
+    if (!(v > 0)) return 0;
     if (pg->unit_float) return (int)(fmin(v, 1) * 255 + 0.5);
-    double g = floor(ldexp(floor(v), -pg->shift));
+    double g = ldexp(v, -pg->shift); /* exact; truncated below: the top 8 bits */
     return g >= 255 ? 255 : (int)g;
 }
 
