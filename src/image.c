@@ -75,10 +75,6 @@ static void stb_free(void *p) {
 
 /* What a file stb cannot read looks like, so that the message can say it. */
 static const char *sniff(const uint8_t *p, size_t n) {
-#ifndef CS_HAVE_TIFF /* the Emscripten and WASI builds, until they link libtiff */
-    if (n >= 4 && (!memcmp(p, "II*\0", 4) || !memcmp(p, "MM\0*", 4)))
-        return "a TIFF image, which this build cannot read: save it as PNG or JPEG";
-#endif
     if (n >= 5 && !memcmp(p, "%PDF-", 5)) return "a PDF document, not an image";
     if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4))
         return "a WebP image, which cellsight cannot read: save it as PNG or JPEG";
@@ -221,9 +217,7 @@ cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error 
     if (size == 0) return cs_fail(err, CS_EINPUT, "the file is empty");
     cs_status s = cs_image_check((long long)size, 0, 0, err);
     if (s != CS_OK) return s;
-#ifdef CS_HAVE_TIFF
     if (cs_tiff_is(data, size)) return cs_tiff_info(data, size, 0, w, h, NULL, err);
-#endif
     /* What stb 2.27 must not be given, before it reads anything. */
     const uint8_t *p = data;
     jpeg_facts jpeg = {0};
@@ -273,12 +267,10 @@ cs_status cs_image_decode(cs_image *im, const void *data, size_t size, cs_error 
 cs_status cs_image_decode_page(cs_image *im, const void *data, size_t size, int page, int *pages,
                                cs_error *err) {
     memset(im, 0, sizeof *im);
-#ifdef CS_HAVE_TIFF
     if (cs_tiff_is(data, size)) {
         cs_status s = cs_image_check((long long)size, 0, 0, err);
         return s != CS_OK ? s : cs_tiff_decode(im, data, size, page, pages, err);
     }
-#endif
     if (page != 0) return cs_fail(err, CS_EINPUT, "the image has 1 page, no page %d", page + 1);
     if (pages) *pages = 1;
     /* The header alone first, so that a hostile size is refused before any allocation. */

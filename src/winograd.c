@@ -11,7 +11,7 @@
    which costs precision: about 1e-5 of the output's scale where the direct sum
    has 1e-6 (test_winograd.c), far below what training or a classification
    notices. F(2x2, 3x3) is 3 times as precise but saves only 2.25 times the
-   multiplies; the whole network ran 1.4 times as fast with F(4x4, 3x3).
+   multiplies, so the network runs faster with F(4x4, 3x3) (docs/speed.md).
 
    Tiles are numbered over the batch (image, tile row, tile column) and taken
    CS_PIX at a time: their inputs are transformed into v (small enough for the
