@@ -79,6 +79,10 @@ static cs_status damaged(cs_error *err, const source *s, const char *what) {
     if (s->loop || strstr(s->why, "IFD loop"))
         return cs_fail(err, CS_EINPUT, "the TIFF's pages form a loop (an IFD points back to an "
                        "earlier one)");
+    /* A 32-bit libtiff (WebAssembly) cannot even size a strip or tile over 2 GiB. */
+    if (strstr(s->why, "Integer overflow"))
+        return cs_fail(err, CS_ELIMIT, "the TIFF's strips or tiles are too large to decode (over "
+                       "2 GiB each)");
     return cs_fail(err, CS_EINPUT, "the TIFF is damaged or truncated (%s)",
                    s->why[0] ? s->why : what);
 }
@@ -346,8 +350,7 @@ static cs_status open_page(source *s, int index, int *pages, TIFF **out, cs_erro
     /* libtiff counts by following each IFD's link, and stops at a loop. */
     tdir_t n = TIFFNumberOfDirectories(tif);
     cs_status st = CS_OK;
-    if (s->why[0] || s->loop) st = damaged(err, s, "");
-    else if (n > CS_MAX_PAGES)
+    if (n > CS_MAX_PAGES)
         st = cs_fail(err, CS_ELIMIT, "the TIFF has %u pages, over the limit of %d", (unsigned)n,
                      CS_MAX_PAGES);
     else if (index < 0 || index >= (int)n)
@@ -364,12 +367,17 @@ static cs_status open_page(source *s, int index, int *pages, TIFF **out, cs_erro
     return CS_OK;
 }
 
-/* The page opened, its layout read and checked. */
+/* The page opened, its layout read and checked. Our checks come before libtiff's
+   complaints, so that every build refuses a file with the same words: a 32-bit
+   libtiff (WebAssembly) complains of an integer overflow where ours finds the
+   size over the limit, and one without JPEG of an unconfigured codec where ours
+   names the compression. */
 static cs_status open_checked(source *s, int index, int *pages, TIFF **tif, tiff_page *pg,
                               cs_error *err) {
     cs_status st = open_page(s, index, pages, tif, err);
-    if (st == CS_OK && (st = read_layout(*tif, pg, err)) == CS_OK)
-        st = read_pieces(*tif, pg, s->size, err);
+    if (st == CS_OK && (st = read_layout(*tif, pg, err)) == CS_OK &&
+        (st = read_pieces(*tif, pg, s->size, err)) == CS_OK && (s->why[0] || s->loop))
+        st = damaged(err, s, "");
     if (st != CS_OK && *tif) {
         TIFFClose(*tif);
         *tif = NULL;

@@ -272,7 +272,9 @@ static void test_budget(void) {
     cs_error err = {0};
     CHECK(cs_image_decode(&im, head, k, &err) == CS_ELIMIT);
     if (err.code != CS_ELIMIT) fprintf(stderr, "budget: %s\n", err.msg);
-    CHECK(strstr(err.msg, "over the limit of 2048 MiB") != NULL);
+    /* A 32-bit libtiff (WebAssembly) cannot size the strip: refused before we can. */
+    CHECK(strstr(err.msg, sizeof(tmsize_t) > 4 ? "over the limit of 2048 MiB"
+                                               : "too large to decode (over 2 GiB each)") != NULL);
 }
 
 int main(int argc, char **argv) {
