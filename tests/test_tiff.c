@@ -4,7 +4,6 @@
    bombs of tests/data/bad refused. */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <tiffio.h>
 
@@ -130,14 +129,51 @@ static void test_pages(const cs_image *ref) {
     free(data);
 }
 
+/* A growing file in memory, for libtiff to write to. */
+typedef struct {
+    uint8_t *data;
+    uint64_t size, pos, cap;
+} sink;
+
+static tmsize_t sink_write(thandle_t h, void *buf, tmsize_t n) {
+    sink *k = h;
+    if (k->pos + (uint64_t)n > k->cap) {
+        uint64_t cap = 2 * (k->pos + (uint64_t)n);
+        uint8_t *p = realloc(k->data, (size_t)cap);
+        if (!p) return -1;
+        memset(p + k->cap, 0, (size_t)(cap - k->cap));
+        k->data = p, k->cap = cap;
+    }
+    memcpy(k->data + k->pos, buf, (size_t)n);
+    k->pos += (uint64_t)n;
+    if (k->pos > k->size) k->size = k->pos;
+    return n;
+}
+
+static tmsize_t sink_read(thandle_t h, void *buf, tmsize_t n) {
+    sink *k = h;
+    tmsize_t got = k->pos >= k->size ? 0 : (tmsize_t)(k->size - k->pos) < n ? (tmsize_t)(k->size - k->pos) : n;
+    memcpy(buf, k->data + k->pos, (size_t)got);
+    k->pos += (uint64_t)got;
+    return got;
+}
+
+static toff_t sink_seek(thandle_t h, toff_t off, int whence) {
+    sink *k = h;
+    k->pos = (whence == SEEK_CUR ? k->pos : whence == SEEK_END ? k->size : 0) + off;
+    return k->pos;
+}
+
+static int sink_close(thandle_t h) { return 0; }
+static toff_t sink_size(thandle_t h) { return ((sink *)h)->size; }
+
 /* A one-page gray TIFF of w x h samples of `bits` (16: uint16, 32: float) in
    memory, with SMaxSampleValue if smax > 0. */
 static uint8_t *write_tiff(const void *samples, int w, int h, int bits, double smax, size_t *size) {
-    char path[] = "/tmp/test_tiff_XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0) return NULL;
-    close(fd);
-    TIFF *t = TIFFOpen(path, "w");
+    sink k = {0};
+    TIFF *t = TIFFClientOpen("written", "w", &k, sink_read, sink_write, sink_seek, sink_close,
+                             sink_size, NULL, NULL);
+    if (!t) return NULL;
     TIFFSetField(t, TIFFTAG_IMAGEWIDTH, w);
     TIFFSetField(t, TIFFTAG_IMAGELENGTH, h);
     TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, bits);
@@ -150,9 +186,8 @@ static uint8_t *write_tiff(const void *samples, int w, int h, int bits, double s
     for (int y = 0; y < h; y++)
         TIFFWriteScanline(t, (uint8_t *)samples + (size_t)y * w * bits / 8, (uint32_t)y, 0);
     TIFFClose(t);
-    uint8_t *data = read_all(path, size);
-    unlink(path);
-    return data;
+    *size = (size_t)k.size;
+    return k.data;
 }
 
 static cs_status decode_written(cs_image *im, const void *samples, int w, int h, int bits, double smax) {
