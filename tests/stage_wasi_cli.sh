@@ -2,8 +2,8 @@
 # tests/stage_wasi_cli.sh: the WASI CLI (build/wasi/cellsight.wasm under node's
 # WASI, tools/wasi-run.mjs) against the native CLI: `predict --csv`, `predict
 # --tiles` and `eval --json` on the same fixture images and model must print the
-# same text, probabilities within 1e-4 (the TIFF fixtures too); then tests/cli_tiff.sh, the bad-input corpus and the
-# folder walk of `predict` through it.
+# same text, probabilities within 1e-4 (the TIFF fixtures too); then
+# tests/cli_tiff.sh, the bad-input corpus and the folder walk of `predict` through it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
