@@ -363,7 +363,7 @@ static cs_status open_page(source *s, int index, int *pages, TIFF **out, cs_erro
         *out = NULL;
         return st;
     }
-    if (pages) *pages = (int)n;
+    *pages = (int)n;
     return CS_OK;
 }
 
@@ -374,10 +374,12 @@ static cs_status open_page(source *s, int index, int *pages, TIFF **out, cs_erro
    names the compression. */
 static cs_status open_checked(source *s, int index, int *pages, TIFF **tif, tiff_page *pg,
                               cs_error *err) {
-    cs_status st = open_page(s, index, pages, tif, err);
+    int n = 0;
+    cs_status st = open_page(s, index, &n, tif, err);
     if (st == CS_OK && (st = read_layout(*tif, pg, err)) == CS_OK &&
         (st = read_pieces(*tif, pg, s->size, err)) == CS_OK && (s->why[0] || s->loop))
         st = damaged(err, s, "");
+    if (st == CS_OK && pages) *pages = n;
     if (st != CS_OK && *tif) {
         TIFFClose(*tif);
         *tif = NULL;

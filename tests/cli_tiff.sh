@@ -38,6 +38,8 @@ done
     fail "page 1 is not the PNG's pixels: $(cat "$TMP/all.csv")"
 [ "$(sed -n 3p "$TMP/all.csv" | cut -d, -f5)" != "$(sed -n 4p "$TMP/all.csv" | cut -d, -f5)" ] ||
     fail "pages 2 and 3 (mirrored, inverted) classify alike: $(cat "$TMP/all.csv")"
+expect_rc 0 "$CLI" predict --model "$M" --csv --crop-bottom 0 --no-tta "$X/pages.tif"
+[ "$(sed -n 2p "$TMP/out" | cut -d, -f1)" = "$X/pages.tif" ] || fail "without --page, a row named $(sed -n 2p "$TMP/out")"
 expect_rc 1 "$CLI" predict --model "$M" --csv --page 4 "$X/pages.tif" "$X/gray8.tif"
 grep -q "pages.tif: the TIFF has 3 pages, no page 4" "$TMP/err" || fail "--page 4: $(cat "$TMP/err")"
 grep -q "gray8.tif: the TIFF has 1 page, no page 4" "$TMP/err" || fail "--page 4 of one page: $(cat "$TMP/err")"

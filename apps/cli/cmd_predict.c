@@ -16,8 +16,8 @@ static const option predict_own_opts[] = {
     {"crop-bottom", "PX", "rows to crop off the bottom (default: the model's)"},
     {"tta", NULL, "average each tile's 8 flips and rotations; --no-tta: one pass a\n"
                   "tile, 8 times quicker (default: as the model's tta says)"},
-    {"page", "N", "the page of multi-page TIFFs to classify (default 1); rows of\n"
-                  "files of several pages are named file#N"},
+    {"page", "N", "the page of multi-page TIFFs to classify (default 1); given,\n"
+                  "rows of files of several pages are named file#N"},
     {"all-pages", NULL, "every page of multi-page TIFFs, a row each, named file#1,\n"
                         "file#2, ... (files of one page keep their names)"},
     {0}};
@@ -79,6 +79,7 @@ static void print_rows(table *t, int tiles, const cs_model *m, const char *file,
 typedef struct {
     const cs_model *m;
     int crop, tiles, page, all_pages;
+    int paged; /* --page or --all-pages given: rows of files of several pages named file#N */
 } predict_plan;
 
 /* A file's rows: each page it classifies, decoded from one read of the file.
@@ -94,7 +95,7 @@ static int classify_file(table *t, const predict_plan *p, const char *file) {
         cs_result res;
         char name[4096];
         int bad = cs_image_decode_page(&im, data, size, page, &pages, &e) != CS_OK;
-        snprintf(name, sizeof name, pages > 1 ? "%s#%d" : "%s", file, page + 1);
+        snprintf(name, sizeof name, p->paged && pages > 1 ? "%s#%d" : "%s", file, page + 1);
         if (bad || cs_classify(p->m, &im, p->crop, &res, NULL, NULL, &e)) {
             fflush(stdout);
             failed = input_error(name, &e);
@@ -131,7 +132,7 @@ static int cmd_predict(args *a) {
         cs_model_free(&m);
         return EXIT_INPUT;
     }
-    predict_plan plan = {&m, crop, tiles, page - 1, all_pages};
+    predict_plan plan = {&m, crop, tiles, page - 1, all_pages, get_str(a, "page") || all_pages};
     /* Rows on a terminal show how far it got; otherwise say so on stderr. */
     int show = files.n > 1 && !isatty(1);
     progress pr;
