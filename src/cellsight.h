@@ -101,12 +101,13 @@ typedef struct {
    ((77 r + 150 g + 29 b) >> 8). The size is checked from the header against
    the limits before decoding.
    16-bit and float samples (TIFF; 16-bit PNG/PGM are stb's, v >> 8) keep the
-   top 8 bits of their own range: v >> (b - 8), b the bits of the largest value
-   (SMaxSampleValue when the file states it, else the largest in the image), at
-   least 8. So 8-bit data, the same x257 in 16 bits and 12-bit data in 16 bits
-   give the same gray. Floats all within [0, 1] become round(255 v); other floats
-   take the 16-bit rule on their integer part. Negative values and NaN are
-   black; min-is-white images are inverted. See docs/images.md. */
+   top 8 bits of their own range: v >> (b - 8), b the fewest even bits (8, 10,
+   12, ...) that hold the largest value (SMaxSampleValue when the file states it,
+   else the largest in the image), as cameras' depths are. So 8-bit data, the
+   same x257 in 16 bits and 12-bit data in 16 bits give the same gray. Floats
+   all within [0, 1] become round(255 v); other floats take the 16-bit rule on
+   their integer part. Negative values and NaN are black; min-is-white images
+   are inverted. See docs/images.md. */
 cs_status cs_image_decode(cs_image *im, const void *data, size_t size, cs_error *err);
 /* As cs_image_decode, of page `page` (0: the first) of a multi-page TIFF;
    other formats have one page. *pages, if not NULL, gets the file's pages. */
