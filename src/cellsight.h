@@ -53,6 +53,7 @@ extern "C" {
 #define CS_MAX_IMAGE_SIDE 65535
 #define CS_MAX_IMAGE_BYTES (1024LL * 1024 * 1024)
 #define CS_MAX_DECODE_BYTES (2048LL * 1024 * 1024)  /* all a decoder holds at once */
+#define CS_MAX_PAGES 10000                           /* pages (IFDs) of a TIFF */
 #define CS_MAX_MODEL_BYTES (256LL * 1024 * 1024)
 #define CS_MAX_META_BYTES (1024 * 1024)              /* the JSON header */
 #define CS_STD_FLOOR 1e-3f                           /* standardization: x / max(std, floor) */
@@ -95,10 +96,26 @@ typedef struct {
     uint8_t *gray; /* w * h bytes, row-major */
 } cs_image;
 
-/* JPEG, PNG, BMP, PGM/PPM, TGA, GIF (first frame) via stb_image; colour is
-   turned to gray as stb does ((77 r + 150 g + 29 b) >> 8). The size is checked
-   from the header against the limits before decoding. */
+/* JPEG, PNG, BMP, PGM/PPM, TGA, GIF (first frame) via stb_image, and TIFF
+   (first page) via libtiff; colour is turned to gray as stb does
+   ((77 r + 150 g + 29 b) >> 8). The size is checked from the header against
+   the limits before decoding.
+   16-bit and float samples (TIFF; 16-bit PNG/PGM are stb's, v >> 8) keep the
+   top 8 bits of their own range: v >> (b - 8), b the fewest even bits (8, 10,
+   12, ...) that hold the largest value (SMaxSampleValue when the file states it,
+   else the largest in the image), as cameras' depths are. So 8-bit data, the
+   same x257 in 16 bits and 12-bit data in 16 bits give the same gray. Floats
+   all within [0, 1] become round(255 v); other floats take the 16-bit rule on
+   their integer part. Negative values and NaN are black; min-is-white images
+   are inverted. See docs/images.md. */
 cs_status cs_image_decode(cs_image *im, const void *data, size_t size, cs_error *err);
+/* As cs_image_decode, of page `page` (0: the first) of a multi-page TIFF;
+   other formats have one page. *pages, if not NULL, gets the file's pages. */
+cs_status cs_image_decode_page(cs_image *im, const void *data, size_t size, int page, int *pages,
+                               cs_error *err);
+/* An image file's bytes (malloc'ed into *data), its size within
+   CS_MAX_IMAGE_BYTES; errors name the path. */
+cs_status cs_image_read_file(const char *path, uint8_t **data, size_t *size, cs_error *err);
 /* The limits every image meets, with the one message the CLI and the page
    give: a file of `bytes` (< 0: not known) against CS_MAX_IMAGE_BYTES, and
    w x h (<= 0: not known) against CS_MAX_IMAGE_SIDE and CS_MAX_IMAGE_PIXELS.

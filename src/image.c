@@ -75,8 +75,6 @@ static void stb_free(void *p) {
 
 /* What a file stb cannot read looks like, so that the message can say it. */
 static const char *sniff(const uint8_t *p, size_t n) {
-    if (n >= 4 && (!memcmp(p, "II*\0", 4) || !memcmp(p, "MM\0*", 4)))
-        return "a TIFF image, which cellsight cannot read: save it as PNG or JPEG";
     if (n >= 5 && !memcmp(p, "%PDF-", 5)) return "a PDF document, not an image";
     if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4))
         return "a WebP image, which cellsight cannot read: save it as PNG or JPEG";
@@ -87,7 +85,7 @@ static const char *sniff(const uint8_t *p, size_t n) {
         return "a BMP of a kind cellsight cannot read (compressed?): save it as PNG";
     if (n >= 3 && !memcmp(p, "\xff\xd8\xff", 3))
         return "a damaged JPEG, or one of a kind cellsight cannot read (12-bit, lossless)";
-    return "not an image cellsight can read (JPEG, PNG, BMP, PGM/PPM, TGA or GIF)";
+    return "not an image cellsight can read (JPEG, PNG, TIFF, BMP, PGM/PPM, TGA or GIF)";
 }
 
 static const char *stb_reason(void) {
@@ -219,6 +217,7 @@ cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error 
     if (size == 0) return cs_fail(err, CS_EINPUT, "the file is empty");
     cs_status s = cs_image_check((long long)size, 0, 0, err);
     if (s != CS_OK) return s;
+    if (cs_tiff_is(data, size)) return cs_tiff_info(data, size, 0, w, h, NULL, err);
     /* What stb 2.27 must not be given, before it reads anything. */
     const uint8_t *p = data;
     jpeg_facts jpeg = {0};
@@ -262,7 +261,18 @@ cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error 
 }
 
 cs_status cs_image_decode(cs_image *im, const void *data, size_t size, cs_error *err) {
+    return cs_image_decode_page(im, data, size, 0, NULL, err);
+}
+
+cs_status cs_image_decode_page(cs_image *im, const void *data, size_t size, int page, int *pages,
+                               cs_error *err) {
     memset(im, 0, sizeof *im);
+    if (cs_tiff_is(data, size)) {
+        cs_status s = cs_image_check((long long)size, 0, 0, err);
+        return s != CS_OK ? s : cs_tiff_decode(im, data, size, page, pages, err);
+    }
+    if (page != 0) return cs_fail(err, CS_EINPUT, "the image has 1 page, no page %d", page + 1);
+    if (pages) *pages = 1;
     /* The header alone first, so that a hostile size is refused before any allocation. */
     int w, h, channels;
     cs_status s = cs_image_info(data, size, &w, &h, err);
@@ -316,8 +326,9 @@ int cs_image_name(const char *name) {
     return 0;
 }
 
-cs_status cs_image_load(cs_image *im, const char *path, cs_error *err) {
-    memset(im, 0, sizeof *im);
+cs_status cs_image_read_file(const char *path, uint8_t **data, size_t *size, cs_error *err) {
+    *data = NULL;
+    *size = 0;
     struct stat st;
     if (stat(path, &st) != 0)
         return cs_fail(err, CS_EIO, "%s: %s", path, strerror(errno));
@@ -328,19 +339,34 @@ cs_status cs_image_load(cs_image *im, const char *path, cs_error *err) {
 
     FILE *f = fopen(path, "rb");
     if (!f) return cs_fail(err, CS_EIO, "%s: %s", path, strerror(errno));
-    size_t size = (size_t)st.st_size;
-    uint8_t *data = malloc(size ? size : 1);
-    if (!data) {
+    size_t n = (size_t)st.st_size;
+    uint8_t *bytes = malloc(n ? n : 1);
+    if (!bytes) {
         fclose(f);
-        return cs_fail(err, CS_ENOMEM, "%s: out of memory reading %zu bytes", path, size);
+        return cs_fail(err, CS_ENOMEM, "%s: out of memory reading %zu bytes", path, n);
     }
-    size_t got = fread(data, 1, size, f);
+    size_t got = fread(bytes, 1, n, f);
     int failed = ferror(f);
     fclose(f);
-    cs_status s;
+    cs_status s = CS_OK;
     if (failed) s = cs_fail(err, CS_EIO, "%s: cannot read the file", path);
-    else if (got != size) s = cs_fail(err, CS_EIO, "%s: the file changed while being read", path);
-    else if ((s = cs_image_decode(im, data, size, err)) != CS_OK && err) {
+    else if (got != n) s = cs_fail(err, CS_EIO, "%s: the file changed while being read", path);
+    if (s != CS_OK) {
+        free(bytes);
+        return s;
+    }
+    *data = bytes;
+    *size = n;
+    return CS_OK;
+}
+
+cs_status cs_image_load(cs_image *im, const char *path, cs_error *err) {
+    memset(im, 0, sizeof *im);
+    uint8_t *data;
+    size_t size;
+    cs_status s = cs_image_read_file(path, &data, &size, err);
+    if (s != CS_OK) return s;
+    if ((s = cs_image_decode(im, data, size, err)) != CS_OK && err) {
         char why[sizeof err->msg];
         memcpy(why, err->msg, sizeof why);
         cs_fail(err, s, "%s: %s", path, why);

@@ -32,6 +32,14 @@ cs_status cs_recipe_record_split(cs_model *m, const cs_recipe *r, cs_error *err)
 /* The size from the header alone, checked against the limits as cs_image_decode
    checks it: a huge image is refused before anything is allocated. */
 cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error *err);
+/* TIFF (tiff.c): whether the bytes start as a TIFF or BigTIFF; a page's size,
+   checked as cs_image_info checks it (its strips or tiles too); and the page
+   decoded by the rule of cellsight.h. *pages, if not NULL, gets the pages. */
+int cs_tiff_is(const void *data, size_t size);
+cs_status cs_tiff_info(const void *data, size_t size, int page, int *w, int *h, int *pages,
+                       cs_error *err);
+cs_status cs_tiff_decode(cs_image *im, const void *data, size_t size, int page, int *pages,
+                         cs_error *err);
 /* The class a probability vector votes for (the threshold for two classes). */
 int cs_model_decide(const cs_model *m, const float *probs);
 

@@ -11,7 +11,12 @@ images=$data/images
 good_model=$data/models/good_tiny.safetensors good_image=$images/cells.png
 
 bad_images=(empty.png text.png truncated.jpg truncated.png garbage.jpg huge.png huge.jpg
-            tiny.tif tiny.webp doc.pdf rle.bmp)
+            tiny.webp doc.pdf rle.bmp)
+# TIFF bombs and damaged TIFFs (tools/make_tiff_fixtures), each with the words of its refusal.
+declare -A bad_tiffs=([tiff_huge.tif]="over the limit" [tiff_strip.tif]="65535 on a side"
+                      [tiff_loop.tif]="form a loop" [tiff_offsets.tif]="past the end of the file"
+                      [tiff_lzw_bomb.tif]="decompression bomb" [tiff_jpeg.tif]="uses JPEG compression"
+                      [tiff_truncated.tif]="damaged or truncated")
 # Bits flipped in compressed data may still decode (JPEG has no checksum, and
 # stb ignores PNG's): a result or an error, but never a crash.
 damaged_images=(bitflip.jpg bitflip.png)
@@ -77,6 +82,10 @@ for f in "${bad_images[@]}"; do
   expect_error "$images/$f" predict --model "$good_model" --csv "$images/$f"
 done
 expect_error "$data/bad/ppm16.ppm" predict --model "$good_model" --csv "$data/bad/ppm16.ppm"
+for f in "${!bad_tiffs[@]}"; do
+  expect_error "$data/bad/$f" predict --model "$good_model" --csv "$data/bad/$f"
+  grep -qF "${bad_tiffs[$f]}" "$tmp/err" || fail "predict $f: not \"${bad_tiffs[$f]}\": $err"
+done
 
 # Headers within the pixel limit that stb would start decoding by holding
 # gigabytes (3.9 GB each before they were refused): refused from the header, and

@@ -45,13 +45,16 @@ expect_rc 0 "$CLI" predict --model "$M" --csv --tiles "$F/sub"
 [ "$(cut -d, -f1 "$TMP/out" | sort -u | tr '\n' ' ')" = "$F/sub/c.pgm $F/sub/deeper/d.gif file " ] ||
     fail "--tiles of a folder: $(cut -d, -f1 "$TMP/out" | sort -u | tr '\n' ' ')"
 
-# Images that do not decode are named, the others classified, exit 1; so is an
-# image format cellsight does not read (by its name, it was meant as an image).
+# Images that do not decode are named, the others (a TIFF among them) classified,
+# exit 1; so is an image format cellsight does not read (by its name, it was
+# meant as an image).
 cp "$I/truncated.jpg" "$F/sub/broken.jpg"
-cp "$I/tiny.tif" "$F/scan.TIF"
+cp "$I/tiny.webp" "$F/scan.WEBP"
+cp "$DATA/tiff/lzw.tif" "$F/well.TIFF"
 expect_rc 1 "$CLI" predict --model "$M" --csv "$F"
-[ "$(wc -l <"$TMP/out")" = 5 ] || fail "rows beside bad images: $(wc -l <"$TMP/out"), not 1 + 4"
-grep -q "broken.jpg" "$TMP/err" && grep -q "scan.TIF: a TIFF" "$TMP/err" || fail "bad images not named: $(cat "$TMP/err")"
+[ "$(wc -l <"$TMP/out")" = 6 ] || fail "rows beside bad images: $(wc -l <"$TMP/out"), not 1 + 5"
+grep -q "^$F/well.TIFF," "$TMP/out" || fail "the TIFF in the folder is not classified: $(cat "$TMP/out")"
+grep -q "broken.jpg" "$TMP/err" && grep -q "scan.WEBP: a WebP" "$TMP/err" || fail "bad images not named: $(cat "$TMP/err")"
 
 # A folder with nothing to classify is bad input; so is one that is not there.
 mkdir "$TMP/empty" "$TMP/notes"

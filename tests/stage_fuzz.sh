@@ -14,12 +14,12 @@ cmake --build $build -j2
 
 # Inputs no larger than the seeds need, memory far below the machine's, and a
 # per-input time limit that only a hang exceeds.
-declare -A max_len=([fuzz_model_read]=16384 [fuzz_st_parse]=8192 [fuzz_image]=65536)
+declare -A max_len=([fuzz_model_read]=16384 [fuzz_st_parse]=8192 [fuzz_image]=65536 [fuzz_tiff]=16384)
 # Seeds: each target's own, and the test fixtures of its kind.
 declare -A fixtures=([fuzz_model_read]=tests/data/models [fuzz_st_parse]=tests/data/models
-                     [fuzz_image]=tests/data/images)
+                     [fuzz_image]=tests/data/images [fuzz_tiff]=tests/data/bad)
 status=0
-for target in fuzz_model_read fuzz_st_parse fuzz_image; do
+for target in fuzz_model_read fuzz_st_parse fuzz_image fuzz_tiff; do
   regressions=(tests/fuzz/regressions/$target/*)
   if [ -e "${regressions[0]}" ]; then
     echo "== $target: replaying ${#regressions[@]} regression inputs"

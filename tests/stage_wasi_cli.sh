@@ -2,8 +2,8 @@
 # tests/stage_wasi_cli.sh: the WASI CLI (build/wasi/cellsight.wasm under node's
 # WASI, tools/wasi-run.mjs) against the native CLI: `predict --csv`, `predict
 # --tiles` and `eval --json` on the same fixture images and model must print the
-# same text, probabilities within 1e-4; then the bad-input corpus and the
-# folder walk of `predict` through it.
+# same text, probabilities within 1e-4 (the TIFF fixtures too); then
+# tests/cli_tiff.sh, the bad-input corpus and the folder walk of `predict` through it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +38,10 @@ same predict predict --model $paper --csv "${images[@]}"
 same predict_k3 predict --model $pooled --csv "${images[@]}"
 same tiles predict --model $paper --csv --tiles "${images[@]}"
 same eval eval --model $paper --data "$tmp/data" --json
+# TIFF (libtiff in both): every kind of fixture, every page.
+same tiff predict --model $paper --csv --tiles --crop-bottom 0 --all-pages tests/data/tiff/*.tif
+
+bash tests/cli_tiff.sh $wasi tests/data
 
 bash tests/cli_predict_folder.sh $wasi tests/data
 bash tests/cli_badinput.sh $wasi tests/data

@@ -32,14 +32,17 @@ export function toHeap(M, bytes) {
 // A NUL-terminated UTF-8 copy of s in the heap; the caller frees it.
 export const cString = (M, s) => toHeap(M, new TextEncoder().encode(`${s}\0`));
 
-// The formats stb decodes (the CLI's); anything else may still be one the
-// browser knows (WebP, AVIF), but a broken JPEG is reported, never patched up
-// by a more forgiving decoder into numbers the CLI would not give.
+// The formats the module decodes (the CLI's: stb's, and TIFF by libtiff, classic
+// or BigTIFF); anything else may still be one the browser knows (WebP, AVIF), but
+// a broken JPEG or TIFF is reported, never patched up by a more forgiving decoder
+// into numbers the CLI would not give.
 export function isStbFormat(b) {
   const starts = (...sig) => sig.every((v, i) => b[i] === v);
   return starts(0xff, 0xd8, 0xff) || starts(0x89, 0x50, 0x4e, 0x47) ||
     starts(0x47, 0x49, 0x46, 0x38) || starts(0x42, 0x4d) ||
-    (b[0] === 0x50 && (b[1] === 0x35 || b[1] === 0x36));
+    (b[0] === 0x50 && (b[1] === 0x35 || b[1] === 0x36)) ||
+    starts(0x49, 0x49, 0x2a, 0) || starts(0x4d, 0x4d, 0, 0x2a) ||
+    starts(0x49, 0x49, 0x2b, 0) || starts(0x4d, 0x4d, 0, 0x2b);
 }
 
 // Throws the core's message (cs_image_check, as the CLI words it) unless a file

@@ -16,6 +16,10 @@ static const option predict_own_opts[] = {
     {"crop-bottom", "PX", "rows to crop off the bottom (default: the model's)"},
     {"tta", NULL, "average each tile's 8 flips and rotations; --no-tta: one pass a\n"
                   "tile, 8 times quicker (default: as the model's tta says)"},
+    {"page", "N", "the page of multi-page TIFFs to classify (default 1); given,\n"
+                  "rows of files of several pages are named file#N"},
+    {"all-pages", NULL, "every page of multi-page TIFFs, a row each, named file#1,\n"
+                        "file#2, ... (files of one page keep their names)"},
     {0}};
 
 /* The table's columns, sized for the files and classes, with its header
@@ -32,8 +36,8 @@ static int start_table(table *t, int csv, int tiles, const cs_model *m, const fi
     for (int i = 0; i < ncols; i++) t->width[i] = 8; /* "%.6f" */
     for (int i = 0; i < nhead; i++)
         if ((int)strlen(head[i]) > t->width[i]) t->width[i] = (int)strlen(head[i]);
-    for (int i = 0; i < files->n; i++)
-        if ((int)strlen(files->path[i]) > t->width[0]) t->width[0] = (int)strlen(files->path[i]);
+    for (int i = 0; i < files->n; i++) /* and room for "#10000" */
+        if ((int)strlen(files->path[i]) + 6 > t->width[0]) t->width[0] = (int)strlen(files->path[i]) + 6;
     for (int c = 0; c < K; c++) {
         int len = (int)strlen(m->classes[c]);
         if (len > t->width[class_col]) t->width[class_col] = len;
@@ -71,10 +75,47 @@ static void print_rows(table *t, int tiles, const cs_model *m, const char *file,
     }
 }
 
+/* What predict classifies of each file: page `page` (0-based), or every page. */
+typedef struct {
+    const cs_model *m;
+    int crop, tiles, page, all_pages;
+    int paged; /* --page or --all-pages given: rows of files of several pages named file#N */
+} predict_plan;
+
+/* A file's rows: each page it classifies, decoded from one read of the file.
+   Returns 0, or EXIT_INPUT after naming what failed on stderr. */
+static int classify_file(table *t, const predict_plan *p, const char *file) {
+    uint8_t *data;
+    size_t size;
+    cs_error e;
+    if (cs_image_read_file(file, &data, &size, &e)) return input_error(file, &e);
+    int failed = 0, pages = 1;
+    for (int page = p->all_pages ? 0 : p->page;; page++) {
+        cs_image im = {0};
+        cs_result res;
+        char name[4096];
+        int bad = cs_image_decode_page(&im, data, size, page, &pages, &e) != CS_OK;
+        snprintf(name, sizeof name, p->paged && pages > 1 ? "%s#%d" : "%s", file, page + 1);
+        if (bad || cs_classify(p->m, &im, p->crop, &res, NULL, NULL, &e)) {
+            fflush(stdout);
+            failed = input_error(name, &e);
+        } else {
+            print_rows(t, p->tiles, p->m, name, &res);
+            cs_result_free(&res);
+        }
+        cs_image_free(&im);
+        if (!p->all_pages || page + 1 >= pages) break;
+    }
+    free(data);
+    return failed;
+}
+
 static int cmd_predict(args *a) {
     const char *path = require(a, "model");
     int csv = get_switch(a, "csv", 0), tiles = get_switch(a, "tiles", 0);
     int crop = (int)get_int(a, "crop-bottom", -1, 0, 100000), tta = get_switch(a, "tta", -1);
+    int page = (int)get_int(a, "page", 1, 1, CS_MAX_PAGES), all_pages = get_switch(a, "all-pages", 0);
+    if (!a->bad && get_str(a, "page") && all_pages) usage_error(a, "--page and --all-pages exclude each other");
     if (!a->bad && a->npos == 0) usage_error(a, "no images to classify");
     if (a->bad) return EXIT_USAGE;
     cs_model m;
@@ -91,25 +132,14 @@ static int cmd_predict(args *a) {
         cs_model_free(&m);
         return EXIT_INPUT;
     }
+    predict_plan plan = {&m, crop, tiles, page - 1, all_pages, get_str(a, "page") || all_pages};
     /* Rows on a terminal show how far it got; otherwise say so on stderr. */
     int show = files.n > 1 && !isatty(1);
     progress pr;
     progress_start(&pr);
     for (int i = 0; i < files.n; i++) {
-        const char *file = files.path[i];
         if (show) progress_count(&pr, "classified images", i, files.n);
-        cs_image im = {0};
-        cs_result res;
-        cs_error e;
-        if (cs_image_load(&im, file, &e) || cs_classify(&m, &im, crop, &res, NULL, NULL, &e)) {
-            fflush(stdout);
-            failed = input_error(file, &e);
-            cs_image_free(&im);
-            continue;
-        }
-        print_rows(&t, tiles, &m, file, &res);
-        cs_result_free(&res);
-        cs_image_free(&im);
+        if (classify_file(&t, &plan, files.path[i])) failed = EXIT_INPUT;
     }
     if (show) progress_count(&pr, "classified images", files.n, files.n);
     free(t.width);
@@ -118,12 +148,12 @@ static int cmd_predict(args *a) {
     return failed;
 }
 
-const command predict_command = {"predict", "--model FILE [--csv] [--tiles] [--no-tta] IMAGE|FOLDER...",
+const command predict_command = {"predict", "--model FILE [--csv] [--tiles] [--no-tta] [--page N|--all-pages] IMAGE|FOLDER...",
     "Classifies whole images: each is tiled, background tiles are set aside, and the\n"
     "image's probabilities are the mean over the others. A readable table, or CSV.\n"
     "A folder stands for its image files and those of its subfolders, sorted by\n"
-    "path: files named .jpg .jpeg .jfif .png .bmp .gif .pgm .ppm .pnm .tga (and\n"
-    ".tif .tiff .webp .heic .heif .avif, which get an error). Other files are\n"
+    "path: files named .jpg .jpeg .jfif .png .tif .tiff .bmp .gif .pgm .ppm .pnm\n"
+    ".tga (and .webp .heic .heif .avif, which get an error). Other files are\n"
     "skipped with a note on stderr, hidden ones and links to folders passed over.\n"
     "An image that cannot be read is named on stderr, the others still classified,\n"
     "and the exit code is 1. Exit codes: 0 ok, 1 bad input, 2 usage.",
