@@ -14,4 +14,6 @@ set(CMAKE_CROSSCOMPILING_EMULATOR node ${CMAKE_CURRENT_LIST_DIR}/../tools/wasi-r
 # (nodejs/node#51303): a program that grows its heap may crash node with
 # SIGSEGV at exit. Start with 1 GiB (only the pages touched are ever committed)
 # so that no test or training run needs to grow.
-set(CMAKE_EXE_LINKER_FLAGS_INIT "-Wl,--initial-memory=1073741824")
+# The stack: 8 MiB as the Emscripten builds have (-sTOTAL_STACK), not wasm-ld's 64 KiB,
+# which decoding a PNG inside a test's frames overflowed, silently, into static data.
+set(CMAKE_EXE_LINKER_FLAGS_INIT "-Wl,--initial-memory=1073741824 -Wl,-z,stack-size=8388608")
