@@ -56,8 +56,7 @@ cs_status cs_model_set_classes(cs_model *m, int nclasses, const char *const *nam
         cs_net_free(&net);
         return st;
     }
-    for (int c = 0; c < old.nclasses; c++) free(old_classes[c]);
-    free(old_classes);
+    cs_free_names(old_classes, old.nclasses);
     cs_net_free(&old);
     return cs_model_set(m, CS_META_THRESHOLD, "0.5", err);
 }
