@@ -93,8 +93,29 @@ int cs_threads(void);
 
 typedef struct {
     int w, h;
-    uint8_t *gray; /* w * h bytes, row-major */
+    uint8_t *gray;         /* w * h bytes, row-major */
+    float um_x, um_y;      /* the physical size of a pixel in micrometres, as the
+                              file states it; 0 when it does not */
+    const char *um_source; /* where it was read: one of CS_UM_*, or NULL */
 } cs_image;
+
+/* Pixel size. Decoders read it where a file states it, in this order:
+   OME-XML PhysicalSizeX/Y (with their units), ImageJ's ImageDescription
+   (unit=micron, nm, mm, ... over the resolution tags), TIFF X/YResolution in
+   pixels per inch or centimetre, and PNG pHYs (pixels per metre). A size
+   outside [CS_MIN_UM_PER_PX, CS_MAX_UM_PER_PX] is not a microscope's (image
+   editors write 72, 96 or 300 dpi: 353, 265, 85 um) and counts as not stated.
+   See docs/images.md. */
+#define CS_UM_OME "OME-XML"
+#define CS_UM_IMAGEJ "ImageJ"
+#define CS_UM_TIFF "TIFF resolution"
+#define CS_UM_PNG "PNG pHYs"
+#define CS_UM_GIVEN "given"            /* by the user, cs_image_assume_pixel_size */
+#define CS_MIN_UM_PER_PX 0.02
+#define CS_MAX_UM_PER_PX 20.0
+/* Images whose pixel size differs from a model's by more than this share are
+   resampled to the model's before tiling. */
+#define CS_RESCALE_TOLERANCE 0.05
 
 /* JPEG, PNG, BMP, PGM/PPM, TGA, GIF (first frame) via stb_image, and TIFF
    (first page) via libtiff; colour is turned to gray as stb does
@@ -129,6 +150,10 @@ cs_status cs_image_load(cs_image *im, const char *path, cs_error *err);
    The one rule for files met in a folder: a file it refuses is skipped (a note,
    not an error), one it accepts that does not decode is bad input. */
 int cs_image_name(const char *name);
+/* For an image whose file states no pixel size: um (micrometres a pixel,
+   within the limits above) with source CS_UM_GIVEN. A stated size is kept;
+   um = 0 changes nothing. */
+cs_status cs_image_assume_pixel_size(cs_image *im, double um, cs_error *err);
 /* Canvas pixels (RGBA, w * h * 4 bytes), same gray formula. */
 cs_status cs_image_from_rgba(cs_image *im, const uint8_t *rgba, int w, int h, cs_error *err);
 void cs_image_free(cs_image *im);
@@ -190,6 +215,9 @@ typedef struct {
     int crop_bottom;   /* rows cropped off the bottom before tiling (overlay strip) */
     float threshold;   /* two classes: class 1 when p1 >= threshold (default 0.5) */
     int tta;           /* average the 8 flips/rotations of each tile (default 0) */
+    float um_per_px;   /* the pixel size it was trained at, in micrometres; 0: not known */
+    int no_rescale;    /* set by callers: classify images at their own scale,
+                          whatever their pixel size (default 0: resample) */
     int nmeta;
     cs_meta *meta;     /* every __metadata__ entry, kept in step with the fields above */
 } cs_model;
@@ -201,6 +229,8 @@ typedef struct {
      crop_bottom  rows cropped off the bottom of every image (0 when absent)
      threshold    two classes: class 1 when p1 >= it, 0 to 1 (0.5 when absent)
      tta          "dihedral8": average the 8 flips/rotations of each tile; "none"
+     um_per_px    the pixel size of its training images in micrometres: images of
+                  another known size are resampled to it (absent: never)
      standardize  what is done to a tile before the network, for people to read
    Every model holds the first four and standardize; any other key is kept as is.
    Tensors are named as PyTorch names a module's parameters: conv1.weight
@@ -212,6 +242,7 @@ typedef struct {
 #define CS_META_CROP_BOTTOM "crop_bottom"
 #define CS_META_THRESHOLD "threshold"
 #define CS_META_TTA "tta"
+#define CS_META_UM_PER_PX "um_per_px"
 #define CS_TTA_DIHEDRAL8 "dihedral8"
 #define CS_TTA_NONE "none"
 /* Written by training (cs_train, cs_fit) and read back by cs_recipe_from_model. */
@@ -262,13 +293,21 @@ typedef struct {
                                  (over every tile if all are background) */
     int predicted;            /* class of the image */
     float confidence;         /* probs[predicted] */
+    float um_x, um_y;         /* the image's pixel size (0: not known) */
+    const char *um_source;    /* and where it came from (CS_UM_*), or NULL */
+    float scale_x, scale_y;   /* model pixels per image pixel it was classified at:
+                                 1 unless resampled. x, y above are in the image's
+                                 own pixels; a tile covers tile / scale of them */
 } cs_result;
 
 /* Called after each batch of tiles; a nonzero return cancels (CS_ECANCEL). */
 typedef int (*cs_progress_fn)(void *ctx, int done, int total);
 
 /* Tiles, standardizes and classifies a whole image. crop_bottom < 0 takes the
-   model's. The tiles go through the network a few at a time, so memory does
+   model's. The crop is of the image's own rows; if the image's pixel size and
+   the model's are known and differ by more than CS_RESCALE_TOLERANCE (and not
+   m->no_rescale), the rest is resampled to the model's pixel size before
+   tiling: averaging areas where it shrinks, Catmull-Rom where it grows. The tiles go through the network a few at a time, so memory does
    not grow with the image. On failure res is left empty (nothing to free). */
 cs_status cs_classify(const cs_model *m, const cs_image *im, int crop_bottom, cs_result *res,
                       cs_progress_fn progress, void *ctx, cs_error *err);

@@ -1,5 +1,6 @@
 /* classify.c: a whole image's class, from the votes of its tiles. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,14 +50,11 @@ static void read_tiles(float *x, float *one, const cs_image *im, cs_result *res,
     }
 }
 
-cs_status cs_classify(const cs_model *m, const cs_image *im, int crop_bottom, cs_result *res,
-                      cs_progress_fn progress, void *ctx, cs_error *err) {
-    memset(res, 0, sizeof *res);
+/* The grid of im's tiles classified, at im's scale. */
+static cs_status classify_tiles(const cs_model *m, const cs_image *im, int crop_bottom,
+                                cs_result *res, cs_progress_fn progress, void *ctx, cs_error *err) {
     const cs_net *net = &m->net;
     int tile = net->tile, K = net->nclasses, tta = m->tta != 0, views = tta ? 8 : 1;
-    if (!im || !im->gray || im->w <= 0 || im->h <= 0)
-        return cs_fail(err, CS_EINPUT, "no image to classify");
-    if (crop_bottom < 0) crop_bottom = m->crop_bottom;
     cs_tile_grid(im->w, im->h, crop_bottom, tile, &res->cols, &res->rows);
     if ((res->cols == 0 || res->rows == 0) && crop_bottom > 0)
         return cs_fail(err, CS_EINPUT, "the image is %d x %d pixels, %d x %d without its bottom %d "
@@ -137,4 +135,43 @@ out:
     free(p);
     if (s != CS_OK) cs_result_free(res);
     return s;
+}
+
+cs_status cs_classify(const cs_model *m, const cs_image *im, int crop_bottom, cs_result *res,
+                      cs_progress_fn progress, void *ctx, cs_error *err) {
+    memset(res, 0, sizeof *res);
+    if (!im || !im->gray || im->w <= 0 || im->h <= 0)
+        return cs_fail(err, CS_EINPUT, "no image to classify");
+    if (crop_bottom < 0) crop_bottom = m->crop_bottom;
+    float sx, sy;
+    cs_status s;
+    if (!cs_rescale_factors(m, im, &sx, &sy)) {
+        s = classify_tiles(m, im, crop_bottom, res, progress, ctx, err);
+    } else {
+        cs_image scaled;
+        cs_error e;
+        if ((s = cs_image_resample(&scaled, im, crop_bottom, sx, sy, err)) != CS_OK) return s;
+        s = classify_tiles(m, &scaled, crop_bottom, res, progress, ctx, &e);
+        if (s == CS_EINPUT) { /* e.g. too small for a tile once shrunk */
+            char what[96];
+            snprintf(what, sizeof what, "resampled to the model's pixel size (%g um)", m->um_per_px);
+            cs_fail_in(err, what, &e);
+        } else if (s != CS_OK && err) {
+            *err = e;
+        }
+        /* Tiles placed in the image's own pixels. */
+        double fx = (double)im->w / scaled.w, fy = (double)(im->h - crop_bottom) / (scaled.h - crop_bottom);
+        for (int t = 0; s == CS_OK && t < res->ntiles; t++) {
+            res->x[t] = (int)lround(res->x[t] * fx);
+            res->y[t] = (int)lround(res->y[t] * fy);
+        }
+        cs_image_free(&scaled);
+    }
+    if (s != CS_OK) return s;
+    res->um_x = im->um_x;
+    res->um_y = im->um_y;
+    res->um_source = im->um_source;
+    res->scale_x = sx;
+    res->scale_y = sy;
+    return CS_OK;
 }

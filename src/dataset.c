@@ -169,7 +169,9 @@ cs_status cs_dataset_load(cs_dataset *ds, const char *dir, const char *const *cl
 static cs_status add_rows(cs_dataset *ds, const cs_dataset *all, int i, int y0, int y1, int crop,
                           cs_error *err) {
     const cs_image *src = &all->images[i];
-    cs_image im = {src->w, y1 - y0, malloc((size_t)src->w * (size_t)(y1 - y0))};
+    cs_image im = *src; /* its pixel size too */
+    im.h = y1 - y0;
+    im.gray = malloc((size_t)src->w * (size_t)(y1 - y0));
     if (!im.gray) return cs_fail(err, CS_ENOMEM, "out of memory splitting %s", all->names[i]);
     memcpy(im.gray, src->gray + (size_t)y0 * src->w, (size_t)src->w * (size_t)(y1 - y0));
     char name[1024];

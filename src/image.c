@@ -308,6 +308,7 @@ cs_status cs_image_decode_page(cs_image *im, const void *data, size_t size, int 
     im->w = got_w;
     im->h = got_h;
     im->gray = gray;
+    cs_png_pixel_size(im, data, size);
     return CS_OK;
 }
 

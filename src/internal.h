@@ -40,6 +40,23 @@ cs_status cs_tiff_info(const void *data, size_t size, int page, int *w, int *h, 
                        cs_error *err);
 cs_status cs_tiff_decode(cs_image *im, const void *data, size_t size, int page, int *pages,
                          cs_error *err);
+/* Pixel size (pixel_size.c), set on im where the metadata states a plausible
+   one: a TIFF page's description (OME-XML, ImageJ; may be NULL) and resolution
+   tags (unit: TIFF's ResolutionUnit), and a PNG's pHYs chunk. */
+void cs_tiff_pixel_size(cs_image *im, const char *desc, int has_res, double xres, double yres,
+                        int unit);
+void cs_png_pixel_size(cs_image *im, const uint8_t *data, size_t size);
+/* Resampling (resample.c). The factors, model pixels per image pixel, that
+   bring im to m's pixel size; 1 and 1 (returning 0) when either size is not
+   known, m->no_rescale, or they agree within CS_RESCALE_TOLERANCE. */
+int cs_rescale_factors(const cs_model *m, const cs_image *im, float *sx, float *sy);
+int cs_rescale_needed(float um_x, float um_y, float target, float *sx, float *sy);
+/* out: the top h - crop rows of im resampled by sx, sy (area averages where
+   it shrinks, Catmull-Rom where it grows) above crop black rows, which the same
+   crop removes again; its pixel size the target's. The new size is checked
+   against the image limits. */
+cs_status cs_image_resample(cs_image *out, const cs_image *im, int crop, float sx, float sy,
+                            cs_error *err);
 /* The class a probability vector votes for (the threshold for two classes). */
 int cs_model_decide(const cs_model *m, const float *probs);
 

@@ -142,6 +142,12 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
             return cs_fail(err, CS_EINPUT, "metadata crop_bottom \"%.20s\" is not a number of rows from 0 to %d", value,
                            CS_MAX_IMAGE_SIDE);
         int_field = &m->crop_bottom;
+    } else if (!strcmp(key, CS_META_UM_PER_PX)) {
+        f = strtof(value, &end);
+        if (end == value || *end || !(f >= CS_MIN_UM_PER_PX && f <= CS_MAX_UM_PER_PX))
+            return cs_fail(err, CS_EINPUT, "metadata um_per_px \"%.20s\" is not a pixel size from "
+                           "%g to %g micrometres", value, CS_MIN_UM_PER_PX, CS_MAX_UM_PER_PX);
+        float_field = &m->um_per_px;
     }
     cs_status s = store(m, key, value, err);
     if (s) {

@@ -400,6 +400,21 @@ cs_status cs_tiff_info(const void *data, size_t size, int index, int *w, int *h,
     return CS_OK;
 }
 
+/* The pixel size the file states for the open page: its resolution tags, and
+   the description, which OME and ImageJ write on the first page alone. Last,
+   as it may move to the first page. */
+static void read_pixel_size(TIFF *tif, int index, cs_image *im) {
+    float xres = 0, yres = 0;
+    uint16_t unit = RESUNIT_INCH;
+    char *desc = NULL;
+    int has_res = TIFFGetField(tif, TIFFTAG_XRESOLUTION, &xres) &&
+                  TIFFGetField(tif, TIFFTAG_YRESOLUTION, &yres);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_RESOLUTIONUNIT, &unit);
+    if (!TIFFGetField(tif, TIFFTAG_IMAGEDESCRIPTION, &desc) && index > 0 && TIFFSetDirectory(tif, 0))
+        TIFFGetField(tif, TIFFTAG_IMAGEDESCRIPTION, &desc);
+    cs_tiff_pixel_size(im, desc, has_res, xres, yres, unit);
+}
+
 cs_status cs_tiff_decode(cs_image *im, const void *data, size_t size, int index, int *pages,
                          cs_error *err) {
     memset(im, 0, sizeof *im);
@@ -414,6 +429,7 @@ cs_status cs_tiff_decode(cs_image *im, const void *data, size_t size, int index,
         st = cs_fail(err, CS_ENOMEM, "out of memory decoding a %d x %d TIFF", pg.w, pg.h);
     if (st == CS_OK) st = set_rule(tif, &pg, &s, buf, err);
     if (st == CS_OK) st = each_piece(tif, &pg, &s, buf, to_gray, gray, err);
+    if (st == CS_OK) read_pixel_size(tif, index, im);
     TIFFClose(tif);
     free(buf);
     if (st != CS_OK) {

@@ -92,7 +92,7 @@ int main(int argc, char **argv) {
     }
 
     /* The right half of the crop painted flat: background tiles that must not vote. */
-    cs_image half = {cells.w, cells.h, malloc((size_t)cells.w * cells.h)};
+    cs_image half = {.w = cells.w, .h = cells.h, .gray = malloc((size_t)cells.w * cells.h)};
     memcpy(half.gray, cells.gray, (size_t)cells.w * cells.h);
     for (int y = 0; y < half.h; y++) memset(half.gray + y * half.w + 5 * T, 97, half.w - 5 * T);
 
@@ -148,7 +148,7 @@ int main(int argc, char **argv) {
     CHECK(err.code == CS_ECANCEL && res.tile_probs == NULL && res.ntiles == 0);
 
     /* Too small for one tile: a clear error, nothing to free. */
-    cs_image small = {31, 100, cells.gray};
+    cs_image small = {.w = 31, .h = 100, .gray = cells.gray};
     CHECK(cs_classify(&m2, &small, 0, &res, NULL, NULL, &err) == CS_EINPUT);
     CHECK(strstr(err.msg, "smaller than one 32 x 32 tile") != NULL);
     CHECK(strstr(err.msg, "31 x 100 pixels") != NULL);

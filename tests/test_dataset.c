@@ -7,7 +7,7 @@
 #include "test.h"
 
 static cs_image synthetic(int w, int h, int value) {
-    cs_image im = {w, h, malloc((size_t)w * h)};
+    cs_image im = {.w = w, .h = h, .gray = malloc((size_t)w * h)};
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) im.gray[y * w + x] = value < 0 ? (uint8_t)y : (uint8_t)value;
     return im;

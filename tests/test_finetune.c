@@ -89,7 +89,7 @@ static void add_negatives(cs_dataset *to, const cs_dataset *from) {
     for (int i = 0; i < from->n; i++)
         for (int negative = 0; negative < 1 + (from->labels[i] == 0); negative++) {
             const cs_image *src = &from->images[i];
-            cs_image im = {src->w, src->h, malloc((size_t)src->w * src->h)};
+            cs_image im = {.w = src->w, .h = src->h, .gray = malloc((size_t)src->w * src->h)};
             for (int p = 0; p < src->w * src->h; p++) im.gray[p] = negative ? 255 - src->gray[p] : src->gray[p];
             CHECK(cs_dataset_add(to, &im, negative ? 2 : from->labels[i], from->names[i], NULL) == CS_OK);
         }

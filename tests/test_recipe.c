@@ -127,7 +127,8 @@ static void test_cross_validate(const cs_dataset *all) {
     cs_image im = {0};
     for (int i = 0; i < all->n; i++) {
         if (all->labels[i] == 1 && one.n > 0 && one.labels[one.n - 1] == 1) continue;
-        im = (cs_image){all->images[i].w, all->images[i].h, malloc((size_t)all->images[i].w * all->images[i].h)};
+        im = (cs_image){.w = all->images[i].w, .h = all->images[i].h,
+                        .gray = malloc((size_t)all->images[i].w * all->images[i].h)};
         memcpy(im.gray, all->images[i].gray, (size_t)im.w * im.h);
         CHECK(cs_dataset_add(&one, &im, all->labels[i], all->names[i], &err) == CS_OK);
     }

@@ -96,7 +96,7 @@ static void test_pages(const cs_image *ref) {
         CHECK(0);
         return;
     }
-    cs_image want = {ref->w, ref->h, malloc(n)};
+    cs_image want = {.w = ref->w, .h = ref->h, .gray = malloc(n)};
     for (int page = 0; page < 3; page++) {
         for (size_t i = 0; i < n; i++) {
             size_t x = i % ref->w, row = i - x;

@@ -131,7 +131,7 @@ static void test_background(void) {
 static void test_tile_read(void) {
     /* A 4x3 image, tile 2 at (1, 1): the pixels standardized. */
     uint8_t px[12] = {0, 10, 20, 30, 40, 51, 60, 70, 80, 90, 100, 110};
-    cs_image im = {4, 3, px};
+    cs_image im = {.w = 4, .h = 3, .gray = px};
     float t[4];
     CHECK(cs_tile_read(t, &im, 1, 1, 2) == 0);
     float want[4] = {51 / 255.0f, 60 / 255.0f, 90 / 255.0f, 100 / 255.0f};
@@ -257,7 +257,7 @@ static void test_sample(void) {
     uint8_t *ramp = malloc(256 * 256);
     for (int y = 0; y < 256; y++)
         for (int x = 0; x < 256; x++) ramp[y * 256 + x] = (uint8_t)x;
-    cs_image rim = {256, 256, ramp};
+    cs_image rim = {.w = 256, .h = 256, .gray = ramp};
     cs_augment rot = {.rotate_deg = 5};
     float t[32 * 32], lo = 90, hi = -90;
     for (int i = 0; i < 20; i++) {
@@ -292,7 +292,7 @@ static double centroid_x(const float *t, int n, int c0, int c1) {
 static void test_shift_zoom(void) {
     enum { W = 256, N = 64 };
     static uint8_t px[W * W];
-    cs_image im = {W, W, px};
+    cs_image im = {.w = W, .h = W, .gray = px};
     cs_rng rng;
     cs_rng_seed(&rng, 5);
     float t[N * N];
@@ -346,7 +346,7 @@ static double spread(const float *t, int n) {
 static void test_blur_gamma(void) {
     enum { W = 256, N = 32 };
     static uint8_t px[W * W];
-    cs_image im = {W, W, px};
+    cs_image im = {.w = W, .h = W, .gray = px};
     cs_rng rng;
     cs_rng_seed(&rng, 11);
     float t[N * N], plain[N * N];

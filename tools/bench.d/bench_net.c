@@ -61,7 +61,7 @@ static double tiles_per_s(void (*step)(bench *, int), bench *b, int B, double se
 /* Seconds to classify a 1408 x 1040 image of noise (the best of a few runs). */
 static double image_seconds(int *ntiles, double secs) {
     cs_model m;
-    cs_image im = {1408, 1040, malloc(1408 * 1040)};
+    cs_image im = {.w = 1408, .h = 1040, .gray = malloc(1408 * 1040)};
     cs_rng rng;
     cs_rng_seed(&rng, 2);
     for (int i = 0; i < im.w * im.h; i++) im.gray[i] = (uint8_t)cs_rng_below(&rng, 256);
