@@ -154,6 +154,9 @@ int cs_image_name(const char *name);
    within the limits above) with source CS_UM_GIVEN. A stated size is kept;
    um = 0 changes nothing. */
 cs_status cs_image_assume_pixel_size(cs_image *im, double um, cs_error *err);
+/* A pixel size or scale as cellsight's CSVs write it: "%.4g" of x, "XxY" when
+   y differs, "" when x is not positive (not known). */
+void cs_format_xy(char *buf, size_t size, float x, float y);
 /* Canvas pixels (RGBA, w * h * 4 bytes), same gray formula. */
 cs_status cs_image_from_rgba(cs_image *im, const uint8_t *rgba, int w, int h, cs_error *err);
 void cs_image_free(cs_image *im);
@@ -418,7 +421,10 @@ void cs_recipe_from_model(cs_recipe *r, const cs_model *m);
 /* The training options in one line for people ("epochs 8, batch 32, ..."). */
 void cs_recipe_describe(char *buf, size_t size, const cs_train_opts *o);
 /* Splits data as r says and trains m on it (cs_train), then imposes r's
-   threshold. val, if not NULL, gets the validation images (free it). */
+   threshold. Images train at the model's pixel size: its um_per_px, or for a
+   model without one the median of the sizes its images state, recorded as
+   um_per_px; images of another known size are resampled to it (cs_classify's
+   rule) in the copies it trains on. val, if not NULL, gets the validation images (free it). */
 cs_status cs_fit(cs_model *m, const cs_dataset *data, const cs_recipe *r, cs_dataset *val,
                  cs_error *err);
 

@@ -149,16 +149,16 @@ cs_status cs_classify(const cs_model *m, const cs_image *im, int crop_bottom, cs
         s = classify_tiles(m, im, crop_bottom, res, progress, ctx, err);
     } else {
         cs_image scaled;
-        cs_error e;
+        int cols, rows;
         if ((s = cs_image_resample(&scaled, im, crop_bottom, sx, sy, err)) != CS_OK) return s;
-        s = classify_tiles(m, &scaled, crop_bottom, res, progress, ctx, &e);
-        if (s == CS_EINPUT) { /* e.g. too small for a tile once shrunk */
-            char what[96];
-            snprintf(what, sizeof what, "resampled to the model's pixel size (%g um)", m->um_per_px);
-            cs_fail_in(err, what, &e);
-        } else if (s != CS_OK && err) {
-            *err = e;
-        }
+        cs_tile_grid(scaled.w, scaled.h, crop_bottom, m->net.tile, &cols, &rows);
+        if (cols == 0 || rows == 0)
+            s = cs_fail(err, CS_EINPUT, "the image is %d x %d pixels, %d x %d without its bottom %d "
+                        "rows, %d x %d at the model's pixel size (%g um): smaller than one %d x %d "
+                        "tile", im->w, im->h, im->w, im->h - crop_bottom, crop_bottom, scaled.w,
+                        scaled.h - crop_bottom, m->um_per_px, m->net.tile, m->net.tile);
+        else
+            s = classify_tiles(m, &scaled, crop_bottom, res, progress, ctx, err);
         /* Tiles placed in the image's own pixels. */
         double fx = (double)im->w / scaled.w, fy = (double)(im->h - crop_bottom) / (scaled.h - crop_bottom);
         for (int t = 0; s == CS_OK && t < res->ntiles; t++) {

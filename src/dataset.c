@@ -184,6 +184,50 @@ static cs_status add_rows(cs_dataset *ds, const cs_dataset *all, int i, int y0, 
     return st;
 }
 
+cs_status cs_dataset_copy(cs_dataset *to, const cs_dataset *from, cs_error *err) {
+    cs_status st = CS_OK;
+    for (int i = 0; i < from->n && !st; i++) st = add_rows(to, from, i, 0, from->images[i].h, -1, err);
+    return st;
+}
+
+float cs_dataset_um(const cs_dataset *ds) {
+    int n = 0;
+    float *um = malloc(sizeof(float) * (size_t)(ds->n ? ds->n : 1)), median = 0;
+    if (!um) return 0;
+    for (int i = 0; i < ds->n; i++)
+        if (ds->images[i].um_x > 0) um[n++] = ds->images[i].um_x;
+    for (int i = 1; i < n; i++) /* a few images: insertion sort */
+        for (int j = i; j > 0 && um[j - 1] > um[j]; j--) {
+            float t = um[j];
+            um[j] = um[j - 1];
+            um[j - 1] = t;
+        }
+    if (n) median = n % 2 ? um[n / 2] : (um[n / 2 - 1] + um[n / 2]) / 2;
+    free(um);
+    return median;
+}
+
+int cs_dataset_off_scale(const cs_dataset *ds, float um) {
+    int count = 0;
+    float sx, sy;
+    for (int i = 0; i < ds->n; i++)
+        count += cs_rescale_needed(ds->images[i].um_x, ds->images[i].um_y, um, &sx, &sy);
+    return count;
+}
+
+cs_status cs_dataset_rescale(cs_dataset *ds, float um, int crop, cs_error *err) {
+    for (int i = 0; i < ds->n; i++) {
+        float sx, sy;
+        cs_image out;
+        cs_error e;
+        if (!cs_rescale_needed(ds->images[i].um_x, ds->images[i].um_y, um, &sx, &sy)) continue;
+        if (cs_image_resample(&out, &ds->images[i], crop, sx, sy, &e)) return cs_fail_in(err, ds->names[i], &e);
+        cs_image_free(&ds->images[i]);
+        ds->images[i] = out;
+    }
+    return CS_OK;
+}
+
 /* A class with a single image is split by region: its grid's tile rows are cut
    into nfolds bands, fold 0 the bottom one; validation gets the band, training
    the parts above and below it. Each part keeps crop_bottom rows of what lies

@@ -57,6 +57,14 @@ int cs_rescale_needed(float um_x, float um_y, float target, float *sx, float *sy
    against the image limits. */
 cs_status cs_image_resample(cs_image *out, const cs_image *im, int crop, float sx, float sy,
                             cs_error *err);
+/* Data sets at a pixel size (dataset.c): to gets copies of from's images; the
+   median of the images' stated sizes (x), 0 if none states one; how many
+   images have a known size other than um; and those resampled to it
+   (cs_image_resample, crop rows kept). */
+cs_status cs_dataset_copy(cs_dataset *to, const cs_dataset *from, cs_error *err);
+float cs_dataset_um(const cs_dataset *ds);
+int cs_dataset_off_scale(const cs_dataset *ds, float um);
+cs_status cs_dataset_rescale(cs_dataset *ds, float um, int crop, cs_error *err);
 /* The class a probability vector votes for (the threshold for two classes). */
 int cs_model_decide(const cs_model *m, const float *probs);
 

@@ -1,6 +1,7 @@
 /* pixel_size.c: an image's physical pixel size, read where its file states it
    (OME-XML, ImageJ's description, TIFF resolution tags, PNG pHYs), by the
    rules of cellsight.h. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,4 +131,10 @@ cs_status cs_image_assume_pixel_size(cs_image *im, double um, cs_error *err) {
                        "%g to %g micrometres", um, CS_MIN_UM_PER_PX, CS_MAX_UM_PER_PX);
     if (!im->um_source) set_um(im, um, um, CS_UM_GIVEN);
     return CS_OK;
+}
+
+void cs_format_xy(char *buf, size_t size, float x, float y) {
+    if (!(x > 0)) snprintf(buf, size, "%s", "");
+    else if (fabsf(x - y) <= 1e-4f * x) snprintf(buf, size, "%.4g", x);
+    else snprintf(buf, size, "%.4gx%.4g", x, y);
 }

@@ -6,9 +6,10 @@ source "$(dirname "$0")/cli_common.bash"
 M=$(dirname "$0")/../model/t47d-vs-mdamb231.safetensors
 X=$DATA/tiff
 
-# same_tiles A.csv B.csv: the same tiles, flags and classes; probabilities to 1e-4.
+# same_tiles A.csv B.csv: the same tiles, flags and classes; probabilities to 1e-4
+# (the columns before the pixel size: an OME file states one, the PNG none).
 same_tiles() {
-    paste -d, <(cut -d, -f2- "$1") <(cut -d, -f2- "$2") | awk -F, '
+    paste -d, <(cut -d, -f2-9 "$1") <(cut -d, -f2-9 "$2") | awk -F, '
         { n = NF / 2; for (i = 1; i <= n; i++) {
             a = $i; b = $(i + n); d = a - b
             if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/) { if (d > 1e-4 || d < -1e-4) bad = 1 }

@@ -41,19 +41,19 @@ csv off_notta "$OFF" --no-tta
 for f in on_tta off_tta; do cmp -s "$TMP/on.csv" "$TMP/$f.csv" || fail "$f.csv differs from the model's own tta"; done
 for f in on_notta off_notta; do cmp -s "$TMP/off.csv" "$TMP/$f.csv" || fail "$f.csv differs from no tta"; done
 ! cmp -s "$TMP/on.csv" "$TMP/off.csv" || fail "averaging the 8 symmetries changed nothing: $(cat "$TMP/on.csv")"
-# The last column says which was used, as the page's CSVs and the model file name it.
-last_column() { awk -F, '{ print $NF }' "$1" | sort -u | tr '\n' ' '; }
-[ "$(last_column "$TMP/on.csv")" = "dihedral8 tta " ] || fail "tta column with averaging: $(last_column "$TMP/on.csv")"
-[ "$(last_column "$TMP/off.csv")" = "none tta " ] || fail "tta column without: $(last_column "$TMP/off.csv")"
+# The tta column says which was used, as the page's CSVs and the model file name it.
+tta_column() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "tta") c = i } { print $c }' "$1" | sort -u | tr '\n' ' '; }
+[ "$(tta_column "$TMP/on.csv")" = "dihedral8 tta " ] || fail "tta column with averaging: $(tta_column "$TMP/on.csv")"
+[ "$(tta_column "$TMP/off.csv")" = "none tta " ] || fail "tta column without: $(tta_column "$TMP/off.csv")"
 
 # The same per tile.
 expect_rc 0 "$CLI" predict --model "$ON" --csv --tiles --no-tta "${IMAGES[0]}"
 cp "$TMP/out" "$TMP/tiles_notta.csv"
 expect_rc 0 "$CLI" predict --model "$OFF" --csv --tiles "${IMAGES[0]}"
 cmp -s "$TMP/out" "$TMP/tiles_notta.csv" || fail "--tiles --no-tta differs from no tta"
-[ "$(last_column "$TMP/out")" = "none tta " ] || fail "tile tta column: $(last_column "$TMP/out")"
+[ "$(tta_column "$TMP/out")" = "none tta " ] || fail "tile tta column: $(tta_column "$TMP/out")"
 expect_rc 0 "$CLI" predict --model "$OFF" --csv --tiles --tta "${IMAGES[0]}"
-[ "$(last_column "$TMP/out")" = "dihedral8 tta " ] || fail "tile tta column with --tta: $(last_column "$TMP/out")"
+[ "$(tta_column "$TMP/out")" = "dihedral8 tta " ] || fail "tile tta column with --tta: $(tta_column "$TMP/out")"
 
 # eval: --no-tta / --tta without --folds, reported in its JSON, figures as the other model's.
 expect_rc 0 "$CLI" eval --model "$ON" --data "$T" --json --no-tta

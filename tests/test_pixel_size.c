@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-#include "test.h"
+#include "test_train.h"
 
 static const char *data_dir;
 
@@ -150,7 +149,8 @@ static void test_classify_at_scale(const cs_model *model) {
     /* Shrunk below a tile: the message says why. */
     big.um_x = big.um_y = 0.05f;
     CHECK(cs_classify(model, &big, 0, &got, NULL, NULL, &err) == CS_EINPUT);
-    CHECK(strstr(err.msg, "resampled to the model's pixel size") != NULL);
+    CHECK(strstr(err.msg, "512 x 256 pixels, 512 x 256 without its bottom 0 rows, 21 x 10 at the "
+                 "model's pixel size (1.243 um): smaller than one 128 x 128 tile") != NULL);
     cs_result_free(&want);
     cs_image_free(&ref);
     cs_image_free(&big);
@@ -173,6 +173,60 @@ static void test_resample_crop(void) {
     cs_image_free(&im);
 }
 
+/* ds's images, each pixel made 2 x 2, at half of um's pixel size. */
+static void doubled(cs_dataset *to, const cs_dataset *from, float um) {
+    cs_error err;
+    for (int i = 0; i < from->n; i++) {
+        const cs_image *src = &from->images[i];
+        cs_image im = {.w = 2 * src->w, .h = 2 * src->h, .gray = malloc(4 * (size_t)src->w * src->h),
+                       .um_x = um / 2, .um_y = um / 2, .um_source = CS_UM_GIVEN};
+        for (int y = 0; y < im.h; y++)
+            for (int x = 0; x < im.w; x++) im.gray[(size_t)y * im.w + x] = src->gray[(size_t)(y / 2) * src->w + x / 2];
+        CHECK(cs_dataset_add(to, &im, from->labels[i], from->names[i], &err) == CS_OK);
+    }
+}
+
+/* Training at the model's pixel size: a base of 1.243 um trains on the
+   fixture's images at twice the magnification exactly as on the images
+   themselves; a new model takes its images' median size and records it. */
+static void test_train_at_scale(int argc, char **argv) {
+    cs_dataset all = {0}, train = {0}, val = {0}, big = {0};
+    cs_model a, b, fresh;
+    cs_recipe r;
+    cs_error err;
+    load_fixture(argc, argv, &all, &train, &val, NULL);
+    doubled(&big, &all, 1.243f);
+    cs_recipe_defaults(&r, "ours");
+    r.train.epochs = 1;
+    r.train.crops_per_image = 4;
+    CHECK(cs_model_init(&a, ARCH, TILE, 2, CLASSES, 7, &err) == CS_OK);
+    CHECK(cs_model_set(&a, CS_META_UM_PER_PX, "1.243", &err) == CS_OK);
+    CHECK(cs_model_init(&b, ARCH, TILE, 2, CLASSES, 7, &err) == CS_OK);
+    CHECK(cs_model_set(&b, CS_META_UM_PER_PX, "1.243", &err) == CS_OK);
+    CHECK(cs_fit(&a, &all, &r, NULL, &err) == CS_OK);
+    CHECK(cs_fit(&b, &big, &r, NULL, &err) == CS_OK);
+    CHECK(!memcmp(a.net.params, b.net.params, sizeof(float) * a.net.nparams));
+    CHECK(big.images[0].w == 2 * all.images[0].w); /* the caller's images untouched */
+    r.val_folds = 0;
+    CHECK(cs_fit(&a, &all, &r, NULL, &err) == CS_OK);
+    CHECK(cs_fit(&b, &big, &r, NULL, &err) == CS_OK);
+    CHECK(!memcmp(a.net.params, b.net.params, sizeof(float) * a.net.nparams));
+
+    CHECK(cs_model_init(&fresh, ARCH, TILE, 2, CLASSES, 7, &err) == CS_OK);
+    all.images[0].um_x = all.images[0].um_y = 0.9f;
+    for (int i = 1; i < all.n; i++) all.images[i].um_x = all.images[i].um_y = 1.5f;
+    CHECK(cs_fit(&fresh, &all, &r, NULL, &err) == CS_OK);
+    CHECK_NEAR(fresh.um_per_px, 1.5, 1e-6);
+    CHECK(cs_model_get(&fresh, CS_META_UM_PER_PX) && !strcmp(cs_model_get(&fresh, CS_META_UM_PER_PX), "1.5"));
+    cs_model_free(&a);
+    cs_model_free(&b);
+    cs_model_free(&fresh);
+    cs_dataset_free(&all);
+    cs_dataset_free(&train);
+    cs_dataset_free(&val);
+    cs_dataset_free(&big);
+}
+
 int main(int argc, char **argv) {
     data_dir = argc > 1 ? argv[1] : "tests/data";
     char path[1024];
@@ -189,6 +243,7 @@ int main(int argc, char **argv) {
     CHECK_NEAR(model.um_per_px, 1.243, 1e-6);
     test_classify_at_scale(&model);
     test_resample_crop();
+    test_train_at_scale(argc, argv);
     cs_model_free(&model);
     return test_summary();
 }

@@ -171,6 +171,15 @@ int given_any(const args *a, const option *list, const char *except) {
     return 0;
 }
 
+const option pixel_opts[] = {
+    {"um-per-px", "UM", "the pixel size in micrometres of images whose files state none\n"
+                        "(most JPEGs); a size a file states is kept"},
+    {0}};
+
+double get_um_per_px(args *a) {
+    return get_num(a, "um-per-px", 0, CS_MIN_UM_PER_PX, CS_MAX_UM_PER_PX);
+}
+
 const option common_opts[] = {
     {"threads", "N", "worker threads (default 0: every core)"},
     {0}};

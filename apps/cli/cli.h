@@ -26,7 +26,7 @@ typedef struct args args;
 
 typedef struct {
     const char *name, *usage, *about;
-    option_group groups[5]; /* the command's own options first; ends with {0} */
+    option_group groups[6]; /* the command's own options first; ends with {0} */
     const char *protocols;  /* comma-separated: the training defaults --help shows */
     int (*run)(args *a);
 } command;
@@ -63,7 +63,9 @@ int has_opt(const args *a, const char *name);
 int given_any(const args *a, const option *list, const char *except);
 
 /* The option lists that more than one command takes. */
-extern const option common_opts[], new_model_opts[], training_opts[];
+extern const option common_opts[], new_model_opts[], training_opts[], pixel_opts[];
+/* --um-per-px: 0 when not given. */
+double get_um_per_px(args *a);
 extern const command train_command, eval_command, predict_command, info_command, finetune_command;
 
 /* ---------------------------------------------------------------- output (output.c) */
@@ -99,6 +101,8 @@ void cellf(table *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* A pixel size or scale as both CSVs write it (cs_format_xy), "-" in a table when not known. */
+void cell_xy(table *t, float x, float y);
 int load_model(cs_model *m, const char *path);
 int override_tta(cs_model *m, int tta, const char *path);
 
@@ -116,8 +120,9 @@ void free_files(file_list *l);
 char **parse_classes(args *a, const char *s, int *n);
 char **list_folders(const char *dir, int *n, cs_error *e);
 int folder_classes(const char *dir, char ***classes, int *K);
-int load_data(cs_dataset *ds, const char *dir, const char *const *classes, int K, int *bad_files);
-int load_classes(cs_dataset *ds, const char *dir, char ***classes, int *K, int *bad_files);
+int load_data(cs_dataset *ds, const char *dir, const char *const *classes, int K, double um,
+              int *bad_files);
+int load_classes(cs_dataset *ds, const char *dir, char ***classes, int *K, double um, int *bad_files);
 
 /* ---------------------------------------------------------------- training (training.c) */
 

@@ -12,6 +12,9 @@ static const option eval_own_opts[] = {
     {"json", NULL, "print the figures as one JSON object"},
     {"report", "DIR", "also write DIR/eval.json, roc.svg, confusion.svg, per_class.md"},
     {"crop-bottom", "PX", "rows to crop off the bottom (default: the model's)"},
+    {"rescale", NULL, "resample images of a known pixel size other than the model's\n"
+                      "to its size before tiling (default); --no-rescale: classify\n"
+                      "them at their own"},
     {"folds", "images", "cross-validation by image: per fold, train a fresh model as the\n"
                         "given one was trained (or as the training options say;\n"
                         "a fine-tuned one from its base again) and test it on the\n"
@@ -73,7 +76,7 @@ static int present_classes(const cs_model *m, const char *dir, const char **pres
 }
 
 /* eval once the arguments are known to be good; p is NULL without --folds. */
-static int run_eval(cs_model *m, const char *path, const char *dir, int json, const char *report,
+static int run_eval(cs_model *m, const char *path, const char *dir, double um, int json, const char *report,
                     const plan *p) {
     int K = m->net.nclasses, rc, np = 0, bad_files = 0, nfolds = 0;
     const char **present = malloc((size_t)K * sizeof *present);
@@ -92,7 +95,7 @@ static int run_eval(cs_model *m, const char *path, const char *dir, int json, co
         rc = EXIT_INPUT;
         goto done;
     }
-    if ((rc = load_data(&ds, dir, present, np, &bad_files))) goto done;
+    if ((rc = load_data(&ds, dir, present, np, um, &bad_files))) goto done;
     for (int i = 0; i < ds.n; i++) ds.labels[i] = index[ds.labels[i]];
     if (p) {
         rc = cross_validate(m, &ds, p, &ev, &folds, &nfolds);
@@ -122,13 +125,15 @@ done:
 static int cmd_eval(args *a) {
     const char *path = require(a, "model"), *dir = require(a, "data"), *report = get_str(a, "report");
     int json = get_switch(a, "json", 0);
-    int crop = (int)get_int(a, "crop-bottom", -1, 0, 100000);
+    int crop = (int)get_int(a, "crop-bottom", -1, 0, 100000), rescale = get_switch(a, "rescale", 1);
+    double um = get_um_per_px(a);
     const char *folds = get_choice(a, "folds", NULL);
     /* --tta / --no-tta: without --folds, over the given model's tta */
     int tta = folds ? -1 : get_switch(a, "tta", -1);
     if (!folds && (given_any(a, training_opts, "tta") || given_any(a, new_model_opts, NULL) ||
                    get_str(a, "protocol")))
         usage_error(a, "training options go with --folds images");
+    if (folds && !rescale) usage_error(a, "--no-rescale goes without --folds");
     if (a->npos) usage_error(a, "unexpected argument %s", a->pos[0]);
     if (a->bad) return EXIT_USAGE;
     cs_model m;
@@ -150,7 +155,8 @@ static int cmd_eval(args *a) {
         if (cs_model_set(&m, CS_META_CROP_BOTTOM, text, &e)) rc = input_error(path, &e);
     }
     if (!rc) rc = override_tta(&m, tta, path);
-    if (!rc) rc = run_eval(&m, path, dir, json, report, folds ? &p : NULL);
+    m.no_rescale = !rescale;
+    if (!rc) rc = run_eval(&m, path, dir, um, json, report, folds ? &p : NULL);
     cs_model_free(&m);
     return rc;
 }
@@ -166,5 +172,6 @@ const command eval_command = {"eval", "--model FILE --data DIR [--json] [--repor
     "the model's tta says.\n"
     "Exit codes: 0 ok, 1 bad input (bad files are listed, the rest evaluated), 2 usage.",
     {{"options", eval_own_opts}, {"model (with --folds; default: the given model's)", new_model_opts},
-     {"training (with --folds; default: from the model)", training_opts}, {"common", common_opts}},
+     {"training (with --folds; default: from the model)", training_opts},
+     {"pixel size", pixel_opts}, {"common", common_opts}},
     "paper,ours", cmd_eval};

@@ -40,6 +40,7 @@ static int cmd_finetune(args *a) {
     if (stat(base, &sb) == 0 && stat(out, &so) == 0 && sb.st_dev == so.st_dev && sb.st_ino == so.st_ino)
         usage_error(a, "--out %s would replace the base model: choose another file", out);
     int K = 0, rc = 0, bad_files = 0;
+    double um = get_um_per_px(a);
     char **classes = list ? parse_classes(a, list, &K) : NULL;
     if (a->npos) usage_error(a, "unexpected argument %s", a->pos[0]);
     if (a->bad) {
@@ -52,7 +53,7 @@ static int cmd_finetune(args *a) {
         return EXIT_INPUT;
     }
     cs_dataset ds = {0};
-    rc = load_classes(&ds, dir, &classes, &K, &bad_files);
+    rc = load_classes(&ds, dir, &classes, &K, um, &bad_files);
     if (!rc) rc = finetune(&m, &ds, (const char *const *)classes, K, &p);
     if (!rc) rc = save_model(&m, out);
     cs_dataset_free(&ds);
@@ -65,5 +66,5 @@ const command finetune_command = {"finetune", "--model BASE --data DIR --mode he
     "Fine-tunes a model on your own images, one folder per class, validating by image.\n"
     "Exit codes: 0 ok, 1 bad input, 2 usage.",
     {{"options", finetune_own_opts}, {"training (default: from --mode)", training_opts},
-     {"common", common_opts}},
+     {"pixel size", pixel_opts}, {"common", common_opts}},
     "head,full", cmd_finetune};

@@ -31,6 +31,7 @@ static int cmd_train(args *a) {
     const char *dir = require(a, "data"), *out = require(a, "out"), *names = get_str(a, "classes");
     plan p;
     parse_plan(a, &p, get_choice(a, "protocol", "paper"), NULL);
+    double um = get_um_per_px(a);
     int K = 0, rc = 0, bad_files = 0;
     char **classes = names ? parse_classes(a, names, &K) : NULL;
     if (a->npos) usage_error(a, "unexpected argument %s", a->pos[0]);
@@ -40,7 +41,7 @@ static int cmd_train(args *a) {
         return EXIT_USAGE;
     }
     cs_dataset ds = {0};
-    rc = load_classes(&ds, dir, &classes, &K, &bad_files);
+    rc = load_classes(&ds, dir, &classes, &K, um, &bad_files);
     if (!rc) rc = train_new(&p, &ds, dir, (const char *const *)classes, K, out);
     cs_dataset_free(&ds);
     free(classes);
@@ -55,5 +56,5 @@ const command train_command = {"train", "--data DIR --out FILE.safetensors [opti
     "(images that do not decode are skipped and listed, the model still saved, and\n"
     "the exit code is 1), 2 usage.",
     {{"options", train_own_opts}, {"model", new_model_opts}, {"training (default: from --protocol)", training_opts},
-     {"common", common_opts}},
+     {"pixel size", pixel_opts}, {"common", common_opts}},
     "paper,ours", cmd_train};

@@ -159,20 +159,23 @@ static void note_skipped(char *const *list, int n, int files, const char *dir) {
 }
 
 /* The data of dir: the class folders *classes (NULL: every folder of dir), loaded. */
-int load_classes(cs_dataset *ds, const char *dir, char ***classes, int *K, int *bad_files) {
+int load_classes(cs_dataset *ds, const char *dir, char ***classes, int *K, double um, int *bad_files) {
     int rc = folder_classes(dir, classes, K);
-    return rc ? rc : load_data(ds, dir, (const char *const *)*classes, *K, bad_files);
+    return rc ? rc : load_data(ds, dir, (const char *const *)*classes, *K, um, bad_files);
 }
 
 /* Loads dir/<class>/ for each class, saying on stderr which folders and which
    files (not images by their name) it skipped, and which images did not
-   decode (*bad_files is then set). */
-int load_data(cs_dataset *ds, const char *dir, const char *const *classes, int K,
-                     int *bad_files) {
+   decode (*bad_files is then set). Images whose files state no pixel size
+   take um (--um-per-px; 0: none). */
+int load_data(cs_dataset *ds, const char *dir, const char *const *classes, int K, double um,
+              int *bad_files) {
     char *skipped = NULL, *bad = NULL;
     cs_error e;
     if (cs_dataset_load(ds, dir, classes, K, &skipped, &bad, &e))
         return input_error(dir, &e);
+    for (int i = 0; i < ds->n; i++)
+        if (cs_image_assume_pixel_size(&ds->images[i], um, &e)) return input_error("--um-per-px", &e);
     int n;
     char **list;
     if (skipped && (list = split_list(skipped, '\n', &n))) {

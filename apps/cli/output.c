@@ -111,6 +111,12 @@ void cellf(table *t, const char *fmt, ...) {
     cell(t, buf);
 }
 
+void cell_xy(table *t, float x, float y) {
+    char text[48];
+    cs_format_xy(text, sizeof text, x, y);
+    cell(t, text[0] || t->csv ? text : "-");
+}
+
 int load_model(cs_model *m, const char *path) {
     cs_error e;
     return cs_model_load(m, path, &e) ? input_error(path, &e) : 0;
