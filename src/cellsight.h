@@ -173,6 +173,9 @@ typedef struct {
     float blur;       /* Gaussian blur of sigma uniform in [0, b] pixels: focus varies */
     float gamma;      /* gray levels (0..1) raised to a power in [1/(1+g), 1+g]: so
                          do exposure and the medium's contrast */
+    float lowres;     /* the crop as a camera of pixels 1 to 1 + r times coarser sees
+                         it (area averages), brought back as cs_classify brings such
+                         images (Catmull-Rom): another objective's resolution */
 } cs_augment;
 
 /* ---------------------------------------------------------------- network */

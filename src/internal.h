@@ -57,6 +57,9 @@ int cs_rescale_needed(float um_x, float um_y, float target, float *sx, float *sy
    against the image limits. */
 cs_status cs_image_resample(cs_image *out, const cs_image *im, int crop, float sx, float sy,
                             cs_error *err);
+/* A tile (tile x tile floats) in place as pixels f times coarser see it, brought
+   back to its size by cs_image_resample's filters (cs_augment.lowres). */
+void cs_tile_coarser(float *t, int tile, float f);
 /* Data sets at a pixel size (dataset.c): to gets copies of from's images; the
    median of the images' stated sizes (x), 0 if none states one; how many
    images have a known size other than um; and those resampled to it

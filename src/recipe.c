@@ -21,6 +21,7 @@ static const struct {
     {"zoom", offsetof(cs_augment, zoom)},
     {"blur", offsetof(cs_augment, blur)},
     {"gamma", offsetof(cs_augment, gamma)},
+    {"lowres", offsetof(cs_augment, lowres)},
 };
 #define NSIZES (sizeof sizes / sizeof *sizes)
 

@@ -31,6 +31,22 @@ static stbir_filter filter_for(float scale) {
     return scale < 1 ? STBIR_FILTER_BOX : STBIR_FILTER_CATMULLROM;
 }
 
+void cs_tile_coarser(float *t, int tile, float f) {
+    int small = (int)lroundf(tile / f);
+    float *low = malloc(sizeof(float) * (size_t)small * small);
+    if (!low || small < 1) { /* out of memory: the tile as it is */
+        free(low);
+        return;
+    }
+    stbir_resize(t, tile, tile, tile * (int)sizeof(float), low, small, small, small * (int)sizeof(float),
+                 STBIR_TYPE_FLOAT, 1, STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP, STBIR_EDGE_CLAMP,
+                 filter_for(1 / f), filter_for(1 / f), STBIR_COLORSPACE_LINEAR, NULL);
+    stbir_resize(low, small, small, small * (int)sizeof(float), t, tile, tile, tile * (int)sizeof(float),
+                 STBIR_TYPE_FLOAT, 1, STBIR_ALPHA_CHANNEL_NONE, 0, STBIR_EDGE_CLAMP, STBIR_EDGE_CLAMP,
+                 filter_for(f), filter_for(f), STBIR_COLORSPACE_LINEAR, NULL);
+    free(low);
+}
+
 cs_status cs_image_resample(cs_image *out, const cs_image *im, int crop, float sx, float sy,
                             cs_error *err) {
     memset(out, 0, sizeof *out);

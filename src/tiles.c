@@ -123,7 +123,7 @@ void cs_tile_sample(float *dst, const cs_image *im, int crop_bottom, float cx, f
         return;
     }
     int k = 0;
-    float angle = 0, scale = 1, shift_x = 0, shift_y = 0, power = 1, sigma = 0;
+    float angle = 0, scale = 1, shift_x = 0, shift_y = 0, power = 1, sigma = 0, coarser = 1;
     if (aug) {
         if (aug->dihedral) k = cs_rng_below(rng, 8);
         if (aug->hflip && cs_rng_below(rng, 2)) k ^= 1;
@@ -135,6 +135,7 @@ void cs_tile_sample(float *dst, const cs_image *im, int crop_bottom, float cx, f
         if (aug->zoom > 0) scale = 1 + uniform_pm(rng, aug->zoom);
         if (aug->gamma > 0) power = expf(uniform_pm(rng, logf(1 + aug->gamma)));
         if (aug->blur > 0) sigma = cs_rng_uniform(rng) * aug->blur;
+        if (aug->lowres > 0) coarser = 1 + cs_rng_uniform(rng) * aug->lowres;
     }
     float cosa = cosf(angle) * scale, sina = sinf(angle) * scale;
     /* Pixel p covers [p, p + 1) and its value sits at p + 0.5: a centre on whole
@@ -154,6 +155,7 @@ void cs_tile_sample(float *dst, const cs_image *im, int crop_bottom, float cx, f
             float x = ox + cosa * u - sina * v, y = oy + sina * u + cosa * v;
             dst[r * tile + c] = bilinear(im, h, x, y) / 255.0f;
         }
+    if (coarser > 1) cs_tile_coarser(dst, tile, coarser);
     if (power != 1)
         for (int i = 0; i < tile * tile; i++) dst[i] = powf(dst[i], power);
     if (sigma > 0) blur_tile(dst, tile, sigma);

@@ -389,6 +389,34 @@ static void test_blur_gamma(void) {
     CHECK(lo < linear - 0.2 * (linear - least) && hi > linear + 0.2 * (most - linear));
 }
 
+/* Coarser pixels: a flat tile stays flat; stripes one pixel wide, finer than
+   pixels twice as coarse can hold, fade; stripes 16 wide survive. */
+static void test_lowres(void) {
+    enum { W = 256, N = 64 };
+    static uint8_t px[W * W];
+    cs_image im = {.w = W, .h = W, .gray = px};
+    cs_rng rng;
+    cs_rng_seed(&rng, 5);
+    float t[N * N], plain[N * N], contrast[2];
+    cs_augment low = {.lowres = 1};
+    for (int i = 0; i < N * N; i++) t[i] = 0.25f;
+    cs_tile_coarser(t, N, 2);
+    CHECK(fabsf(t[0] - 0.25f) < 1e-6f && fabsf(t[N * N / 2 + 7] - 0.25f) < 1e-6f);
+    for (int period = 1, k = 0; k < 2; period = 16, k++) {
+        for (int y = 0; y < W; y++)
+            for (int x = 0; x < W; x++) px[y * W + x] = (uint8_t)((x / period) % 2 ? 200 : 50);
+        cs_tile_sample(plain, &im, 0, 128, 128, N, NULL, NULL);
+        memcpy(t, plain, sizeof t);
+        cs_tile_coarser(t, N, 2);
+        double a = 0, b = 0;
+        for (int i = 0; i < N * N; i++) a += fabs(t[i]), b += fabs(plain[i]);
+        contrast[k] = (float)(a / b);
+    }
+    CHECK(contrast[0] < 0.2f && contrast[1] > 0.8f);
+    cs_tile_sample(t, &im, 0, 128, 128, N, &low, &rng); /* drawn from [1, 2]: runs */
+    CHECK(isfinite(t[0]));
+}
+
 int main(int argc, char **argv) {
     data_dir = argc > 1 ? argv[1] : "tests/data";
     test_grid();
@@ -398,6 +426,7 @@ int main(int argc, char **argv) {
     test_dihedral();
     test_sample();
     test_shift_zoom();
+    test_lowres();
     test_blur_gamma();
     return test_summary();
 }

@@ -29,6 +29,8 @@ const option training_opts[] = {
     {"shift", "F", "augment with shifts of up to F times the tile side"},
     {"zoom", "F", "augment with zooms in [1 - F, 1 + F]"},
     {"blur", "S", "augment with Gaussian blurs of sigma in [0, S] pixels (focus)"},
+    {"lowres", "R", "augment with crops seen through pixels 1 to 1 + R times coarser,\n"
+                    "brought back as predict resamples such images (another objective)"},
     {"gamma", "G", "augment with gray levels raised to powers in [1/(1+G), 1+G]\n"
                    "(exposure, contrast)"},
     {"balance", NULL, "weight the loss by inverse class frequency"},
@@ -68,6 +70,7 @@ void parse_plan(args *a, plan *p, const char *protocol, const cs_model *from) {
     o->aug.zoom = (float)get_num(a, "zoom", o->aug.zoom, 0, 0.9);
     o->aug.blur = (float)get_num(a, "blur", o->aug.blur, 0, 5);
     o->aug.gamma = (float)get_num(a, "gamma", o->aug.gamma, 0, 4);
+    o->aug.lowres = (float)get_num(a, "lowres", o->aug.lowres, 0, 3);
     o->balance = get_switch(a, "balance", o->balance);
     o->tta = get_switch(a, "tta", o->tta);
     const char *t = get_str(a, "threshold");
