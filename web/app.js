@@ -10,7 +10,7 @@ import { $ } from "./dom.js";
 import { Engine, assets, bundle, engine } from "./engine.js";
 import { startFinetune } from "./finetune.js";
 import { byImageName, droppedFiles, fromInput, skippedNote, wireIntake } from "./intake.js";
-import { activeModel, addModelOption, cropBottom, modelBytes, onModelChange, picker, removeModel, selectModel,
+import { activeModel, addModelOption, cropBottom, umChoice, umPerPx, modelBytes, onModelChange, picker, removeModel, selectModel,
   showModelError, showTta, ttaArg, ttaChoice } from "./models.js";
 import { clear, downloadCsv, enqueue, reclassifyAll, setNotice, stop } from "./queue.js";
 import { renderLegend } from "./results.js";
@@ -30,8 +30,13 @@ async function loadSamples(list) {
 
 // The model's settings (picker, crop, averaging) and the results' buttons.
 function wireControls(list) {
+  $("um-per-px").value = umChoice.get();
   $("model-select").addEventListener("change", (e) => selectModel(e.target.value));
   $("crop-bottom").addEventListener("change", () => reclassifyAll());
+  $("um-per-px").addEventListener("change", () => {
+    umChoice.set($("um-per-px").value.trim());
+    reclassifyAll();
+  });
   $("crop-reset").addEventListener("click", () => {
     const model = activeModel();
     if (!model) return;
@@ -82,7 +87,7 @@ const teachContext = () => ({
   newEngine: () => new Engine(),
   models: { picker, active: activeModel, add: addModelOption, remove: removeModel, select: selectModel,
     bytes: modelBytes, onChange: onModelChange, showError: showModelError },
-  settings: { cropBottom, tta: ttaArg },
+  settings: { cropBottom, umPerPx, tta: ttaArg },
   files: { droppedFiles, fromInput, byImageName, skippedNote },
 });
 

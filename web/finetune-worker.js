@@ -6,7 +6,8 @@
      trainDefaults {mode}                          -> {defaults}
        {epochs, lr, patience, crops_per_image, batch} of a MODE
      finetune {base: {bytes, name}, images: [{file: Blob, label, name}],
-               classes: [names], mode, epochs, lr, cropBottom, validate, seed, tta}
+               classes: [names], mode, epochs, lr, cropBottom, validate, seed, tta,
+               umPerPx}
                                                    -> {bytes, info, figures}
        progress: {done, total, status}, status as apps/wasm/wasm_finetune.c reports
        it; figures: {confusion, trainImages, valImages, valTileAccuracy,
@@ -14,13 +15,15 @@
        page classifies them with tta (the page's box, TTA_ARG.off or .on):
        {confusion, tiles, accuracy, loss, tta}. epochs, lr <= 0 and
        cropBottom < 0 take the defaults; validate: half of each class's
-       images validate (else none do, and the last epoch is kept). */
+       images validate (else none do, and the last epoch is kept); umPerPx
+       (> 0): the pixel size of images whose files state none. The images
+       train at the base's pixel size (resampled to it), which the model keeps. */
 import { EVENT } from "./constants.js";
 import { browserPixels, cString, isStbFormat, lastError, readImage, toHeap, withEvents } from "./bridge.js";
 
 // One image into the data set: stb first, as the CLI; the browser's decoder
 // only for what stb cannot read at all.
-async function addImage(M, ds, { file, label, name }) {
+async function addImage(M, ds, { file, label, name }, umPerPx) {
   let bytes;
   try {
     bytes = await readImage(M, file);
@@ -30,7 +33,7 @@ async function addImage(M, ds, { file, label, name }) {
   const namePtr = cString(M, name);
   try {
     const ptr = toHeap(M, bytes);
-    let ok = M._csw_dataset_add_file(ds, ptr, bytes.length, label, namePtr);
+    let ok = M._csw_dataset_add_file(ds, ptr, bytes.length, label, namePtr, umPerPx);
     M._free(ptr);
     if (ok) return;
     const message = lastError(M);
@@ -42,7 +45,7 @@ async function addImage(M, ds, { file, label, name }) {
       throw new Error(`${name}: ${e.message}`);
     }
     const rgba = toHeap(M, image.data);
-    ok = M._csw_dataset_add_rgba(ds, rgba, image.width, image.height, label, namePtr);
+    ok = M._csw_dataset_add_rgba(ds, rgba, image.width, image.height, label, namePtr, umPerPx);
     M._free(rgba);
     if (!ok) throw new Error(`${name}: ${lastError(M)}`);
   } finally {
@@ -89,7 +92,7 @@ export const finetuneHandlers = {
     return { defaults };
   },
 
-  async finetune(M, { base, images, ...options }, progress) {
+  async finetune(M, { base, images, umPerPx = 0, ...options }, progress) {
     const baseBytes = new Uint8Array(base.bytes);
     const basePtr = toHeap(M, baseBytes);
     const model = M._csw_model_load(basePtr, baseBytes.length) >>> 0;
@@ -100,7 +103,7 @@ export const finetuneHandlers = {
       if (!ds) throw new Error(lastError(M));
       for (let i = 0; i < images.length; i++) {
         progress(i, images.length, { status: { reading: true } });
-        await addImage(M, ds, images[i]);
+        await addImage(M, ds, images[i], umPerPx);
       }
       const { bytes, figures } = await train(M, model, ds, { base, ...options }, progress);
       const json = M._csw_model_info(model) >>> 0;

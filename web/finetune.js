@@ -342,7 +342,7 @@ async function train() {
     const bytes = await page.models.bytes(base);
     const reply = await Promise.race([cancelled, trainer.call("finetune", {
       base: { bytes, name: baseName(base) }, images, classes, mode: m, epochs, lr,
-      cropBottom: page.settings.cropBottom(), validate: ui.validate.checked, seed: 1,
+      cropBottom: page.settings.cropBottom(), umPerPx: page.settings.umPerPx(), validate: ui.validate.checked, seed: 1,
       tta: page.settings.tta(), // the figures shown are those of classifying as the page will
     }, { onProgress: (done, total, { status }) => onStatus(status, done, total, m, history, epochs) })]);
     const ms = performance.now() - started;

@@ -22,6 +22,33 @@ export function cropBottom() {
   return /^\d+$/.test(value) ? Number(value) : -1; // -1: the model's
 }
 
+/* The pixel size (micrometres) of images whose files state none, as
+   `predict --um-per-px`: 0 when the box is empty or not a number (the worker
+   refuses one out of range, with the CLI's message). Kept for the session. */
+const UM_KEY = "cellsight.um_per_px";
+export const umChoice = {
+  get() {
+    try {
+      return sessionStorage.getItem(UM_KEY) || "";
+    } catch {
+      return "";
+    }
+  },
+  set(value) {
+    try {
+      if (value) sessionStorage.setItem(UM_KEY, value);
+      else sessionStorage.removeItem(UM_KEY);
+    } catch {
+      // not kept; the box still works for this page
+    }
+  },
+};
+
+export function umPerPx() {
+  const value = Number($("um-per-px").value.trim());
+  return Number.isFinite(value) && value > 0 ? value : 0;
+}
+
 /* Test-time averaging (the 8 flips and rotations of each tile): the box shows
    what the next classification uses. Until the user ticks or clears it, it
    follows the model's metadata (tta); their choice is kept (localStorage),

@@ -3,7 +3,7 @@
    after a change of those; Stop, Clear and the CSV downloads. */
 import { $, saveFile } from "./dom.js";
 import { engine } from "./engine.js";
-import { activeModel, cropBottom, ttaArg } from "./models.js";
+import { activeModel, cropBottom, ttaArg, umPerPx } from "./models.js";
 import { THUMBNAIL_SIDE, imagesCsv, makeCard, renderCard, renderTable, setCardWaiting, tilesCsv } from "./results.js";
 
 const work = {
@@ -92,7 +92,8 @@ async function classify(item, onProgress) {
   } else {
     try {
       const reply = await engine.call("classify",
-        { key: model.key, file: item.file, cropBottom: cropBottom(), thumbnailSide: THUMBNAIL_SIDE, tta: ttaArg() },
+        { key: model.key, file: item.file, cropBottom: cropBottom(), thumbnailSide: THUMBNAIL_SIDE, tta: ttaArg(),
+          umPerPx: umPerPx() },
         { onProgress });
       outcome = { result: reply.result, ms: reply.ms, decoder: reply.decoder, classes: model.info.classes };
     } catch (e) {

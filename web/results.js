@@ -24,31 +24,36 @@ function csvField(value) {
 
 const csvLine = (fields) => fields.map(csvField).join(",") + "\n";
 
-// The tta column of the CSVs: the model file's values for the averaging used.
+// The last columns of the CSVs: tta, the model file's values for the averaging
+// used; um_per_px and scale, as the module formats them for both CSVs.
 const ttaValue = (r) => (r.tta ? TTA_NAME.on : TTA_NAME.off);
+const lastColumns = (r) => [ttaValue(r), r.pixelSize.um, r.pixelSize.scale];
+const LAST_HEADS = ["tta", "um_per_px", "scale"];
 
 // file,predicted_class,confidence,tiles,p_<class>... as `cellsight predict --csv`,
-// then tta (dihedral8 or none, as `predict --tta` / `--no-tta`): tiles counts the
-// tiles that vote (not background).
+// then tta (dihedral8 or none, as `predict --tta` / `--no-tta`), um_per_px (the
+// image's pixel size, empty if not known) and scale (model pixels per image
+// pixel, 1 unless resampled): tiles counts the tiles that vote (not background).
 export function imagesCsv(classes, done) {
-  let csv = csvLine(["file", "predicted_class", "confidence", "tiles", ...classes.map((c) => `p_${c}`), "tta"]);
+  let csv = csvLine(["file", "predicted_class", "confidence", "tiles", ...classes.map((c) => `p_${c}`), ...LAST_HEADS]);
   for (const { name, result: r } of done)
     csv += csvLine([name, classes[r.predicted], formatNumber(r.confidence), r.nforeground,
-      ...Array.from(r.probs, formatNumber), ttaValue(r)]);
+      ...Array.from(r.probs, formatNumber), ...lastColumns(r)]);
   return csv;
 }
 
-// file,x,y,background,predicted_class,confidence,p_<class>... as `predict --csv --tiles`, then tta.
+// file,x,y,background,predicted_class,confidence,p_<class>... as `predict --csv --tiles`,
+// then tta, um_per_px and scale; x, y in the image's own pixels.
 export function tilesCsv(classes, done) {
   const K = classes.length;
   let csv = csvLine(["file", "x", "y", "background", "predicted_class", "confidence",
-    ...classes.map((c) => `p_${c}`), "tta"]);
+    ...classes.map((c) => `p_${c}`), ...LAST_HEADS]);
   for (const { name, result: r } of done) {
     const t = r.tiles;
     for (let i = 0; i < r.ntiles; i++) {
       const p = t.probs.subarray(i * K, (i + 1) * K);
       csv += csvLine([name, t.x[i], t.y[i], t.background[i], classes[t.predicted[i]],
-        formatNumber(p[t.predicted[i]]), ...Array.from(p, formatNumber), ttaValue(r)]);
+        formatNumber(p[t.predicted[i]]), ...Array.from(p, formatNumber), ...lastColumns(r)]);
     }
   }
   return csv;
@@ -80,6 +85,7 @@ export function makeCard(name) {
       <h3 class="file-name"></h3>
       <p class="verdict">Waiting…</p>
       <ul class="probs"></ul>
+      <p class="pixel-size"></p>
       <p class="meta"></p>
     </div>`;
   card.querySelector(".file-name").textContent = name;
@@ -104,6 +110,7 @@ export function renderCard(item) {
     verdict.textContent = item.error;
     verdict.setAttribute("role", "alert");
     meta.textContent = "";
+    card.querySelector(".pixel-size").textContent = "";
     return;
   }
   card.className = "card";
@@ -123,6 +130,7 @@ export function renderCard(item) {
     li.dataset.probability = r.probs[k];
     probs.append(li);
   });
+  card.querySelector(".pixel-size").textContent = pixelSizeText(r.pixelSize);
   const background = r.ntiles - r.nforeground;
   card.dataset.tiles = r.nforeground;
   meta.textContent = `${r.ntiles} tiles${background ? `, ${background} of them background` : ""} · ` +
@@ -133,6 +141,21 @@ export function renderCard(item) {
   img.onmousemove = (event) => (img.title = describeTileAt(img, item, event));
   showThumbnail(img, drawThumbnail(r));
   delete r.thumbnail; // drawn: a folder of hundreds of images must not keep every pixel
+}
+
+const SOURCE_NAME = { given: "the size you gave" };
+const microns = (x) => `${Number(x.toPrecision(4))} µm`;
+
+// The pixel size a result was classified at: the image's, where it came
+// from, and whether it was resampled to the model's.
+export function pixelSizeText(ps) {
+  const model = ps.modelUm > 0 ? `the model's ${microns(ps.modelUm)}` : "";
+  if (!ps.um)
+    return model ? `Pixel size not stated: classified as it is, as if ${model} (give it under the settings if not)`
+      : "Pixel size not stated; the model states none either.";
+  const own = `Pixel size ${ps.um} µm (${SOURCE_NAME[ps.source] || ps.source})`;
+  if (ps.scale !== "1") return `${own}, resampled x${ps.scale} to ${model}.`;
+  return model ? `${own}: within 5% of ${model}, not resampled.` : `${own}; the model states none: not resampled.`;
 }
 
 // A compressed copy in an <img>, not a live canvas per image: hundreds of
@@ -153,7 +176,7 @@ function describeTileAt(img, item, event) {
   const K = r.probs.length;
   for (let i = 0; i < r.ntiles; i++) {
     const tx = r.tiles.x[i], ty = r.tiles.y[i];
-    if (x < tx || x >= tx + r.tile || y < ty || y >= ty + r.tile) continue;
+    if (x < tx || x >= tx + r.tile / r.pixelSize.scaleX || y < ty || y >= ty + r.tile / r.pixelSize.scaleY) continue;
     const probs = item.classes.map((name, k) => `${name} ${percent(r.tiles.probs[i * K + k])}`);
     return `Tile at (${tx}, ${ty}): ${probs.join(", ")}` +
       (r.tiles.background[i] ? " (background: does not vote)" : "");
@@ -180,7 +203,9 @@ function drawThumbnail(r) {
   const hatch = hatchPattern(ctx);
   // Tiles: the predicted class's colour, stronger the surer the network is.
   for (let i = 0; i < r.ntiles; i++) {
-    const x = r.tiles.x[i] * sx, y = r.tiles.y[i] * sy, w = r.tile * sx, h = r.tile * sy;
+    // A tile covers tile / scale of the image's own pixels.
+    const x = r.tiles.x[i] * sx, y = r.tiles.y[i] * sy;
+    const w = (r.tile / r.pixelSize.scaleX) * sx, h = (r.tile / r.pixelSize.scaleY) * sy;
     if (r.tiles.background[i]) {
       ctx.fillStyle = hatch;
     } else {

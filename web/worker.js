@@ -16,9 +16,10 @@
        page reads the file; refused with the core's message.
      loadModel {key, bytes: ArrayBuffer}          -> {info}  (replaces the model under key)
      freeModel {key}                              -> {}
-     classify {key, file: Blob, cropBottom, thumbnailSide, tta}
+     classify {key, file: Blob, cropBottom, thumbnailSide, tta, umPerPx}
                                                   -> {result, decoder, ms}
-       cropBottom < 0 takes the model's; tta is a TTA_ARG (absent: the
+       cropBottom < 0 takes the model's; umPerPx (> 0) is the pixel size
+       of files that state none; tta is a TTA_ARG (absent: the
        model's). result is what apps/wasm/wasm_api.c emits (result.tta:
        whether the 8 flips and rotations were averaged).
      imageNames {names}                           -> {images}
@@ -115,7 +116,7 @@ const handlers = {
     return {};
   },
 
-  async classify(M, { key, file, cropBottom, thumbnailSide, tta = TTA_ARG.model }, progress) {
+  async classify(M, { key, file, cropBottom, thumbnailSide, tta = TTA_ARG.model, umPerPx = 0 }, progress) {
     const model = models.get(key);
     if (!model) throw new Error(`no model "${key}" is loaded`);
     const start = performance.now();
@@ -127,13 +128,14 @@ const handlers = {
     };
     const decoder = await withEvents(M, events, async () => {
       const ptr = toHeap(M, bytes);
-      let ok = M._csw_classify_file_tta(model, ptr, bytes.length, cropBottom, thumbnailSide, tta);
+      let ok = M._csw_classify_file_tta(model, ptr, bytes.length, cropBottom, thumbnailSide, tta, umPerPx);
       M._free(ptr);
       if (ok) return "stb";
       if (isStbFormat(bytes)) throw new Error(lastError(M));
       const image = await browserPixels(M, file, bytes, lastError(M));
       const rgba = toHeap(M, image.data);
-      ok = M._csw_classify_rgba_tta(model, rgba, image.width, image.height, cropBottom, thumbnailSide, tta);
+      ok = M._csw_classify_rgba_tta(model, rgba, image.width, image.height, cropBottom, thumbnailSide, tta,
+        umPerPx);
       M._free(rgba);
       if (!ok) throw new Error(lastError(M));
       return "browser";

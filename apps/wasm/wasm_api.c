@@ -122,7 +122,8 @@ EM_JS(void, emit_result,
        int nforeground, int cols, int rows, int predicted, float confidence,
        const float *probs, const int *x, const int *y, const uint8_t *background,
        const int *tile_class, const float *tile_probs, const uint8_t *thumb, int thumb_w,
-       int thumb_h), {
+       int thumb_h, const char *um, const char *um_source, const char *scale, float scale_x,
+       float scale_y, float model_um), {
     const f32 = (p, n) => HEAPF32.slice(p >>> 2, (p >>> 2) + n);
     const i32 = (p, n) => HEAP32.slice(p >>> 2, (p >>> 2) + n);
     const u8 = (p, n) => HEAPU8.slice(p >>> 0, (p >>> 0) + n);
@@ -133,7 +134,11 @@ EM_JS(void, emit_result,
             x: i32(x, ntiles), y: i32(y, ntiles), background: u8(background, ntiles),
             predicted: i32(tile_class, ntiles), probs: f32(tile_probs, ntiles * nclasses)
         },
-        thumbnail: {width: thumb_w, height: thumb_h, gray: u8(thumb, thumb_w * thumb_h)}
+        thumbnail: {width: thumb_w, height: thumb_h, gray: u8(thumb, thumb_w * thumb_h)},
+        pixelSize: {
+            um: UTF8ToString(um), source: UTF8ToString(um_source), scale: UTF8ToString(scale),
+            scaleX: scale_x, scaleY: scale_y, modelUm: model_um
+        }
     });
 });
 
@@ -170,23 +175,34 @@ static int classify(const cs_model *model, cs_image *im, int crop_bottom, int th
         cs_fail(&csw_last_error, CS_ENOMEM, "out of memory for the thumbnail");
         ok = 0;
     }
-    if (ok)
+    if (ok) {
+        /* The CSVs' texts, formatted as the CLI formats them. */
+        char um[48], scale[48];
+        cs_format_xy(um, sizeof um, r.um_x, r.um_y);
+        cs_format_xy(scale, sizeof scale, r.scale_x, r.scale_y);
         emit_result(im->w, im->h, crop_bottom >= 0 ? crop_bottom : m->crop_bottom, m->net.tile,
                     m->tta, m->net.nclasses, r.ntiles, r.nforeground, r.cols, r.rows, r.predicted,
                     r.confidence, r.probs, r.x, r.y, r.background, r.tile_class, r.tile_probs,
-                    thumb, tw, th);
+                    thumb, tw, th, um, r.um_source ? r.um_source : "", scale, r.scale_x, r.scale_y,
+                    m->um_per_px);
+    }
     free(thumb);
     cs_result_free(&r);
     cs_image_free(im);
     return ok;
 }
 
-/* An encoded image file (JPEG, PNG, ...), decoded by stb as the CLI does.
-   crop_bottom < 0 takes the model's, and so does tta < 0. */
+/* An encoded image file (JPEG, PNG, TIFF, ...), decoded as the CLI decodes it.
+   crop_bottom < 0 takes the model's, and so does tta < 0; um (> 0) is the
+   pixel size of a file that states none, as --um-per-px. */
 EMSCRIPTEN_KEEPALIVE int csw_classify_file_tta(const cs_model *m, const uint8_t *data, size_t size,
-                                               int crop_bottom, int thumb_side, int tta) {
+                                               int crop_bottom, int thumb_side, int tta, double um) {
     cs_image im = {0};
     if (cs_image_decode(&im, data, size, &csw_last_error) != CS_OK) return 0;
+    if (cs_image_assume_pixel_size(&im, um, &csw_last_error) != CS_OK) {
+        cs_image_free(&im);
+        return 0;
+    }
     return classify(m, &im, crop_bottom, thumb_side, tta);
 }
 
@@ -205,8 +221,12 @@ EMSCRIPTEN_KEEPALIVE int csw_image_name(const char *name) { return cs_image_name
 
 /* Canvas pixels, w * h * 4 bytes. */
 EMSCRIPTEN_KEEPALIVE int csw_classify_rgba_tta(const cs_model *m, const uint8_t *rgba, int w, int h,
-                                               int crop_bottom, int thumb_side, int tta) {
+                                               int crop_bottom, int thumb_side, int tta, double um) {
     cs_image im = {0};
     if (cs_image_from_rgba(&im, rgba, w, h, &csw_last_error) != CS_OK) return 0;
+    if (cs_image_assume_pixel_size(&im, um, &csw_last_error) != CS_OK) {
+        cs_image_free(&im);
+        return 0;
+    }
     return classify(m, &im, crop_bottom, thumb_side, tta);
 }

@@ -30,26 +30,29 @@ EMSCRIPTEN_KEEPALIVE void csw_dataset_free(cs_dataset *ds) {
     free(ds);
 }
 
-static int add(cs_dataset *ds, cs_image *im, int label, const char *name) {
-    if (cs_dataset_add(ds, im, label, name, &csw_last_error) == CS_OK) return 1;
+/* um (> 0): the pixel size of an image whose file states none, as --um-per-px. */
+static int add(cs_dataset *ds, cs_image *im, int label, const char *name, double um) {
+    if (cs_image_assume_pixel_size(im, um, &csw_last_error) == CS_OK &&
+        cs_dataset_add(ds, im, label, name, &csw_last_error) == CS_OK)
+        return 1;
     cs_image_free(im);
     return 0;
 }
 
 /* An encoded image file of class label; name says where it came from. */
 EMSCRIPTEN_KEEPALIVE int csw_dataset_add_file(cs_dataset *ds, const uint8_t *data, size_t size,
-                                              int label, const char *name) {
+                                              int label, const char *name, double um) {
     cs_image im = {0};
     if (cs_image_decode(&im, data, size, &csw_last_error) != CS_OK) return 0;
-    return add(ds, &im, label, name);
+    return add(ds, &im, label, name, um);
 }
 
 /* Canvas pixels, w * h * 4 bytes. */
 EMSCRIPTEN_KEEPALIVE int csw_dataset_add_rgba(cs_dataset *ds, const uint8_t *rgba, int w, int h,
-                                              int label, const char *name) {
+                                              int label, const char *name, double um) {
     cs_image im = {0};
     if (cs_image_from_rgba(&im, rgba, w, h, &csw_last_error) != CS_OK) return 0;
-    return add(ds, &im, label, name);
+    return add(ds, &im, label, name, um);
 }
 
 /* ---------------------------------------------------------------- training */

@@ -190,7 +190,7 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
   // The native CLI reads it and predicts what the page predicted.
   const csv = execFileSync(CS_CLI, ["predict", "--model", file, "--csv", image], { encoding: "utf8" })
     .trim().split("\n").map((line) => line.split(","));
-  assert.deepEqual(csv[0].slice(4), [...classes.map((c) => `p_${c}`), "tta"]);
+  assert.deepEqual(csv[0].slice(4), [...classes.map((c) => `p_${c}`), "tta", "um_per_px", "scale"]);
   assert.equal(onPage.predicted, csv[1][1]);
   onPage.probs.forEach((p, k) => assert.ok(Math.abs(p - Number(csv[1][4 + k])) <= TOLERANCE,
     `p_${onPage.classes[k]}: ${p} on the page, ${csv[1][4 + k]} from the CLI`));

@@ -13,8 +13,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { assertMatchesCli, cli, dropFiles, newContext, openPage, parseCsv, shot, shownResults, TOLERANCE,
-  waitForResults } from "./chromium.mjs";
+import { assertMatchesCli, cli, dropFiles, LAST_COLUMNS, newContext, openPage, parseCsv, shot, shownResults,
+  TOLERANCE, waitForResults } from "./chromium.mjs";
 
 const { CS_URL, CS_DIST, CS_CLI, CS_MODEL, CS_OUT } = process.env;
 assert.ok(CS_URL && CS_DIST && CS_CLI && CS_MODEL && CS_OUT, "run me through tests/stage_browser.sh");
@@ -24,7 +24,8 @@ const samplesDir = path.join(repo, "web", "samples");
 const SAMPLES = fs.readdirSync(samplesDir).filter((f) => /\.jpe?g$/i.test(f)).sort()
   .map((f) => path.join(samplesDir, f));
 const expected = cli(CS_MODEL, SAMPLES);
-// Both CSVs, the page's and the CLI's, end with a tta column: the averaging used, as a model file names it.
+// Both CSVs, the page's and the CLI's, end with a tta column (the averaging used, as a model file names
+// it), um_per_px and scale.
 const modelTta = (model) => (/^tta +dihedral8/m.test(execFileSync(CS_CLI, ["info", model], { encoding: "utf8" }))
   ? "dihedral8" : "none");
 
@@ -66,16 +67,16 @@ test("dropped images are classified as the native CLI classifies them", async ()
   const downloaded = parseCsv(fs.readFileSync(await csvDownload.path(), "utf8"));
   fs.copyFileSync(await csvDownload.path(), path.join(CS_OUT, "results.csv"));
   assert.deepEqual(downloaded.header, expected.header);
-  assert.equal(downloaded.header.at(-1), "tta");
+  assert.deepEqual(downloaded.header.slice(-3), LAST_COLUMNS);
   assert.equal(downloaded.rows.length, SAMPLES.length);
   for (const row of downloaded.rows) {
     const want = expected.rows.find((e) => e[0] === row[0]);
     assert.ok(want, `no CLI row for ${row[0]}`);
     assert.equal(row[1], want[1], `${row[0]}: predicted_class`);
     assert.equal(row[3], want[3], `${row[0]}: tiles`);
-    assert.equal(row.at(-1), modelTta(CS_MODEL), `${row[0]}: tta`);
-    assert.equal(row.at(-1), want.at(-1), `${row[0]}: tta as the CLI's`);
-    for (let k = 2; k < want.length - 1; k++)
+    assert.equal(row.at(-3), modelTta(CS_MODEL), `${row[0]}: tta`);
+    assert.deepEqual(row.slice(-3), want.slice(-3), `${row[0]}: tta, pixel size and scale as the CLI's`);
+    for (let k = 2; k < want.length - 3; k++)
       if (k !== 3)
         assert.ok(Math.abs(Number(row[k]) - Number(want[k])) <= TOLERANCE, `${row[0]}: ${expected.header[k]}`);
     // Formatted as the CLI formats them: same number of decimals.
@@ -95,9 +96,9 @@ test("dropped images are classified as the native CLI classifies them", async ()
     const want = byKey.get(key(row));
     assert.ok(want, `no CLI tile ${key(row)}`);
     assert.equal(row[3], want[3], `${key(row)}: background`);
-    assert.equal(row.at(-1), modelTta(CS_MODEL), `${key(row)}: tta`);
-    assert.equal(row.at(-1), want.at(-1), `${key(row)}: tta as the CLI's`);
-    for (let k = 5; k < row.length - 1; k++)
+    assert.equal(row.at(-3), modelTta(CS_MODEL), `${key(row)}: tta`);
+    assert.deepEqual(row.slice(-3), want.slice(-3), `${key(row)}: tta, pixel size and scale as the CLI's`);
+    for (let k = 5; k < row.length - 3; k++)
       assert.ok(Math.abs(Number(row[k]) - Number(want[k])) <= TOLERANCE, `${key(row)}: ${tiles.header[k]}`);
   }
   assert.deepEqual(page.problems, []);
@@ -184,8 +185,8 @@ test("the averaging switch: on by the model's tta, off as `predict --no-tta`, sa
     const want = cli(model, [sample], "--tiles", ...crop, ...flags);
     assert.deepEqual(csv.header, want.header);
     assert.equal(csv.rows.length, want.rows.length);
-    csv.rows.forEach((row, i) => assert.equal(row.at(-1), want.rows[i].at(-1), `tile ${i}: tta`));
-    return csv.rows.map((row, i) => row.slice(6, -1).map((p, k) => {
+    csv.rows.forEach((row, i) => assert.equal(row.at(-3), want.rows[i].at(-3), `tile ${i}: tta`));
+    return csv.rows.map((row, i) => row.slice(6, -3).map((p, k) => {
       assert.ok(Math.abs(Number(p) - Number(want.rows[i][6 + k])) <= TOLERANCE, `tile ${i}: ${p} vs ${want.rows[i][6 + k]}`);
       return Number(p);
     }));
@@ -196,7 +197,7 @@ test("the averaging switch: on by the model's tta, off as `predict --no-tta`, sa
   assertMatchesCli(await shownResults(page), [sample], cli(model, [sample], ...crop, "--tta"));
   assert.match(await page.locator("#cards .card .meta").textContent(), /averaged over 8 flips\/rotations/);
   const onTiles = await downloadTiles();
-  assert.equal(onTiles.rows[0].at(-1), "dihedral8");
+  assert.equal(onTiles.rows[0].at(-3), "dihedral8");
   const on = tileProbs(onTiles, ["--tta"]);
 
   // Cleared: the image is classified again, one pass a tile, as --no-tta.
@@ -212,8 +213,8 @@ test("the averaging switch: on by the model's tta, off as `predict --no-tta`, sa
     page.getByRole("button", { name: "Download CSV", exact: true }).click()]);
   const csv = parseCsv(fs.readFileSync(await download.path(), "utf8"));
   assert.deepEqual(csv.header, noTta.header);
-  assert.deepEqual([csv.rows[0][0], csv.rows[0].at(-1)], [name, "none"]);
-  assert.equal(noTta.rows[0].at(-1), "none", "predict --no-tta says so in its tta column");
+  assert.deepEqual([csv.rows[0][0], csv.rows[0].at(-3)], [name, "none"]);
+  assert.equal(noTta.rows[0].at(-3), "none", "predict --no-tta says so in its tta column");
   await shot(page, "04b-averaging-off");
 
   // The choice outlives the visit, whatever the model says, until "Model's default".
@@ -243,8 +244,53 @@ test("TIFFs (8-bit, 16-bit, float, LZW, Deflate, tiled, multi-page, BigTIFF, OME
   assertMatchesCli(shown, files, want);
   // The same pixels as the PNG: the same figures, to the CSV's 6 decimals.
   const png = want.rows.find((r) => r[0] === "cells.png");
-  for (const row of want.rows) assert.deepEqual(row.slice(1), png.slice(1), `${row[0]} is not the PNG's pixels`);
+  for (const row of want.rows) assert.deepEqual(row.slice(1, -2), png.slice(1, -2), `${row[0]} is not the PNG's pixels`);
   await shot(page, "tiff");
+  await context.close();
+});
+
+test("pixel size: each card says the size used and where it came from; one typed for files without it", async () => {
+  const tiffDir = path.join(repo, "tests", "data", "tiff");
+  const files = ["cells.png", "um_cm.tif", "um_ome_nm.ome.tif"].map((f) => path.join(tiffDir, f));
+  const context = await newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await openPage(context, CS_URL);
+  await page.fill("#crop-bottom", "0");
+  await page.locator("#crop-bottom").blur();
+  await dropFiles(page, files);
+  await waitForResults(page, files.length);
+  const sizes = async () => Object.fromEntries(await page.$$eval("#cards .card", (cards) =>
+    cards.map((c) => [c.querySelector(".file-name").textContent, c.querySelector(".pixel-size").textContent])));
+  let shown = await sizes();
+  assert.match(shown["um_cm.tif"], /^Pixel size 0.6215 µm \(TIFF resolution\), resampled x0.5 to the model's 1.243 µm\.$/);
+  assert.match(shown["um_ome_nm.ome.tif"], /0.6215 µm \(OME-XML\), resampled x0.5/);
+  assert.match(shown["cells.png"], /^Pixel size not stated: classified as it is/);
+  // Twice the magnification comes back to the crop's figures.
+  const results = await shownResults(page);
+  const png = results.find((r) => r.file === "cells.png");
+  for (const r of results) assert.deepEqual(r.probs, png.probs, `${r.file}: not the crop's probabilities`);
+
+  // A size typed for files that state none, as predict --um-per-px: the PNG is resampled x2.
+  await page.getByLabel("Pixel size of images that do not state it (µm)").fill("2.486");
+  await page.locator("#um-per-px").blur();
+  await page.waitForFunction(() => /the size you gave/.test(document.querySelector("#cards .card .pixel-size").textContent));
+  await waitForResults(page, files.length);
+  shown = await sizes();
+  assert.match(shown["cells.png"], /^Pixel size 2.486 µm \(the size you gave\), resampled x2 to the model's 1.243 µm\.$/);
+  assert.match(shown["um_cm.tif"], /0.6215 µm \(TIFF resolution\)/, "a size the file states is kept");
+  const want = cli(CS_MODEL, files, "--crop-bottom", "0", "--um-per-px", "2.486");
+  assertMatchesCli(await shownResults(page), files, want);
+  const [download] = await Promise.all([page.waitForEvent("download"),
+    page.getByRole("button", { name: "Download CSV", exact: true }).click()]);
+  const csv = parseCsv(fs.readFileSync(await download.path(), "utf8"));
+  assert.deepEqual(csv.header, want.header);
+  for (const row of csv.rows)
+    assert.deepEqual(row.slice(-2), want.rows.find((w) => w[0] === row[0]).slice(-2), `${row[0]}: um_per_px, scale`);
+  await shot(page, "pixel-size");
+  // Kept for the session.
+  await page.reload();
+  await page.waitForSelector("body[data-ready=true]", { timeout: 30_000 });
+  assert.equal(await page.inputValue("#um-per-px"), "2.486");
+  assert.deepEqual(page.problems, []);
   await context.close();
 });
 

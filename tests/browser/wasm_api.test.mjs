@@ -72,7 +72,7 @@ test("a broken model is refused with the loader's message", () => {
 test("an image file gives the CLI's probabilities, tiles and thumbnail", () => {
   const bytes = fs.readFileSync(sample);
   const progress = [];
-  const { result: r } = classify(() => withHeap(bytes, (ptr, n) => M._csw_classify_file_tta(model, ptr, n, -1, 300, -1)),
+  const { result: r } = classify(() => withHeap(bytes, (ptr, n) => M._csw_classify_file_tta(model, ptr, n, -1, 300, -1, 0)),
     ({ done, total }) => void progress.push([done, total]));
   assert.ok(r, error());
   const [, row] = execFileSync(CS_CLI, ["predict", "--model", CS_RANDOM_MODEL, "--csv", sample], { encoding: "utf8" })
@@ -97,8 +97,8 @@ test("RGBA pixels give what the file of the same pixels gives; the crop can be o
   const rgba = new Uint8Array(w * h * 4);
   gray.forEach((g, i) => rgba.set([g, g, g, 255], 4 * i));
   for (const crop of [-1, 0]) {
-    const fromFile = classify(() => withHeap(pgm, (ptr, n) => M._csw_classify_file_tta(model, ptr, n, crop, 64, -1))).result;
-    const fromRgba = classify(() => withHeap(rgba, (ptr) => M._csw_classify_rgba_tta(model, ptr, w, h, crop, 64, -1))).result;
+    const fromFile = classify(() => withHeap(pgm, (ptr, n) => M._csw_classify_file_tta(model, ptr, n, crop, 64, -1, 0))).result;
+    const fromRgba = classify(() => withHeap(rgba, (ptr) => M._csw_classify_rgba_tta(model, ptr, w, h, crop, 64, -1, 0))).result;
     assert.ok(fromFile && fromRgba, error());
     assert.deepEqual(fromRgba, fromFile);
     assert.equal(fromFile.rows, Math.floor((h - (crop < 0 ? info.crop_bottom : crop)) / info.tile));
@@ -110,13 +110,13 @@ test("test-time averaging per classification: the model's, off and on, as the CL
   const crop = 896;
   const bytes = fs.readFileSync(sample);
   const run = (tta) => {
-    const { result } = classify(() => withHeap(bytes, (ptr, n) => M._csw_classify_file_tta(model, ptr, n, crop, 64, tta)));
+    const { result } = classify(() => withHeap(bytes, (ptr, n) => M._csw_classify_file_tta(model, ptr, n, crop, 64, tta, 0)));
     assert.ok(result, error());
     return result;
   };
   const cli = (...flags) => execFileSync(CS_CLI, ["predict", "--model", CS_RANDOM_MODEL, "--csv", "--tiles",
     "--crop-bottom", `${crop}`, ...flags, sample], { encoding: "utf8" }).trim().split("\n").slice(1)
-    .map((line) => line.split(",").slice(6, -1).map(Number));
+    .map((line) => line.split(",").slice(6, -3).map(Number));
   const [byModel, off, on] = [-1, 0, 1].map(run);
   assert.equal(info.tta, 0, "the random model has no tta in its metadata");
   assert.deepEqual([byModel.tta, off.tta, on.tta], [false, false, true]);
@@ -134,23 +134,52 @@ test("test-time averaging per classification: the model's, off and on, as the CL
 
 test("bad images, cancelling: messages, never an abort", () => {
   const text = Buffer.from("not an image at all");
-  const notImage = classify(() => withHeap(text, (ptr, n) => M._csw_classify_file_tta(model, ptr, n, -1, 64, -1)));
+  const notImage = classify(() => withHeap(text, (ptr, n) => M._csw_classify_file_tta(model, ptr, n, -1, 64, -1, 0)));
   assert.equal(notImage.result, null);
   assert.match(notImage.message, /not an image/);
 
   const truncated = fs.readFileSync(sample).subarray(0, 5000);
-  const cut = classify(() => withHeap(truncated, (ptr, n) => M._csw_classify_file_tta(model, ptr, n, -1, 64, -1)));
+  const cut = classify(() => withHeap(truncated, (ptr, n) => M._csw_classify_file_tta(model, ptr, n, -1, 64, -1, 0)));
   assert.equal(cut.result, null);
   assert.ok(cut.message.length > 10);
 
   const tiny = new Uint8Array(50 * 50 * 4);
-  const small = classify(() => withHeap(tiny, (ptr) => M._csw_classify_rgba_tta(model, ptr, 50, 50, 0, 64, -1)));
+  const small = classify(() => withHeap(tiny, (ptr) => M._csw_classify_rgba_tta(model, ptr, 50, 50, 0, 64, -1, 0)));
   assert.equal(small.result, null);
   assert.ok(small.message.length > 10);
 
   const bytes = fs.readFileSync(sample);
-  const cancelled = classify(() => withHeap(bytes, (ptr, n) => M._csw_classify_file_tta(model, ptr, n, -1, 64, -1)),
+  const cancelled = classify(() => withHeap(bytes, (ptr, n) => M._csw_classify_file_tta(model, ptr, n, -1, 64, -1, 0)),
     () => true);
   assert.equal(cancelled.result, null);
   assert.match(cancelled.message, /cancelled/);
+});
+
+test("pixel size: the file's or the one given brings an image to the model's; the CSV texts are the CLI's", () => {
+  const shipped = loadModel(fs.readFileSync(path.join(repo, "model", "t47d-vs-mdamb231.safetensors")));
+  const tiff = path.join(repo, "tests", "data", "tiff");
+  const run = (file, um) => classify(() => withHeap(fs.readFileSync(path.join(tiff, file)),
+    (ptr, n) => M._csw_classify_file_tta(shipped, ptr, n, 0, 64, 0, um)));
+  const png = run("cells.png", 0).result, big = run("um_cm.tif", 0).result, given = run("cells.png", 2.486).result;
+  assert.ok(png && big && given, error());
+  assert.deepEqual([png.pixelSize.um, png.pixelSize.source, png.pixelSize.scale], ["", "", "1"]);
+  assert.ok(Math.abs(png.pixelSize.modelUm - 1.243) < 1e-6);
+  // Twice the magnification, each pixel 2 x 2: area averages give the crop's pixels back.
+  assert.deepEqual([big.pixelSize.um, big.pixelSize.source, big.pixelSize.scale], ["0.6215", "TIFF resolution", "0.5"]);
+  assert.deepEqual(Array.from(big.probs), Array.from(png.probs));
+  assert.deepEqual(Array.from(big.tiles.x), [0, 256]);
+  assert.ok(big.width === 512 && Math.abs(big.pixelSize.scaleX - 0.5) < 1e-6);
+  // The size given for a file that states none, as predict --um-per-px.
+  const [head, row] = execFileSync(CS_CLI, ["predict", "--model", path.join(repo, "model", "t47d-vs-mdamb231.safetensors"),
+    "--csv", "--crop-bottom", "0", "--no-tta", "--um-per-px", "2.486", path.join(tiff, "cells.png")], { encoding: "utf8" })
+    .trim().split("\n").map((line) => line.split(","));
+  const cli = Object.fromEntries(head.map((h, i) => [h, row[i]]));
+  assert.deepEqual([given.pixelSize.um, given.pixelSize.source, given.pixelSize.scale], [cli.um_per_px, "given", cli.scale]);
+  assert.equal(given.nforeground, Number(cli.tiles));
+  assert.ok(Math.abs(given.probs[0] - Number(cli.p_T47D)) <= 1e-6);
+  // A size no microscope has is refused with the library's message.
+  const bad = run("cells.png", 500);
+  assert.equal(bad.result, null);
+  assert.match(bad.message, /not a microscope's/);
+  M._csw_model_free(shipped);
 });

@@ -48,7 +48,7 @@ function dataset(classes) {
   classes.forEach((c, label) => {
     for (const f of fs.readdirSync(path.join(trainDir, c)).sort()) {
       const bytes = fs.readFileSync(path.join(trainDir, c, f)), ptr = heap(bytes), name = cString(`${c}/${f}`);
-      assert.equal(M._csw_dataset_add_file(ds, ptr, bytes.length, label, name), 1, error());
+      assert.equal(M._csw_dataset_add_file(ds, ptr, bytes.length, label, name, 0), 1, error());
       M._free(ptr);
       M._free(name);
     }
@@ -161,7 +161,7 @@ test("new classes resize the output layer; no validation; a full-mode run under 
 test("bad input: messages, never an abort", () => {
   const ds = M._csw_dataset_new() >>> 0, name = cString("notes.txt");
   const text = heap(new TextEncoder().encode("not an image at all"));
-  assert.equal(M._csw_dataset_add_file(ds, text, 19, 0, name), 0);
+  assert.equal(M._csw_dataset_add_file(ds, text, 19, 0, name, 0), 0);
   assert.match(error(), /not an image/);
   M._free(text);
   M._free(name);
