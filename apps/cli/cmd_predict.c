@@ -126,6 +126,7 @@ static int open_table(table *t, const char *resume, int csv, const predict_plan 
     done_images done;
     int ok = mem && start_table(t, mem, csv, p->tiles, p->m, files);
     if (mem) fclose(mem);
+    t->out = NULL;
     if (!ok) {
         free(header);
         return input_error(resume, &(cs_error){CS_ENOMEM, "out of memory"});
