@@ -140,7 +140,7 @@ static int open_table(table *t, const char *resume, int csv, const predict_plan 
         if (done_has(&done, files->path[k])) free(files->path[k]);
         else files->path[kept++] = files->path[k];
     }
-    if (done.n) fprintf(stderr, "%s: %d images done, %d to go\n", resume, files->n - kept, kept);
+    fprintf(stderr, "%s: %d images done, %d to go\n", resume, files->n - kept, kept);
     files->n = kept;
     done_free(&done);
     return 0;
