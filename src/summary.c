@@ -78,7 +78,7 @@ static cs_group *group_of(cs_summary *s, const char *key, const char *plate, con
     }
     cs_group *g = &s->groups[s->ngroups];
     memset(g, 0, sizeof *g);
-    memcpy(g->well, well, 4);
+    snprintf(g->well, sizeof g->well, "%s", well);
     g->key = strdup(key);
     g->plate = strdup(plate);
     g->count = calloc((size_t)s->nclasses, sizeof *g->count);

@@ -60,7 +60,7 @@ static int read_rows(FILE *f, int file_col, int paged, done_images *d, long *cut
     free(last);
     csv_free(&r);
     if (!ok || (got < 0 && !feof(f))) return 0;
-    qsort(d->name, (size_t)d->n, sizeof *d->name, compare_names);
+    if (d->n) qsort(d->name, (size_t)d->n, sizeof *d->name, compare_names);
     return 1;
 }
 
@@ -70,7 +70,7 @@ static int read_rows(FILE *f, int file_col, int paged, done_images *d, long *cut
 int resume_open(const char *path, const char *header, int paged, FILE **out, done_images *d) {
     FILE *f = fopen(path, "r+");
     if (!f && errno == ENOENT) f = fopen(path, "w+");
-    if (!f) return input_error(path, &(cs_error){CS_EIO, "cannot open it to resume"}), EXIT_INPUT;
+    if (!f) return input_error(path, &(cs_error){CS_EIO, "cannot open it to resume"});
     size_t len = strlen(header), got;
     char *head = malloc(len + 1);
     long cut = 0;
