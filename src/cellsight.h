@@ -537,6 +537,61 @@ cs_status cs_report_markdown(FILE *f, const cs_report *r, cs_error *err);
    (the Markdown). */
 cs_status cs_report_write(const char *dir, const cs_report *r, cs_error *err);
 
+/* ---------------------------------------------------------------- summaries of a screen */
+
+/* A CSV field as RFC 4180 has it: quoted (quotes doubled) if it holds a comma,
+   a quote or a line break. The one rule for every CSV cellsight writes. */
+void cs_csv_field(FILE *f, const char *s);
+
+/* The well a file's name gives, if any: the last token of its base name (split
+   at anything but letters and digits) that is a well of a plate of up to 384,
+   A-P and 1-24, as "A01", "P24" or Incucyte's "B3" (in "VID12_B3_1_00d04h00m").
+   well gets it as letter and two digits ("B03"), plate what names its plate:
+   the file's folder and the part of its base name before the well ("run/VID12";
+   the folder alone if that part is empty; "." for no folder). Returns 0 (well
+   empty, plate the folder) if the name gives no well. */
+int cs_well_of(const char *file, char well[4], char *plate, size_t plate_size);
+
+typedef enum { CS_BY_FOLDER, CS_BY_WELL, CS_BY_PLATE } cs_group_by;
+
+/* The images of a group: counts per predicted class, summed probabilities. */
+typedef struct {
+    char *plate, *key;  /* plate; the group's name (folder, plate, or plate and well) */
+    char well[4];       /* by well: its well ("" for files whose names give none) */
+    int images, unknown;
+    int *count;         /* [nclasses] */
+    double *sum_p;      /* [nclasses] */
+} cs_group;
+
+typedef struct {
+    cs_group_by by;
+    int nclasses, has_known; /* has_known: rows say whether they are of a known class */
+    char **classes;
+    int ngroups, cap;
+    cs_group *groups;
+} cs_summary;
+
+cs_status cs_summary_init(cs_summary *s, cs_group_by by, const char *const *classes, int K,
+                          int has_known, cs_error *err);
+/* One image's row: its predicted class, probabilities [K], and (has_known) 0 if
+   it was found of no known class. */
+cs_status cs_summary_add(cs_summary *s, const char *file, int predicted, const float *probs, int known,
+                         cs_error *err);
+/* The groups sorted by name (wells in plate order). */
+void cs_summary_sort(cs_summary *s);
+/* The class most images of g are predicted (ties: the higher mean probability). */
+int cs_group_majority(const cs_summary *s, const cs_group *g);
+/* As CSV: the group's columns (folder | plate | plate,well), then
+   images,majority_class,n_<class>...,mean_p_<class>... and, has_known, unknown. */
+void cs_summary_csv(FILE *f, const cs_summary *s);
+/* The same as a Markdown table. */
+void cs_summary_markdown(FILE *f, const cs_summary *s);
+/* A summary by well as plate maps (96 or 384 wells, a map a plate) in SVG: each
+   well coloured by its majority class and labelled with the class's number,
+   which a legend names; a tooltip gives its counts. */
+cs_status cs_summary_plate_map(FILE *f, const cs_summary *s, cs_error *err);
+void cs_summary_free(cs_summary *s);
+
 #ifdef __cplusplus
 }
 #endif

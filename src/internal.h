@@ -13,6 +13,9 @@
 /* Fails with e's code and message said of `what` ("what: message"), unless
    the message names it already. err may be e. */
 cs_status cs_fail_in(cs_error *err, const char *what, const cs_error *e);
+/* Text escaped for XML, and an SVG's opening with a white ground (report.c). */
+void cs_xml_str(FILE *f, const char *s);
+void cs_svg_begin(FILE *f, int w, int h);
 /* Frees names [n] and the array (modelfile.c); names may be NULL. */
 void cs_free_names(char **names, int n);
 

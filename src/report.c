@@ -162,7 +162,7 @@ cs_status cs_report_json(FILE *f, const cs_report *r, cs_error *err) {
 
 /* ---------------------------------------------------------------- SVG */
 
-static void xml_str(FILE *f, const char *s) {
+void cs_xml_str(FILE *f, const char *s) {
     for (; *s; s++) {
         switch (*s) {
         case '&': fputs("&amp;", f); break;
@@ -175,7 +175,7 @@ static void xml_str(FILE *f, const char *s) {
     }
 }
 
-static void svg_begin(FILE *f, int w, int h) {
+void cs_svg_begin(FILE *f, int w, int h) {
     fprintf(f,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
             "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
@@ -190,14 +190,14 @@ static cs_status write_roc(FILE *f, const cs_report *r, cs_error *err) {
     cs_status st = cs_metrics_roc(&r->eval->tiles, &roc, err);
     if (st) return st;
     const int x0 = 70, y0 = 40, side = 400, W = x0 + side + 30, H = y0 + side + 60;
-    svg_begin(f, W, H);
+    cs_svg_begin(f, W, H);
     fputs("<text x=\"", f);
     fprintf(f, "%d\" y=\"24\" text-anchor=\"middle\" font-size=\"14\">ROC of %d tiles: ",
             x0 + side / 2, r->eval->tiles.n);
     if (m->net.nclasses == 2) {
-        xml_str(f, m->classes[1]);
+        cs_xml_str(f, m->classes[1]);
         fputs(" against ", f);
-        xml_str(f, m->classes[0]);
+        cs_xml_str(f, m->classes[0]);
     } else {
         fprintf(f, "%d classes, micro-averaged one-vs-rest", m->net.nclasses);
     }
@@ -261,7 +261,7 @@ static cs_status write_confusion(FILE *f, const cs_report *r, cs_error *err) {
     int cell = K <= 8 ? 60 : K <= 20 ? 32 : 22;
     int name = (int)(longest > 40 ? 40 : longest) * 7 + 12; /* room for a class name */
     int x0 = name + 30, y0 = name + 50, W = x0 + K * cell + 20, H = y0 + K * cell + 20;
-    svg_begin(f, W, H);
+    cs_svg_begin(f, W, H);
     fprintf(f,
             "<text x=\"%d\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">Confusion of %d "
             "tiles (shade: share of the row)</text>\n"
@@ -272,10 +272,10 @@ static cs_status write_confusion(FILE *f, const cs_report *r, cs_error *err) {
     for (int c = 0; c < K; c++) {
         int mid = c * cell + cell / 2;
         fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", x0 - 6, y0 + mid + 4);
-        xml_str(f, m->classes[c]);
+        cs_xml_str(f, m->classes[c]);
         fprintf(f, "</text>\n<text transform=\"translate(%d %d) rotate(-60)\">", x0 + mid + 4,
                 y0 - 6);
-        xml_str(f, m->classes[c]);
+        cs_xml_str(f, m->classes[c]);
         fputs("</text>\n", f);
     }
     for (int i = 0; i < K; i++) {

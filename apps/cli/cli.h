@@ -2,7 +2,11 @@
 #ifndef CS_CLI_H
 #define CS_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
+#if !defined(__wasi__)
+#include <pthread.h>
+#endif
 
 #include "cellsight.h"
 
@@ -66,7 +70,8 @@ int given_any(const args *a, const option *list, const char *except);
 extern const option common_opts[], new_model_opts[], training_opts[], pixel_opts[];
 /* --um-per-px: 0 when not given. */
 double get_um_per_px(args *a);
-extern const command train_command, eval_command, predict_command, info_command, finetune_command;
+extern const command train_command, eval_command, predict_command, info_command, finetune_command,
+    list_command, summarize_command;
 
 /* ---------------------------------------------------------------- output (output.c) */
 
@@ -93,6 +98,7 @@ char **split_list(const char *s, char sep, int *n);
 typedef struct {
     int csv, ncols, col;
     int *width;
+    FILE *out;
 } table;
 
 void cell(table *t, const char *s);
@@ -116,6 +122,9 @@ typedef struct {
 
 
 int list_images(file_list *l, char *const *args, int n);
+extern const option selection_opts[]; /* --list, --shard */
+int select_images(args *a, file_list *l);
+int image_shard(const char *path, int n);
 void free_files(file_list *l);
 char **parse_classes(args *a, const char *s, int *n);
 char **list_folders(const char *dir, int *n, cs_error *e);
@@ -123,6 +132,69 @@ int folder_classes(const char *dir, char ***classes, int *K);
 int load_data(cs_dataset *ds, const char *dir, const char *const *classes, int K, double um,
               int *bad_files);
 int load_classes(cs_dataset *ds, const char *dir, char ***classes, int *K, double um, int *bad_files);
+
+/* ---------------------------------------------------------------- loader (loader.c) */
+
+/* A page of an image file, decoded, or what went wrong. */
+typedef struct {
+    const char *file;
+    char name[4096]; /* as the rows name it: the file, or file#N */
+    cs_image im;
+    int failed;      /* e says why */
+    cs_error e;
+    int last;        /* the file's last page */
+} loaded;
+
+/* The files' pages (first_page, 0-based, or with all_pages every page from
+   it), decoded one ahead. Set the first fields, zero the rest. */
+typedef struct {
+    char *const *files;
+    int nfiles, first_page, all_pages;
+    int paged;       /* rows of files of several pages are named file#N */
+    /* the file being read */
+    int next_file, page, pages;
+    const char *file;
+    uint8_t *data;
+    size_t size;
+#if !defined(__wasi__)
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    loaded slot;
+    int threaded, full, done, stop;
+#endif
+} loader;
+
+void loader_start(loader *ld);
+int loader_next(loader *ld, loaded *out);
+void loader_stop(loader *ld);
+
+/* ---------------------------------------------------------------- CSV (csv.c) */
+
+/* One record: field k is text + start[k], n fields. Reused from read to read. */
+typedef struct {
+    char *text;
+    size_t len, cap;
+    size_t *start, start_cap;
+    int n;
+} csv_record;
+
+int csv_read(FILE *f, csv_record *r);
+const char *csv_field(const csv_record *r, int k);
+int csv_column(const csv_record *header, const char *name);
+void csv_free(csv_record *r);
+
+/* ---------------------------------------------------------------- resume (resume.c) */
+
+/* The images a partial CSV has rows of, sorted. */
+typedef struct {
+    char **name;
+    int n, cap;
+} done_images;
+
+int resume_open(const char *path, const char *header, int paged, FILE **out, done_images *d);
+int done_has(const done_images *d, const char *file);
+void done_free(done_images *d);
 
 /* ---------------------------------------------------------------- training (training.c) */
 

@@ -25,19 +25,23 @@ static const option predict_own_opts[] = {
                       "them at their own"},
     {"all-pages", NULL, "every page of multi-page TIFFs, a row each, named file#1,\n"
                         "file#2, ... (files of one page keep their names)"},
+    {"resume", "PARTIAL.csv", "with --csv: complete the CSV of a run that stopped, in place:\n"
+                              "its rows kept (but its last image's, which are redone), the\n"
+                              "images it has no rows of classified and their rows added to it,\n"
+                              "not to stdout; the file is started if there is none"},
     {0}};
 
 /* The table's columns, sized for the files and classes, with its header
    row printed. tta says the averaging used, as the model file and the page's
    CSVs name it; um_per_px and scale the pixel size. Columns are only ever
    added at the end. */
-static int start_table(table *t, int csv, int tiles, const cs_model *m, const file_list *files) {
+static int start_table(table *t, FILE *out, int csv, int tiles, const cs_model *m, const file_list *files) {
     static const char *const image_cols[] = {"file", "predicted_class", "confidence", "tiles"};
     static const char *const tile_cols[] = {"file", "x", "y", "background", "predicted_class",
                                             "confidence"};
     const char *const *head = tiles ? tile_cols : image_cols;
     int K = m->net.nclasses, nhead = tiles ? 6 : 4, class_col = tiles ? 4 : 1, ncols = nhead + K + 3;
-    *t = (table){csv, ncols, 0, calloc((size_t)ncols, sizeof(int))};
+    *t = (table){csv, ncols, 0, calloc((size_t)ncols, sizeof(int)), out};
     if (!t->width) return 0;
     for (int i = 0; i < ncols; i++) t->width[i] = i < ncols - 2 ? 8 : 12; /* "%.6f", "0.65x0.7" */
     for (int i = 0; i < nhead; i++)
@@ -95,76 +99,97 @@ typedef struct {
     int paged; /* --page or --all-pages given: rows of files of several pages named file#N */
 } predict_plan;
 
-/* A file's rows: each page it classifies, decoded from one read of the file.
-   Returns 0, or EXIT_INPUT after naming what failed on stderr. */
-static int classify_file(table *t, const predict_plan *p, const char *file) {
-    uint8_t *data;
-    size_t size;
-    cs_error e;
-    if (cs_image_read_file(file, &data, &size, &e)) return input_error(file, &e);
-    int failed = 0, pages = 1;
-    for (int page = p->all_pages ? 0 : p->page;; page++) {
-        cs_image im = {0};
+/* Every page the loader gives, classified, its rows written and flushed as
+   each image is done, so that a run stopped at any point loses no image
+   finished. Returns 0, or EXIT_INPUT after naming what failed on stderr. */
+static int classify_all(table *t, const predict_plan *p, const file_list *files) {
+    loader ld = {.files = files->path, .nfiles = files->n, .first_page = p->page,
+                 .all_pages = p->all_pages, .paged = p->paged};
+    /* Rows on a terminal show how far it got; otherwise say so on stderr. */
+    int failed = 0, done = 0, show = files->n > 1 && (t->out != stdout || !isatty(1));
+    progress pr;
+    loaded it;
+    progress_start(&pr);
+    loader_start(&ld);
+    while (loader_next(&ld, &it)) {
         cs_result res;
-        char name[4096];
-        int bad = cs_image_decode_page(&im, data, size, page, &pages, &e) != CS_OK ||
-                  cs_image_assume_pixel_size(&im, p->um, &e) != CS_OK;
-        snprintf(name, sizeof name, p->paged && pages > 1 ? "%s#%d" : "%s", file, page + 1);
-        if (bad || cs_classify(p->m, &im, p->crop, &res, NULL, NULL, &e)) {
-            fflush(stdout);
-            failed = input_error(name, &e);
+        if (it.failed || cs_image_assume_pixel_size(&it.im, p->um, &it.e) ||
+            cs_classify(p->m, &it.im, p->crop, &res, NULL, NULL, &it.e)) {
+            fflush(t->out);
+            failed = input_error(it.name, &it.e);
         } else {
-            print_rows(t, p->tiles, p->m, name, &res);
+            print_rows(t, p->tiles, p->m, it.name, &res);
             cs_result_free(&res);
         }
-        cs_image_free(&im);
-        if (!p->all_pages || page + 1 >= pages) break;
+        cs_image_free(&it.im);
+        if (!it.last) continue;
+        fflush(t->out);
+        if (show) progress_count(&pr, "classified images", ++done, files->n);
     }
-    free(data);
+    loader_stop(&ld);
     return failed;
 }
 
+/* The table on stdout, or with --resume on the partial CSV, past its rows;
+   the images it has rows of are taken out of files. */
+static int open_table(table *t, const char *resume, int csv, const predict_plan *p, file_list *files) {
+    if (!resume) return start_table(t, stdout, csv, p->tiles, p->m, files) ? 0 : EXIT_INPUT;
+    char *header = NULL;
+    size_t len;
+    FILE *f, *mem = open_memstream(&header, &len);
+    done_images done;
+    int ok = mem && start_table(t, mem, csv, p->tiles, p->m, files);
+    if (mem) fclose(mem);
+    t->out = NULL;
+    if (!ok) {
+        free(header);
+        return input_error(resume, &(cs_error){CS_ENOMEM, "out of memory"});
+    }
+    int rc = resume_open(resume, header, p->paged, &f, &done);
+    free(header);
+    if (rc) return rc;
+    t->out = f;
+    int kept = 0;
+    for (int k = 0; k < files->n; k++) {
+        if (done_has(&done, files->path[k])) free(files->path[k]);
+        else files->path[kept++] = files->path[k];
+    }
+    fprintf(stderr, "%s: %d images done, %d to go\n", resume, files->n - kept, kept);
+    files->n = kept;
+    done_free(&done);
+    return 0;
+}
+
 static int cmd_predict(args *a) {
-    const char *path = require(a, "model");
+    const char *path = require(a, "model"), *resume = get_str(a, "resume");
     int csv = get_switch(a, "csv", 0), tiles = get_switch(a, "tiles", 0);
     int crop = (int)get_int(a, "crop-bottom", -1, 0, 100000), tta = get_switch(a, "tta", -1);
     int page = (int)get_int(a, "page", 1, 1, CS_MAX_PAGES), all_pages = get_switch(a, "all-pages", 0);
     double um = get_um_per_px(a);
     if (!a->bad && get_str(a, "page") && all_pages) usage_error(a, "--page and --all-pages exclude each other");
-    if (!a->bad && a->npos == 0) usage_error(a, "no images to classify");
-    if (a->bad) return EXIT_USAGE;
-    cs_model m;
-    if (load_model(&m, path)) return EXIT_INPUT;
-    if (override_tta(&m, tta, path)) {
-        cs_model_free(&m);
-        return EXIT_INPUT;
-    }
+    if (!a->bad && resume && !csv) usage_error(a, "--resume completes a CSV: it needs --csv");
     file_list files = {0};
-    int failed = list_images(&files, a->pos, a->npos);
-    table t;
-    if (!start_table(&t, csv, tiles, &m, &files)) {
+    int failed = select_images(a, &files);
+    cs_model m;
+    if (a->bad || load_model(&m, path)) {
         free_files(&files);
-        cs_model_free(&m);
-        return EXIT_INPUT;
+        return a->bad ? EXIT_USAGE : EXIT_INPUT;
     }
     m.no_rescale = !get_switch(a, "rescale", 1);
     predict_plan plan = {&m, crop, tiles, page - 1, all_pages, um, get_str(a, "page") || all_pages};
-    /* Rows on a terminal show how far it got; otherwise say so on stderr. */
-    int show = files.n > 1 && !isatty(1);
-    progress pr;
-    progress_start(&pr);
-    for (int i = 0; i < files.n; i++) {
-        if (show) progress_count(&pr, "classified images", i, files.n);
-        if (classify_file(&t, &plan, files.path[i])) failed = EXIT_INPUT;
-    }
-    if (show) progress_count(&pr, "classified images", files.n, files.n);
+    table t = {0};
+    int rc = override_tta(&m, tta, path);
+    if (!rc) rc = open_table(&t, resume, csv, &plan, &files);
+    if (!rc) rc = classify_all(&t, &plan, &files);
+    if (t.out && t.out != stdout && fclose(t.out)) rc = input_error(resume, &(cs_error){CS_EIO, "write error"});
     free(t.width);
     free_files(&files);
     cs_model_free(&m);
-    return failed;
+    return rc ? rc : failed;
 }
 
-const command predict_command = {"predict", "--model FILE [--csv] [--tiles] [--no-tta] [--page N|--all-pages] [--um-per-px UM] [--no-rescale] IMAGE|FOLDER...",
+const command predict_command = {"predict", "--model FILE [--csv] [--tiles] [--no-tta] [--page N|--all-pages] [--list FILE]"
+    " [--shard I/N] [--resume PARTIAL.csv] [--um-per-px UM] [--no-rescale] IMAGE|FOLDER...",
     "Classifies whole images: each is tiled, background tiles are set aside, and the\n"
     "image's probabilities are the mean over the others. A readable table, or CSV.\n"
     "A folder stands for its image files and those of its subfolders, sorted by\n"
@@ -174,6 +199,9 @@ const command predict_command = {"predict", "--model FILE [--csv] [--tiles] [--n
     "An image that cannot be read is named on stderr, the others still classified,\n"
     "and the exit code is 1. Images whose pixel size is known (from the file, or\n"
     "--um-per-px) and more than 5% off the model's are resampled to it first.\n"
-    "Exit codes: 0 ok, 1 bad input, 2 usage.",
-    {{"options", predict_own_opts}, {"pixel size", pixel_opts}, {"common", common_opts}},
+    "Exit codes: 0 ok, 1 bad input, 2 usage.\n"
+    "Rows are written as each image is done; the next image is decoded while\n"
+    "this one is classified.",
+    {{"options", predict_own_opts}, {"images", selection_opts}, {"pixel size", pixel_opts},
+     {"common", common_opts}},
     NULL, cmd_predict};

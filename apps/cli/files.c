@@ -3,6 +3,7 @@
    train, finetune and eval, with what was skipped said on stderr. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,78 @@ int list_images(file_list *l, char *const *args, int n) {
             rc = EXIT_INPUT;
         }
     }
+    return rc;
+}
+
+/* The share of the images that --shard I/N takes: FNV-1a (64 bits) of the
+   path as the CSV's file column names it, modulo N; 0-based. It depends on
+   the path alone, so the shards are disjoint and together complete whatever
+   the order or number of the other images, and an image added to a folder
+   changes one shard only. */
+int image_shard(const char *path, int n) {
+    uint64_t h = 14695981039346656037ull;
+    for (const unsigned char *c = (const unsigned char *)path; *c; c++) h = (h ^ *c) * 1099511628211ull;
+    return (int)(h % (uint64_t)n);
+}
+
+/* --list FILE: its lines are arguments as the command line's are (files or
+   folders); "-" reads stdin. Empty lines are passed over, a \r before the
+   line break dropped. */
+static int add_list(file_list *l, const char *list) {
+    FILE *f = strcmp(list, "-") == 0 ? stdin : fopen(list, "r");
+    if (!f) {
+        fprintf(stderr, "cellsight: %s: %s\n", list, strerror(errno));
+        return EXIT_INPUT;
+    }
+    int rc = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0) {
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        if (len) rc |= list_images(l, &line, 1);
+    }
+    if (ferror(f)) rc = input_error(list, &(cs_error){CS_EIO, "read error"});
+    free(line);
+    if (f != stdin) fclose(f);
+    return rc;
+}
+
+/* --shard I/N (1 <= I <= N): *i gets I - 1; *n 1 when not given. */
+static void parse_shard(args *a, int *i, int *n) {
+    const char *s = get_str(a, "shard");
+    char end;
+    *i = 0, *n = 1;
+    if (s && (sscanf(s, "%d/%d%c", i, n, &end) != 2 || *n < 1 || *n > 1000000 || *i < 1 || *i > *n))
+        usage_error(a, "--shard wants I/N, 1 <= I <= N <= 1000000, not \"%s\"", s);
+    else if (s)
+        --*i;
+}
+
+const option selection_opts[] = {
+    {"list", "FILE", "more images or folders, one a line (- : stdin), after the\n"
+                     "arguments'"},
+    {"shard", "I/N", "only shard I of N (1 <= I <= N): the images whose path's\n"
+                     "FNV-1a hash is I - 1 modulo N; shards are disjoint and complete"},
+    {0}};
+
+/* The images a command works on: its arguments', then --list's, in order,
+   folders expanded (list_images), then --shard's share of them. Returns 0,
+   EXIT_INPUT if something was not read, or EXIT_USAGE. */
+int select_images(args *a, file_list *l) {
+    int shard, nshards, rc;
+    const char *list = get_str(a, "list");
+    parse_shard(a, &shard, &nshards);
+    if (!a->bad && a->npos == 0 && !list) usage_error(a, "no images (arguments or --list)");
+    if (a->bad) return EXIT_USAGE;
+    rc = list_images(l, a->pos, a->npos);
+    if (list) rc |= add_list(l, list);
+    int kept = 0;
+    for (int k = 0; k < l->n; k++) {
+        if (image_shard(l->path[k], nshards) == shard) l->path[kept++] = l->path[k];
+        else free(l->path[k]);
+    }
+    l->n = kept;
     return rc;
 }
 

@@ -9,7 +9,7 @@
 
 #include "cli.h"
 
-static const command *const commands[] = {&train_command, &eval_command, &predict_command,
+static const command *const commands[] = {&train_command, &eval_command, &predict_command, &list_command, &summarize_command,
                                           &info_command, &finetune_command};
 
 static void print_usage(FILE *f) {

@@ -86,18 +86,17 @@ char **split_list(const char *s, char sep, int *n) {
 }
 
 void cell(table *t, const char *s) {
-    if (t->col) fputs(t->csv ? "," : "  ", stdout);
-    if (t->csv && strpbrk(s, ",\"\r\n")) { /* RFC 4180: quote, double the quotes */
-        putchar('"');
-        for (; *s; s++) *s == '"' ? fputs("\"\"", stdout) : putchar(*s);
-        putchar('"');
+    FILE *out = t->out ? t->out : stdout;
+    if (t->col) fputs(t->csv ? "," : "  ", out);
+    if (t->csv) {
+        cs_csv_field(out, s);
     } else if (!t->csv && t->col + 1 < t->ncols) {
-        printf("%-*s", t->width[t->col], s);
+        fprintf(out, "%-*s", t->width[t->col], s);
     } else {
-        fputs(s, stdout);
+        fputs(s, out);
     }
     if (++t->col == t->ncols) {
-        putchar('\n');
+        putc('\n', out);
         t->col = 0;
     }
 }
