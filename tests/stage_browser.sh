@@ -18,7 +18,7 @@ mkdir -p "$out"
 cmake --preset native >/dev/null
 cmake --build --preset native -j"$(nproc)" --target cellsight
 cmake --preset wasm >/dev/null
-cmake --build --preset wasm -j"$(nproc)" --target cellsight-web cellsight-web-mt
+cmake --build --preset wasm -j"$(nproc)" --target cellsight-web cellsight-web-mt cellsight-web-nosimd
 [ tests/browser/node_modules/.package-lock.json -nt tests/browser/package-lock.json ] ||
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 

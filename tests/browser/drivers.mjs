@@ -2,8 +2,8 @@
    in both: Debian's Chromium through playwright-core and Debian's Firefox ESR
    through puppeteer-core (WebDriver BiDi; playwright-core cannot drive a stock
    Firefox). A session is a fresh profile's worth of storage (a browser context);
-   its pages offer evaluate, waitFor, fill, click, setFiles, drop, download,
-   reload, shot, and collect the page's uncaught errors in page.problems. */
+   its pages offer evaluate, waitFor, fill, click, press, setFiles, drop,
+   download, reload, shot, and collect the page's uncaught errors in page.problems. */
 import fs from "node:fs";
 import path from "node:path";
 import { dropInPage, filePayload } from "./expect.mjs";
@@ -44,6 +44,7 @@ class PageBase {
   drop(selector, files) {
     return this.evaluate(dropInPage, [selector, filePayload(files)]);
   }
+  press(key) { return this.page.keyboard.press(key); }
   text(selector) {
     return this.evaluate((s) => document.querySelector(s)?.textContent ?? null, selector);
   }
@@ -85,9 +86,10 @@ class ChromiumPage extends PageBase {
   }
 }
 
-async function chromiumDriver() {
+// args: more command-line flags for this browser.
+async function chromiumDriver({ args = [] } = {}) {
   const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_FLAGS });
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: [...CHROMIUM_FLAGS, ...args] });
   return {
     name: "chromium",
     canPickFolders: true,
