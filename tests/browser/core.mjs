@@ -1,7 +1,7 @@
 /* core.mjs: the page's core tests, one body for every browser (drivers.mjs):
    classify dropped images as the native CLI does, download both CSVs, bad
-   input, Stop, the offline service worker, the single file from file://, and a
-   head-mode Teach run. core.<browser>.test.mjs registers them for a browser,
+   input, Stop, the offline service worker, the single file from file://, a
+   head-mode Teach run, and accessibility (axe-core, the keyboard). core.<browser>.test.mjs registers them for a browser,
    its name in each test's name.
 
    Run by tests/stage_browser.sh (CS_URL, CS_DIST, CS_CLI, CS_MODEL, CS_OUT; see page.test.mjs). */
@@ -23,6 +23,42 @@ export const SAMPLES = fs.readdirSync(samplesDir).filter((f) => /\.jpe?g$/i.test
 const trainDir = path.join(repo, "tests", "data", "train");
 const imagesOf = (line) => fs.readdirSync(path.join(trainDir, line)).sort().map((f) => path.join(trainDir, line, f));
 const singleFile = `file://${path.join(CS_DIST, "cellsight.html")}`;
+
+const AXE = fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), "node_modules", "axe-core",
+  "axe.min.js"), "utf8");
+
+// axe-core's WCAG 2.x A and AA rules on the page as it is: no violation of impact serious or critical.
+async function assertAccessible(page, state) {
+  if (!(await page.evaluate(() => Boolean(self.axe)))) await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => (await axe.run(document, {
+    runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } })).violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join("; ")}`));
+  assert.deepEqual(violations, [], `${state}: axe-core's serious or critical violations`);
+}
+
+// What Tab reaches, in order, from the top of the page: each element by id, or
+// its class and text; until: stop on the element it matches.
+async function tabStops(page, until = null) {
+  await page.evaluate(() => { // Tab starts from an element focused above everything, out of the tab order
+    const start = Object.assign(document.createElement("span"), { id: "tab-start", tabIndex: -1 });
+    document.body.prepend(start);
+    start.focus();
+  });
+  const stops = [];
+  for (let i = 0; i < 300; i++) {
+    await page.press("Tab");
+    const stop = await page.evaluate((selector) => {
+      const e = document.activeElement;
+      if (!e || e === document.body || (selector && e.matches(selector))) return null;
+      return e.id || `${e.className || e.tagName.toLowerCase()}: ${(e.textContent || e.getAttribute("alt") || "").trim().slice(0, 30)}`;
+    }, until);
+    if (stop === null || stop === stops[0]) break;
+    stops.push(stop);
+  }
+  await page.evaluate(() => document.getElementById("tab-start").remove());
+  return stops;
+}
 
 const waitForResults = (page, count) => page.waitFor(resultsReady, count, 120_000);
 const shownResults = (page) => page.evaluate(readResults);
@@ -177,5 +213,36 @@ export function coreTests(name, options) {
     fs.writeFileSync(file, await page.download("#teach-download"));
     assertMatchesCli(await shownResults(page), [image], cli(file, [image]));
     assert.deepEqual(page.problems, []);
+  }, { viewport: { width: 1280, height: 1000 } });
+
+  // Empty, with results, and with a trained model in the Teach panel: axe-core
+  // finds nothing serious; every control is reached by Tab; a tile's figures
+  // are read with the keyboard alone.
+  inSession("accessibility: axe-core in the main states, every control by keyboard, tile figures without hover", async (s) => {
+    const page = await s.open();
+    await assertAccessible(page, "empty");
+    await page.fillAndLeave("#crop-bottom", 0);
+    const classes = await page.evaluate(() => cellsight.activeModel().info.classes);
+    for (const [i, c] of classes.entries()) await page.drop(`#teach-bins .bin[data-bin='${i}']`, imagesOf(c).slice(0, 2));
+    await page.fill("#teach-epochs", "2");
+    await page.click("#teach-train");
+    await page.waitVisible("#teach-result", 300_000);
+    await page.drop("#drop-zone", [imagesOf(classes[0])[0]]);
+    await waitForResults(page, 1);
+    await assertAccessible(page, "results and a trained model");
+
+    // First the thumbnail, by Tab (a walk past the last control leaves the document, in Firefox).
+    await tabStops(page, "#cards .card .thumb img");
+    assert.match(await page.text("#cards .card .tile-info"), /^Tile 1 of \d+, at \(0, 0\): /);
+    await page.press("ArrowRight");
+    assert.match(await page.text("#cards .card .tile-info"), /^Tile 2 of \d+, at \(128, 0\): .*\d%/);
+    await page.shot("keyboard");
+    const stops = await tabStops(page);
+    for (const id of ["model-select", "model-file", "crop-bottom", "tta", "file-input", "folder-input", "samples-button",
+      "download-csv", "download-tiles-csv", "clear-button", "teach-folder", "teach-add-bin", "teach-epochs", "teach-lr",
+      "teach-validate", "teach-train", "teach-use", "teach-download"])
+      assert.ok(stops.includes(id), `Tab never reaches #${id}: ${stops.join(", ")}`);
+    for (const stop of ["bin-name", "bin-remove", "table-scroll", "img:"])
+      assert.ok(stops.some((x) => x.includes(stop)), `Tab never reaches a ${stop}: ${stops.join(", ")}`);
   }, { viewport: { width: 1280, height: 1000 } });
 }
