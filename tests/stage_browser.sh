@@ -2,9 +2,11 @@
 # Browser tests (run by tools/test from the repo root): builds the web page and
 # the native CLI, serves the page on a free port of 127.0.0.1 and runs
 # tests/browser/*.test.mjs: the page in Debian's Chromium through
-# playwright-core, and the WASM module's C API under node.
+# playwright-core and in Debian's Firefox ESR through puppeteer-core (the core
+# tests, core.mjs, in both), and the WASM module's C API under node.
 # Screenshots and downloads go to tests/out/browser/. Arguments go to node's
-# test runner, e.g. --test-name-pattern=offline.
+# test runner, e.g. --test-name-pattern=offline; CS_BROWSER_TESTS picks the
+# test files, e.g. CS_BROWSER_TESTS=tests/browser/core.firefox.test.mjs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NODE_PATH=/usr/share/nodejs
@@ -16,8 +18,9 @@ mkdir -p "$out"
 cmake --preset native >/dev/null
 cmake --build --preset native -j"$(nproc)" --target cellsight
 cmake --preset wasm >/dev/null
-cmake --build --preset wasm -j"$(nproc)" --target cellsight-web cellsight-web-mt
-[ -d tests/browser/node_modules ] || (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+cmake --build --preset wasm -j"$(nproc)" --target cellsight-web cellsight-web-mt cellsight-web-nosimd
+[ tests/browser/node_modules/.package-lock.json -nt tests/browser/package-lock.json ] ||
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
 # The page's default model; until a trained one ships, one with random weights.
 models=model
@@ -43,4 +46,4 @@ url=$(sed -n 's/^serving .* on \(http[^ ]*\)$/\1/p' "$out/server.log")
 CS_URL=$url CS_DIST=$PWD/$out/dist CS_CLI=$PWD/build/native/cellsight \
 CS_MODULE=$PWD/build/wasm/web/cellsight-web.js CS_RANDOM_MODEL=$PWD/$out/random.safetensors \
 CS_MODEL=$PWD/$models/t47d-vs-mdamb231.safetensors CS_OUT=$PWD/$out \
-  node --test --test-reporter=spec --test-concurrency=1 "$@" tests/browser/*.test.mjs
+  node --test --test-reporter=spec --test-concurrency=1 "$@" ${CS_BROWSER_TESTS:-tests/browser/*.test.mjs}

@@ -93,10 +93,10 @@ const teachContext = () => ({
 
 async function start() {
   registerServiceWorker();
-  const [{ version, threads }, list] = await Promise.all([
+  const [{ version, threads, simd }, list] = await Promise.all([
     engine.call("init", { cancelFlag: engine.cancelFlag }), assets.list()]);
   $("version").textContent = version;
-  $("engine").textContent = `WebAssembly SIMD, ${threads} thread${threads === 1 ? "" : "s"}`;
+  $("engine").textContent = `WebAssembly ${simd ? "SIMD" : "without SIMD"}, ${threads} thread${threads === 1 ? "" : "s"}`;
   if (list.credit) {
     $("samples-credit").querySelector("p").textContent = list.credit;
     $("samples-credit").hidden = false;

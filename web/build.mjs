@@ -6,8 +6,8 @@
    The output folder gets the page (index.html, style.css, finetune.css, and
    app.js with the ES modules it imports), worker.js (the worker's modules
    bundled into one classic script, which importScripts the module), the
-   module (and its pthread variant cellsight-web-mt.js + .worker.js when
-   built beside it), the models (*.safetensors of --models) and the sample images of
+   module, its build without SIMD (cellsight-web-nosimd.js, beside it), its
+   pthread variant (cellsight-web-mt.js + .worker.js) when built beside it, the models (*.safetensors of --models) and the sample images of
    web/samples, assets.json listing those two (with the models' cards), sw.js with the list of files to
    cache for offline use, and cellsight.html: the whole page in one file, every
    script, style, model and sample inlined, that works opened from file:// with
@@ -116,6 +116,11 @@ write("cellsight-web.js", read(opts.module));
 const threaded = ["cellsight-web-mt.js", "cellsight-web-mt.worker.js"];
 const threadedFiles = threaded.every((f) => fs.existsSync(path.join(path.dirname(opts.module), f))) ? threaded : [];
 for (const file of threadedFiles) write(file, read(path.join(path.dirname(opts.module), file)));
+// The build without SIMD, for browsers that lack it (worker.js and engine.js pick it).
+const NOSIMD = "cellsight-web-nosimd.js";
+const noSimd = path.join(path.dirname(opts.module), NOSIMD);
+if (!fs.existsSync(noSimd)) throw new Error(`${noSimd} is missing: build the target cellsight-web-nosimd`);
+write(NOSIMD, read(noSimd));
 
 // Each model's card (model/<name>.md) goes along as text, for the page to show.
 const cardOf = (file) => {
@@ -146,7 +151,7 @@ const assets = { models, samples, credit };
 write("assets.json", JSON.stringify(assets, null, 2) + "\n");
 
 // sw.js caches every file above; the hash of their contents names the cache.
-const cached = ["assets.json", "cellsight-web.js", ...threadedFiles, ...PAGE, ...models.map((m) => m.file),
+const cached = ["assets.json", "cellsight-web.js", NOSIMD, ...threadedFiles, ...PAGE, ...models.map((m) => m.file),
   ...samples.map((s) => s.file)];
 const hash = crypto.createHash("sha256");
 for (const file of cached) hash.update(file).update(read(path.join(out, file)));
@@ -157,14 +162,16 @@ if (!swTemplate.includes(placeholder)) throw new Error("web/sw.js has lost its P
 write("sw.js", swTemplate.replace(placeholder, JSON.stringify(precache)));
 
 // cellsight.html: the page with everything inlined, app.js bundled. The worker runs from a blob
-// of the module followed by worker.js; files are base64 in CELLSIGHT_BUNDLE.
+// of the module (with or without SIMD) followed by worker.js; files are base64 in CELLSIGHT_BUNDLE.
 function inline(tag, text, file) {
   if (text.toLowerCase().includes(`</${tag}`)) throw new Error(`${file} contains </${tag}>, which would end the inlined block`);
   return text;
 }
 const text = (file) => read(path.join(out, file)).toString();
 const bundle = {
-  worker: `${text("cellsight-web.js")}\n${text("worker.js")}`,
+  module: text("cellsight-web.js"),
+  moduleNoSimd: text(NOSIMD),
+  worker: text("worker.js"),
   assets,
   files: Object.fromEntries([...models, ...samples].map((a) => [a.file, read(path.join(out, a.file)).toString("base64")])),
 };
@@ -184,6 +191,6 @@ write("cellsight.html", html);
 
 const size = (file) => `${(fs.statSync(path.join(out, file)).size / 1024).toFixed(0)} KiB`;
 console.log(`web/build.mjs: ${out}: ${models.length} model(s), ${samples.length} sample(s), ` +
-  `cellsight-web.js ${size("cellsight-web.js")}, ` +
+  `cellsight-web.js ${size("cellsight-web.js")}, ${NOSIMD} ${size(NOSIMD)}, ` +
   (threadedFiles.length ? `cellsight-web-mt.js ${size("cellsight-web-mt.js")}, ` : "no pthread build, ") +
   `cellsight.html ${size("cellsight.html")}`);

@@ -3,14 +3,18 @@
    files (models, samples), fetched or, in the self-contained cellsight.html,
    read from the bundle. */
 
-// Set by the self-contained cellsight.html: the worker's source and the files
-// (models, samples) that a served page fetches instead.
+// Set by the self-contained cellsight.html: the worker's source, the module's
+// two builds (with and without SIMD) to put before it, and the files (models,
+// samples) that a served page fetches instead.
+import { hasSimd } from "./simd.js";
+
 export const bundle = self.CELLSIGHT_BUNDLE || null;
 
 export class Engine {
   constructor() {
     this.worker = bundle
-      ? new Worker(URL.createObjectURL(new Blob([bundle.worker], { type: "text/javascript" })))
+      ? new Worker(URL.createObjectURL(new Blob([hasSimd() ? bundle.module : bundle.moduleNoSimd, "\n", bundle.worker],
+        { type: "text/javascript" })))
       : new Worker("worker.js");
     this.nextId = 1;
     this.pending = new Map();

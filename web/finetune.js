@@ -414,7 +414,8 @@ async function keep(reply, { classes, mode: m, base }) {
   let stored = true;
   try {
     record.id = await savedModels.put(record);
-    lasting = await savedModels.lasting(true);
+    lasting = await savedModels.lasting();
+    if (!lasting) askToLast();
   } catch (e) {
     stored = false;
     record.id = `unsaved-${++notStored}`;
@@ -423,6 +424,23 @@ async function keep(reply, { classes, mode: m, base }) {
   }
   const model = listModel(record);
   return { model, stored };
+}
+
+// Asks the browser to promise to keep its storage, without waiting: Firefox
+// answers only once the user answers its prompt, and the new model must show
+// meanwhile. A promise given later takes the warnings back.
+function askToLast() {
+  savedModels.lasting(true).then((granted) => {
+    if (!granted || lasting) return;
+    lasting = true;
+    $("teach-not-lasting")?.remove();
+    ui.savedTools.querySelector("#saved-not-lasting").hidden = true;
+    const model = advice && page.models.picker.models.get(advice.key);
+    if (model && typeof model.saved.id === "number") { // stored: only the promise was missing
+      ui.status.textContent = `${advice.done} Saved in this browser.`;
+      advice = null;
+    }
+  });
 }
 
 function listModel(record) {

@@ -80,7 +80,7 @@ export function makeCard(name) {
   const card = document.createElement("article");
   card.className = "card waiting";
   card.innerHTML = `
-    <div class="thumb"><img alt=""></div>
+    <div class="thumb"><img alt="" tabindex="0"><p class="tile-info" aria-live="polite"></p></div>
     <div class="card-body">
       <h3 class="file-name"></h3>
       <p class="verdict">Waiting…</p>
@@ -137,8 +137,9 @@ export function renderCard(item) {
     `${(item.ms / 1000).toFixed(2)} s · ${r.width} x ${r.height} px · ` +
     (r.tta ? "averaged over 8 flips/rotations" : "one pass a tile (no flip/rotation averaging)") +
     (item.decoder === "browser" ? " · decoded by the browser" : "");
-  img.alt = `${item.name} with its ${r.ntiles} tiles coloured by predicted class`;
-  img.onmousemove = (event) => (img.title = describeTileAt(img, item, event));
+  img.alt = `${item.name} with its ${r.ntiles} tiles coloured by predicted class; ` +
+    "arrow keys step through the tiles' figures";
+  followTiles(img, card.querySelector(".tile-info"), item);
   showThumbnail(img, drawThumbnail(r));
   delete r.thumbnail; // drawn: a folder of hundreds of images must not keep every pixel
 }
@@ -167,19 +168,41 @@ function showThumbnail(img, canvas) {
   }, "image/jpeg", 0.9);
 }
 
-// Hovering over a tile shows its figures.
+// A tile's figures, shown under the thumbnail: the tile under the pointer
+// (hover or tap), or, with the thumbnail focused, the one the arrow keys step to.
+function followTiles(img, info, item) {
+  const r = item.result;
+  const columns = Math.max(1, r.tiles.y.filter((y) => y === r.tiles.y[0]).length);
+  let current = 0;
+  const show = (text) => (info.textContent = img.title = text);
+  img.onpointermove = img.onclick = (event) => show(describeTileAt(img, item, event));
+  img.onfocus = () => r.ntiles && show(describeTile(item, current));
+  img.onblur = img.onpointerleave = () => show("");
+  img.onkeydown = (event) => {
+    const step = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -columns, ArrowDown: columns }[event.key];
+    if (!step || !r.ntiles) return;
+    event.preventDefault();
+    current = Math.min(r.ntiles - 1, Math.max(0, current + step));
+    show(describeTile(item, current));
+  };
+}
+
+function describeTile(item, i) {
+  const r = item.result, K = r.probs.length;
+  const probs = item.classes.map((name, k) => `${name} ${percent(r.tiles.probs[i * K + k])}`);
+  return `Tile ${i + 1} of ${r.ntiles}, at (${r.tiles.x[i]}, ${r.tiles.y[i]}): ${probs.join(", ")}` +
+    (r.tiles.background[i] ? " (background: does not vote)" : "");
+}
+
 function describeTileAt(img, item, event) {
   const r = item.result;
   const box = img.getBoundingClientRect();
   const x = ((event.clientX - box.left) / box.width) * r.width;
   const y = ((event.clientY - box.top) / box.height) * r.height;
-  const K = r.probs.length;
   for (let i = 0; i < r.ntiles; i++) {
     const tx = r.tiles.x[i], ty = r.tiles.y[i];
-    if (x < tx || x >= tx + r.tile / r.pixelSize.scaleX || y < ty || y >= ty + r.tile / r.pixelSize.scaleY) continue;
-    const probs = item.classes.map((name, k) => `${name} ${percent(r.tiles.probs[i * K + k])}`);
-    return `Tile at (${tx}, ${ty}): ${probs.join(", ")}` +
-      (r.tiles.background[i] ? " (background: does not vote)" : "");
+    if (x >= tx && x < tx + r.tile / r.pixelSize.scaleX && y >= ty && y < ty + r.tile / r.pixelSize.scaleY)
+      return describeTile(item, i);
   }
   return y >= r.height - r.cropBottom ? "Cropped off before tiling" : "Not tiled (a partial tile)";
 }

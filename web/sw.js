@@ -23,8 +23,11 @@ self.addEventListener("activate", (event) => {
   event.waitUntil((async () => {
     for (const key of await caches.keys())
       if (key.startsWith("cellsight-") && key !== CACHE) await caches.delete(key);
-    await self.clients.claim();
   })());
+  // Claimed, not waited on: Firefox can leave a worker whose activate step
+  // waits on its claim "activating" for good, and every request of the page
+  // waiting with it (about 1 first visit in 10).
+  self.clients.claim().catch(() => {});
 });
 
 self.addEventListener("fetch", (event) => {

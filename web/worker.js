@@ -7,7 +7,7 @@
    {id, type: "progress", done, total} before that. Requests run one at a time
    in the order they arrive.
 
-     init {cancelFlag}                            -> {version, threads}
+     init {cancelFlag}                            -> {version, threads, simd}
        cancelFlag: an Int32Array on a SharedArrayBuffer (cross-origin-isolated
        pages only, else null); the page stores 1 in it to stop the request
        under way, which then fails with the core's "cancelled" message.
@@ -34,13 +34,19 @@
 import { EVENT, TTA_ARG } from "./constants.js";
 import { browserPixels, isStbFormat, lastError, readImage, toHeap, withEvents } from "./bridge.js";
 import { finetuneHandlers } from "./finetune-worker.js";
+import { hasSimd } from "./simd.js";
 
 // The self-contained cellsight.html runs this file from a blob with the module
-// prepended (one thread). A served page loads the module beside it: the
-// pthread build when cross-origin isolated (shared memory allowed) and it is
-// there, else the single-thread one. Returns the threads to use.
+// prepended (one thread; engine.js picks it as below). A served page loads the
+// module beside it: without SIMD when the browser lacks it, else the pthread
+// build when cross-origin isolated (shared memory allowed) and it is there,
+// else the single-thread one. Returns the threads to use.
 function loadModule() {
   if (typeof CellsightModule !== "undefined") return 1;
+  if (!hasSimd()) {
+    importScripts("cellsight-web-nosimd.js");
+    return 1;
+  }
   if (self.crossOriginIsolated) {
     try {
       importScripts("cellsight-web-mt.js");
@@ -72,7 +78,7 @@ const isCancelled = () => cancelFlag !== null && Atomics.load(cancelFlag, 0) !==
 const handlers = {
   async init(M, { cancelFlag: flag }) {
     cancelFlag = flag || null;
-    return { version: M.UTF8ToString(M._csw_version()), threads: M._cs_threads() };
+    return { version: M.UTF8ToString(M._csw_version()), threads: M._cs_threads(), simd: hasSimd() };
   },
 
   async checkModel(M, { size }) {

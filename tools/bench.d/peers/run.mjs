@@ -149,6 +149,13 @@ measure("cellsight WASM in node, 1 thread", benchRows("cellsight", "wasm-node", 
   return ours(jsonLines(r.stdout), r.peakMb);
 });
 
+// The page's fallback for browsers without WebAssembly SIMD: the same C, scalar.
+measure("cellsight WASM without SIMD in node, 1 thread",
+  benchRows("cellsight", "wasm-node-nosimd", 1, ["infer1", "infer32", "train32"]), () => {
+    const r = run(node, [path.join(opts.wasm, "tools/bench.d/cellsight_bench_nosimd.js"), "--json", "--seconds", seconds]);
+    return ours(jsonLines(r.stdout).map((row) => ({ ...row, target: "wasm-node-nosimd" })), r.peakMb);
+  });
+
 measure("cellsight WASM in node, whole image", benchRows("cellsight", "wasm-node", 1, ["image"]), () => {
   const r = run(node, [path.join(here, "node_image.mjs"), "--module", path.join(opts.wasm, "web/cellsight-web.js"),
     "--model", opts.model, "--image", opts.image, "--runs", `${runs}`]);
@@ -230,7 +237,7 @@ const NAMES = { "onnxruntime-node": "onnxruntime-node", pytorch: "PyTorch", "onn
   "tfjs-wasm": "TensorFlow.js wasm", "tfjs-cpu": "TensorFlow.js cpu (batch 2)" };
 const TASKS = { infer1: "inference, batch 1", infer32: "inference, batch 32", train32: "training, batch 32" };
 const PEERS = { native: ["onnxruntime-node", "pytorch"], "wasm-node": ["onnxruntime-web", "tfjs-wasm", "tfjs-cpu"],
-  "wasm-chromium": [] };
+  "wasm-node-nosimd": [], "wasm-chromium": [] };
 
 function cpuModel() {
   const p = spawnSync("lscpu", [], { encoding: "utf8" });
@@ -245,9 +252,9 @@ out.push(`${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC, ${cpuMo
 out.push("Tiles per second (1 tile = 128 x 128 = 0.84 GFLOP forward), the best of short runs; " +
   "in brackets cellsight's speed over the peer's.", "");
 const body = [];
-for (const target of ["native", "wasm-node", "wasm-chromium"]) {
+for (const target of ["native", "wasm-node", "wasm-node-nosimd", "wasm-chromium"]) {
   for (const task of ["infer1", "infer32", "train32"]) {
-    for (const threads of target === "wasm-node" ? [1] : [...threadCounts].reverse()) {
+    for (const threads of target.startsWith("wasm-node") ? [1] : [...threadCounts].reverse()) {
       const me = find("cellsight", target, task, threads);
       if (!me) continue;
       const peers = PEERS[target].map((e) => find(e, target, task, threads)).filter(Boolean)
@@ -278,7 +285,7 @@ out.push("Multiply-add peak (a microbenchmark of independent vector FMA chains, 
   "not its transforms).", "");
 const peaks = [];
 for (const [target, threads] of [...threadCounts.map((t) => ["native", t]).reverse(), ["wasm-node", 1],
-  ...threadCounts.map((t) => ["wasm-chromium", t]).reverse()]) {
+  ["wasm-node-nosimd", 1], ...threadCounts.map((t) => ["wasm-chromium", t]).reverse()]) {
   const inf = find("cellsight", target, "infer32", threads), tr = find("cellsight", target, "train32", threads);
   if (!inf?.peak_gflops) continue;
   const pct = (v) => (v ? `${fmt(100 * v, 0)}%` : "-");
