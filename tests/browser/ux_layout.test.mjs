@@ -134,8 +134,10 @@ test("the Teach panel folds away, and stays so for the session", async () => {
   await context.close();
 });
 
-// 127 characters each, the longest a model may name a class; told apart at the end only.
-const LONG = ["A", "B", "C"].map((c) => "NCI-H1299 lung carcinoma ".repeat(6).slice(0, 126) + c);
+// 127 characters each, the longest a model may name a class, told apart at the end only: words, and
+// words without a space between them, which no line break stops.
+const LONG = [..."AB"].map((c) => "NCI-H1299 lung carcinoma ".repeat(6).slice(0, 126) + c)
+  .concat("NCI-H1299_lung_carcinoma_".repeat(6).slice(0, 126) + "C");
 
 for (const [size, viewport] of [["desktop", DESKTOP], ["phone", PHONE]]) {
   test(`class names of 127 characters, ${size}: no page wider than the screen, the whole name to read`, async () => {
@@ -152,10 +154,13 @@ for (const [size, viewport] of [["desktop", DESKTOP], ["phone", PHONE]]) {
     const names = await page.$$eval("#cards .card .class-name", (spans) => spans.map((s) =>
       ({ text: s.textContent, title: s.title, fits: s.getBoundingClientRect().right <= s.closest(".card").getBoundingClientRect().right })));
     assert.deepEqual(names.map((n) => n.text).sort(), LONG);
-    assert.ok(names.every((n) => n.title === n.text && n.fits));
+    for (const n of names) assert.ok(n.title === n.text && n.fits, `${n.text}: cut off, or not whole on hover`);
     const verdict = await page.$eval("#cards .card .verdict strong", (s) => ({ text: s.textContent,
       fits: s.getBoundingClientRect().right <= s.closest(".card").getBoundingClientRect().right }));
-    assert.ok(LONG.includes(verdict.text) && verdict.fits);
+    assert.ok(LONG.includes(verdict.text) && verdict.fits, `the verdict ${verdict.text} is cut off`);
+    // The legend: each name within the page.
+    for (const right of await page.$$eval("#legend span", (spans) => spans.map((s) => s.getBoundingClientRect().right)))
+      assert.ok(right <= viewport.width, `a legend entry reaches x = ${right}`);
     assert.deepEqual(await page.$$eval("#teach-bins .bin-name", (inputs) => inputs.map((i) => i.value)), LONG);
     assert.deepEqual(page.problems, []);
     await context.close();
