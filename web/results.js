@@ -78,7 +78,7 @@ export function makeCard(name) {
     </div>`;
   card.querySelector(".file-name").textContent = name;
   card.querySelector(".file-name").title = name;
-  card.querySelector(".overlay-download").setAttribute("aria-label", `Download the overlay of ${name} (PNG, with legend)`);
+  card.querySelector(".overlay-download").setAttribute("aria-label", `Download overlay (PNG) of ${name}, with legend`);
   return card;
 }
 
