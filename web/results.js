@@ -1,8 +1,8 @@
 /* results.js: what the page shows of classified images: a card per image with
    its thumbnail, each tile coloured by its vote, the table of every image, the
    legend, and the two CSV files, as the CLI writes them. */
-import { TTA_NAME } from "./constants.js";
 import { renderBars } from "./bars.js";
+import { TTA_NAME } from "./constants.js";
 import { $, classColour, percent } from "./dom.js";
 import { CROPPED, downloadOverlay, hatchPattern, tileAlpha } from "./overlay.js";
 

@@ -84,6 +84,8 @@ for (const [size, viewport] of [["desktop", DESKTOP], ["phone", PHONE]]) {
       presses++;
     }
     assert.ok(presses <= 20, `${presses} Tab presses from the model picker to Download CSV`);
+    console.log(`30 classes, ${size}: Download CSV down to y = ${Math.round(download)}, the first card from ` +
+      `y = ${Math.round(card)}, its verdict down to ${Math.round(verdict)}; ${presses} Tab presses from the picker`);
 
     // Each card: its bars sorted by probability, 5 of 30 shown, the rest on demand; a name beside each colour.
     for (const bars of await page.$$eval("#cards .card .probs", (lists) => lists.map((ul) =>
