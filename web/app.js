@@ -10,6 +10,7 @@ import { $ } from "./dom.js";
 import { Engine, assets, bundle, engine } from "./engine.js";
 import { startFinetune } from "./finetune.js";
 import { byImageName, droppedFiles, fromInput, skippedNote, wireIntake } from "./intake.js";
+import { foldOnPhones } from "./layout.js";
 import { activeModel, addModelOption, cropBottom, umChoice, umPerPx, modelBytes, onModelChange, picker, removeModel, selectModel,
   showModelError, showTta, ttaArg, ttaChoice } from "./models.js";
 import { clear, downloadCsv, enqueue, reclassifyAll, setNotice, stop } from "./queue.js";
@@ -102,6 +103,7 @@ async function start() {
     $("samples-credit").hidden = false;
   }
   wireIntake();
+  foldOnPhones();
   wireControls(list);
   onModelChange((model) => {
     renderLegend(model.info.classes);

@@ -15,6 +15,8 @@ import { $, classColour, el, percent, saveFile } from "./dom.js";
 import { savedModels } from "./store.js";
 
 const MAX_THUMBNAILS = 12; // per bin; the rest are listed by count
+const MAX_BINS = 12;       // shown at once; more classes are found by name (a model of 1000 classes)
+const OPEN_KEY = "cellsight.teach.open"; // sessionStorage: whether the panel is open
 const NOT_LASTING = "This browser has not promised to keep what it stores, so it may clear this model without " +
   "a word (Safari after 7 days without a visit, any browser when the disk runs short, a private window when " +
   "it closes). Download it to be sure to keep it.";
@@ -47,12 +49,18 @@ function build() {
   const section = el("section", { id: "teach", className: "panel teach" });
   section.setAttribute("aria-labelledby", "teach-title");
   section.innerHTML = `
-    <h2 id="teach-title">Teach: fine-tune the model on your own cells</h2>
+    <details id="teach-details" open>
+    <summary><h2 id="teach-title">Teach: fine-tune the model on your own cells</h2></summary>
     <p class="help">One bin per cell line: name it, then drop whole microscope images of that line on it
       (or add them with its button), or drop a folder holding one folder of images per cell line anywhere
       on this panel. Training runs on this computer; no image leaves it. Validation goes by image:
       per class, half the images validate (a class of one image: a band of its rows), never tiles of a
       training image.</p>
+    <div id="teach-find-row" class="teach-row" hidden>
+      <label for="teach-find">Find a class</label>
+      <input id="teach-find" type="search" autocomplete="off" aria-describedby="teach-shown">
+      <span id="teach-shown" class="help"></span>
+    </div>
     <div class="bins" id="teach-bins"></div>
     <p id="teach-note" class="help" role="status" hidden></p>
     <div class="teach-row">
@@ -97,17 +105,18 @@ function build() {
       <figure><figcaption>Tile accuracy</figcaption><svg id="teach-acc" viewBox="0 0 320 160" role="img" aria-label="Training and validation accuracy by epoch"></svg></figure>
       <p class="chart-key"><span class="key-train"></span>training <span class="key-val"></span>validation <span class="key-best"></span>kept epoch</p>
     </div>
-    <div id="teach-result" class="teach-result" hidden></div>`;
+    <div id="teach-result" class="teach-result" hidden></div>
+    </details>`;
   for (const node of section.querySelectorAll("[id^=teach-]")) ui[node.id.slice(6)] = node;
   ui.section = section;
-  const results = $("results");
-  results.parentNode.insertBefore(section, results);
+  $("results").after(section); // the results first, right under the drop zone
+  rememberOpen(ui.details);
 
   ui["add-bin"].addEventListener("click", () => {
     bins.push({ name: "", files: [] });
     binsFromModel = null;
     renderBins();
-    ui.bins.querySelector(".bin:last-child .bin-name").focus();
+    ui.bins.querySelector(`.bin[data-bin="${bins.length - 1}"] .bin-name`).focus();
   });
   ui["reset-bins"].addEventListener("click", () => {
     if (bins.some((b) => b.files.length) && !confirm("Empty every bin and start again from the model's classes?")) return;
@@ -130,6 +139,17 @@ function build() {
   ui.train.addEventListener("click", () => train());
   ui.cancel.addEventListener("click", () => run && run.cancel());
   for (const input of [ui.epochs, ui.lr]) input.addEventListener("input", updateSummary);
+  ui.find.addEventListener("input", showBins);
+}
+
+// Open or closed as the user left it, for the rest of the session.
+function rememberOpen(details) {
+  try {
+    details.open = sessionStorage.getItem(OPEN_KEY) !== "closed";
+    details.addEventListener("toggle", () => sessionStorage.setItem(OPEN_KEY, details.open ? "open" : "closed"));
+  } catch {
+    // no sessionStorage (a sandboxed frame): open, as it starts
+  }
 }
 
 const mode = () => ui.section.querySelector("input[name=teach-mode]:checked").value;
@@ -154,8 +174,24 @@ function seedBins(force = false) {
 
 function renderBins() {
   binsVersion++;
-  ui.bins.replaceChildren(...bins.map((bin, i) => renderBin(bin, i)));
+  showBins();
   updateSummary();
+}
+
+// Every bin, or for many classes MAX_BINS of them: those being named, then
+// those whose name holds what the find box does, those with images first.
+function showBins() {
+  const many = bins.length > MAX_BINS;
+  const query = many ? ui.find.value.trim().toLowerCase() : "";
+  const rank = (bin) => (!bin.name.trim() ? 0 : bin.files.length ? 1 : 2);
+  const found = bins.map((bin, i) => ({ bin, i }))
+    .filter(({ bin }) => !rank(bin) || bin.name.toLowerCase().includes(query))
+    .sort((a, b) => rank(a.bin) - rank(b.bin));
+  const shown = many ? found.slice(0, MAX_BINS) : found;
+  ui.bins.replaceChildren(...shown.map(({ bin, i }) => renderBin(bin, i)));
+  ui["find-row"].hidden = !many;
+  ui.shown.textContent = many ? `${shown.length} of ${bins.length} classes shown` +
+    (found.length > shown.length ? ": type part of a name to find another, or drop a folder of class folders." : ".") : "";
 }
 
 function renderBin(bin, i) {

@@ -7,7 +7,7 @@ import { activeModel, cropBottom, ttaArg, umPerPx } from "./models.js";
 import { THUMBNAIL_SIDE, imagesCsv, makeCard, renderCard, renderTable, setCardWaiting, tilesCsv } from "./results.js";
 
 const work = {
-  items: [],     // one per image: {name, file, card, result?, error?, ms?, decoder?, classes?}
+  items: [],     // one per image: {name, file, card, result?, error?, ms?, decoder?, classes?, model?}
   queue: [],     // items waiting for the worker
   generation: 0, // counts changes of model, crop or averaging, which make results stale
   running: false,
@@ -95,7 +95,8 @@ async function classify(item, onProgress) {
         { key: model.key, file: item.file, cropBottom: cropBottom(), thumbnailSide: THUMBNAIL_SIDE, tta: ttaArg(),
           umPerPx: umPerPx() },
         { onProgress });
-      outcome = { result: reply.result, ms: reply.ms, decoder: reply.decoder, classes: model.info.classes };
+      outcome = { result: reply.result, ms: reply.ms, decoder: reply.decoder, classes: model.info.classes,
+        model: model.label };
     } catch (e) {
       outcome = { error: e.message };
     }

@@ -1,8 +1,10 @@
 /* results.js: what the page shows of classified images: a card per image with
    its thumbnail, each tile coloured by its vote, the table of every image, the
    legend, and the two CSV files, as the CLI writes them. */
+import { renderBars } from "./bars.js";
 import { TTA_NAME } from "./constants.js";
 import { $, classColour, percent } from "./dom.js";
+import { CROPPED, downloadOverlay, hatchPattern, tileAlpha } from "./overlay.js";
 
 export const THUMBNAIL_SIDE = 768; // pixels, the longer side; sharp at twice a card's width
 
@@ -61,21 +63,6 @@ export function tilesCsv(classes, done) {
 
 /* ---------------------------------------------------------------- cards */
 
-function hatchPattern(ctx) {
-  const tile = document.createElement("canvas");
-  tile.width = tile.height = 8;
-  const t = tile.getContext("2d");
-  t.fillStyle = "rgba(255, 255, 255, 0.18)";
-  t.fillRect(0, 0, 8, 8);
-  t.strokeStyle = "rgba(40, 40, 40, 0.55)";
-  t.lineWidth = 1.5;
-  t.beginPath();
-  t.moveTo(-2, 10);
-  t.lineTo(10, -2);
-  t.stroke();
-  return ctx.createPattern(tile, "repeat");
-}
-
 export function makeCard(name) {
   const card = document.createElement("article");
   card.className = "card waiting";
@@ -87,9 +74,11 @@ export function makeCard(name) {
       <ul class="probs"></ul>
       <p class="pixel-size"></p>
       <p class="meta"></p>
+      <button class="button small overlay-download" type="button" hidden>Download overlay (PNG)</button>
     </div>`;
   card.querySelector(".file-name").textContent = name;
   card.querySelector(".file-name").title = name;
+  card.querySelector(".overlay-download").setAttribute("aria-label", `Download overlay (PNG) of ${name}, with legend`);
   return card;
 }
 
@@ -111,6 +100,7 @@ export function renderCard(item) {
     verdict.setAttribute("role", "alert");
     meta.textContent = "";
     card.querySelector(".pixel-size").textContent = "";
+    card.querySelector(".overlay-download").hidden = true;
     return;
   }
   card.className = "card";
@@ -120,16 +110,7 @@ export function renderCard(item) {
   verdict.querySelector(".swatch").style.background = classColour(r.predicted);
   verdict.querySelector("strong").textContent = classes[r.predicted];
   verdict.querySelector(".confidence").textContent = percent(r.confidence);
-  classes.forEach((name, k) => {
-    const li = document.createElement("li");
-    li.innerHTML = `<span class="class-name"></span><span class="bar" aria-hidden="true"><span></span></span><span class="value"></span>`;
-    li.querySelector(".class-name").textContent = name;
-    li.querySelector(".bar span").style.width = `${100 * r.probs[k]}%`;
-    li.querySelector(".bar span").style.background = classColour(k);
-    li.querySelector(".value").textContent = percent(r.probs[k]);
-    li.dataset.probability = r.probs[k];
-    probs.append(li);
-  });
+  renderBars(probs, classes, r.probs);
   card.querySelector(".pixel-size").textContent = pixelSizeText(r.pixelSize);
   const background = r.ntiles - r.nforeground;
   card.dataset.tiles = r.nforeground;
@@ -140,6 +121,9 @@ export function renderCard(item) {
   img.alt = `${item.name} with its ${r.ntiles} tiles coloured by predicted class; ` +
     "arrow keys step through the tiles' figures";
   followTiles(img, card.querySelector(".tile-info"), item);
+  const overlay = card.querySelector(".overlay-download");
+  overlay.hidden = false;
+  overlay.onclick = () => downloadOverlay(item, img);
   showThumbnail(img, drawThumbnail(r));
   delete r.thumbnail; // drawn: a folder of hundreds of images must not keep every pixel
 }
@@ -233,8 +217,7 @@ function drawThumbnail(r) {
       ctx.fillStyle = hatch;
     } else {
       const k = r.tiles.predicted[i];
-      const sureness = (r.tiles.probs[i * K + k] - 1 / K) / (1 - 1 / K);
-      ctx.globalAlpha = 0.12 + 0.5 * Math.max(0, sureness);
+      ctx.globalAlpha = tileAlpha(r.tiles.probs[i * K + k], K);
       ctx.fillStyle = classColour(k);
     }
     ctx.fillRect(x, y, w, h);
@@ -245,7 +228,7 @@ function drawThumbnail(r) {
   // The bottom strip that was cropped off before tiling.
   if (r.cropBottom > 0) {
     const y = (r.height - Math.min(r.cropBottom, r.height)) * sy;
-    ctx.fillStyle = "rgba(20, 24, 32, 0.6)";
+    ctx.fillStyle = CROPPED;
     ctx.fillRect(0, y, t.width, t.height - y);
   }
   return canvas;
@@ -289,15 +272,24 @@ export function renderTable(items, classes) {
   $("download-tiles-csv").disabled = !any;
 }
 
+const LEGEND_OPEN = 8; // classes; more are listed on demand, to keep the cards near the top
+
 export function renderLegend(classes) {
   const legend = $("legend");
   legend.replaceChildren();
+  let list = legend;
+  if (classes.length > LEGEND_OPEN) {
+    list = document.createElement("details");
+    list.className = "legend-classes";
+    list.innerHTML = `<summary>Colours of the ${classes.length} classes</summary>`;
+    legend.append(list);
+  }
   classes.forEach((name, k) => {
     const span = document.createElement("span");
     span.innerHTML = `<i class="swatch"></i>`;
     span.firstChild.style.background = classColour(k);
     span.append(name);
-    legend.append(span);
+    list.append(span);
   });
   legend.insertAdjacentHTML("beforeend",
     `<span><i class="swatch hatched"></i>background tile</span>` +

@@ -60,7 +60,9 @@ export function readResults() {
     file: card.querySelector(".file-name").textContent,
     predicted: card.querySelector(".verdict strong").textContent,
     tiles: Number(card.dataset.tiles),
-    probs: Array.from(card.querySelectorAll(".probs li"), (li) => Number(li.dataset.probability)),
+    // The bars are sorted by probability; data-class is each one's class index.
+    probs: Array.from(card.querySelectorAll(".probs li[data-class]"), (li) => [Number(li.dataset.class), Number(li.dataset.probability)])
+      .sort((a, b) => a[0] - b[0]).map(([, p]) => p),
   }));
 }
 

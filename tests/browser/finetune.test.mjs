@@ -54,12 +54,17 @@ async function shown(page, count) {
     const cards = document.querySelectorAll("#cards .card");
     return cards.length === n && !document.querySelector("#cards .card.waiting");
   }, count, { timeout: 120_000 });
-  return page.$$eval("#cards .card", (cards) => cards.map((card) => ({
-    file: card.querySelector(".file-name").textContent,
-    predicted: card.querySelector(".verdict strong")?.textContent,
-    probs: Array.from(card.querySelectorAll(".probs li"), (li) => Number(li.dataset.probability)),
-    classes: Array.from(card.querySelectorAll(".probs .class-name"), (n) => n.textContent),
-  })));
+  return page.$$eval("#cards .card", (cards) => cards.map((card) => {
+    // The bars are sorted by probability; data-class is each one's class index.
+    const bars = Array.from(card.querySelectorAll(".probs li[data-class]"))
+      .sort((a, b) => a.dataset.class - b.dataset.class);
+    return {
+      file: card.querySelector(".file-name").textContent,
+      predicted: card.querySelector(".verdict strong")?.textContent,
+      probs: bars.map((li) => Number(li.dataset.probability)),
+      classes: bars.map((li) => li.querySelector(".class-name").textContent),
+    };
+  }));
 }
 
 // Trains for some epochs, as a person starts it, and waits for the result.
