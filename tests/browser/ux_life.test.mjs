@@ -143,12 +143,21 @@ async function workerBuilds(page, count) {
   throw new Error(`fewer than ${count} workers of the page loaded in 60 s`);
 }
 
+// Picks the model "second" as a person does, once it is loaded.
+async function pickSecond(page) {
+  await page.page.selectOption("#model-select", "model/second.safetensors");
+  await page.waitFor(() => cellsight.activeModel()?.key === "model/second.safetensors");
+}
+
 test("a new build deployed: the open page runs only its own build's files, offers the new one, which then runs entirely", async () => {
   const site = path.join(CS_OUT, "update-site"), modelsA = path.join(CS_OUT, "update-models-a"),
     modelsB = path.join(CS_OUT, "update-models-b");
-  for (const [dir, names] of [[modelsA, ["t47d-vs-mdamb231"]], [modelsB, ["t47d-vs-mdamb231", "second"]]]) {
+  // Each build ships a model of the same file name, "second", with classes of its own.
+  for (const [dir, build] of [[modelsA, "A"], [modelsB, "B"]]) {
     fs.mkdirSync(dir, { recursive: true });
-    for (const n of names) fs.copyFileSync(CS_RANDOM_MODEL, path.join(dir, `${n}.safetensors`));
+    fs.copyFileSync(CS_RANDOM_MODEL, path.join(dir, "t47d-vs-mdamb231.safetensors"));
+    execFileSync(process.execPath, [path.join(repo, "tests", "browser", "make_model.mjs"),
+      path.join(dir, "second.safetensors"), `${build}1,${build}2,${build}3`]);
   }
   deploy(site, "A", modelsA);
   const { server, url } = await serve(site);
@@ -165,12 +174,15 @@ test("a new build deployed: the open page runs only its own build's files, offer
       // Build B installed in the background...
       await page.waitFor(async (b) => (await caches.keys()).includes(`cellsight-${b}`) &&
         !(await navigator.serviceWorker.getRegistration()).installing, buildB, 60_000);
-      // ...and the old page's workers, its first and one it starts now (a Teach run's), are its own build's.
+      // ...and the old page's workers, its first and one it starts now (a Teach run's), are its own build's...
       for (const [i, c] of (await page.evaluate(() => cellsight.activeModel().info.classes)).entries())
         await page.drop(`#teach-bins .bin[data-bin='${i}']`, imagesOf(c));
       await page.click("#teach-train");
       assert.deepEqual(await workerBuilds(page, 2), ["A", "A"]);
       await page.click("#teach-cancel");
+      // ...and so is a shipped model it loads on first use.
+      await pickSecond(page);
+      assert.deepEqual(await page.evaluate(() => cellsight.activeModel().info.classes), ["A1", "A2", "A3"]);
       await page.waitVisible("#update-notice");
       assert.equal((await page.text("#update-notice")).replace(/\s+/g, " ").trim(), "A new version is ready: reload");
 
@@ -178,8 +190,8 @@ test("a new build deployed: the open page runs only its own build's files, offer
       await page.waitFor(() => self.testBuild === "B" && document.body.dataset.ready === "true", undefined, 60_000);
       assert.deepEqual(await workerBuilds(page, 1), ["B"]);
       assert.equal(await page.evaluate(() => cellsight.build), buildB);
-      assert.equal(await page.evaluate(() => document.getElementById("model-select").options.length), 2,
-        "the new build's models");
+      await pickSecond(page);
+      assert.deepEqual(await page.evaluate(() => cellsight.activeModel().info.classes), ["B1", "B2", "B3"]);
       assert.equal(await page.visible("#update-notice"), false);
       await page.fillAndLeave("#crop-bottom", 896);
       await page.drop("#drop-zone", [SAMPLE]);
