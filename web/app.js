@@ -6,6 +6,7 @@
    the self-contained cellsight.html, which runs from file://.
 
    self.cellsight: the page's state, for the console and the browser tests. */
+import { BUILD } from "./build-id.js";
 import { $ } from "./dom.js";
 import { Engine, assets, bundle, engine } from "./engine.js";
 import { startFinetune } from "./finetune.js";
@@ -16,8 +17,9 @@ import { activeModel, addModelOption, cropBottom, umChoice, umPerPx, modelBytes,
 import { clear, downloadCsv, enqueue, reclassifyAll, setNotice, stop } from "./queue.js";
 import { renderLegend } from "./results.js";
 import { savedModels } from "./store.js";
+import { offerUpdate, watchForUpdates } from "./update.js";
 
-self.cellsight = { picker, activeModel, savedModels };
+self.cellsight = { picker, activeModel, savedModels, engine, build: BUILD };
 
 async function loadSamples(list) {
   try {
@@ -58,6 +60,7 @@ function wireControls(list) {
   });
   $("samples-button").addEventListener("click", () => loadSamples(list.samples));
   $("samples-button").hidden = !list.samples.length;
+  $("model-remove").addEventListener("click", () => removeModel(activeModel()));
   $("stop-button").addEventListener("click", stop);
   $("clear-button").addEventListener("click", clear);
   $("download-csv").addEventListener("click", () => downloadCsv(false));
@@ -73,7 +76,7 @@ async function registerServiceWorker() {
   }
   if (!("serviceWorker" in navigator) || !location.protocol.startsWith("http")) return;
   try {
-    await navigator.serviceWorker.register("sw.js");
+    watchForUpdates(await navigator.serviceWorker.register("sw.js"));
     await navigator.serviceWorker.ready;
     pill.textContent = "Ready to work offline";
     pill.hidden = false;
@@ -94,8 +97,12 @@ const teachContext = () => ({
 
 async function start() {
   registerServiceWorker();
-  const [{ version, threads, simd }, list] = await Promise.all([
+  const [{ version, build, threads, simd }, list] = await Promise.all([
     engine.call("init", { cancelFlag: engine.cancelFlag }), assets.list()]);
+  if (build !== BUILD) { // this page's files and its worker's are of two builds: neither runs with the other
+    offerUpdate();
+    throw new Error("this page and its worker are of two versions: reload the page");
+  }
   $("version").textContent = version;
   $("engine").textContent = `WebAssembly ${simd ? "SIMD" : "without SIMD"}, ${threads} thread${threads === 1 ? "" : "s"}`;
   if (list.credit) {
@@ -109,7 +116,8 @@ async function start() {
     renderLegend(model.info.classes);
     reclassifyAll();
   });
-  for (const m of list.models) addModelOption({ key: m.file, label: m.name, file: m.file, card: m.card });
+  for (const m of list.models)
+    addModelOption({ key: m.file, label: m.name, file: m.file, card: m.card, default: m.default });
   const first = list.models.find((m) => m.default) || list.models[0];
   if (first) await selectModel(first.file);
   else showModelError("No model ships with this page yet: load a .safetensors file.");

@@ -9,7 +9,8 @@
    module, its build without SIMD (cellsight-web-nosimd.js, beside it), its
    pthread variant (cellsight-web-mt.js + .worker.js) when built beside it, the models (*.safetensors of --models) and the sample images of
    web/samples, assets.json listing those two (with the models' cards), sw.js with the list of files to
-   cache for offline use, and cellsight.html: the whole page in one file, every
+   cache for offline use and the build's hash (also written into build-id.js, for the page and the
+   worker), and cellsight.html: the whole page in one file, every
    script, style, model and sample inlined, that works opened from file:// with
    no server (the file a lab copies onto a USB stick), where ES modules cannot
    load: its scripts are bundled too. No npm dependencies. */
@@ -156,6 +157,14 @@ const cached = ["assets.json", "cellsight-web.js", NOSIMD, ...threadedFiles, ...
 const hash = crypto.createHash("sha256");
 for (const file of cached) hash.update(file).update(read(path.join(out, file)));
 const precache = { version: hash.digest("hex").slice(0, 16), files: ["./", ...cached] };
+// The hash is the build's name: in build-id.js, for the page and (bundled) the
+// worker, which load each other's files by it (?build=, sw.js) and compare it.
+const BUILD_PLACEHOLDER = 'const BUILD = "dev";';
+const stamp = (code, file) => {
+  if (!code.includes(BUILD_PLACEHOLDER)) throw new Error(`${file} has lost web/build-id.js's ${BUILD_PLACEHOLDER}`);
+  return code.replace(BUILD_PLACEHOLDER, () => `const BUILD = ${JSON.stringify(precache.version)};`);
+};
+for (const file of ["build-id.js", "worker.js"]) write(file, stamp(read(path.join(out, file)).toString(), file));
 const swTemplate = read(path.join(root, "web", "sw.js")).toString();
 const placeholder = '{"version":"dev","files":[]}';
 if (!swTemplate.includes(placeholder)) throw new Error("web/sw.js has lost its PRECACHE placeholder");
@@ -186,7 +195,7 @@ swap('<link rel="stylesheet" href="finetune.css">',
   `<style>\n${inline("style", text("finetune.css"), "finetune.css")}</style>`);
 swap('<script type="module" src="app.js"></script>',
   `<script>self.CELLSIGHT_BUNDLE = ${bundleJson};</script>\n` +
-  `<script>\n${inline("script", bundleModules("app.js"), "app.js's bundle")}</script>`);
+  `<script>\n${inline("script", stamp(bundleModules("app.js"), "app.js's bundle"), "app.js's bundle")}</script>`);
 write("cellsight.html", html);
 
 const size = (file) => `${(fs.statSync(path.join(out, file)).size / 1024).toFixed(0)} KiB`;

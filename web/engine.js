@@ -3,23 +3,29 @@
    files (models, samples), fetched or, in the self-contained cellsight.html,
    read from the bundle. */
 
+import { buildUrl } from "./build-id.js";
+import { hasSimd } from "./simd.js";
+
 // Set by the self-contained cellsight.html: the worker's source, the module's
 // two builds (with and without SIMD) to put before it, and the files (models,
 // samples) that a served page fetches instead.
-import { hasSimd } from "./simd.js";
-
 export const bundle = self.CELLSIGHT_BUNDLE || null;
 
 export class Engine {
   constructor() {
+    this.nextId = 1;
+    this.pending = new Map();
+    this.epoch = 0; // counts fresh workers: the models loaded in the one before are gone
+    // Stops work under way; shared memory needs a cross-origin-isolated page.
+    this.cancelFlag = self.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
+    this.startWorker();
+  }
+
+  startWorker() {
     this.worker = bundle
       ? new Worker(URL.createObjectURL(new Blob([hasSimd() ? bundle.module : bundle.moduleNoSimd, "\n", bundle.worker],
         { type: "text/javascript" })))
-      : new Worker("worker.js");
-    this.nextId = 1;
-    this.pending = new Map();
-    // Stops work under way; shared memory needs a cross-origin-isolated page.
-    this.cancelFlag = self.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
+      : new Worker(buildUrl("worker.js"));
     this.worker.onmessage = ({ data }) => {
       const call = this.pending.get(data.id);
       if (!call) return;
@@ -31,18 +37,28 @@ export class Engine {
       if (data.type === "error") call.reject(new Error(data.message));
       else call.resolve(data);
     };
-    this.worker.onerror = (event) => {
-      const error = new Error(`the worker failed: ${event.message || "unknown error"}`);
-      for (const call of this.pending.values()) call.reject(error);
-      this.pending.clear();
-    };
+    this.worker.onerror = (event) => this.failAll(new Error(`the worker failed: ${event.message || "unknown error"}`));
   }
 
-  // Asks the worker to stop the request under way, where the page can (not
-  // from file://, where it runs to its end), and every one after it until
-  // resume().
-  cancel() {
+  failAll(error) {
+    for (const call of this.pending.values()) call.reject(error);
+    this.pending.clear();
+  }
+
+  // Stops the request under way and every one after it until resume(): through
+  // the shared flag where the page has shared memory; else (file://) by ending
+  // the worker, whose requests fail with message, and starting a fresh one.
+  cancel(message) {
     if (this.cancelFlag) Atomics.store(this.cancelFlag, 0, 1);
+    else this.restart(message);
+  }
+
+  restart(message) {
+    this.worker.terminate();
+    this.failAll(new Error(message));
+    this.epoch++;
+    this.startWorker();
+    this.call("init", { cancelFlag: null }).catch(() => {}); // a failure shows on the next request
   }
 
   resume() {
@@ -67,11 +83,12 @@ export class Engine {
 // The page's one worker for classifying and everything else but training.
 export const engine = new Engine();
 
-// assets.json: {models: [{file, name, default, card}], samples: [{file, name}], credit}
+// assets.json: {models: [{file, name, default, card}], samples: [{file, name}], credit}; each of
+// this page's build (sw.js).
 export const assets = {
   async list() {
     if (bundle) return bundle.assets;
-    const response = await fetch("assets.json");
+    const response = await fetch(buildUrl("assets.json"));
     if (!response.ok) throw new Error(`assets.json: ${response.status} ${response.statusText}`);
     return response.json();
   },
@@ -82,7 +99,7 @@ export const assets = {
       for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
       return bytes.buffer;
     }
-    const response = await fetch(file);
+    const response = await fetch(buildUrl(file));
     if (!response.ok) throw new Error(`${file}: ${response.status} ${response.statusText}`);
     return response.arrayBuffer();
   },

@@ -346,7 +346,7 @@ const seconds = (s) => !isFinite(s) ? "?" : s < 60 ? `${Math.max(1, Math.round(s
 function baseName(model) {
   if (model.saved) return model.saved.fileName;
   if (model.file) return model.file.split("/").pop();
-  return model.key.replace(/^user:\d+:/, "");
+  return model.key.replace(/^user:/, "");
 }
 
 async function train() {

@@ -7,9 +7,9 @@ import { $ } from "./dom.js";
 import { assets, engine } from "./engine.js";
 
 export const picker = {
-  models: new Map(), // key -> {key, label, file (shipped) or bytes (user's), card?, saved?, info once loaded}
+  models: new Map(), // key -> {key, label, file (shipped, with card, default) or bytes (user's, with user or saved),
+                     //        info once loaded}
   active: null,      // key of the model in use
-  userModels: 0,     // the user's files loaded so far, to number their keys
 };
 
 export const activeModel = () => picker.models.get(picker.active);
@@ -113,11 +113,14 @@ function showModelDetails(model) {
 // The bytes of a model's file: the user's own, or a shipped one's.
 export const modelBytes = async (model) => model.bytes || (await assets.bytes(model.file));
 
-// Loads model.key in the worker unless it is there already.
-async function ensureLoaded(model) {
-  if (model.info) return;
+// Loads model.key in the worker unless it is there already (a worker started
+// afresh by Stop has none).
+export async function ensureLoaded(model) {
+  if (model.info && model.epoch === engine.epoch) return;
+  const epoch = engine.epoch;
   const reply = await engine.call("loadModel", { key: model.key, bytes: await modelBytes(model) });
   model.info = reply.info;
+  model.epoch = epoch;
 }
 
 // Selections in flight: a model that finishes loading after a later choice
@@ -140,38 +143,47 @@ export async function selectModel(key) {
   $("model-select").value = key;
   $("crop-bottom").value = model.info.crop_bottom;
   showTta(model);
+  $("model-remove").hidden = !model.user;
   $("model-summary").textContent = describeModel(model);
   showModelDetails(model);
   for (const listener of listeners) listener(model);
 }
 
+const optionOf = (key) => Array.from($("model-select").options).find((o) => o.value === key);
+
+// Lists the model; one of a key listed already takes that entry's place.
 export function addModelOption(model) {
   picker.models.set(model.key, model);
-  $("model-select").append(new Option(model.label, model.key));
+  const option = optionOf(model.key);
+  if (option) option.textContent = model.label;
+  else $("model-select").append(new Option(model.label, model.key));
 }
 
-// Takes the model out of the picker and the worker; the first shipped model
-// (else any) takes its place if it was in use.
+// Takes the model out of the picker and the worker; the page's default model
+// (else another shipped one, else any) takes its place if it was in use.
 export async function removeModel(model) {
   picker.models.delete(model.key);
-  const option = Array.from($("model-select").options).find((o) => o.value === model.key);
+  const option = optionOf(model.key);
   if (option) option.remove();
   engine.call("freeModel", { key: model.key }).catch(() => {});
   if (picker.active !== model.key) return;
-  const next = Array.from(picker.models.values()).find((m) => !m.saved) || picker.models.values().next().value;
+  const models = Array.from(picker.models.values());
+  const next = models.find((m) => m.default) || models.find((m) => m.file) || models[0];
   picker.active = null;
   if (next) await selectModel(next.key);
 }
 
 // A .safetensors file the user picked or dropped: its size checked against the
 // core's limit before it is read (a 5 GB file dropped by mistake is refused,
-// not copied into memory), then validated by the C loader.
+// not copied into memory), then validated by the C loader. A file of the name
+// of one loaded before takes its place, in the picker and in the worker (which
+// frees the one before): loading a file again gives no twin and no lost memory.
 export async function loadUserModel(file) {
-  const key = `user:${++picker.userModels}:${file.name}`;
+  const key = `user:${file.name}`;
   let model;
   try {
     await engine.call("checkModel", { size: file.size });
-    model = { key, label: `${file.name} (yours)`, bytes: await file.arrayBuffer() };
+    model = { key, label: `${file.name} (yours)`, bytes: await file.arrayBuffer(), user: true };
     await ensureLoaded(model);
   } catch (e) {
     showModelError(`${file.name} is not a model cellsight can use: ${e.message}`);

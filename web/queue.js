@@ -3,7 +3,7 @@
    after a change of those; Stop, Clear and the CSV downloads. */
 import { $, saveFile } from "./dom.js";
 import { engine } from "./engine.js";
-import { activeModel, cropBottom, ttaArg, umPerPx } from "./models.js";
+import { activeModel, cropBottom, ensureLoaded, ttaArg, umPerPx } from "./models.js";
 import { THUMBNAIL_SIDE, imagesCsv, makeCard, renderCard, renderTable, setCardWaiting, tilesCsv } from "./results.js";
 
 const work = {
@@ -91,6 +91,7 @@ async function classify(item, onProgress) {
     outcome = { error: "No model is loaded: load a .safetensors file above." };
   } else {
     try {
+      await ensureLoaded(model);
       const reply = await engine.call("classify",
         { key: model.key, file: item.file, cropBottom: cropBottom(), thumbnailSide: THUMBNAIL_SIDE, tta: ttaArg(),
           umPerPx: umPerPx() },
@@ -106,12 +107,14 @@ async function classify(item, onProgress) {
   renderCard(item);
 }
 
+const STOPPED = "Not classified: stopped.";
+
 // Stops the image under way and those waiting.
 export function stop() {
   work.stopped = true;
-  engine.cancel();
+  engine.cancel(STOPPED);
   for (const item of work.queue) {
-    item.error = "Not classified: stopped.";
+    item.error = STOPPED;
     renderCard(item);
   }
   work.queue = [];

@@ -7,7 +7,7 @@
    {id, type: "progress", done, total} before that. Requests run one at a time
    in the order they arrive.
 
-     init {cancelFlag}                            -> {version, threads, simd}
+     init {cancelFlag}                            -> {version, build, threads, simd}
        cancelFlag: an Int32Array on a SharedArrayBuffer (cross-origin-isolated
        pages only, else null); the page stores 1 in it to stop the request
        under way, which then fails with the core's "cancelled" message.
@@ -16,6 +16,8 @@
        page reads the file; refused with the core's message.
      loadModel {key, bytes: ArrayBuffer}          -> {info}  (replaces the model under key)
      freeModel {key}                              -> {}
+     memory {}                                    -> {models, heapInUse}
+       the models loaded and not freed, the heap's bytes in use (malloc's).
      classify {key, file: Blob, cropBottom, thumbnailSide, tta, umPerPx}
                                                   -> {result, decoder, ms}
        cropBottom < 0 takes the model's; umPerPx (> 0) is the pixel size
@@ -31,6 +33,7 @@
    the calls into the module's C API in bridge.js. A classic worker script
    (importScripts loads the module): web/build.mjs bundles these modules into
    one. tools/bench reads modulePromise, at the bundle's top level. */
+import { BUILD, buildUrl } from "./build-id.js";
 import { EVENT, TTA_ARG } from "./constants.js";
 import { browserPixels, isStbFormat, lastError, readImage, toHeap, withEvents } from "./bridge.js";
 import { finetuneHandlers } from "./finetune-worker.js";
@@ -40,22 +43,23 @@ import { hasSimd } from "./simd.js";
 // prepended (one thread; engine.js picks it as below). A served page loads the
 // module beside it: without SIMD when the browser lacks it, else the pthread
 // build when cross-origin isolated (shared memory allowed) and it is there,
-// else the single-thread one. Returns the threads to use.
+// else the single-thread one, each of this worker's own build. Returns the
+// threads to use.
 function loadModule() {
   if (typeof CellsightModule !== "undefined") return 1;
   if (!hasSimd()) {
-    importScripts("cellsight-web-nosimd.js");
+    importScripts(buildUrl("cellsight-web-nosimd.js"));
     return 1;
   }
   if (self.crossOriginIsolated) {
     try {
-      importScripts("cellsight-web-mt.js");
+      importScripts(buildUrl("cellsight-web-mt.js"));
       return Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 16));
     } catch {
       // not in this build: the single-thread module below
     }
   }
-  importScripts("cellsight-web.js");
+  importScripts(buildUrl("cellsight-web.js"));
   return 1;
 }
 const threads = loadModule();
@@ -64,7 +68,7 @@ const threads = loadModule();
 // by the pthread build), and loads the module from its URL.
 const modulePromise = (async () => {
   const M = await CellsightModule(threads > 1
-    ? { poolSize: threads - 1, mainScriptUrlOrBlob: new URL("cellsight-web-mt.js", self.location.href).href }
+    ? { poolSize: threads - 1, mainScriptUrlOrBlob: new URL(buildUrl("cellsight-web-mt.js"), self.location.href).href }
     : {});
   M._cs_set_threads(threads);
   return M;
@@ -78,7 +82,7 @@ const isCancelled = () => cancelFlag !== null && Atomics.load(cancelFlag, 0) !==
 const handlers = {
   async init(M, { cancelFlag: flag }) {
     cancelFlag = flag || null;
-    return { version: M.UTF8ToString(M._csw_version()), threads: M._cs_threads(), simd: hasSimd() };
+    return { version: M.UTF8ToString(M._csw_version()), build: BUILD, threads: M._cs_threads(), simd: hasSimd() };
   },
 
   async checkModel(M, { size }) {
@@ -120,6 +124,10 @@ const handlers = {
     if (models.has(key)) M._csw_model_free(models.get(key));
     models.delete(key);
     return {};
+  },
+
+  async memory(M) {
+    return { models: M._csw_models_live(), heapInUse: M._csw_heap_in_use() };
   },
 
   async classify(M, { key, file, cropBottom, thumbnailSide, tta = TTA_ARG.model, umPerPx = 0 }, progress) {

@@ -17,6 +17,7 @@
    chooses test-time averaging for one classification (the page's switch):
    tta < 0 the model's, 0 one pass a tile, 1 the 8 symmetries. */
 #include <emscripten.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -30,6 +31,15 @@ EMSCRIPTEN_KEEPALIVE const char *csw_version(void) { return CS_VERSION; }
 
 /* ---------------------------------------------------------------- models */
 
+/* The models loaded and not yet freed, and the heap's bytes in use: what the
+   page's tests read to see that a model loaded again or removed gives its
+   memory back (a WASM heap never shrinks, but its free bytes are reused). */
+static int models_live;
+
+EMSCRIPTEN_KEEPALIVE int csw_models_live(void) { return models_live; }
+
+EMSCRIPTEN_KEEPALIVE double csw_heap_in_use(void) { return (double)mallinfo().uordblks; }
+
 EMSCRIPTEN_KEEPALIVE cs_model *csw_model_load(const uint8_t *data, size_t size) {
     cs_model *m = calloc(1, sizeof *m);
     if (!m) {
@@ -40,6 +50,7 @@ EMSCRIPTEN_KEEPALIVE cs_model *csw_model_load(const uint8_t *data, size_t size) 
         free(m);
         return NULL;
     }
+    models_live++;
     return m;
 }
 
@@ -54,6 +65,7 @@ EMSCRIPTEN_KEEPALIVE void csw_model_free(cs_model *m) {
     if (!m) return;
     cs_model_free(m);
     free(m);
+    models_live--;
 }
 
 static void json_string(FILE *f, const char *s) {

@@ -164,7 +164,7 @@ test("too large an image is refused before it is read, or before the browser dec
 
   // The worker's reads and the browser's decodes, recorded by file name. The
   // big file may not be read at all (were it, this test would not copy a GiB).
-  const worker = page.workers().find((w) => /\/worker\.js$/.test(w.url()));
+  const worker = page.workers().find((w) => /\/worker\.js(\?|$)/.test(w.url()));
   assert.ok(worker, `the page's worker: ${page.workers().map((w) => w.url())}`);
   await worker.evaluate(() => {
     self.seen = { read: [], decoded: [] };
