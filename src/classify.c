@@ -107,6 +107,7 @@ static cs_status classify_tiles(const cs_model *m, const cs_image *im, int crop_
                         goto out;
                     }
                 }
+                cs_temper(tp, K, m->temperature);
                 res->tile_class[first + j] = cs_model_decide(m, tp);
             }
             done += count;

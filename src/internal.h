@@ -74,6 +74,16 @@ cs_status cs_dataset_rescale(cs_dataset *ds, float um, int crop, cs_error *err);
 /* The class a probability vector votes for (the threshold for two classes). */
 int cs_model_decide(const cs_model *m, const float *probs);
 
+/* calibrate.c: p [K] becomes softmax(log p / T), in place (T = 1: unchanged). */
+void cs_temper(float *p, int K, float T);
+/* The temperature in [CS_MIN_TEMPERATURE, CS_MAX_TEMPERATURE] that minimises
+   the mean cross-entropy of the tempered probs [n][K] against labels [n]. */
+float cs_fit_temperature(const float *probs, const int *labels, int n, int K);
+/* cs_metrics_ece of probs [n][K] with true classes labels [n]. */
+double cs_ece(const float *probs, const int *labels, int n, int K, int nbins, cs_calibration_bin *bins);
+/* Records T as m's temperature ("%g"). */
+cs_status cs_model_set_temperature(cs_model *m, float T, cs_error *err);
+
 /* Validation by image: for each class, its images of rank i % nfolds == fold
    (in data-set order) go to val, the rest to train; with two images per class
    and two folds, fold 0 and 1 train on one image of each class and validate on

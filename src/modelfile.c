@@ -148,6 +148,12 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
             return cs_fail(err, CS_EINPUT, "metadata um_per_px \"%.20s\" is not a pixel size from "
                            "%g to %g micrometres", value, CS_MIN_UM_PER_PX, CS_MAX_UM_PER_PX);
         float_field = &m->um_per_px;
+    } else if (!strcmp(key, CS_META_TEMPERATURE)) {
+        f = strtof(value, &end);
+        if (end == value || *end || !(f >= CS_MIN_TEMPERATURE && f <= CS_MAX_TEMPERATURE))
+            return cs_fail(err, CS_EINPUT, "metadata temperature \"%.20s\" is not a number from %g "
+                           "to %g", value, CS_MIN_TEMPERATURE, CS_MAX_TEMPERATURE);
+        float_field = &m->temperature;
     }
     cs_status s = store(m, key, value, err);
     if (s) {
@@ -172,6 +178,7 @@ static cs_status apply_metadata(cs_model *m, const cs_meta *meta, int nmeta, cs_
     cs_status s = CS_OK;
     char num[16];
     m->threshold = 0.5f;
+    m->temperature = 1;
     for (int i = 0; i < nmeta && !s; i++) s = cs_model_set(m, meta[i].key, meta[i].value, err);
     if (!s && !cs_model_get(m, "arch")) s = cs_model_set(m, "arch", m->net.arch, err);
     if (!s && !cs_model_get(m, "classes")) {
