@@ -134,6 +134,7 @@ cs_status cs_calibrate(cs_model *m, const cs_dataset *data, int val_only, double
         if (m->net.nclasses == 2) st = cs_model_set(m, CS_META_THRESHOLD, v, err);
         if (!st) st = cs_model_set_temperature(m, T, err);
     }
+    if (!st && val_only) st = cs_ood_fit(m, &train, &held, CS_OOD_FRR, err);
     cs_eval_free(&ev);
     cs_dataset_free(&train);
     cs_dataset_free(&held);

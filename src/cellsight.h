@@ -215,6 +215,17 @@ typedef struct {
     char *key, *value;
 } cs_meta;
 
+/* What tells an image of none of the model's classes (ood.c): the class
+   means of the features GAP pools and the inverse of their shared covariance,
+   from the training tiles, and the image score above which an image is
+   unknown. */
+typedef struct {
+    int dim;            /* features a tile: GAP's channels; 0: no statistics */
+    float *means;       /* [nclasses][dim]: tensor ood.means */
+    float *precision;   /* [dim][dim]: tensor ood.precision */
+    float threshold;    /* metadata ood_threshold; NaN: none (no verdict) */
+} cs_ood;
+
 typedef struct {
     cs_net net;
     char **classes;    /* net.nclasses names, output order */
@@ -223,6 +234,7 @@ typedef struct {
     int tta;           /* average the 8 flips/rotations of each tile (default 0) */
     float um_per_px;   /* the pixel size it was trained at, in micrometres; 0: not known */
     float temperature; /* tile probabilities p become softmax(log p / temperature) (1: as is) */
+    cs_ood ood;        /* out-of-distribution statistics; ood.dim 0: none */
     int no_rescale;    /* set by callers: classify images at their own scale,
                           whatever their pixel size (default 0: resample) */
     int nmeta;
@@ -241,6 +253,11 @@ typedef struct {
      temperature  calibration: each tile's probabilities p become softmax(log p / T),
                   T fitted on the validation tiles by training (1 when absent);
                   threshold applies to the calibrated probabilities
+     ood_score    how a tile's out-of-distribution score is computed: "mahalanobis",
+                  from tensors ood.means and ood.precision (absent: no score)
+     ood_threshold  an image whose score (mean over its voting tiles) is above it is
+                  of none of the model's classes; "none": no verdict
+     ood_frr      the share of validation images above ood_threshold it was set at
      standardize  what is done to a tile before the network, for people to read
    Every model holds the first four and standardize; any other key is kept as is.
    Tensors are named as PyTorch names a module's parameters: conv1.weight
@@ -254,6 +271,14 @@ typedef struct {
 #define CS_META_TTA "tta"
 #define CS_META_UM_PER_PX "um_per_px"
 #define CS_META_TEMPERATURE "temperature"
+#define CS_META_OOD_SCORE "ood_score"         /* how tiles are scored: "mahalanobis" */
+#define CS_META_OOD_THRESHOLD "ood_threshold" /* images above are unknown; "none" */
+#define CS_META_OOD_FRR "ood_frr"             /* the validation images' share above it */
+#define CS_OOD_MAHALANOBIS "mahalanobis"
+#define CS_OOD_MEANS "ood.means"               /* the statistics' tensors */
+#define CS_OOD_PRECISION "ood.precision"
+#define CS_OOD_FRR 0.05                       /* the default */
+#define CS_MAX_OOD_DIM 1024                   /* GAP's channels, the most statistics are kept for */
 #define CS_MIN_TEMPERATURE 0.05  /* the range a fitted or stated temperature lies in */
 #define CS_MAX_TEMPERATURE 20.0
 #define CS_TTA_DIHEDRAL8 "dihedral8"
@@ -311,6 +336,11 @@ typedef struct {
     float scale_x, scale_y;   /* model pixels per image pixel it was classified at:
                                  1 unless resampled. x, y above are in the image's
                                  own pixels; a tile covers tile / scale of them */
+    float *tile_ood;          /* [ntiles]: each tile's out-of-distribution score
+                                 (NULL: the model has no statistics) */
+    float ood_score;          /* the mean over the tiles that vote; NaN: none */
+    int known;                /* 1: of the model's classes; 0: of none (ood_score
+                                 above ood_threshold); -1: no verdict */
 } cs_result;
 
 /* Called after each batch of tiles; a nonzero return cancels (CS_ECANCEL). */
@@ -519,7 +549,8 @@ cs_status cs_evaluate(const cs_model *m, const cs_dataset *ds, int fold, cs_eval
    val_only, only the part of data m validated on (its metadata val_split;
    refused without one), else every image (which m must not have trained on).
    Two classes: the threshold is re-expressed on the new scale, so that every
-   tile keeps its class. ece [2], if not NULL, gets the tiles' expected
+   tile keeps its class. With val_only, the out-of-distribution statistics
+   too, from the part m trained on, and their threshold on the validation part. ece [2], if not NULL, gets the tiles' expected
    calibration error at temperature 1 and at the new one. */
 cs_status cs_calibrate(cs_model *m, const cs_dataset *data, int val_only, double ece[2],
                        cs_error *err);

@@ -11,6 +11,9 @@ grep -q "^temperature  *[0-9.]*$" "$TMP/out" && grep -q "^  temperature: [0-9.]*
 grep -q "^  val_ece: [0-9.]*$" "$TMP/out" && grep -q "^  val_ece_uncalibrated: [0-9.]*$" "$TMP/out" ||
     fail "train records no calibration error"
 
+grep -q "^  ood_score: mahalanobis$" "$TMP/out" && grep -q "^  ood_threshold: [0-9.e+]*$" "$TMP/out" ||
+    fail "train records no out-of-distribution statistics"
+
 expect_rc 0 "$CLI" eval --model "$M" --data "$T" --json --report "$TMP/report"
 json "$TMP/out" '
   for (const k of ["temperature", "ece", "ece_uncalibrated"]) check(k in j, "no " + k);
