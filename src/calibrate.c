@@ -40,19 +40,27 @@ static double nll(const float *probs, const int *labels, int n, int K, double be
     return sum / n;
 }
 
+/* The loss a temperature is chosen by: the mean cross-entropy at beta = e^u,
+   plus a weak prior that the network's own temperature is right (u = 0, a
+   standard normal on u worth one sample), so that a few validation tiles, all
+   right with room to spare, do not sharpen without end: their cross-entropy
+   keeps falling, to below rounding. */
+static double objective(const float *probs, const int *labels, int n, int K, double u) {
+    return nll(probs, labels, n, K, exp(u)) + u * u / (2.0 * n);
+}
+
 float cs_fit_temperature(const float *probs, const int *labels, int n, int K) {
     if (n < 1) return 1;
-    /* The loss is convex in beta = 1 / T (a log-sum-exp of lines in beta), so
-       a golden-section search finds its minimum over the range. */
+    /* Golden-section search over u = log(1 / T), in the range allowed. */
     const double g = (sqrt(5) - 1) / 2;
-    double a = 1 / CS_MAX_TEMPERATURE, b = 1 / CS_MIN_TEMPERATURE;
+    double a = -log(CS_MAX_TEMPERATURE), b = -log(CS_MIN_TEMPERATURE);
     double c = b - g * (b - a), d = a + g * (b - a);
-    double fc = nll(probs, labels, n, K, c), fd = nll(probs, labels, n, K, d);
-    while (b - a > 1e-4 * (a + b)) {
-        if (fc <= fd) b = d, d = c, fd = fc, c = b - g * (b - a), fc = nll(probs, labels, n, K, c);
-        else a = c, c = d, fc = fd, d = a + g * (b - a), fd = nll(probs, labels, n, K, d);
+    double fc = objective(probs, labels, n, K, c), fd = objective(probs, labels, n, K, d);
+    while (b - a > 1e-5) {
+        if (fc <= fd) b = d, d = c, fd = fc, c = b - g * (b - a), fc = objective(probs, labels, n, K, c);
+        else a = c, c = d, fc = fd, d = a + g * (b - a), fd = objective(probs, labels, n, K, d);
     }
-    return (float)(2 / (a + b));
+    return (float)exp(-(a + b) / 2);
 }
 
 /* Equal-width bins of the top probability; ECE = sum over bins of
@@ -93,6 +101,14 @@ cs_status cs_model_set_temperature(cs_model *m, float T, cs_error *err) {
     return cs_model_set(m, CS_META_TEMPERATURE, v, err);
 }
 
+cs_status cs_record_ece(cs_model *m, double before, double after, cs_error *err) {
+    char v[32];
+    snprintf(v, sizeof v, isnan(before) ? "none" : "%.4f", before);
+    cs_status st = cs_model_set(m, CS_META_VAL_ECE_UNCALIBRATED, v, err);
+    snprintf(v, sizeof v, isnan(after) ? "none" : "%.4f", after);
+    return st ? st : cs_model_set(m, CS_META_VAL_ECE, v, err);
+}
+
 /* The threshold t of two classes' p1, as the same tiles' p1 after going from
    temperature `from` to `to`. */
 static float rethreshold(float t, float from, float to) {
@@ -126,13 +142,15 @@ cs_status cs_calibrate(cs_model *m, const cs_dataset *data, int val_only, double
     if (!st && mt->n < 1) st = cs_fail(err, CS_EINPUT, "no tile with cells on it to calibrate on");
     if (!st) {
         float T = cs_fit_temperature(mt->probs, mt->label, mt->n, mt->nclasses);
-        if (ece) ece[0] = cs_metrics_ece(mt, CS_ECE_BINS, NULL);
+        double ece0 = cs_metrics_ece(mt, CS_ECE_BINS, NULL);
         for (int i = 0; i < mt->n; i++) cs_temper(mt->probs + (size_t)i * mt->nclasses, mt->nclasses, T);
-        if (ece) ece[1] = cs_metrics_ece(mt, CS_ECE_BINS, NULL);
+        double ece1 = cs_metrics_ece(mt, CS_ECE_BINS, NULL);
+        if (ece) ece[0] = ece0, ece[1] = ece1;
         char v[32];
         snprintf(v, sizeof v, "%g", rethreshold(m->threshold, before, T));
         if (m->net.nclasses == 2) st = cs_model_set(m, CS_META_THRESHOLD, v, err);
         if (!st) st = cs_model_set_temperature(m, T, err);
+        if (!st && val_only) st = cs_record_ece(m, ece0, ece1, err);
     }
     if (!st && val_only) st = cs_ood_fit(m, &train, &held, CS_OOD_FRR, err);
     cs_eval_free(&ev);

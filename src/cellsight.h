@@ -271,6 +271,8 @@ typedef struct {
 #define CS_META_TTA "tta"
 #define CS_META_UM_PER_PX "um_per_px"
 #define CS_META_TEMPERATURE "temperature"
+#define CS_META_VAL_ECE "val_ece"                 /* the validation tiles' ECE at it */
+#define CS_META_VAL_ECE_UNCALIBRATED "val_ece_uncalibrated" /* and at 1 */
 #define CS_META_OOD_SCORE "ood_score"         /* how tiles are scored: "mahalanobis" */
 #define CS_META_OOD_THRESHOLD "ood_threshold" /* images above are unknown; "none" */
 #define CS_META_OOD_FRR "ood_frr"             /* the validation images' share above it */

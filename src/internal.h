@@ -77,10 +77,14 @@ int cs_model_decide(const cs_model *m, const float *probs);
 /* calibrate.c: p [K] becomes softmax(log p / T), in place (T = 1: unchanged). */
 void cs_temper(float *p, int K, float T);
 /* The temperature in [CS_MIN_TEMPERATURE, CS_MAX_TEMPERATURE] that minimises
-   the mean cross-entropy of the tempered probs [n][K] against labels [n]. */
+   the mean cross-entropy of the tempered probs [n][K] against labels [n],
+   under a weak prior for 1 (worth one sample). */
 float cs_fit_temperature(const float *probs, const int *labels, int n, int K);
 /* cs_metrics_ece of probs [n][K] with true classes labels [n]. */
 double cs_ece(const float *probs, const int *labels, int n, int K, int nbins, cs_calibration_bin *bins);
+/* Records the validation tiles' calibration error before and after the
+   temperature (val_ece_uncalibrated, val_ece; "none" for NaN). */
+cs_status cs_record_ece(cs_model *m, double before, double after, cs_error *err);
 /* Records T as m's temperature ("%g"). */
 cs_status cs_model_set_temperature(cs_model *m, float T, cs_error *err);
 

@@ -458,8 +458,7 @@ static cs_status calibrate(trainer *t, cs_error *err) {
     for (int i = 0; i < t->nval; i++) cs_temper(t->best_vprobs + (size_t)i * t->K, t->K, T);
     double after = cs_ece(t->best_vprobs, t->vlabels, t->nval, t->K, CS_ECE_BINS, NULL);
     cs_status st = cs_model_set_temperature(t->m, T, err);
-    if (!st) st = set_meta(t->m, err, "val_ece_uncalibrated", t->nval ? "%.4f" : "none", before);
-    if (!st) st = set_meta(t->m, err, "val_ece", t->nval ? "%.4f" : "none", after);
+    if (!st) st = cs_record_ece(t->m, before, after, err);
     return st;
 }
 

@@ -72,6 +72,18 @@ static void test_fit(void) {
         if (T0 != 1) CHECK(after < before / 2);
     }
     CHECK_NEAR(cs_fit_temperature(probs, labels, 0, K), 1, 0);
+    /* Twelve tiles, all right and sure: the cross-entropy falls without end as
+       T falls, the prior stops it short of the range's end, at one place. */
+    float sure[24];
+    int right[12];
+    for (int i = 0; i < 12; i++) {
+        right[i] = i % 2;
+        sure[2 * i + right[i]] = 0.99f + 0.0008f * i;
+        sure[2 * i + !right[i]] = 1 - sure[2 * i + right[i]];
+    }
+    float T = cs_fit_temperature(sure, right, 12, 2);
+    printf("twelve sure tiles: temperature %.4f\n", T);
+    CHECK(T > CS_MIN_TEMPERATURE * 1.5 && T < 1);
     free(probs);
     free(labels);
 }
