@@ -215,6 +215,17 @@ typedef struct {
     char *key, *value;
 } cs_meta;
 
+/* What tells an image of none of the model's classes (ood.c): the class
+   means of the features GAP pools and the inverse of their shared covariance,
+   from the training tiles, and the image score above which an image is
+   unknown. */
+typedef struct {
+    int dim;            /* features a tile: GAP's channels; 0: no statistics */
+    float *means;       /* [nclasses][dim]: tensor ood.means */
+    float *precision;   /* [dim][dim]: tensor ood.precision */
+    float threshold;    /* metadata ood_threshold; NaN: none (no verdict) */
+} cs_ood;
+
 typedef struct {
     cs_net net;
     char **classes;    /* net.nclasses names, output order */
@@ -222,6 +233,8 @@ typedef struct {
     float threshold;   /* two classes: class 1 when p1 >= threshold (default 0.5) */
     int tta;           /* average the 8 flips/rotations of each tile (default 0) */
     float um_per_px;   /* the pixel size it was trained at, in micrometres; 0: not known */
+    float temperature; /* tile probabilities p become softmax(log p / temperature) (1: as is) */
+    cs_ood ood;        /* out-of-distribution statistics; ood.dim 0: none */
     int no_rescale;    /* set by callers: classify images at their own scale,
                           whatever their pixel size (default 0: resample) */
     int nmeta;
@@ -237,6 +250,14 @@ typedef struct {
      tta          "dihedral8": average the 8 flips/rotations of each tile; "none"
      um_per_px    the pixel size of its training images in micrometres: images of
                   another known size are resampled to it (absent: never)
+     temperature  calibration: each tile's probabilities p become softmax(log p / T),
+                  T fitted on the validation tiles by training (1 when absent);
+                  threshold applies to the calibrated probabilities
+     ood_score    how a tile's out-of-distribution score is computed: "mahalanobis",
+                  from tensors ood.means and ood.precision (absent: no score)
+     ood_threshold  an image whose score (mean over its voting tiles) is above it is
+                  of none of the model's classes; "none": no verdict
+     ood_frr      the share of validation images above ood_threshold it was set at
      standardize  what is done to a tile before the network, for people to read
    Every model holds the first four and standardize; any other key is kept as is.
    Tensors are named as PyTorch names a module's parameters: conv1.weight
@@ -249,6 +270,19 @@ typedef struct {
 #define CS_META_THRESHOLD "threshold"
 #define CS_META_TTA "tta"
 #define CS_META_UM_PER_PX "um_per_px"
+#define CS_META_TEMPERATURE "temperature"
+#define CS_META_VAL_ECE "val_ece"                 /* the validation tiles' ECE at it */
+#define CS_META_VAL_ECE_UNCALIBRATED "val_ece_uncalibrated" /* and at 1 */
+#define CS_META_OOD_SCORE "ood_score"         /* how tiles are scored: "mahalanobis" */
+#define CS_META_OOD_THRESHOLD "ood_threshold" /* images above are unknown; "none" */
+#define CS_META_OOD_FRR "ood_frr"             /* the validation images' share above it */
+#define CS_OOD_MAHALANOBIS "mahalanobis"
+#define CS_OOD_MEANS "ood.means"               /* the statistics' tensors */
+#define CS_OOD_PRECISION "ood.precision"
+#define CS_OOD_FRR 0.05                       /* the default */
+#define CS_MAX_OOD_DIM 1024                   /* GAP's channels, the most statistics are kept for */
+#define CS_MIN_TEMPERATURE 0.05  /* the range a fitted or stated temperature lies in */
+#define CS_MAX_TEMPERATURE 20.0
 #define CS_TTA_DIHEDRAL8 "dihedral8"
 #define CS_TTA_NONE "none"
 /* Written by training (cs_train, cs_fit) and read back by cs_recipe_from_model. */
@@ -304,6 +338,11 @@ typedef struct {
     float scale_x, scale_y;   /* model pixels per image pixel it was classified at:
                                  1 unless resampled. x, y above are in the image's
                                  own pixels; a tile covers tile / scale of them */
+    float *tile_ood;          /* [ntiles]: each tile's out-of-distribution score
+                                 (NULL: the model has no statistics) */
+    float ood_score;          /* the mean over the tiles that vote; NaN: none */
+    int known;                /* 1: of the model's classes; 0: of none (ood_score
+                                 above ood_threshold); -1: no verdict */
 } cs_result;
 
 /* Called after each batch of tiles; a nonzero return cancels (CS_ECANCEL). */
@@ -467,6 +506,18 @@ double cs_metrics_loss(const cs_metrics *mt);
 /* confusion [nclasses][nclasses]: row = true class, column = predicted class. */
 void cs_metrics_confusion(const cs_metrics *mt, int *confusion);
 
+/* A bin of a reliability diagram: samples whose top probability falls in it,
+   their mean top probability and the share whose top class is the true one. */
+typedef struct {
+    int n;
+    double confidence, accuracy;
+} cs_calibration_bin;
+/* Expected calibration error over nbins equal-width bins of the top
+   probability (15 is usual): the bins' |accuracy - confidence|, weighted by
+   their share of the samples. bins [nbins] gets the bins if not NULL. */
+double cs_metrics_ece(const cs_metrics *mt, int nbins, cs_calibration_bin *bins);
+#define CS_ECE_BINS 15
+
 /* An evaluation: tile figures over the non-background tiles of every image,
    image figures over the images, and each image's result. */
 typedef struct {
@@ -494,6 +545,17 @@ cs_status cs_eval_add(cs_eval *ev, const char *file, int label, int fold, const 
    called with 0 first, then after each image; a nonzero return cancels. */
 cs_status cs_evaluate(const cs_model *m, const cs_dataset *ds, int fold, cs_eval *ev,
                       cs_progress_fn progress, void *ctx, cs_error *err);
+
+/* Fits m's temperature (metadata temperature) on the non-background tiles of
+   data, whose labels index m's classes, as cs_evaluate scores them: with
+   val_only, only the part of data m validated on (its metadata val_split;
+   refused without one), else every image (which m must not have trained on).
+   Two classes: the threshold is re-expressed on the new scale, so that every
+   tile keeps its class. With val_only, the out-of-distribution statistics
+   too, from the part m trained on, and their threshold on the validation part. ece [2], if not NULL, gets the tiles' expected
+   calibration error at temperature 1 and at the new one. */
+cs_status cs_calibrate(cs_model *m, const cs_dataset *data, int val_only, double ece[2],
+                       cs_error *err);
 
 /* Cross-validation by image: as many folds as the rarest class has images
    (two at least); each fold trains a model on the other images and tests it
@@ -533,7 +595,7 @@ cs_status cs_report_json(FILE *f, const cs_report *r, cs_error *err);
 /* The figures for people: summary, per-class table, confusion, each image (and
    each fold) in Markdown. */
 cs_status cs_report_markdown(FILE *f, const cs_report *r, cs_error *err);
-/* Creates dir and writes eval.json (as above), roc.svg, confusion.svg and per_class.md
+/* Creates dir and writes eval.json (as above), roc.svg, reliability.svg, confusion.svg and per_class.md
    (the Markdown). */
 cs_status cs_report_write(const char *dir, const cs_report *r, cs_error *err);
 

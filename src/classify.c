@@ -29,6 +29,7 @@ void cs_result_free(cs_result *res) {
     free(res->tile_probs);
     free(res->tile_class);
     free(res->probs);
+    free(res->tile_ood);
     memset(res, 0, sizeof *res);
 }
 
@@ -50,9 +51,34 @@ static void read_tiles(float *x, float *one, const cs_image *im, cs_result *res,
     }
 }
 
+/* Tiles [first, first + count) of the last forward pass: their pooled
+   features (view 0) kept in features [ntiles][D] if asked, and scored if m
+   has statistics. */
+static void pooled_features(const cs_model *m, const cs_workspace *ws, cs_result *res, int first,
+                            int count, int views, float *features) {
+    int D = cs_ood_dim(&m->net);
+    const float *pooled = cs_net_activation(ws, cs_net_head(&m->net));
+    for (int j = 0; j < count; j++) {
+        const float *f = pooled + (size_t)j * views * D;
+        if (features) memcpy(features + (size_t)(first + j) * D, f, sizeof(float) * D);
+        if (res->tile_ood) res->tile_ood[first + j] = cs_ood_tile_score(m, f);
+    }
+}
+
+/* The image's out-of-distribution score and verdict from its tiles'. */
+static void ood_verdict(const cs_model *m, cs_result *res) {
+    if (!res->tile_ood) return;
+    double sum = 0;
+    for (int t = 0; t < res->ntiles; t++)
+        if (!res->background[t] || !res->nforeground) sum += res->tile_ood[t];
+    res->ood_score = (float)(sum / (res->nforeground ? res->nforeground : res->ntiles));
+    if (!isnan(m->ood.threshold)) res->known = res->ood_score <= m->ood.threshold;
+}
+
 /* The grid of im's tiles classified, at im's scale. */
 static cs_status classify_tiles(const cs_model *m, const cs_image *im, int crop_bottom,
-                                cs_result *res, cs_progress_fn progress, void *ctx, cs_error *err) {
+                                cs_result *res, cs_progress_fn progress, void *ctx, float **features,
+                                cs_error *err) {
     const cs_net *net = &m->net;
     int tile = net->tile, K = net->nclasses, tta = m->tta != 0, views = tta ? 8 : 1;
     cs_tile_grid(im->w, im->h, crop_bottom, tile, &res->cols, &res->rows);
@@ -73,13 +99,16 @@ static cs_status classify_tiles(const cs_model *m, const cs_image *im, int crop_
     res->tile_probs = malloc(sizeof(float) * n * K);
     res->tile_class = malloc(sizeof(int) * n);
     res->probs = calloc(K, sizeof(float));
+    int D = cs_ood_dim(net), scored = m->ood.means && m->ood.dim == D;
+    if (scored) res->tile_ood = malloc(sizeof(float) * n);
+    if (features) *features = malloc(sizeof(float) * n * (D ? D : 1));
     float *x = malloc(sizeof(float) * tile_floats * BATCH);
     float *one = malloc(sizeof(float) * tile_floats);
     float *p = malloc(sizeof(float) * BATCH * K);
     cs_workspace *ws = NULL;
     cs_status s = CS_OK;
     if (!res->x || !res->y || !res->background || !res->tile_probs || !res->tile_class ||
-        !res->probs || !x || !one || !p) {
+        !res->probs || !x || !one || !p || (scored && !res->tile_ood) || (features && !*features)) {
         s = cs_fail(err, CS_ENOMEM, "out of memory for the %d tiles of a %d x %d image", n, im->w,
                     im->h);
         goto out;
@@ -95,6 +124,7 @@ static cs_status classify_tiles(const cs_model *m, const cs_image *im, int crop_
             int count = res->cols - c < per_batch ? res->cols - c : per_batch, first = r * res->cols + c;
             read_tiles(x, one, im, res, first, count, tile, tta);
             cs_net_forward(net, ws, 0, x, count * views, 0, NULL, p);
+            if (D && (scored || features)) pooled_features(m, ws, res, first, count, views, features ? *features : NULL);
             for (int j = 0; j < count; j++) {
                 float *tp = res->tile_probs + (size_t)(first + j) * K;
                 for (int k = 0; k < K; k++) {
@@ -107,6 +137,7 @@ static cs_status classify_tiles(const cs_model *m, const cs_image *im, int crop_
                         goto out;
                     }
                 }
+                cs_temper(tp, K, m->temperature);
                 res->tile_class[first + j] = cs_model_decide(m, tp);
             }
             done += count;
@@ -127,26 +158,32 @@ static cs_status classify_tiles(const cs_model *m, const cs_image *im, int crop_
     }
     res->predicted = cs_model_decide(m, res->probs);
     res->confidence = res->probs[res->predicted];
+    ood_verdict(m, res);
 
 out:
     cs_workspace_free(ws);
     free(x);
     free(one);
     free(p);
-    if (s != CS_OK) cs_result_free(res);
+    if (s != CS_OK) {
+        cs_result_free(res);
+        if (features) free(*features), *features = NULL;
+    }
     return s;
 }
 
-cs_status cs_classify(const cs_model *m, const cs_image *im, int crop_bottom, cs_result *res,
-                      cs_progress_fn progress, void *ctx, cs_error *err) {
+static cs_status classify(const cs_model *m, const cs_image *im, int crop_bottom, cs_result *res,
+                          cs_progress_fn progress, void *ctx, float **features, cs_error *err) {
     memset(res, 0, sizeof *res);
+    res->ood_score = NAN;
+    res->known = -1;
     if (!im || !im->gray || im->w <= 0 || im->h <= 0)
         return cs_fail(err, CS_EINPUT, "no image to classify");
     if (crop_bottom < 0) crop_bottom = m->crop_bottom;
     float sx, sy;
     cs_status s;
     if (!cs_rescale_factors(m, im, &sx, &sy)) {
-        s = classify_tiles(m, im, crop_bottom, res, progress, ctx, err);
+        s = classify_tiles(m, im, crop_bottom, res, progress, ctx, features, err);
     } else {
         cs_image scaled;
         int cols, rows;
@@ -158,7 +195,7 @@ cs_status cs_classify(const cs_model *m, const cs_image *im, int crop_bottom, cs
                         "tile", im->w, im->h, im->w, im->h - crop_bottom, crop_bottom, scaled.w,
                         scaled.h - crop_bottom, m->um_per_px, m->net.tile, m->net.tile);
         else
-            s = classify_tiles(m, &scaled, crop_bottom, res, progress, ctx, err);
+            s = classify_tiles(m, &scaled, crop_bottom, res, progress, ctx, features, err);
         /* Tiles placed in the image's own pixels. */
         double fx = (double)im->w / scaled.w, fy = (double)(im->h - crop_bottom) / (scaled.h - crop_bottom);
         for (int t = 0; s == CS_OK && t < res->ntiles; t++) {
@@ -174,4 +211,15 @@ cs_status cs_classify(const cs_model *m, const cs_image *im, int crop_bottom, cs
     res->scale_x = sx;
     res->scale_y = sy;
     return CS_OK;
+}
+
+cs_status cs_classify(const cs_model *m, const cs_image *im, int crop_bottom, cs_result *res,
+                      cs_progress_fn progress, void *ctx, cs_error *err) {
+    return classify(m, im, crop_bottom, res, progress, ctx, NULL, err);
+}
+
+cs_status cs_classify_features(const cs_model *m, const cs_image *im, int crop_bottom, cs_result *res,
+                               float **features, cs_error *err) {
+    *features = NULL;
+    return classify(m, im, crop_bottom, res, NULL, NULL, features, err);
 }

@@ -58,6 +58,9 @@ cs_status cs_model_set_classes(cs_model *m, int nclasses, const char *const *nam
     }
     cs_free_names(old_classes, old.nclasses);
     cs_net_free(&old);
+    cs_ood_free(&m->ood); /* the old classes' */
+    st = cs_model_set(m, CS_META_OOD_THRESHOLD, "none", err);
+    if (st) return st;
     return cs_model_set(m, CS_META_THRESHOLD, "0.5", err);
 }
 

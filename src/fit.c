@@ -1,5 +1,6 @@
 /* fit.c: a training run by recipe: the validation images split off the data,
-   cs_train on the rest, the threshold imposed if the recipe says one. */
+   cs_train on the rest, the threshold imposed if the recipe says one, the
+   out-of-distribution statistics of the weights it leaves. */
 #include <math.h>
 #include <stdio.h>
 
@@ -40,6 +41,7 @@ cs_status cs_fit(cs_model *m, const cs_dataset *data, const cs_recipe *r, cs_dat
     cs_status st = prepare(m, data, r, crop, um, &train, &held, &tr, err);
     if (!st && r->on_split) r->on_split(r->train.ctx, tr, &held);
     if (!st) st = cs_train(m, tr, &held, &r->train, err);
+    if (!st) st = cs_ood_fit(m, tr, &held, CS_OOD_FRR, err);
     if (!st && r->val_folds && r->record_split) st = cs_recipe_record_split(m, r, err);
     if (!st && !isnan(r->threshold)) {
         char v[32];

@@ -74,6 +74,36 @@ cs_status cs_dataset_rescale(cs_dataset *ds, float um, int crop, cs_error *err);
 /* The class a probability vector votes for (the threshold for two classes). */
 int cs_model_decide(const cs_model *m, const float *probs);
 
+/* calibrate.c: p [K] becomes softmax(log p / T), in place (T = 1: unchanged). */
+void cs_temper(float *p, int K, float T);
+/* The temperature in [CS_MIN_TEMPERATURE, CS_MAX_TEMPERATURE] that minimises
+   the mean cross-entropy of the tempered probs [n][K] against labels [n],
+   under a weak prior for 1 (worth one sample). */
+float cs_fit_temperature(const float *probs, const int *labels, int n, int K);
+/* cs_metrics_ece of probs [n][K] with true classes labels [n]. */
+double cs_ece(const float *probs, const int *labels, int n, int K, int nbins, cs_calibration_bin *bins);
+/* Records the validation tiles' calibration error before and after the
+   temperature (val_ece_uncalibrated, val_ece; "none" for NaN). */
+cs_status cs_record_ece(cs_model *m, double before, double after, cs_error *err);
+/* Records T as m's temperature ("%g"). */
+cs_status cs_model_set_temperature(cs_model *m, float T, cs_error *err);
+
+/* ood.c. The share of the mean variance the covariance is shrunk towards. */
+#define CS_OOD_SHRINK 0.01
+void cs_ood_free(cs_ood *o);
+/* Features a tile has for statistics: the channels of the net's GAP (0: none). */
+int cs_ood_dim(const cs_net *net);
+/* A tile's score from its pooled features f [m->ood.dim]. */
+float cs_ood_tile_score(const cs_model *m, const float *f);
+/* m's statistics from the foreground tiles of train (labels: m's classes) and,
+   if val has images, the threshold that frr of them score above (else none);
+   nothing for a network without GAP. */
+cs_status cs_ood_fit(cs_model *m, const cs_dataset *train, const cs_dataset *val, float frr, cs_error *err);
+/* cs_classify, also giving each tile's pooled features, *features [ntiles][dim]
+   (malloc'd), from the tile as it is (view 0 of test-time averaging). */
+cs_status cs_classify_features(const cs_model *m, const cs_image *im, int crop_bottom, cs_result *res,
+                               float **features, cs_error *err);
+
 /* Validation by image: for each class, its images of rank i % nfolds == fold
    (in data-set order) go to val, the rest to train; with two images per class
    and two folds, fold 0 and 1 train on one image of each class and validate on

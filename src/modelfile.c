@@ -148,6 +148,19 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
             return cs_fail(err, CS_EINPUT, "metadata um_per_px \"%.20s\" is not a pixel size from "
                            "%g to %g micrometres", value, CS_MIN_UM_PER_PX, CS_MAX_UM_PER_PX);
         float_field = &m->um_per_px;
+    } else if (!strcmp(key, CS_META_OOD_THRESHOLD)) {
+        int none = !strcmp(value, "none");
+        f = none ? NAN : strtof(value, &end);
+        if (!none && (end == value || *end || !(f >= 0 && isfinite(f))))
+            return cs_fail(err, CS_EINPUT, "metadata ood_threshold \"%.20s\" is neither a score (a number "
+                           ">= 0) nor none", value);
+        float_field = &m->ood.threshold;
+    } else if (!strcmp(key, CS_META_TEMPERATURE)) {
+        f = strtof(value, &end);
+        if (end == value || *end || !(f >= CS_MIN_TEMPERATURE && f <= CS_MAX_TEMPERATURE))
+            return cs_fail(err, CS_EINPUT, "metadata temperature \"%.20s\" is not a number from %g "
+                           "to %g", value, CS_MIN_TEMPERATURE, CS_MAX_TEMPERATURE);
+        float_field = &m->temperature;
     }
     cs_status s = store(m, key, value, err);
     if (s) {
@@ -172,6 +185,8 @@ static cs_status apply_metadata(cs_model *m, const cs_meta *meta, int nmeta, cs_
     cs_status s = CS_OK;
     char num[16];
     m->threshold = 0.5f;
+    m->temperature = 1;
+    m->ood.threshold = NAN;
     for (int i = 0; i < nmeta && !s; i++) s = cs_model_set(m, meta[i].key, meta[i].value, err);
     if (!s && !cs_model_get(m, "arch")) s = cs_model_set(m, "arch", m->net.arch, err);
     if (!s && !cs_model_get(m, "classes")) {
@@ -227,6 +242,7 @@ void cs_model_free(cs_model *m) {
     }
     free(m->meta);
     cs_net_free(&m->net);
+    cs_ood_free(&m->ood);
     memset(m, 0, sizeof *m);
 }
 
@@ -284,40 +300,79 @@ static cs_status build_net(cs_model *m, const cs_safetensors *st, cs_error *err)
     return cs_net_init(&m->net, arch, tile, nclasses, err);
 }
 
-/* Every tensor the network has, F32, of its exact shape, finite; and no other. */
+/* Tensor want of st, which must be F32, of want's shape and finite, into dst
+   [n]; what names whose shape decides it, for the message. */
+static cs_status read_tensor(const cs_safetensors *st, const cs_st_tensor *want, float *dst, size_t n,
+                             const char *what, cs_error *err) {
+    char has[200], needs[200];
+    const cs_st_tensor *t = cs_st_find(st, want->name);
+    if (!t) return cs_fail(err, CS_EINPUT, "the model file has no tensor %s, which %s needs", want->name, what);
+    if (strcmp(t->dtype, "F32"))
+        return cs_fail(err, CS_EINPUT, "tensor %s is %s; model weights must be F32 (float32)", want->name, t->dtype);
+    if (t->ndim != want->ndim || memcmp(t->shape, want->shape, sizeof *t->shape * (size_t)want->ndim)) {
+        cs_st_shape_str(has, sizeof has, t->shape, t->ndim);
+        cs_st_shape_str(needs, sizeof needs, want->shape, want->ndim);
+        return cs_fail(err, CS_EINPUT, "tensor %s has shape %s, but %s needs %s", want->name, has, what, needs);
+    }
+    cs_status s = cs_st_read_f32(st, want->name, dst, n, err);
+    if (s) return s;
+    for (size_t k = 0; k < n; k++)
+        if (!isfinite(dst[k]))
+            return cs_fail(err, CS_EINPUT, "tensor %s has a non-finite value (NaN or infinity) at element %zu",
+                           want->name, k);
+    return CS_OK;
+}
+
+/* The out-of-distribution statistics' tensors, as m's network and classes have them. */
+static void ood_tensors(const cs_model *m, int dim, cs_st_tensor t[2]) {
+    t[0] = (cs_st_tensor){.name = CS_OOD_MEANS, .ndim = 2, .shape = {m->net.nclasses, dim}};
+    t[1] = (cs_st_tensor){.name = CS_OOD_PRECISION, .ndim = 2, .shape = {dim, dim}};
+}
+
+/* The statistics, if the file has them: both tensors, of the network's GAP width. */
+static cs_status read_ood(cs_model *m, const cs_safetensors *st, int *found, cs_error *err) {
+    *found = (cs_st_find(st, CS_OOD_MEANS) != NULL) + (cs_st_find(st, CS_OOD_PRECISION) != NULL);
+    if (!*found) return CS_OK;
+    int D = cs_ood_dim(&m->net), K = m->net.nclasses;
+    if (D < 1 || D > CS_MAX_OOD_DIM)
+        return cs_fail(err, CS_EINPUT, "the model file has out-of-distribution statistics, but arch \"%s\" has no "
+                       "global average pooling of at most %d channels to go with them", m->net.arch, CS_MAX_OOD_DIM);
+    cs_st_tensor t[2];
+    ood_tensors(m, D, t);
+    char what[64];
+    snprintf(what, sizeof what, "%d classes of %d pooled features", K, D);
+    m->ood.means = malloc(sizeof(float) * K * D);
+    m->ood.precision = malloc(sizeof(float) * D * D);
+    if (!m->ood.means || !m->ood.precision) return cs_fail(err, CS_ENOMEM, "out of memory for the statistics");
+    cs_status s = read_tensor(st, &t[0], m->ood.means, (size_t)K * D, what, err);
+    if (!s) s = read_tensor(st, &t[1], m->ood.precision, (size_t)D * D, what, err);
+    if (!s) m->ood.dim = D;
+    return s;
+}
+
+/* Every tensor the network has, F32, of its exact shape, finite; the
+   statistics if there are; and no other. */
 static cs_status read_weights(cs_model *m, const cs_safetensors *st, cs_error *err) {
     const cs_net *net = &m->net;
     int expected = 0;
+    char what[160];
+    snprintf(what, sizeof what, "arch \"%.100s\" with %d classes", net->arch, net->nclasses);
     for (int i = 0; i < net->nlayers; i++) {
         const cs_layer *L = &net->layers[i];
         for (int bias = 0; bias < 2 && L->nweight; bias++) {
             cs_st_tensor want;
-            char has[200], needs[200];
             param_tensor(L, bias, &want);
-            const cs_st_tensor *t = cs_st_find(st, want.name);
-            if (!t) return cs_fail(err, CS_EINPUT, "the model file has no tensor %s, which arch \"%s\" needs", want.name, net->arch);
-            if (strcmp(t->dtype, "F32"))
-                return cs_fail(err, CS_EINPUT, "tensor %s is %s; model weights must be F32 (float32)", want.name, t->dtype);
-            if (t->ndim != want.ndim || memcmp(t->shape, want.shape, sizeof *t->shape * (size_t)want.ndim)) {
-                cs_st_shape_str(has, sizeof has, t->shape, t->ndim);
-                cs_st_shape_str(needs, sizeof needs, want.shape, want.ndim);
-                return cs_fail(err, CS_EINPUT, "tensor %s has shape %s, but arch \"%s\" with %d classes needs %s",
-                               want.name, has, net->arch, net->nclasses, needs);
-            }
-            float *dst = bias ? L->bias : L->weight;
-            size_t n = bias ? L->nbias : L->nweight;
-            cs_status s = cs_st_read_f32(st, want.name, dst, n, err);
+            cs_status s = read_tensor(st, &want, bias ? L->bias : L->weight, bias ? L->nbias : L->nweight, what, err);
             if (s) return s;
-            for (size_t k = 0; k < n; k++)
-                if (!isfinite(dst[k]))
-                    return cs_fail(err, CS_EINPUT, "tensor %s has a non-finite value (NaN or infinity) at element %zu",
-                                   want.name, k);
             expected++;
         }
     }
-    if (st->ntensors == expected) return CS_OK;
+    int found;
+    cs_status s = read_ood(m, st, &found, err);
+    if (s) return s;
+    if (st->ntensors == expected + found) return CS_OK;
     for (int k = 0; k < st->ntensors; k++) { /* names are unique, so one is not the network's */
-        int known = 0;
+        int known = !strcmp(st->tensors[k].name, CS_OOD_MEANS) || !strcmp(st->tensors[k].name, CS_OOD_PRECISION);
         for (int i = 0; i < net->nlayers; i++)
             for (int bias = 0; bias < 2 && net->layers[i].nweight; bias++) {
                 cs_st_tensor want;
@@ -345,9 +400,14 @@ cs_status cs_model_read(cs_model *m, const void *data, size_t size, cs_error *er
 }
 
 cs_status cs_model_write(const cs_model *m, uint8_t **data, size_t *size, cs_error *err) {
-    cs_st_tensor t[2 * CS_MAX_LAYERS];
-    const float *values[2 * CS_MAX_LAYERS];
+    cs_st_tensor t[2 * CS_MAX_LAYERS + 2];
+    const float *values[2 * CS_MAX_LAYERS + 2];
     int n = 0;
+    if (m->ood.dim && m->ood.means && m->ood.precision) {
+        ood_tensors(m, m->ood.dim, t + n);
+        values[n++] = m->ood.means;
+        values[n++] = m->ood.precision;
+    }
     for (int i = 0; i < m->net.nlayers; i++) {
         const cs_layer *L = &m->net.layers[i];
         if (!L->nweight) continue;

@@ -61,6 +61,23 @@ static void json_field(FILE *f, const char *indent, const char *key, double x) {
     json_num(f, x);
 }
 
+/* The tiles' expected calibration error as the model gives their
+   probabilities, or (untempered) as they were before its temperature; bins
+   [CS_ECE_BINS] gets the reliability diagram's bins if not NULL. */
+static double tile_ece(const cs_report *r, int untempered, cs_calibration_bin *bins) {
+    const cs_metrics *mt = &r->eval->tiles;
+    float T = r->model->temperature;
+    if (!untempered || T == 1) return cs_metrics_ece(mt, CS_ECE_BINS, bins);
+    int K = mt->nclasses;
+    float *p = malloc(sizeof(float) * K * ((size_t)mt->n + 1));
+    if (!p) return NAN;
+    memcpy(p, mt->probs, sizeof(float) * K * (size_t)mt->n);
+    for (int i = 0; i < mt->n; i++) cs_temper(p + (size_t)i * K, K, 1 / T);
+    double ece = cs_ece(p, mt->label, mt->n, K, CS_ECE_BINS, bins);
+    free(p);
+    return ece;
+}
+
 /* The figures of one evaluation, shared by the whole and each fold. */
 static void json_figures(FILE *f, const cs_eval *ev, const char *indent, cs_error *err) {
     int K = ev->nclasses;
@@ -69,6 +86,7 @@ static void json_figures(FILE *f, const cs_eval *ev, const char *indent, cs_erro
     json_field(f, indent, "tile_loss", cs_metrics_loss(&ev->tiles));
     json_field(f, indent, K == 2 ? "auc" : "auc_micro", auc(&ev->tiles, err));
     if (K > 5) json_field(f, indent, "top5", cs_metrics_top5(&ev->tiles));
+    json_field(f, indent, "ece", cs_metrics_ece(&ev->tiles, CS_ECE_BINS, NULL));
     fprintf(f, ",\n%s\"images\": %d", indent, ev->images.n);
     json_field(f, indent, "image_accuracy", cs_metrics_accuracy(&ev->images));
     if (K == 2) json_field(f, indent, "image_auc", auc(&ev->images, err));
@@ -99,8 +117,12 @@ cs_status cs_report_json(FILE *f, const cs_report *r, cs_error *err) {
     }
     fprintf(f, "],\n  \"crop_bottom\": %d,\n  \"threshold\": ", m->crop_bottom);
     json_num(f, m->threshold);
-    fprintf(f, ",\n  \"tta\": %s,\n", m->tta ? "true" : "false");
+    fprintf(f, ",\n  \"tta\": %s,\n  \"temperature\": ", m->tta ? "true" : "false");
+    json_num(f, m->temperature);
+    fputs(",\n", f);
     json_figures(f, ev, "  ", &e);
+    /* Each fold's model had a temperature of its own. */
+    if (!r->nfolds) json_field(f, "  ", "ece_uncalibrated", tile_ece(r, 1, NULL));
 
     fputs(",\n  \"per_class\": {", f);
     for (int c = 0; c < K; c++) {
@@ -183,6 +205,29 @@ void cs_svg_begin(FILE *f, int w, int h) {
             w, h, w, h, w, h);
 }
 
+/* A unit square of side px at (x0, y0): a 0.2 grid with its figures, the
+   diagonal dashed, the axes labelled. */
+static void unit_square(FILE *f, int x0, int y0, int side, const char *xlabel, const char *ylabel) {
+    for (int i = 0; i <= 5; i++) {
+        double v = i / 5.0;
+        int gx = x0 + (int)lround(v * side), gy = y0 + side - (int)lround(v * side);
+        fprintf(f,
+                "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>"
+                "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>\n"
+                "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%.1f</text>"
+                "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.1f</text>\n",
+                gx, y0, gx, y0 + side, x0, gy, x0 + side, gy, gx, y0 + side + 16, v, x0 - 6,
+                gy + 4, v);
+    }
+    fprintf(f,
+            "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"black\"/>\n"
+            "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#999\" stroke-dasharray=\"4 4\"/>\n"
+            "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n"
+            "<text transform=\"translate(%d %d) rotate(-90)\" text-anchor=\"middle\">%s</text>\n",
+            x0, y0, side, side, x0, y0 + side, x0 + side, y0, x0 + side / 2, y0 + side + 40, xlabel,
+            x0 - 42, y0 + side / 2, ylabel);
+}
+
 /* The tile ROC curve, with the chance diagonal, a 0.2 grid and labelled axes. */
 static cs_status write_roc(FILE *f, const cs_report *r, cs_error *err) {
     const cs_model *m = r->model;
@@ -202,26 +247,8 @@ static cs_status write_roc(FILE *f, const cs_report *r, cs_error *err) {
         fprintf(f, "%d classes, micro-averaged one-vs-rest", m->net.nclasses);
     }
     fputs("</text>\n", f);
-    for (int i = 0; i <= 5; i++) {
-        double v = i / 5.0;
-        int gx = x0 + (int)lround(v * side), gy = y0 + side - (int)lround(v * side);
-        fprintf(f,
-                "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>"
-                "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#ddd\"/>\n"
-                "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%.1f</text>"
-                "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.1f</text>\n",
-                gx, y0, gx, y0 + side, x0, gy, x0 + side, gy, gx, y0 + side + 16, v, x0 - 6,
-                gy + 4, v);
-    }
-    fprintf(f,
-            "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"black\"/>\n"
-            "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#999\" stroke-dasharray=\"4 4\"/>\n"
-            "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">false positive rate</text>\n"
-            "<text transform=\"translate(%d %d) rotate(-90)\" text-anchor=\"middle\">"
-            "true positive rate</text>\n<polyline fill=\"none\" stroke=\"#1f5fbf\" "
-            "stroke-width=\"2\" points=\"",
-            x0, y0, side, side, x0, y0 + side, x0 + side, y0, x0 + side / 2, y0 + side + 40,
-            x0 - 42, y0 + side / 2);
+    unit_square(f, x0, y0, side, "false positive rate", "true positive rate");
+    fputs("<polyline fill=\"none\" stroke=\"#1f5fbf\" stroke-width=\"2\" points=\"", f);
     for (int i = 0; i < roc.n; i++)
         fprintf(f, "%s%.1f,%.1f", i ? " " : "", x0 + roc.fpr[i] * side,
                 y0 + side - roc.tpr[i] * side);
@@ -242,6 +269,42 @@ static cs_status write_roc(FILE *f, const cs_report *r, cs_error *err) {
     else fputs("undefined (one class only)", f);
     fputs("</text>\n</svg>\n", f);
     cs_roc_free(&roc);
+    return CS_OK;
+}
+
+/* The tiles' reliability diagram: per bin of top probability, the share
+   right as a bar, against the diagonal of perfect calibration; before the
+   model's temperature as a grey line. */
+static cs_status write_reliability(FILE *f, const cs_report *r, cs_error *err) {
+    (void)err;
+    cs_calibration_bin now[CS_ECE_BINS], before[CS_ECE_BINS];
+    double ece = tile_ece(r, 0, now), ece0 = r->nfolds ? NAN : tile_ece(r, 1, before);
+    const int x0 = 70, y0 = 40, side = 400, W = x0 + side + 30, H = y0 + side + 60;
+    cs_svg_begin(f, W, H);
+    fprintf(f, "<text x=\"%d\" y=\"24\" text-anchor=\"middle\" font-size=\"14\">Reliability of %d "
+            "tiles: ECE %.4f", x0 + side / 2, r->eval->tiles.n, ece);
+    if (isfinite(ece0) && r->model->temperature != 1)
+        fprintf(f, " (%.4f before temperature %.3g)", ece0, r->model->temperature);
+    fputs("</text>\n", f);
+    unit_square(f, x0, y0, side, "top probability", "share of tiles right");
+    double bw = (double)side / CS_ECE_BINS;
+    for (int j = 0; j < CS_ECE_BINS; j++)
+        if (now[j].n)
+            fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#1f5fbf\" "
+                    "fill-opacity=\"0.6\" stroke=\"#1f5fbf\"><title>%d tiles, mean top probability "
+                    "%.3f, %.3f right</title></rect>\n", x0 + j * bw, y0 + side - now[j].accuracy * side,
+                    bw, now[j].accuracy * side, now[j].n, now[j].confidence, now[j].accuracy);
+    if (isfinite(ece0) && r->model->temperature != 1) {
+        fputs("<polyline fill=\"none\" stroke=\"#777\" stroke-width=\"2\" points=\"", f);
+        for (int j = 0, first = 1; j < CS_ECE_BINS; j++)
+            if (before[j].n) {
+                fprintf(f, "%s%.1f,%.1f", first ? "" : " ", x0 + before[j].confidence * side,
+                        y0 + side - before[j].accuracy * side);
+                first = 0;
+            }
+        fputs("\"/>\n", f);
+    }
+    fputs("</svg>\n", f);
     return CS_OK;
 }
 
@@ -326,6 +389,8 @@ cs_status cs_report_markdown(FILE *f, const cs_report *r, cs_error *err) {
         fputs(", top-5 ", f);
         md_figure(f, cs_metrics_top5(&ev->tiles));
     }
+    fputs(", calibration error (ECE) ", f);
+    md_figure(f, tile_ece(r, 0, NULL));
     fprintf(f, ". %d images, accuracy ", ev->images.n);
     md_figure(f, cs_metrics_accuracy(&ev->images));
     if (K > 5) {
@@ -399,6 +464,7 @@ cs_status cs_report_write(const char *dir, const cs_report *r, cs_error *err) {
     cs_status st;
     if ((st = write_file(dir, "eval.json", cs_report_json, r, err)) ||
         (st = write_file(dir, "roc.svg", write_roc, r, err)) ||
+        (st = write_file(dir, "reliability.svg", write_reliability, r, err)) ||
         (st = write_file(dir, "confusion.svg", write_confusion, r, err)) ||
         (st = write_file(dir, "per_class.md", cs_report_markdown, r, err)))
         return st;

@@ -449,6 +449,19 @@ static cs_status record(trainer *t, cs_error *err) {
     return st;
 }
 
+/* The temperature that calibrates the kept epoch's validation tiles (1
+   without any), recorded with their calibration error before and after; the
+   tiles' probabilities become the calibrated ones the model will give. */
+static cs_status calibrate(trainer *t, cs_error *err) {
+    float T = cs_fit_temperature(t->best_vprobs, t->vlabels, t->nval, t->K);
+    double before = cs_ece(t->best_vprobs, t->vlabels, t->nval, t->K, CS_ECE_BINS, NULL);
+    for (int i = 0; i < t->nval; i++) cs_temper(t->best_vprobs + (size_t)i * t->K, t->K, T);
+    double after = cs_ece(t->best_vprobs, t->vlabels, t->nval, t->K, CS_ECE_BINS, NULL);
+    cs_status st = cs_model_set_temperature(t->m, T, err);
+    if (!st) st = cs_record_ece(t->m, before, after, err);
+    return st;
+}
+
 /* The kept epoch's validation tiles, scored as val_tile_accuracy scores them. */
 static cs_status keep_val_tiles(const trainer *t, cs_error *err) {
     cs_metrics *mt = t->o->val_tiles;
@@ -565,6 +578,7 @@ cs_status cs_train(cs_model *m, const cs_dataset *train, const cs_dataset *val,
     memcpy(entry, net->params, sizeof(float) * net->nparams);
     cs_status st = setup(&t, err);
     if (!st) st = run_epochs(&t, err);
+    if (!st) st = calibrate(&t, err);
     if (!st && o->val_tiles) st = keep_val_tiles(&t, err);
     if (!st) st = record(&t, err);
     if (st) memcpy(net->params, entry, sizeof(float) * net->nparams);

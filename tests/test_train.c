@@ -69,6 +69,13 @@ static void test_training(const cs_dataset *train, const cs_dataset *val) {
     CHECK(cs_model_get(&m, "lr_schedule") && strncmp(cs_model_get(&m, "lr_schedule"), "cosine", 6) == 0);
     CHECK(cs_model_get(&m, "threshold") != NULL);
     CHECK(m.threshold > 0 && m.threshold < 1);
+    /* Calibrated on the same validation tiles: a temperature and the errors it leaves. */
+    CHECK(m.temperature >= CS_MIN_TEMPERATURE && m.temperature <= CS_MAX_TEMPERATURE);
+    CHECK(cs_model_get(&m, "temperature") && cs_model_get(&m, "val_ece") &&
+          cs_model_get(&m, "val_ece_uncalibrated"));
+    CHECK(atof(cs_model_get(&m, "val_ece")) <= atof(cs_model_get(&m, "val_ece_uncalibrated")) + 0.05);
+    /* Out-of-distribution statistics of the kept weights (cs_train alone fits none: cs_fit does). */
+    CHECK(m.ood.dim == 0);
 
     /* Determinism: the same seed gives the same weights, bit for bit. */
     watch w2 = {0};

@@ -1,11 +1,12 @@
 /* test_val_tiles.c: cs_train_opts.val_tiles, the kept epoch's validation tiles
    handed back (the page's confusion matrix). They are the tiles of
-   val_tile_accuracy and val_tiles, scored by the weights kept. */
+   val_tile_accuracy and val_tiles, scored by the weights kept and calibrated
+   by the temperature fitted on them. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cellsight.h"
+#include "internal.h"
 #include "test.h"
 #include "test_train.h"
 
@@ -54,7 +55,7 @@ static void run(cs_model *m, const cs_dataset *train, const cs_dataset *val, con
     for (int i = 0; i < 4; i++) sum += confusion[i];
     CHECK(sum == mt.n);
 
-    /* The kept weights give those probabilities. */
+    /* The kept weights give those probabilities, at the temperature fitted on them. */
     float *probs = malloc(sizeof(float) * 2 * 4096);
     int *labels = malloc(sizeof(int) * 4096);
     int n = score_grid(m, val, probs, labels, 4096);
@@ -62,6 +63,7 @@ static void run(cs_model *m, const cs_dataset *train, const cs_dataset *val, con
     float worst = 0;
     for (int i = 0; i < n && i < mt.n; i++) {
         CHECK(labels[i] == mt.label[i]);
+        cs_temper(probs + i * 2, 2, m->temperature);
         for (int k = 0; k < 2; k++) worst = fmaxf(worst, fabsf(probs[i * 2 + k] - mt.probs[i * 2 + k]));
     }
     CHECK(worst < 1e-4f);

@@ -71,7 +71,7 @@ extern const option common_opts[], new_model_opts[], training_opts[], pixel_opts
 /* --um-per-px: 0 when not given. */
 double get_um_per_px(args *a);
 extern const command train_command, eval_command, predict_command, info_command, finetune_command,
-    list_command, summarize_command;
+    list_command, summarize_command, calibrate_command;
 
 /* ---------------------------------------------------------------- output (output.c) */
 

@@ -10,7 +10,7 @@ static const option eval_own_opts[] = {
     {"model", "FILE", "the model (.safetensors)"},
     {"data", "DIR", "one folder of images per class, named like the model's classes"},
     {"json", NULL, "print the figures as one JSON object"},
-    {"report", "DIR", "also write DIR/eval.json, roc.svg, confusion.svg, per_class.md"},
+    {"report", "DIR", "also write DIR/eval.json, roc.svg, reliability.svg, confusion.svg,\nper_class.md"},
     {"crop-bottom", "PX", "rows to crop off the bottom (default: the model's)"},
     {"rescale", NULL, "resample images of a known pixel size other than the model's\n"
                       "to its size before tiling (default); --no-rescale: classify\n"

@@ -25,6 +25,7 @@ static int cmd_info(args *a) {
     for (int c = 0; c < n->nclasses; c++) printf("%s%s", c ? ", " : " ", m.classes[c]);
     printf("\n%-14s %d\n%-14s %d\n", "tile", n->tile, "crop_bottom", m.crop_bottom);
     if (n->nclasses == 2) printf("%-14s %g\n", "threshold", m.threshold);
+    printf("%-14s %g%s\n", "temperature", m.temperature, m.temperature == 1 ? " (probabilities as the network gives them)" : "");
     printf("%-14s %s\n%-14s %zu\n%-14s %.0f (%.1f M)\n\nlayers:\n", "tta",
            m.tta ? CS_TTA_DIHEDRAL8 " (mean over the 8 flips and rotations)" : CS_TTA_NONE, "parameters",
            n->nparams, "MACs per tile", cs_net_macs(n), cs_net_macs(n) / 1e6);
@@ -41,7 +42,7 @@ static int cmd_info(args *a) {
     return 0;
 }
 
-const command info_command = {"info", "FILE", "What a model file holds: layers, classes, tile, crop, threshold,\n"
+const command info_command = {"info", "FILE", "What a model file holds: layers, classes, tile, crop, threshold, temperature,\n"
                     "parameters, multiply-adds per tile, and every metadata entry.",
     {{0}},
     NULL, cmd_info};

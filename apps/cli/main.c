@@ -10,7 +10,7 @@
 #include "cli.h"
 
 static const command *const commands[] = {&train_command, &eval_command, &predict_command, &list_command, &summarize_command,
-                                          &info_command, &finetune_command};
+                                          &info_command, &finetune_command, &calibrate_command};
 
 static void print_usage(FILE *f) {
     fprintf(f, "usage: cellsight COMMAND [options]   (cellsight COMMAND --help for more)\n\n"

@@ -115,7 +115,7 @@ test("head mode: the CLI's split, tiles and figures; the confusion matrix; the f
   assert.deepEqual(names(md.val_images), names(cli.val_images));
   assert.deepEqual(names(md.train_images), names(cli.train_images));
   for (const k of ["train_tiles", "val_tiles", "epochs_run", "tta", "lr", "augment"]) assert.equal(md[k], cli[k], k);
-  for (const k of ["val_loss", "threshold"])
+  for (const k of ["val_loss", "threshold", "temperature"])
     assert.ok(Math.abs(Number(md[k]) - Number(cli[k])) < 1e-3, `${k} ${md[k]} here, ${cli[k]} from the CLI`);
 
   // The bytes for the download are the model.

@@ -1,0 +1,213 @@
+/* ood.c: is an image of any of the model's classes at all? A tile's
+   out-of-distribution score is the squared Mahalanobis distance of its pooled
+   features (GAP's output) to the nearest class mean under one covariance
+   shared by the classes (Lee et al., "A simple unified framework for
+   detecting out-of-distribution samples", NeurIPS 2018), both estimated from
+   the training tiles. An image's score is the mean over the tiles that vote;
+   an image scoring above the threshold, set on the validation images at a
+   share of false rejections (ood_frr), is of none of the model's classes.
+
+   Stored as tensors ood.means [nclasses, dim] and ood.precision [dim, dim]
+   (the covariance's inverse) beside the network's; metadata ood_score,
+   ood_threshold, ood_frr. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void cs_ood_free(cs_ood *o) {
+    free(o->means);
+    free(o->precision);
+    *o = (cs_ood){.threshold = NAN};
+}
+
+int cs_ood_dim(const cs_net *net) {
+    int head = cs_net_head(net);
+    return head > 0 && net->layers[head - 1].kind == CS_GAP ? net->layers[head - 1].oc : 0;
+}
+
+float cs_ood_tile_score(const cs_model *m, const float *f) {
+    const cs_ood *o = &m->ood;
+    int D = o->dim;
+    double best = INFINITY, d[CS_MAX_OOD_DIM];
+    for (int c = 0; c < m->net.nclasses; c++) {
+        const float *mu = o->means + (size_t)c * D;
+        for (int i = 0; i < D; i++) d[i] = f[i] - mu[i];
+        double s = 0;
+        for (int i = 0; i < D; i++) {
+            const float *row = o->precision + (size_t)i * D;
+            double r = 0;
+            for (int j = 0; j < D; j++) r += row[j] * d[j];
+            s += d[i] * r;
+        }
+        if (s < best) best = s;
+    }
+    return (float)best;
+}
+
+/* a [n][n] (symmetric positive definite) becomes its inverse, through its
+   Cholesky factor; 0 if it is not positive definite. */
+static int invert_spd(double *a, int n) {
+    double *L = calloc((size_t)n * n, sizeof *L), *inv = calloc((size_t)n * n, sizeof *inv);
+    int ok = L && inv;
+    for (int j = 0; ok && j < n; j++) {
+        double s = a[(size_t)j * n + j];
+        for (int k = 0; k < j; k++) s -= L[(size_t)j * n + k] * L[(size_t)j * n + k];
+        if (!(s > 0)) ok = 0;
+        else L[(size_t)j * n + j] = sqrt(s);
+        for (int i = j + 1; ok && i < n; i++) {
+            double t = a[(size_t)i * n + j];
+            for (int k = 0; k < j; k++) t -= L[(size_t)i * n + k] * L[(size_t)j * n + k];
+            L[(size_t)i * n + j] = t / L[(size_t)j * n + j];
+        }
+    }
+    /* inv = L^-T L^-1, a column of the identity at a time. */
+    double *y = ok ? calloc((size_t)n, sizeof *y) : NULL;
+    ok = ok && y;
+    for (int c = 0; ok && c < n; c++) {
+        for (int i = 0; i < n; i++) { /* L y = e_c */
+            double t = i == c;
+            for (int k = 0; k < i; k++) t -= L[(size_t)i * n + k] * y[k];
+            y[i] = t / L[(size_t)i * n + i];
+        }
+        for (int i = n - 1; i >= 0; i--) { /* L^T x = y */
+            double t = y[i];
+            for (int k = i + 1; k < n; k++) t -= L[(size_t)k * n + i] * inv[(size_t)k * n + c];
+            inv[(size_t)i * n + c] = t / L[(size_t)i * n + i];
+        }
+    }
+    if (ok) memcpy(a, inv, sizeof *a * (size_t)n * n);
+    free(L);
+    free(inv);
+    free(y);
+    return ok;
+}
+
+/* The class means and the precision of features [n][D] with labels [n]. */
+static cs_status estimate(cs_ood *o, const float *feat, const int *labels, int n, int K, int D,
+                          cs_error *err) {
+    double *mean = calloc((size_t)K * D, sizeof *mean), *cov = calloc((size_t)D * D, sizeof *cov);
+    int *count = calloc((size_t)K, sizeof *count);
+    cs_status st = CS_OK;
+    if (!mean || !cov || !count) st = cs_fail(err, CS_ENOMEM, "out of memory for feature statistics");
+    for (int t = 0; !st && t < n; t++) {
+        count[labels[t]]++;
+        for (int i = 0; i < D; i++) mean[(size_t)labels[t] * D + i] += feat[(size_t)t * D + i];
+    }
+    for (int c = 0; !st && c < K; c++) {
+        if (!count[c]) st = cs_fail(err, CS_EINPUT, "class %d has no training tile with cells on it", c);
+        for (int i = 0; !st && i < D; i++) mean[(size_t)c * D + i] /= count[c];
+    }
+    for (int t = 0; !st && t < n; t++) {
+        double d[CS_MAX_OOD_DIM];
+        for (int i = 0; i < D; i++) d[i] = feat[(size_t)t * D + i] - mean[(size_t)labels[t] * D + i];
+        for (int i = 0; i < D; i++)
+            for (int j = 0; j <= i; j++) cov[(size_t)i * D + j] += d[i] * d[j];
+    }
+    /* Shrunk towards its mean variance: channels ReLU left dead have none. */
+    double trace = 0;
+    for (int i = 0; i < D; i++) trace += cov[(size_t)i * D + i] / n;
+    for (int i = 0; !st && i < D; i++)
+        for (int j = 0; j <= i; j++) {
+            double v = cov[(size_t)i * D + j] / n * (1 - CS_OOD_SHRINK) + (i == j) * CS_OOD_SHRINK * (trace / D + 1e-12);
+            cov[(size_t)i * D + j] = cov[(size_t)j * D + i] = v;
+        }
+    if (!st && !invert_spd(cov, D)) st = cs_fail(err, CS_EINPUT, "the training features' covariance cannot be inverted");
+    float *means = st ? NULL : malloc(sizeof(float) * K * D), *prec = st ? NULL : malloc(sizeof(float) * D * D);
+    if (!st && (!means || !prec)) st = cs_fail(err, CS_ENOMEM, "out of memory for feature statistics");
+    if (!st) {
+        for (size_t i = 0; i < (size_t)K * D; i++) means[i] = (float)mean[i];
+        for (size_t i = 0; i < (size_t)D * D; i++) prec[i] = (float)cov[i];
+        cs_ood_free(o);
+        *o = (cs_ood){D, means, prec, NAN};
+    } else {
+        free(means);
+        free(prec);
+    }
+    free(mean);
+    free(cov);
+    free(count);
+    return st;
+}
+
+/* The foreground tiles' pooled features of every image of ds, *n of them. */
+static cs_status features_of(const cs_model *m, const cs_dataset *ds, int D, float **feat, int **labels,
+                             int *n, cs_error *err) {
+    int cap = 0;
+    *feat = NULL, *labels = NULL, *n = 0;
+    for (int i = 0; i < ds->n; i++) {
+        cs_result res;
+        float *f = NULL;
+        cs_status st = cs_classify_features(m, &ds->images[i], -1, &res, &f, err);
+        if (st) return st;
+        if (*n + res.ntiles > cap) {
+            cap = 2 * (*n + res.ntiles);
+            float *g = realloc(*feat, sizeof(float) * D * cap);
+            int *l = realloc(*labels, sizeof(int) * cap);
+            if (g) *feat = g;
+            if (l) *labels = l;
+            if (!g || !l) st = cs_fail(err, CS_ENOMEM, "out of memory for tile features");
+        }
+        for (int t = 0; !st && t < res.ntiles; t++)
+            if (!res.background[t] || !res.nforeground) {
+                memcpy(*feat + (size_t)*n * D, f + (size_t)t * D, sizeof(float) * D);
+                (*labels)[(*n)++] = ds->labels[i];
+            }
+        free(f);
+        cs_result_free(&res);
+        if (st) return st;
+    }
+    return CS_OK;
+}
+
+static int by_value(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The (1 - frr) quantile of the images' scores, linearly interpolated. */
+static cs_status threshold_on(const cs_model *m, const cs_dataset *val, float frr, float *th, cs_error *err) {
+    float *s = malloc(sizeof(float) * (val->n + 1));
+    if (!s) return cs_fail(err, CS_ENOMEM, "out of memory for image scores");
+    cs_status st = CS_OK;
+    for (int i = 0; i < val->n && !st; i++) {
+        cs_result res;
+        if (!(st = cs_classify(m, &val->images[i], -1, &res, NULL, NULL, err))) s[i] = res.ood_score;
+        cs_result_free(&res);
+    }
+    if (!st) {
+        qsort(s, val->n, sizeof *s, by_value);
+        double at = (1 - frr) * (val->n - 1);
+        int lo = (int)floor(at), hi = lo + 1 < val->n ? lo + 1 : lo;
+        *th = (float)(s[lo] + (at - lo) * (s[hi] - s[lo]));
+    }
+    free(s);
+    return st;
+}
+
+cs_status cs_ood_fit(cs_model *m, const cs_dataset *train, const cs_dataset *val, float frr, cs_error *err) {
+    int D = cs_ood_dim(&m->net);
+    if (D < 1 || D > CS_MAX_OOD_DIM) return CS_OK; /* no pooled features to go by */
+    if (!(frr > 0 && frr < 1)) return cs_fail(err, CS_EINPUT, "a false-rejection rate of %g is not between 0 and 1", frr);
+    cs_ood_free(&m->ood); /* the statistics of other weights */
+    float *feat;
+    int *labels, n;
+    cs_status st = features_of(m, train, D, &feat, &labels, &n, err);
+    if (!st) st = estimate(&m->ood, feat, labels, n, m->net.nclasses, D, err);
+    free(feat);
+    free(labels);
+    float th = NAN;
+    if (!st && val && val->n) st = threshold_on(m, val, frr, &th, err);
+    char v[32];
+    if (!st) st = cs_model_set(m, CS_META_OOD_SCORE, CS_OOD_MAHALANOBIS, err);
+    snprintf(v, sizeof v, "%g", frr);
+    if (!st) st = cs_model_set(m, CS_META_OOD_FRR, v, err);
+    snprintf(v, sizeof v, isnan(th) ? "none" : "%.6g", th);
+    if (!st) st = cs_model_set(m, CS_META_OOD_THRESHOLD, v, err);
+    snprintf(v, sizeof v, "%d", n);
+    if (!st) st = cs_model_set(m, "ood_tiles", v, err);
+    if (st) cs_ood_free(&m->ood);
+    return st;
+}

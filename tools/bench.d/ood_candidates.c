@@ -1,0 +1,233 @@
+/* ood_candidates.c: which out-of-distribution score tells images of lines a
+   model has never seen from images of its own? For tools/ood_protocol (issue
+   14's comparison), not a test: it prints figures.
+
+   Usage: ood_candidates MODEL DATA [--k K]
+   DATA holds one folder per line. The model's own lines are split as its
+   metadata val_split says: the part it trained on gives the statistics
+   (class means and shared covariance of the pooled features, as cs_ood_fit
+   computes them; the training tiles' features for kNN), the part it validated
+   on is "known". Every image of every other line is "unknown". Per tile, of the
+   tile as it is (no test-time averaging): MSP (1 - the top calibrated
+   probability), energy (-logsumexp of the logits), Mahalanobis (cs_ood_tile_score)
+   and kNN (the distance of the normalised features to the K-th nearest training
+   tile's, K 10 by default; Sun et al. 2022). An image scores the mean over its
+   foreground tiles. Prints, per candidate: ROC AUC of unknown against known
+   images, and the share of unknown images above the threshold that 5% of the
+   known ones exceed; then one line per image (known/unknown, line, scores). */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "metrics.h"
+
+enum { MSP, ENERGY, MAHALANOBIS, KNN, NCAND };
+static const char *const cand_name[NCAND] = {"msp", "energy", "mahalanobis", "knn"};
+
+typedef struct {
+    const cs_model *m;
+    cs_workspace *ws;
+    const float *bank; /* [nbank][D] normalised training features */
+    int nbank, k;
+    float *dist;       /* [nbank] scratch */
+} scorer;
+
+static int by_value(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+static void normalise(float *f, int D) {
+    double s = 1e-12;
+    for (int i = 0; i < D; i++) s += (double)f[i] * f[i];
+    for (int i = 0; i < D; i++) f[i] = (float)(f[i] / sqrt(s));
+}
+
+/* The scores of one tile from its pooled features f and its probabilities p. */
+static void tile_scores(scorer *s, const float *f, const float *p, float out[NCAND]) {
+    const cs_model *m = s->m;
+    int D = m->ood.dim, K = m->net.nclasses, head = cs_net_head(&m->net);
+    float top = 0;
+    for (int k = 0; k < K; k++) top = fmaxf(top, p[k]);
+    out[MSP] = 1 - top;
+    float probs[CS_MAX_CLASSES];
+    cs_net_forward(&m->net, s->ws, head, f, 1, 0, NULL, probs);
+    const float *z = cs_net_activation(s->ws, m->net.nlayers);
+    double mx = K == 2 ? fmax(0, z[0]) : -INFINITY, sum = 0;
+    if (K == 2) sum = exp(-mx) + exp(z[0] - mx);
+    else {
+        for (int k = 0; k < K; k++) mx = fmax(mx, z[k]);
+        for (int k = 0; k < K; k++) sum += exp(z[k] - mx);
+    }
+    out[ENERGY] = (float)-(mx + log(sum));
+    out[MAHALANOBIS] = cs_ood_tile_score(m, f);
+    float u[CS_MAX_OOD_DIM];
+    memcpy(u, f, sizeof(float) * D);
+    normalise(u, D);
+    for (int b = 0; b < s->nbank; b++) {
+        double d = 0;
+        for (int i = 0; i < D; i++) d += (u[i] - s->bank[(size_t)b * D + i]) * (u[i] - s->bank[(size_t)b * D + i]);
+        s->dist[b] = (float)d;
+    }
+    int k = s->k < s->nbank ? s->k : s->nbank;
+    qsort(s->dist, s->nbank, sizeof(float), by_value);
+    out[KNN] = sqrtf(s->dist[k - 1]);
+}
+
+/* An image's scores: the means over its foreground tiles. */
+static int image_scores(scorer *s, const cs_image *im, float out[NCAND]) {
+    cs_result res;
+    float *f;
+    cs_error e;
+    if (cs_classify_features(s->m, im, -1, &res, &f, &e)) {
+        fprintf(stderr, "ood_candidates: %s\n", e.msg);
+        return 0;
+    }
+    int D = s->m->ood.dim, K = s->m->net.nclasses, n = 0;
+    double sum[NCAND] = {0};
+    for (int t = 0; t < res.ntiles; t++) {
+        if (res.background[t] && res.nforeground) continue;
+        float one[NCAND];
+        tile_scores(s, f + (size_t)t * D, res.tile_probs + (size_t)t * K, one);
+        for (int c = 0; c < NCAND; c++) sum[c] += one[c];
+        n++;
+    }
+    for (int c = 0; c < NCAND; c++) out[c] = (float)(sum[c] / n);
+    free(f);
+    cs_result_free(&res);
+    return 1;
+}
+
+/* Every folder of dir, sorted. */
+static char **folders(const char *dir, int *n) {
+    DIR *d = opendir(dir);
+    char **out = NULL;
+    *n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        DIR *sub = opendir(path);
+        if (!sub) continue;
+        closedir(sub);
+        out = realloc(out, sizeof *out * (*n + 1));
+        out[(*n)++] = strdup(e->d_name);
+    }
+    if (d) closedir(d);
+    for (int i = 1; i < *n; i++) /* few: insertion sort */
+        for (int j = i; j > 0 && strcmp(out[j - 1], out[j]) > 0; j--) {
+            char *t = out[j];
+            out[j] = out[j - 1], out[j - 1] = t;
+        }
+    return out;
+}
+
+/* The training part's normalised features (view 0), for kNN. */
+static float *bank_of(const cs_model *m, const cs_dataset *train, int *n) {
+    int D = m->ood.dim;
+    float *bank = NULL;
+    *n = 0;
+    for (int i = 0; i < train->n; i++) {
+        cs_result res;
+        float *f;
+        if (cs_classify_features(m, &train->images[i], -1, &res, &f, NULL)) continue;
+        bank = realloc(bank, sizeof(float) * D * (*n + res.ntiles));
+        for (int t = 0; t < res.ntiles; t++)
+            if (!res.background[t] || !res.nforeground) {
+                memcpy(bank + (size_t)*n * D, f + (size_t)t * D, sizeof(float) * D);
+                normalise(bank + (size_t)(*n)++ * D, D);
+            }
+        free(f);
+        cs_result_free(&res);
+    }
+    return bank;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: ood_candidates MODEL DATA [--k K]\n");
+        return 2;
+    }
+    int knn_k = argc > 4 && !strcmp(argv[3], "--k") ? atoi(argv[4]) : 10;
+    cs_set_threads(0);
+    cs_model m;
+    cs_error e;
+    if (cs_model_load(&m, argv[1], &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+    int nf, K = m.net.nclasses;
+    char **names = folders(argv[2], &nf);
+    cs_dataset all;
+    if (cs_dataset_load(&all, argv[2], (const char *const *)names, nf, NULL, NULL, &e))
+        return fprintf(stderr, "%s\n", e.msg), 1;
+
+    /* The model's lines (labels as its classes) and the others. */
+    cs_dataset known = {0}, other = {0};
+    int *model_class = malloc(sizeof(int) * nf);
+    for (int f = 0; f < nf; f++) {
+        model_class[f] = -1;
+        for (int c = 0; c < K; c++)
+            if (!strcmp(names[f], m.classes[c])) model_class[f] = c;
+    }
+    for (int i = 0; i < all.n; i++) {
+        int c = model_class[all.labels[i]];
+        cs_dataset_add(c >= 0 ? &known : &other, &all.images[i], c >= 0 ? c : all.labels[i], all.names[i], NULL);
+    }
+
+    cs_recipe r;
+    cs_recipe_defaults(&r, NULL);
+    r.val_folds = 0;
+    cs_recipe_from_model(&r, &m);
+    if (!r.val_folds) return fprintf(stderr, "%s records no val_split\n", argv[1]), 1;
+    cs_dataset train, held;
+    if ((r.val_rows ? cs_dataset_split_rows : cs_dataset_split)(&known, r.val_fold, r.val_folds, m.net.tile,
+                                                                m.crop_bottom, &train, &held, &e) ||
+        cs_ood_fit(&m, &train, &held, CS_OOD_FRR, &e))
+        return fprintf(stderr, "%s\n", e.msg), 1;
+
+    scorer s = {&m, cs_workspace_new(&m.net, 1, NULL), NULL, 0, knn_k, NULL};
+    s.bank = bank_of(&m, &train, &s.nbank);
+    s.dist = malloc(sizeof(float) * (s.nbank + 1));
+    fprintf(stderr, "%d training tiles; %d known images (validation), %d unknown\n", s.nbank, held.n, other.n);
+
+    int n = held.n + other.n;
+    float *score = malloc(sizeof(float) * n * NCAND);
+    uint8_t *unknown = malloc(n);
+    for (int i = 0; i < n; i++) {
+        const cs_dataset *ds = i < held.n ? &held : &other;
+        int j = i < held.n ? i : i - held.n;
+        unknown[i] = i >= held.n;
+        if (!image_scores(&s, &ds->images[j], score + (size_t)i * NCAND)) return 1;
+    }
+    printf("| score | ROC AUC (unknown vs known images) | unknown images flagged at 5%% known flagged |\n|---|---:|---:|\n");
+    float *col = malloc(sizeof(float) * n), *ks = malloc(sizeof(float) * n);
+    for (int c = 0; c < NCAND; c++) {
+        int nk = 0, flagged = 0;
+        for (int i = 0; i < n; i++) {
+            col[i] = score[(size_t)i * NCAND + c];
+            if (!unknown[i]) ks[nk++] = col[i];
+        }
+        qsort(ks, nk, sizeof(float), by_value);
+        double at = 0.95 * (nk - 1);
+        int lo = (int)floor(at), hi = lo + 1 < nk ? lo + 1 : lo;
+        float th = (float)(ks[lo] + (at - lo) * (ks[hi] - ks[lo]));
+        for (int i = 0; i < n; i++) flagged += unknown[i] && col[i] > th;
+        cs_roc roc;
+        cs_roc_compute(&roc, col, unknown, n, NULL);
+        printf("| %s | %.4f | %d / %d |\n", cand_name[c], roc.auc, flagged, other.n);
+        cs_roc_free(&roc);
+    }
+    printf("\n| image | set | line |");
+    for (int c = 0; c < NCAND; c++) printf(" %s |", cand_name[c]);
+    printf("\n|---|---|---|---:|---:|---:|---:|\n");
+    for (int i = 0; i < n; i++) {
+        const cs_dataset *ds = i < held.n ? &held : &other;
+        int j = i < held.n ? i : i - held.n;
+        printf("| %s | %s | %s |", ds->names[j], unknown[i] ? "unknown" : "known",
+               unknown[i] ? names[ds->labels[j]] : m.classes[ds->labels[j]]);
+        for (int c = 0; c < NCAND; c++) printf(" %.4g |", score[(size_t)i * NCAND + c]);
+        printf("\n");
+    }
+    return 0;
+}
