@@ -3,6 +3,7 @@
    (conv1.weight [32,1,3,3], ..., fc2.bias), so that PyTorch reads and writes
    our models and we read its. */
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -24,6 +25,15 @@ static int parse_int(const char *s, long lo, long hi, int *out) {
     long v = strtol(s, &end, 10);
     if (*end || errno || v < lo || v > hi) return 0;
     *out = (int)v;
+    return 1;
+}
+
+/* s as a number in [lo, hi], and nothing after it. */
+static int parse_float(const char *s, double lo, double hi, float *out) {
+    char *end;
+    float f = strtof(s, &end);
+    if (end == s || *end || !(f >= lo && f <= hi)) return 0;
+    *out = f;
     return 1;
 }
 
@@ -111,7 +121,7 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
                        key, strlen(value), CS_MAX_META_BYTES);
     int n = 0, *int_field = NULL;
     float f = 0, *float_field = NULL;
-    char *end, **names = NULL;
+    char **names = NULL;
     if (!strcmp(key, "arch")) {
         if (strcmp(value, m->net.arch))
             return cs_fail(err, CS_EINPUT, "metadata arch \"%.60s\" is not the network's \"%s\"", value, m->net.arch);
@@ -128,8 +138,7 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
                            m->net.nclasses);
         }
     } else if (!strcmp(key, CS_META_THRESHOLD)) {
-        f = strtof(value, &end);
-        if (end == value || *end || !(f >= 0 && f <= 1))
+        if (!parse_float(value, 0, 1, &f))
             return cs_fail(err, CS_EINPUT, "metadata threshold \"%.20s\" is not a number from 0 to 1", value);
         float_field = &m->threshold;
     } else if (!strcmp(key, CS_META_TTA)) {
@@ -143,21 +152,18 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
                            CS_MAX_IMAGE_SIDE);
         int_field = &m->crop_bottom;
     } else if (!strcmp(key, CS_META_UM_PER_PX)) {
-        f = strtof(value, &end);
-        if (end == value || *end || !(f >= CS_MIN_UM_PER_PX && f <= CS_MAX_UM_PER_PX))
+        if (!parse_float(value, CS_MIN_UM_PER_PX, CS_MAX_UM_PER_PX, &f))
             return cs_fail(err, CS_EINPUT, "metadata um_per_px \"%.20s\" is not a pixel size from "
                            "%g to %g micrometres", value, CS_MIN_UM_PER_PX, CS_MAX_UM_PER_PX);
         float_field = &m->um_per_px;
     } else if (!strcmp(key, CS_META_OOD_THRESHOLD)) {
-        int none = !strcmp(value, "none");
-        f = none ? NAN : strtof(value, &end);
-        if (!none && (end == value || *end || !(f >= 0 && isfinite(f))))
+        f = NAN;
+        if (strcmp(value, "none") && !parse_float(value, 0, FLT_MAX, &f))
             return cs_fail(err, CS_EINPUT, "metadata ood_threshold \"%.20s\" is neither a score (a number "
                            ">= 0) nor none", value);
         float_field = &m->ood.threshold;
     } else if (!strcmp(key, CS_META_TEMPERATURE)) {
-        f = strtof(value, &end);
-        if (end == value || *end || !(f >= CS_MIN_TEMPERATURE && f <= CS_MAX_TEMPERATURE))
+        if (!parse_float(value, CS_MIN_TEMPERATURE, CS_MAX_TEMPERATURE, &f))
             return cs_fail(err, CS_EINPUT, "metadata temperature \"%.20s\" is not a number from %g "
                            "to %g", value, CS_MIN_TEMPERATURE, CS_MAX_TEMPERATURE);
         float_field = &m->temperature;
