@@ -140,8 +140,7 @@ export function renderCard(item) {
   img.alt = `${item.name} with its ${r.ntiles} tiles coloured by predicted class; ` +
     "arrow keys step through the tiles' figures";
   followTiles(img, card.querySelector(".tile-info"), item);
-  showThumbnail(img, drawThumbnail(r));
-  delete r.thumbnail; // drawn: a folder of hundreds of images must not keep every pixel
+  showThumbnail(img, keepThumbnail(item));
 }
 
 const SOURCE_NAME = { given: "the size you gave" };
@@ -159,13 +158,27 @@ export function pixelSizeText(ps) {
   return model ? `${own}: within 5% of ${model}, not resampled.` : `${own}; the model states none: not resampled.`;
 }
 
+// A classified item's thumbnail, drawn once into a compressed copy that the
+// item keeps (a promise of a JPEG blob): its pixels are let go, so that a
+// folder of a thousand images holds a thousand JPEGs, not their pixels, and
+// a card made again (pager.js) shows it without the worker.
+export function keepThumbnail(item) {
+  if (!item.thumbnail) {
+    const canvas = drawThumbnail(item.result);
+    item.thumbnail = new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+    delete item.result.thumbnail;
+  }
+  return item.thumbnail;
+}
+
 // A compressed copy in an <img>, not a live canvas per image: hundreds of
 // canvases would hold hundreds of megabytes.
-function showThumbnail(img, canvas) {
-  canvas.toBlob((blob) => {
+function showThumbnail(img, thumbnail) {
+  thumbnail.then((blob) => {
+    if (!img.isConnected) return; // its card was dropped meanwhile
     if (img.src) URL.revokeObjectURL(img.src);
     img.src = URL.createObjectURL(blob);
-  }, "image/jpeg", 0.9);
+  });
 }
 
 // A tile's figures, shown under the thumbnail: the tile under the pointer
