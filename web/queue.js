@@ -7,7 +7,7 @@ import { engine } from "./engine.js";
 import { activeModel, cropBottom, ttaArg, umPerPx } from "./models.js";
 import { refreshCard, showPage } from "./pager.js";
 import { partialText, progressText, tally } from "./progress.js";
-import { THUMBNAIL_SIDE, imagesCsv, keepThumbnail, renderTable, tilesCsv } from "./results.js";
+import { THUMBNAIL_SIDE, imagesCsv, keepThumbnail, renderRow, renderTable, tilesCsv } from "./results.js";
 
 const work = {
   items: [],     // one per image: {name, file, card?, result?, thumbnail?, error?, ms?, decoder?, classes?}
@@ -28,22 +28,33 @@ export function noteSkipped(note) {
   if (note) setNotice(note);
 }
 
-function showTable() {
-  clearTimeout(tableTimer);
-  tableTimer = 0;
+function classesInUse() {
   const model = activeModel();
-  renderTable(work.items, model && model.info ? model.info.classes : []);
+  return model && model.info ? model.info.classes : [];
+}
+
+function showTable() {
+  renderTable(work.items, classesInUse());
   showPartial();
 }
 
-// The table of a thousand rows is drawn again at most twice a second while
-// images come in: each drawing is a task the page cannot answer input in.
-let tableTimer = 0;
-function showTableSoon() {
-  tableTimer = tableTimer || setTimeout(() => {
-    tableTimer = 0;
-    showTable();
-  }, 500);
+// An image's card (if on show), row and the CSVs' note. Not the whole table
+// again, and its rows a few times a second, not an image at a time: a
+// thousand rows take tens of milliseconds to lay out after any change.
+const changedRows = new Set();
+let rowsTimer = 0;
+function showItem(item) {
+  refreshCard(item);
+  changedRows.add(item);
+  rowsTimer = rowsTimer || setTimeout(showRows, 250);
+  showPartial();
+}
+
+function showRows() {
+  clearTimeout(rowsTimer);
+  rowsTimer = 0;
+  for (const item of changedRows) renderRow(item, classesInUse());
+  changedRows.clear();
 }
 
 // Mid-run the CSVs hold the images done so far: said beside their buttons.
@@ -99,11 +110,9 @@ async function run() {
     show(0);
     await classify(item, (d, n) => show(n ? d / n : 0));
     done++;
-    showTableSoon();
-    showPartial();
   }
   work.running = false;
-  showTable();
+  showRows();
   $("progress-area").hidden = true;
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   setNotice((work.stopped ? "Stopped." : `Classified ${done} image${done === 1 ? "" : "s"} in ${seconds} s.`) +
@@ -131,7 +140,7 @@ async function classify(item, onProgress) {
   delete item.thumbnail;
   Object.assign(item, outcome);
   if (item.result) keepThumbnail(item);
-  refreshCard(item);
+  showItem(item);
 }
 
 // Stops the image under way and those waiting.
@@ -140,10 +149,9 @@ export function stop() {
   engine.cancel();
   for (const item of work.queue) {
     item.error = "Not classified: stopped.";
-    refreshCard(item);
+    showItem(item);
   }
   work.queue = [];
-  showTable();
 }
 
 export function clear() {

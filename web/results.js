@@ -267,8 +267,12 @@ function drawThumbnail(r) {
 /* ---------------------------------------------------------------- table and legend */
 
 // The table of every item (classes: the model in use's), and the CSV buttons,
-// which need one item classified.
-export function renderTable(items, classes) {
+// which need one item classified. A thousand rows take a layout of hundreds of
+// milliseconds: they are made a hundred a task, so that the page answers input
+// between, and a new call stops an older one's making.
+let tableCalls = 0;
+export async function renderTable(items, classes) {
+  const call = ++tableCalls;
   const head = document.createElement("tr");
   for (const label of ["File", "Predicted", "Confidence", "Tiles", ...classes])
     head.append(Object.assign(document.createElement("th"), { scope: "col", textContent: label }));
@@ -276,28 +280,44 @@ export function renderTable(items, classes) {
   $("results-table").tHead.replaceChildren(head);
   const body = $("results-table").tBodies[0];
   body.replaceChildren();
-  for (const item of items) {
-    const row = body.insertRow();
-    row.insertCell().textContent = item.name;
-    if (item.error) {
-      const cell = row.insertCell();
-      cell.colSpan = 3 + classes.length;
-      cell.className = "error";
-      cell.textContent = item.error;
-    } else if (!item.result) {
-      const cell = row.insertCell();
-      cell.colSpan = 3 + classes.length;
-      cell.className = "muted";
-      cell.textContent = "waiting…";
-    } else {
-      const r = item.result;
-      row.insertCell().textContent = item.classes[r.predicted];
-      row.insertCell().textContent = percent(r.confidence);
-      row.insertCell().textContent = r.nforeground;
-      for (const p of r.probs) row.insertCell().textContent = formatNumber(p);
+  enableDownloads(items.some((item) => item.result));
+  for (const [i, item] of items.entries()) {
+    if (i && i % 100 === 0) {
+      await new Promise((resolve) => setTimeout(resolve));
+      if (call !== tableCalls) return;
     }
+    item.row = body.insertRow();
+    renderRow(item, classes);
   }
-  const any = items.some((item) => item.result);
+}
+
+// An item's row of the table, as the item stands, if the table has it yet.
+export function renderRow(item, classes) {
+  const row = item.row;
+  if (!row || !row.isConnected) return;
+  row.replaceChildren();
+  row.insertCell().textContent = item.name;
+  if (item.error) {
+    const cell = row.insertCell();
+    cell.colSpan = 3 + classes.length;
+    cell.className = "error";
+    cell.textContent = item.error;
+  } else if (!item.result) {
+    const cell = row.insertCell();
+    cell.colSpan = 3 + classes.length;
+    cell.className = "muted";
+    cell.textContent = "waiting…";
+  } else {
+    const r = item.result;
+    row.insertCell().textContent = item.classes[r.predicted];
+    row.insertCell().textContent = percent(r.confidence);
+    row.insertCell().textContent = r.nforeground;
+    for (const p of r.probs) row.insertCell().textContent = formatNumber(p);
+    enableDownloads(true);
+  }
+}
+
+function enableDownloads(any) {
   $("download-csv").disabled = !any;
   $("download-tiles-csv").disabled = !any;
 }

@@ -67,6 +67,7 @@ test("300 images dropped: the CSV's 300 rows, the table's, one page of cards at 
   await page.locator("#notice", { hasText: "Classified 300 images" }).waitFor({ timeout: 300_000 });
 
   assert.equal(await page.locator("#results-table tbody tr").count(), 300);
+  assert.equal(await page.locator("#results-table tbody td.muted").count(), 0, "no row left waiting");
   assert.equal(await page.locator("#cards .card").count(), PAGE_SIZE, "one page of cards");
   assert.equal(await page.locator("#cards .card:not(.failed) .verdict strong").count(), PAGE_SIZE);
   assert.ok(await page.locator("#csv-partial").isHidden(), "the CSV is whole: nothing said");
