@@ -5,7 +5,7 @@
 import { $ } from "./dom.js";
 import { makeCard, renderCard, setCardWaiting } from "./results.js";
 
-export const PAGE_SIZE = 24;
+export const PAGE_SIZE = 48;
 
 const view = {
   items: [], // every image, in order (queue.js's)

@@ -9,25 +9,16 @@
    Run by tests/stage_browser.sh (CS_URL, CS_RANDOM_MODEL, CS_OUT). */
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import path from "node:path";
 import { test } from "node:test";
-import { newContext, openPage, parseCsv, shot } from "./chromium.mjs";
+import { newContext, openPage, parseCsv, shot, useRandomModel } from "./chromium.mjs";
 import { pngTransfer } from "./expect.mjs";
 import { partialText, secondsLeft, tally, timeLeftText } from "../../web/progress.js";
 
 const { CS_URL, CS_RANDOM_MODEL, CS_OUT } = process.env;
 assert.ok(CS_URL && CS_RANDOM_MODEL && CS_OUT, "run me through tests/stage_browser.sh");
 
-const PAGE_SIZE = 24;
+const PAGE_SIZE = 48; // web/pager.js
 const names = (n, side) => Array.from({ length: n }, (_, i) => [`well-${String(i + 1).padStart(3, "0")}.png`, side]);
-
-async function useRandomModel(page) {
-  await page.setInputFiles("#model-file", CS_RANDOM_MODEL);
-  await page.locator("#model-select option:checked", { hasText: path.basename(CS_RANDOM_MODEL) })
-    .waitFor({ state: "attached" });
-  await page.fill("#crop-bottom", "0");
-  await page.locator("#crop-bottom").blur();
-}
 
 async function drop(page, specs) {
   const dataTransfer = await page.evaluateHandle(pngTransfer, specs);
@@ -77,15 +68,15 @@ test("300 images dropped: the CSV's 300 rows, the table's, one page of cards at 
   assert.deepEqual(csv.rows.map((r) => r[csv.header.indexOf("file")]), specs.map(([n]) => n));
   assert.ok(csv.rows.every((r) => Number(r[csv.header.indexOf("tiles")]) === 1), "every image classified");
 
-  // The last page: its 12 cards, made from the thumbnails kept.
-  await page.selectOption("#card-page", String(288));
-  assert.equal(await page.locator("#cards .card").count(), 12);
+  // The last page: its cards, made from the thumbnails kept.
+  const last = 300 - (300 % PAGE_SIZE || PAGE_SIZE);
+  await page.selectOption("#card-page", String(last));
   assert.deepEqual(await page.locator("#cards .card .file-name").allTextContents(),
-    specs.slice(288).map(([n]) => n));
+    specs.slice(last).map(([n]) => n));
   await page.waitForFunction(() => Array.from(document.querySelectorAll("#cards .card .thumb img"))
     .every((img) => img.complete && img.naturalWidth > 0));
   await page.click("#card-prev");
-  assert.equal(await page.locator("#cards .card .file-name").first().textContent(), specs[264][0]);
+  assert.equal(await page.locator("#cards .card .file-name").first().textContent(), specs[last - PAGE_SIZE][0]);
   await shot(page, "scale-300");
   assert.deepEqual(page.problems, []);
   await context.close();
