@@ -14,6 +14,7 @@ import { byImageName, droppedFiles, fromInput, skippedNote, wireIntake } from ".
 import { foldOnPhones } from "./layout.js";
 import { activeModel, addModelOption, cropBottom, umChoice, umPerPx, modelBytes, onModelChange, picker, removeModel, selectModel,
   showModelError, showTta, ttaArg, ttaChoice } from "./models.js";
+import { wirePager } from "./pager.js";
 import { clear, downloadCsv, enqueue, reclassifyAll, setNotice, stop } from "./queue.js";
 import { renderLegend } from "./results.js";
 import { savedModels } from "./store.js";
@@ -65,6 +66,7 @@ function wireControls(list) {
   $("clear-button").addEventListener("click", clear);
   $("download-csv").addEventListener("click", () => downloadCsv(false));
   $("download-tiles-csv").addEventListener("click", () => downloadCsv(true));
+  wirePager();
 }
 
 async function registerServiceWorker() {

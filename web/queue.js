@@ -1,13 +1,16 @@
-/* queue.js: classifying: the images given, one card each, sent to the worker
-   one at a time with the model, crop and averaging in use; all of them again
-   after a change of those; Stop, Clear and the CSV downloads. */
+/* queue.js: classifying: the images given, one card each (a page of them on
+   show, pager.js), sent to the worker one at a time with the model, crop and
+   averaging in use; all of them again after a change of those; Stop, Clear
+   and the CSV downloads. */
 import { $, saveFile } from "./dom.js";
 import { engine } from "./engine.js";
 import { activeModel, cropBottom, ensureLoaded, ttaArg, umPerPx } from "./models.js";
-import { THUMBNAIL_SIDE, imagesCsv, makeCard, renderCard, renderTable, setCardWaiting, tilesCsv } from "./results.js";
+import { refreshCard, showPage } from "./pager.js";
+import { partialText, progressText, tally } from "./progress.js";
+import { THUMBNAIL_SIDE, imagesCsv, keepThumbnail, renderRow, renderTable, tilesCsv } from "./results.js";
 
 const work = {
-  items: [],     // one per image: {name, file, card, result?, error?, ms?, decoder?, classes?, model?}
+  items: [],     // one per image: {name, file, card?, result?, thumbnail?, error?, ms?, decoder?, classes?, model?}
   queue: [],     // items waiting for the worker
   generation: 0, // counts changes of model, crop or averaging, which make results stale
   running: false,
@@ -25,20 +28,51 @@ export function noteSkipped(note) {
   if (note) setNotice(note);
 }
 
-function showTable() {
+function classesInUse() {
   const model = activeModel();
-  renderTable(work.items, model && model.info ? model.info.classes : []);
+  return model && model.info ? model.info.classes : [];
+}
+
+function showTable() {
+  renderTable(work.items, classesInUse());
+  showPartial();
+}
+
+// An image's card (if on show), row and the CSVs' note. Not the whole table
+// again, and its rows a few times a second, not an image at a time: a
+// thousand rows take tens of milliseconds to lay out after any change.
+const changedRows = new Set();
+let rowsTimer = 0;
+function showItem(item) {
+  refreshCard(item);
+  changedRows.add(item);
+  rowsTimer = rowsTimer || setTimeout(showRows, 250);
+  showPartial();
+}
+
+function showRows() {
+  clearTimeout(rowsTimer);
+  rowsTimer = 0;
+  for (const item of changedRows) renderRow(item, classesInUse());
+  changedRows.clear();
+}
+
+// Mid-run the CSVs hold the images done so far: said beside their buttons.
+function showPartial() {
+  const note = partialText(tally(work.items));
+  $("csv-partial").textContent = note ? `The CSVs now hold ${note}.` : "";
+  $("csv-partial").hidden = !note;
 }
 
 export function enqueue(files) {
   if (!files.length) return;
   work.stopped = false;
   for (const { file, name } of files) {
-    const item = { file, name, card: makeCard(name) };
+    const item = { file, name };
     work.items.push(item);
     work.queue.push(item);
-    $("cards").append(item.card);
   }
+  showPage(work.items);
   $("results").hidden = false;
   showTable();
   if (!work.running) run();
@@ -51,8 +85,9 @@ export function reclassifyAll() {
   work.queue = work.items.slice();
   for (const item of work.items) {
     delete item.result;
+    delete item.thumbnail;
     delete item.error;
-    setCardWaiting(item);
+    refreshCard(item);
   }
   showTable();
   if (!work.running) run();
@@ -69,14 +104,15 @@ async function run() {
     const total = done + 1 + work.queue.length;
     const show = (fraction) => {
       $("progress").value = (done + fraction) / total;
-      $("progress-text").textContent = `Classifying ${item.name} (${done + 1} of ${total})`;
+      $("progress-text").textContent = progressText(item.name, done, fraction, total,
+        (performance.now() - started) / 1000);
     };
     show(0);
     await classify(item, (d, n) => show(n ? d / n : 0));
     done++;
-    showTable();
   }
   work.running = false;
+  showRows();
   $("progress-area").hidden = true;
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   setNotice((work.stopped ? "Stopped." : `Classified ${done} image${done === 1 ? "" : "s"} in ${seconds} s.`) +
@@ -103,8 +139,10 @@ async function classify(item, onProgress) {
     }
   }
   if (generation !== work.generation) return; // stale: the item is queued again
+  delete item.thumbnail;
   Object.assign(item, outcome);
-  renderCard(item);
+  if (item.result) keepThumbnail(item);
+  showItem(item);
 }
 
 const STOPPED = "Not classified: stopped.";
@@ -115,28 +153,28 @@ export function stop() {
   engine.cancel(STOPPED);
   for (const item of work.queue) {
     item.error = STOPPED;
-    renderCard(item);
+    showItem(item);
   }
   work.queue = [];
-  showTable();
 }
 
 export function clear() {
-  for (const item of work.items) {
-    const img = item.card.querySelector(".thumb img");
-    if (img.src) URL.revokeObjectURL(img.src);
-  }
   work.items = [];
   work.queue = [];
   work.skipped = "";
-  $("cards").replaceChildren();
+  showPage(work.items);
   $("results").hidden = true;
 }
 
 // The CSV of the images (tiles: of every tile), of the classes they were classified with.
+// Mid-run, of the images done so far, said in the notice and the file's name.
 export function downloadCsv(tiles) {
   const done = work.items.filter((item) => item.result);
   const classes = done[0].classes;
-  if (tiles) saveFile("cellsight-tiles.csv", tilesCsv(classes, done), "text/csv");
-  else saveFile("cellsight-results.csv", imagesCsv(classes, done), "text/csv");
+  const count = tally(work.items);
+  const partial = count.running ? `-${count.done}-of-${count.total}` : "";
+  if (tiles) saveFile(`cellsight-tiles${partial}.csv`, tilesCsv(classes, done), "text/csv");
+  else saveFile(`cellsight-results${partial}.csv`, imagesCsv(classes, done), "text/csv");
+  if (partial) setNotice(`Downloaded ${tiles ? "the tile CSV" : "the CSV"} of ${partialText(count)}: ` +
+    "download it again when the run ends for every image.");
 }

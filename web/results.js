@@ -124,8 +124,7 @@ export function renderCard(item) {
   const overlay = card.querySelector(".overlay-download");
   overlay.hidden = false;
   overlay.onclick = () => downloadOverlay(item, img);
-  showThumbnail(img, drawThumbnail(r));
-  delete r.thumbnail; // drawn: a folder of hundreds of images must not keep every pixel
+  showThumbnail(img, keepThumbnail(item));
 }
 
 const SOURCE_NAME = { given: "the size you gave" };
@@ -143,13 +142,27 @@ export function pixelSizeText(ps) {
   return model ? `${own}: within 5% of ${model}, not resampled.` : `${own}; the model states none: not resampled.`;
 }
 
+// A classified item's thumbnail, drawn once into a compressed copy that the
+// item keeps (a promise of a JPEG blob): its pixels are let go, so that a
+// folder of a thousand images holds a thousand JPEGs, not their pixels, and
+// a card made again (pager.js) shows it without the worker.
+export function keepThumbnail(item) {
+  if (!item.thumbnail) {
+    const canvas = drawThumbnail(item.result);
+    item.thumbnail = new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+    delete item.result.thumbnail;
+  }
+  return item.thumbnail;
+}
+
 // A compressed copy in an <img>, not a live canvas per image: hundreds of
 // canvases would hold hundreds of megabytes.
-function showThumbnail(img, canvas) {
-  canvas.toBlob((blob) => {
+function showThumbnail(img, thumbnail) {
+  thumbnail.then((blob) => {
+    if (!img.isConnected) return; // its card was dropped meanwhile
     if (img.src) URL.revokeObjectURL(img.src);
     img.src = URL.createObjectURL(blob);
-  }, "image/jpeg", 0.9);
+  });
 }
 
 // A tile's figures, shown under the thumbnail: the tile under the pointer
@@ -237,8 +250,12 @@ function drawThumbnail(r) {
 /* ---------------------------------------------------------------- table and legend */
 
 // The table of every item (classes: the model in use's), and the CSV buttons,
-// which need one item classified.
-export function renderTable(items, classes) {
+// which need one item classified. A thousand rows take a layout of hundreds of
+// milliseconds: they are made a hundred a task, so that the page answers input
+// between, and a new call stops an older one's making.
+let tableCalls = 0;
+export async function renderTable(items, classes) {
+  const call = ++tableCalls;
   const head = document.createElement("tr");
   for (const label of ["File", "Predicted", "Confidence", "Tiles", ...classes])
     head.append(Object.assign(document.createElement("th"), { scope: "col", textContent: label }));
@@ -246,28 +263,44 @@ export function renderTable(items, classes) {
   $("results-table").tHead.replaceChildren(head);
   const body = $("results-table").tBodies[0];
   body.replaceChildren();
-  for (const item of items) {
-    const row = body.insertRow();
-    row.insertCell().textContent = item.name;
-    if (item.error) {
-      const cell = row.insertCell();
-      cell.colSpan = 3 + classes.length;
-      cell.className = "error";
-      cell.textContent = item.error;
-    } else if (!item.result) {
-      const cell = row.insertCell();
-      cell.colSpan = 3 + classes.length;
-      cell.className = "muted";
-      cell.textContent = "waiting…";
-    } else {
-      const r = item.result;
-      row.insertCell().textContent = item.classes[r.predicted];
-      row.insertCell().textContent = percent(r.confidence);
-      row.insertCell().textContent = r.nforeground;
-      for (const p of r.probs) row.insertCell().textContent = formatNumber(p);
+  enableDownloads(items.some((item) => item.result));
+  for (const [i, item] of items.entries()) {
+    if (i && i % 100 === 0) {
+      await new Promise((resolve) => setTimeout(resolve));
+      if (call !== tableCalls) return;
     }
+    item.row = body.insertRow();
+    renderRow(item, classes);
   }
-  const any = items.some((item) => item.result);
+}
+
+// An item's row of the table, as the item stands, if the table has it yet.
+export function renderRow(item, classes) {
+  const row = item.row;
+  if (!row || !row.isConnected) return;
+  row.replaceChildren();
+  row.insertCell().textContent = item.name;
+  if (item.error) {
+    const cell = row.insertCell();
+    cell.colSpan = 3 + classes.length;
+    cell.className = "error";
+    cell.textContent = item.error;
+  } else if (!item.result) {
+    const cell = row.insertCell();
+    cell.colSpan = 3 + classes.length;
+    cell.className = "muted";
+    cell.textContent = "waiting…";
+  } else {
+    const r = item.result;
+    row.insertCell().textContent = item.classes[r.predicted];
+    row.insertCell().textContent = percent(r.confidence);
+    row.insertCell().textContent = r.nforeground;
+    for (const p of r.probs) row.insertCell().textContent = formatNumber(p);
+    enableDownloads(true);
+  }
+}
+
+function enableDownloads(any) {
   $("download-csv").disabled = !any;
   $("download-tiles-csv").disabled = !any;
 }

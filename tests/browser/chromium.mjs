@@ -33,6 +33,16 @@ export async function openPage(context, url = process.env.CS_URL) {
   return page;
 }
 
+// The small random model (CS_RANDOM_MODEL, no test-time averaging) picked as
+// a person picks a model file, and no strip cropped: quick.
+export async function useRandomModel(page) {
+  await page.setInputFiles("#model-file", process.env.CS_RANDOM_MODEL);
+  await page.locator("#model-select option:checked", { hasText: path.basename(process.env.CS_RANDOM_MODEL) })
+    .waitFor({ state: "attached" });
+  await page.fill("#crop-bottom", "0");
+  await page.locator("#crop-bottom").blur();
+}
+
 export const shot = (page, name) =>
   page.screenshot({ path: path.join(process.env.CS_OUT, `${name}.png`), fullPage: true });
 

@@ -13,7 +13,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { newContext, openPage, parseCsv, shot, waitForResults } from "./chromium.mjs";
+import { newContext, openPage, parseCsv, shot, useRandomModel, waitForResults } from "./chromium.mjs";
 
 const { CS_URL, CS_CLI, CS_RANDOM_MODEL, CS_OUT } = process.env;
 assert.ok(CS_URL && CS_CLI && CS_RANDOM_MODEL && CS_OUT, "run me through tests/stage_browser.sh");
@@ -33,14 +33,6 @@ function makeTree(dir, files) {
     if (Buffer.isBuffer(what) || typeof what !== "string" || !fs.existsSync(what)) fs.writeFileSync(file, what);
     else fs.copyFileSync(what, file);
   }
-}
-
-async function useRandomModel(page) {
-  await page.setInputFiles("#model-file", CS_RANDOM_MODEL);
-  await page.locator("#model-select option:checked", { hasText: path.basename(CS_RANDOM_MODEL) })
-    .waitFor({ state: "attached" });
-  await page.fill("#crop-bottom", "0");
-  await page.locator("#crop-bottom").blur();
 }
 
 // The names in a bin, as the panel lists them.

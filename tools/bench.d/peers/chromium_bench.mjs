@@ -32,6 +32,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
+import { chromiumProcesses } from "../chromium_procs.mjs";
 
 const { values: opts } = parseArgs({
   options: {
@@ -142,34 +143,8 @@ async function classifyTimes(page, image, runs) {
 
 // Chromium's renderer processes under the browser's process: pid -> peak
 // resident memory (VmHWM, kB). A page and its workers live in one renderer.
-function renderers(rootPid) {
-  const procs = [];
-  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      procs.push({ pid: Number(pid), ppid });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const tree = new Set([rootPid]);
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const p of procs) if (!tree.has(p.pid) && tree.has(p.ppid)) tree.add(p.pid), (grew = true);
-  }
-  const peaks = new Map();
-  for (const pid of tree) {
-    try {
-      if (!fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("--type=renderer")) continue;
-      const hwm = fs.readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmHWM:\s+(\d+)/m);
-      if (hwm) peaks.set(pid, Number(hwm[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return peaks;
-}
+const renderers = (rootPid) => new Map([...chromiumProcesses(rootPid)]
+  .filter(([, p]) => p.renderer).map(([pid, p]) => [pid, p.hwmKb]));
 
 // The page worker's module: its WASM heap (bytes), whether that is shared
 // (only the pthread build's is), its threads (cs_threads) and the module
