@@ -539,9 +539,14 @@ cs_status cs_report_write(const char *dir, const cs_report *r, cs_error *err);
 
 /* ---------------------------------------------------------------- summaries of a screen */
 
-/* A CSV field as RFC 4180 has it: quoted (quotes doubled) if it holds a comma,
-   a quote or a line break. The one rule for every CSV cellsight writes. */
+/* A text cell of a CSV (a file or class name; not a number), the one rule for
+   every CSV cellsight writes, the CLI's and the page's: OWASP's guidance on CSV
+   injection, a ' before a cell that starts with = + - @, a tab, a carriage
+   return (or '), so that no spreadsheet takes it for a formula; then RFC 4180,
+   quoted (quotes doubled) if it holds , ; " a tab or a line break. */
 void cs_csv_field(FILE *f, const char *s);
+/* The text a field cs_csv_field wrote holds, once unquoted: its ' dropped. */
+const char *cs_csv_text(const char *field);
 
 /* The well a file's name gives, if any: the last token of its base name (split
    at anything but letters and digits) that is a well of a plate of up to 384,

@@ -54,7 +54,11 @@ static int start_table(table *t, FILE *out, int csv, int tiles, const cs_model *
         if (len + 2 > t->width[nhead + c]) t->width[nhead + c] = len + 2;
     }
     for (int i = 0; i < nhead; i++) cell(t, head[i]);
-    for (int c = 0; c < K; c++) cellf(t, "p_%s", m->classes[c]);
+    for (int c = 0; c < K; c++) {
+        char name[CS_MAX_CLASS_NAME + 3];
+        snprintf(name, sizeof name, "p_%s", m->classes[c]);
+        cell(t, name);
+    }
     cell(t, "tta");
     cell(t, "um_per_px");
     cell(t, "scale");
