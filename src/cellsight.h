@@ -48,7 +48,8 @@ extern "C" {
 #define CS_PAPER_ARCH "conv32,conv32,conv64,gap,drop0.5,dense32,drop0.5,dense"
 #define CS_MAX_LAYERS 32
 #define CS_MAX_CLASSES 1000
-#define CS_MAX_CLASS_NAME 128                       /* bytes, per class name */
+#define CS_MAX_CLASS_NAME 127                       /* bytes, per class name, at most */
+#define CS_MODEL_HASH_DIGITS 12                     /* hex digits of a model file's SHA-256 */
 #define CS_MAX_IMAGE_PIXELS (400LL * 1000 * 1000)    /* e.g. 20000 x 20000 */
 #define CS_MAX_IMAGE_SIDE 65535
 #define CS_MAX_IMAGE_BYTES (1024LL * 1024 * 1024)
@@ -224,6 +225,9 @@ typedef struct {
     float um_per_px;   /* the pixel size it was trained at, in micrometres; 0: not known */
     int no_rescale;    /* set by callers: classify images at their own scale,
                           whatever their pixel size (default 0: resample) */
+    char hash[CS_MODEL_HASH_DIGITS + 1]; /* the file it was read from: the first hex
+                          digits of its SHA-256, as `sha256sum` prints them (the
+                          CSVs' model_hash); "" for a model made in memory */
     int nmeta;
     cs_meta *meta;     /* every __metadata__ entry, kept in step with the fields above */
 } cs_model;

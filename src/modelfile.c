@@ -340,8 +340,15 @@ cs_status cs_model_read(cs_model *m, const void *data, size_t size, cs_error *er
     if (!s) s = read_weights(m, &st, err);
     if (!s) s = apply_metadata(m, st.meta, st.nmeta, err);
     cs_st_free(&st);
-    if (s) cs_model_free(m);
-    return s;
+    if (s) {
+        cs_model_free(m);
+        return s;
+    }
+    char hex[65];
+    cs_sha256_hex(data, size, hex);
+    memcpy(m->hash, hex, CS_MODEL_HASH_DIGITS);
+    m->hash[CS_MODEL_HASH_DIGITS] = 0;
+    return CS_OK;
 }
 
 cs_status cs_model_write(const cs_model *m, uint8_t **data, size_t *size, cs_error *err) {
