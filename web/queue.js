@@ -7,7 +7,7 @@ import { activeModel, cropBottom, ttaArg, umPerPx } from "./models.js";
 import { THUMBNAIL_SIDE, imagesCsv, makeCard, renderCard, renderTable, setCardWaiting, tilesCsv } from "./results.js";
 
 const work = {
-  items: [],     // one per image: {name, file, card, result?, error?, ms?, decoder?, classes?}
+  items: [],     // one per image: {name, file, card, result?, error?, ms?, decoder?, classes?, info?}
   queue: [],     // items waiting for the worker
   generation: 0, // counts changes of model, crop or averaging, which make results stale
   running: false,
@@ -92,10 +92,11 @@ async function classify(item, onProgress) {
   } else {
     try {
       const reply = await engine.call("classify",
-        { key: model.key, file: item.file, cropBottom: cropBottom(), thumbnailSide: THUMBNAIL_SIDE, tta: ttaArg(),
-          umPerPx: umPerPx() },
+        { key: model.key, file: item.file, name: item.name, cropBottom: cropBottom(), thumbnailSide: THUMBNAIL_SIDE,
+          tta: ttaArg(), umPerPx: umPerPx() },
         { onProgress });
-      outcome = { result: reply.result, ms: reply.ms, decoder: reply.decoder, classes: model.info.classes };
+      outcome = { result: reply.result, ms: reply.ms, decoder: reply.decoder, classes: model.info.classes,
+        info: model.info };
     } catch (e) {
       outcome = { error: e.message };
     }
@@ -129,10 +130,9 @@ export function clear() {
   $("results").hidden = true;
 }
 
-// The CSV of the images (tiles: of every tile), of the classes they were classified with.
+// The CSV of the images (tiles: of every tile), of the model they were classified with.
 export function downloadCsv(tiles) {
   const done = work.items.filter((item) => item.result);
-  const classes = done[0].classes;
-  if (tiles) saveFile("cellsight-tiles.csv", tilesCsv(classes, done), "text/csv");
-  else saveFile("cellsight-results.csv", imagesCsv(classes, done), "text/csv");
+  if (tiles) saveFile("cellsight-tiles.csv", tilesCsv(done), "text/csv");
+  else saveFile("cellsight-results.csv", imagesCsv(done), "text/csv");
 }

@@ -14,14 +14,17 @@
      checkModel {size}                            -> {}
        a model file's size (File.size) against the core's limit, before the
        page reads the file; refused with the core's message.
-     loadModel {key, bytes: ArrayBuffer}          -> {info}  (replaces the model under key)
+     loadModel {key, bytes: ArrayBuffer, name}    -> {info}  (replaces the model under key)
+       info: csw_model_info's, and info.csv: the model's texts as CSV cells
+       by the core's rule (model: name, the file's; classes; heads: p_<class>).
      freeModel {key}                              -> {}
-     classify {key, file: Blob, cropBottom, thumbnailSide, tta, umPerPx}
+     classify {key, file: Blob, name, cropBottom, thumbnailSide, tta, umPerPx}
                                                   -> {result, decoder, ms}
        cropBottom < 0 takes the model's; umPerPx (> 0) is the pixel size
        of files that state none; tta is a TTA_ARG (absent: the
        model's). result is what apps/wasm/wasm_api.c emits (result.tta:
-       whether the 8 flips and rotations were averaged).
+       whether the 8 flips and rotations were averaged; result.csvFile:
+       name as a CSV cell by the core's rule).
      imageNames {names}                           -> {images}
        images[i]: whether names[i] ("folder/file" or "file") is an image's
        name by the core's rule (cs_image_name), as the CLI's folder walk and
@@ -32,7 +35,7 @@
    (importScripts loads the module): web/build.mjs bundles these modules into
    one. tools/bench reads modulePromise, at the bundle's top level. */
 import { EVENT, TTA_ARG } from "./constants.js";
-import { browserPixels, isStbFormat, lastError, readImage, toHeap, withEvents } from "./bridge.js";
+import { browserPixels, csvCell, isStbFormat, lastError, readImage, toHeap, withEvents } from "./bridge.js";
 import { finetuneHandlers } from "./finetune-worker.js";
 import { hasSimd } from "./simd.js";
 
@@ -98,7 +101,7 @@ const handlers = {
     };
   },
 
-  async loadModel(M, { key, bytes }) {
+  async loadModel(M, { key, bytes, name = "" }) {
     const data = new Uint8Array(bytes);
     const ptr = toHeap(M, data);
     const model = M._csw_model_load(ptr, data.length) >>> 0;
@@ -111,6 +114,8 @@ const handlers = {
     }
     const info = JSON.parse(M.UTF8ToString(json));
     M._free(json);
+    info.csv = { model: csvCell(M, name), classes: info.classes.map((c) => csvCell(M, c)),
+      heads: info.classes.map((c) => csvCell(M, `p_${c}`)) };
     if (models.has(key)) M._csw_model_free(models.get(key));
     models.set(key, model);
     return { info };
@@ -122,7 +127,7 @@ const handlers = {
     return {};
   },
 
-  async classify(M, { key, file, cropBottom, thumbnailSide, tta = TTA_ARG.model, umPerPx = 0 }, progress) {
+  async classify(M, { key, file, name = "", cropBottom, thumbnailSide, tta = TTA_ARG.model, umPerPx = 0 }, progress) {
     const model = models.get(key);
     if (!model) throw new Error(`no model "${key}" is loaded`);
     const start = performance.now();
@@ -146,6 +151,7 @@ const handlers = {
       if (!ok) throw new Error(lastError(M));
       return "browser";
     });
+    result.csvFile = csvCell(M, name);
     return { result, decoder, ms: performance.now() - start };
   },
 
