@@ -541,7 +541,7 @@ cs_status cs_report_markdown(FILE *f, const cs_report *r, cs_error *err);
    (the Markdown). */
 cs_status cs_report_write(const char *dir, const cs_report *r, cs_error *err);
 
-/* ---------------------------------------------------------------- summaries of a screen */
+/* ---------------------------------------------------------------- CSV (csv.c) */
 
 /* A text cell of a CSV (a file or class name; not a number), the one rule for
    every CSV cellsight writes, the CLI's and the page's: OWASP's guidance on CSV
@@ -551,6 +551,8 @@ cs_status cs_report_write(const char *dir, const cs_report *r, cs_error *err);
 void cs_csv_field(FILE *f, const char *s);
 /* The text a field cs_csv_field wrote holds, once unquoted: its ' dropped. */
 const char *cs_csv_text(const char *field);
+
+/* ---------------------------------------------------------------- summaries of a screen */
 
 /* The well a file's name gives, if any: the last token of its base name (split
    at anything but letters and digits) that is a well of a plate of up to 384,
