@@ -48,7 +48,8 @@ extern "C" {
 #define CS_PAPER_ARCH "conv32,conv32,conv64,gap,drop0.5,dense32,drop0.5,dense"
 #define CS_MAX_LAYERS 32
 #define CS_MAX_CLASSES 1000
-#define CS_MAX_CLASS_NAME 128                       /* bytes, per class name */
+#define CS_MAX_CLASS_NAME 127                       /* bytes, per class name, at most */
+#define CS_MODEL_HASH_DIGITS 12                     /* hex digits of a model file's SHA-256 */
 #define CS_MAX_IMAGE_PIXELS (400LL * 1000 * 1000)    /* e.g. 20000 x 20000 */
 #define CS_MAX_IMAGE_SIDE 65535
 #define CS_MAX_IMAGE_BYTES (1024LL * 1024 * 1024)
@@ -237,6 +238,9 @@ typedef struct {
     cs_ood ood;        /* out-of-distribution statistics; ood.dim 0: none */
     int no_rescale;    /* set by callers: classify images at their own scale,
                           whatever their pixel size (default 0: resample) */
+    char hash[CS_MODEL_HASH_DIGITS + 1]; /* the file it was read from: the first hex
+                          digits of its SHA-256, as `sha256sum` prints them (the
+                          CSVs' model_hash); "" for a model made in memory */
     int nmeta;
     cs_meta *meta;     /* every __metadata__ entry, kept in step with the fields above */
 } cs_model;
@@ -599,11 +603,18 @@ cs_status cs_report_markdown(FILE *f, const cs_report *r, cs_error *err);
    (the Markdown). */
 cs_status cs_report_write(const char *dir, const cs_report *r, cs_error *err);
 
-/* ---------------------------------------------------------------- summaries of a screen */
+/* ---------------------------------------------------------------- CSV (csv.c) */
 
-/* A CSV field as RFC 4180 has it: quoted (quotes doubled) if it holds a comma,
-   a quote or a line break. The one rule for every CSV cellsight writes. */
+/* A text cell of a CSV (a file or class name; not a number), the one rule for
+   every CSV cellsight writes, the CLI's and the page's: OWASP's guidance on CSV
+   injection, a ' before a cell that starts with = + - @, a tab, a carriage
+   return (or '), so that no spreadsheet takes it for a formula; then RFC 4180,
+   quoted (quotes doubled) if it holds , ; " a tab or a line break. */
 void cs_csv_field(FILE *f, const char *s);
+/* The text a field cs_csv_field wrote holds, once unquoted: its ' dropped. */
+const char *cs_csv_text(const char *field);
+
+/* ---------------------------------------------------------------- summaries of a screen */
 
 /* The well a file's name gives, if any: the last token of its base name (split
    at anything but letters and digits) that is a well of a plate of up to 384,

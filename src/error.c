@@ -1,4 +1,5 @@
 /* error.c: errors are values with a message. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,4 +24,11 @@ cs_status cs_fail_in(cs_error *err, const char *what, const cs_error *e) {
         return copy.code;
     }
     return cs_fail(err, copy.code, "%s: %s", what, copy.msg);
+}
+
+const char *cs_mib(char *buf, size_t size, long long bytes) {
+    double tenths = ceil((double)bytes / (1024.0 * 1024.0) * 10.0); /* up: never below the true size */
+    if (fmod(tenths, 10.0) == 0) snprintf(buf, size, "%.0f MiB", tenths / 10);
+    else snprintf(buf, size, "%.1f MiB", tenths / 10);
+    return buf;
 }

@@ -199,9 +199,10 @@ static int pnm_numbers_fit(const uint8_t *p, size_t n) {
 }
 
 cs_status cs_image_check(long long bytes, int w, int h, cs_error *err) {
+    char has[32], limit[32];
     if (bytes > CS_MAX_IMAGE_BYTES)
-        return cs_fail(err, CS_ELIMIT, "the image file has %lld bytes, over the limit of %lld",
-                       bytes, CS_MAX_IMAGE_BYTES);
+        return cs_fail(err, CS_ELIMIT, "the image file has %s, over the limit of %s",
+                       cs_mib(has, sizeof has, bytes), cs_mib(limit, sizeof limit, CS_MAX_IMAGE_BYTES));
     if (w <= 0 || h <= 0) return CS_OK;
     if (w > CS_MAX_IMAGE_SIDE || h > CS_MAX_IMAGE_SIDE)
         return cs_fail(err, CS_ELIMIT, "the image is %d x %d pixels, over the limit of %d on a side",

@@ -401,8 +401,15 @@ cs_status cs_model_read(cs_model *m, const void *data, size_t size, cs_error *er
     if (!s) s = read_weights(m, &st, err);
     if (!s) s = apply_metadata(m, st.meta, st.nmeta, err);
     cs_st_free(&st);
-    if (s) cs_model_free(m);
-    return s;
+    if (s) {
+        cs_model_free(m);
+        return s;
+    }
+    char hex[65];
+    cs_sha256_hex(data, size, hex);
+    memcpy(m->hash, hex, CS_MODEL_HASH_DIGITS);
+    m->hash[CS_MODEL_HASH_DIGITS] = 0;
+    return CS_OK;
 }
 
 cs_status cs_model_write(const cs_model *m, uint8_t **data, size_t *size, cs_error *err) {
@@ -434,9 +441,8 @@ cs_status cs_model_load(cs_model *m, const char *path, cs_error *err) {
         return cs_fail(err, CS_EIO, "cannot open the model file %s: %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode)) return cs_fail(err, CS_EINPUT, "%s is a folder, not a model file", path);
     if (!S_ISREG(sb.st_mode)) return cs_fail(err, CS_EINPUT, "%s is not a regular file", path);
-    if (sb.st_size > CS_MAX_MODEL_BYTES)
-        return cs_fail(err, CS_ELIMIT, "the model file %s has %lld bytes, more than the limit of %lld", path,
-                       (long long)sb.st_size, (long long)CS_MAX_MODEL_BYTES);
+    cs_error e;
+    if (cs_model_check((long long)sb.st_size, &e)) return cs_fail_in(err, path, &e);
     size_t size = (size_t)sb.st_size;
     uint8_t *data = malloc(size ? size : 1);
     if (!data) return cs_fail(err, CS_ENOMEM, "out of memory reading %s", path);

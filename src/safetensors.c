@@ -370,8 +370,9 @@ done:
 
 cs_status cs_model_check(long long bytes, cs_error *err) {
     if (bytes <= CS_MAX_MODEL_BYTES) return CS_OK;
-    return cs_fail(err, CS_ELIMIT, "the model file has %lld bytes, more than the limit of %lld", bytes,
-                   (long long)CS_MAX_MODEL_BYTES);
+    char has[32], limit[32];
+    return cs_fail(err, CS_ELIMIT, "the model file has %s, more than the limit of %s", cs_mib(has, sizeof has, bytes),
+                   cs_mib(limit, sizeof limit, CS_MAX_MODEL_BYTES));
 }
 
 cs_status cs_st_parse(cs_safetensors *st, const void *file, size_t size, cs_error *err) {

@@ -7,16 +7,6 @@
 
 #include "internal.h"
 
-void cs_csv_field(FILE *f, const char *s) {
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) *s == '"' ? fputs("\"\"", f) : fputc(*s, f);
-    fputc('"', f);
-}
-
 /* A token A-P then 1-24 (one digit, or two: "B3", "B03", "P24"), as "B03". */
 static int well_token(const char *t, size_t len, char well[4]) {
     if (len < 2 || len > 3 || t[0] < 'A' || t[0] > 'P') return 0;

@@ -63,4 +63,12 @@ cmp -s out/predictions.csv want.csv || fail "merged CSV after a resumed shard"
 run shards=3 tta=off out=out3 threads=1
 cellsight predict --model "$model" --csv --no-tta screen >want3.csv 2>/dev/null
 cmp -s out3/predictions.csv want3.csv || fail "3 shards, tta off: $(diff out3/predictions.csv want3.csv | head -4)"
+# A folder named as a spreadsheet formula: its rows' file cells get a ' (the
+# CSV rule, cs_csv_field); the merge still knows them as the folder's images.
+mkdir "=plate"
+cp screen/plate1/* "=plate/"
+run images==plate out=outf shards=2
+cellsight predict --model "$model" --csv "=plate" >wantf.csv 2>/dev/null
+grep -q "^'=plate/" wantf.csv || fail "a file cell that starts a formula: $(sed -n 2p wantf.csv)"
+cmp -s outf/predictions.csv wantf.csv || fail "=plate: $(diff outf/predictions.csv wantf.csv | head -4)"
 echo "workflow: ok"

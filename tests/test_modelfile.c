@@ -129,6 +129,15 @@ static void test_init(void) {
     long_name[sizeof long_name - 1] = 0;
     memcpy(long_name + sizeof long_name - 3, ",b", 2);
     CHECK(cs_model_set(&a, "classes", long_name, &err) == CS_ELIMIT && strstr(err.msg, "longer than"));
+    /* The limit as the docs give it: 127 bytes load, 128 do not. */
+    char edge[CS_MAX_CLASS_NAME + 4];
+    memset(edge, 'x', CS_MAX_CLASS_NAME);
+    strcpy(edge + CS_MAX_CLASS_NAME, ",b");
+    CHECK(CS_MAX_CLASS_NAME == 127 && cs_model_set(&a, "classes", edge, &err) == CS_OK);
+    memset(edge, 'x', CS_MAX_CLASS_NAME + 1);
+    strcpy(edge + CS_MAX_CLASS_NAME + 1, ",b");
+    CHECK(cs_model_set(&a, "classes", edge, &err) == CS_ELIMIT && strstr(err.msg, "longer than 127 bytes"));
+    CHECK(cs_model_set(&a, "classes", "T47D,MDAMB231", &err) == CS_OK);
     char *huge = malloc(CS_MAX_META_BYTES + 2);
     memset(huge, 'y', CS_MAX_META_BYTES + 1);
     huge[CS_MAX_META_BYTES + 1] = 0;
@@ -187,18 +196,56 @@ static void test_round_trip(void) {
     FILE *big = fopen(path, "wb");
     CHECK(big && ftruncate(fileno(big), (off_t)CS_MAX_MODEL_BYTES + 1) == 0);
     if (big) fclose(big);
-    CHECK(cs_model_load(&c, path, &err) == CS_ELIMIT && strstr(err.msg, "268435457 bytes"));
+    CHECK(cs_model_load(&c, path, &err) == CS_ELIMIT && strstr(err.msg, "has 256.1 MiB, more than the limit of 256 MiB"));
     /* The page's check of a file's size before reading it: cs_model_read's words. */
     cs_error read_err;
     CHECK(cs_model_check(CS_MAX_MODEL_BYTES, &err) == CS_OK);
     CHECK(cs_model_check(CS_MAX_MODEL_BYTES + 1, &err) == CS_ELIMIT);
     CHECK(cs_model_read(&c, f, (size_t)CS_MAX_MODEL_BYTES + 1, &read_err) == CS_ELIMIT);
-    CHECK(!strcmp(err.msg, read_err.msg) && strstr(err.msg, "268435457 bytes"));
+    CHECK(!strcmp(err.msg, read_err.msg) && strstr(err.msg, "has 256.1 MiB, more than the limit of 256 MiB"));
     remove(path);
     snprintf(path, sizeof path, "%s/cs_no_such_folder/m.safetensors", tmp_dir());
     CHECK(cs_model_save(&a, path, &err) == CS_EIO && strstr(err.msg, path));
     free(f);
     cs_model_free(&a);
+}
+
+/* SHA-256 against FIPS 180-4's examples (one block, two, a million bytes), and
+   the short hash of a model read from bytes: theirs, as sha256sum prints it. */
+static void test_hash(void) {
+    static const struct {
+        const char *text;
+        const char *hex;
+    } golden[] = {
+        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+    };
+    char hex[65];
+    for (size_t i = 0; i < sizeof golden / sizeof golden[0]; i++) {
+        cs_sha256_hex(golden[i].text, strlen(golden[i].text), hex);
+        CHECK(strcmp(hex, golden[i].hex) == 0);
+    }
+    char *million = malloc(1000000);
+    memset(million, 'a', 1000000);
+    cs_sha256_hex(million, 1000000, hex);
+    CHECK(strcmp(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0") == 0);
+    free(million);
+
+    cs_model a, b;
+    cs_error err;
+    uint8_t *f;
+    size_t size;
+    CHECK(cs_model_init(&a, "conv8,gap,dense", 16, 2, NULL, 1, &err) == CS_OK);
+    CHECK(a.hash[0] == 0); /* made in memory: no file to name */
+    CHECK(cs_model_write(&a, &f, &size, &err) == CS_OK);
+    CHECK(cs_model_read(&b, f, size, &err) == CS_OK);
+    cs_sha256_hex(f, size, hex);
+    CHECK(strlen(b.hash) == CS_MODEL_HASH_DIGITS && strncmp(b.hash, hex, CS_MODEL_HASH_DIGITS) == 0);
+    free(f);
+    cs_model_free(&a);
+    cs_model_free(&b);
 }
 
 /* As PyTorch's save_file writes a state_dict: no metadata at all. */
@@ -326,7 +373,7 @@ static void test_corpus(const char *data) {
         {"bad_extra_tensor.safetensors", "tensor fc2.weight that arch", CS_EINPUT},
         {"bad_class_count.safetensors", "fc1.weight has shape [1,4], but", CS_EINPUT},
         {"bad_metadata_type.safetensors", "metadata tile is not a string", CS_EINPUT},
-        {"bad_class_name.safetensors", "longer than 128 bytes", CS_ELIMIT},
+        {"bad_class_name.safetensors", "longer than 127 bytes", CS_ELIMIT},
         {"bad_nan.safetensors", "conv1.weight has a non-finite", CS_EINPUT},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -355,6 +402,7 @@ int main(int argc, char **argv) {
     test_init();
     test_round_trip();
     test_tensors_only();
+    test_hash();
     test_bad_files();
     if (argc > 1) test_corpus(argv[1]);
     return test_summary();

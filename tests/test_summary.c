@@ -48,17 +48,47 @@ static void test_groups(void) {
     cs_summary_free(&s);
 }
 
-static void test_csv_field(void) {
+/* s as cs_csv_field writes it. */
+static char *field(const char *s) {
     char *text = NULL;
     size_t len;
     FILE *f = open_memstream(&text, &len);
-    cs_csv_field(f, "plain");
-    cs_csv_field(f, "a,b");
-    cs_csv_field(f, "say \"hi\"");
-    cs_csv_field(f, "two\nlines");
+    cs_csv_field(f, s);
     fclose(f);
-    CHECK(strcmp(text, "plain\"a,b\"\"say \"\"hi\"\"\"\"two\nlines\"") == 0);
-    free(text);
+    return text;
+}
+
+static void expect_field(const char *s, const char *want) {
+    char *got = field(s);
+    CHECK(strcmp(got, want) == 0);
+    if (strcmp(got, want)) fprintf(stderr, "  cs_csv_field(%s): %s, not %s\n", s, got, want);
+    free(got);
+}
+
+static void test_csv_field(void) {
+    expect_field("plain", "plain");
+    expect_field("a,b", "\"a,b\"");
+    expect_field("say \"hi\"", "\"say \"\"hi\"\"\"");
+    expect_field("two\nlines", "\"two\nlines\"");
+    /* OWASP: no text cell starts a formula, quoted or not. */
+    expect_field("=1+1.jpg", "'=1+1.jpg");
+    expect_field("+cmd.jpg", "'+cmd.jpg");
+    expect_field("@SUM(1).jpg", "'@SUM(1).jpg");
+    expect_field("-2+3.jpg", "'-2+3.jpg");
+    expect_field("\tx", "\"'\tx\"");
+    expect_field("\rx", "\"'\rx\"");
+    expect_field("=HYPERLINK(\"a\",\"b\")", "\"'=HYPERLINK(\"\"a\"\",\"\"b\"\")\"");
+    expect_field("a;=1+1", "\"a;=1+1\""); /* ; separates cells in some locales */
+    expect_field("'quoted", "''quoted");
+    expect_field("x=1", "x=1");
+    expect_field("", "");
+    /* Read back (once unquoted), each is the text it was. */
+    const char *names[] = {"=1+1.jpg", "+cmd.jpg", "'quoted", "''", "plain", "a-b", ""};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char *got = field(names[i]);
+        CHECK(strcmp(cs_csv_text(got), names[i]) == 0);
+        free(got);
+    }
 }
 
 int main(void) {

@@ -12,8 +12,8 @@ import { Engine, assets, bundle, engine } from "./engine.js";
 import { startFinetune } from "./finetune.js";
 import { byImageName, droppedFiles, fromInput, skippedNote, wireIntake } from "./intake.js";
 import { foldOnPhones } from "./layout.js";
-import { activeModel, addModelOption, cropBottom, umChoice, umPerPx, modelBytes, onModelChange, picker, removeModel, selectModel,
-  showModelError, showTta, ttaArg, ttaChoice } from "./models.js";
+import { activeModel, addModelOption, cropBottom, umChoice, umPerPx, modelBytes, modelFileName, onModelChange, picker,
+  removeModel, selectModel, showModelError, showTta, ttaArg, ttaChoice } from "./models.js";
 import { wirePager } from "./pager.js";
 import { clear, downloadCsv, enqueue, reclassifyAll, setNotice, stop } from "./queue.js";
 import { renderLegend } from "./results.js";
@@ -92,7 +92,7 @@ const teachContext = () => ({
   engine,
   newEngine: () => new Engine(),
   models: { picker, active: activeModel, add: addModelOption, remove: removeModel, select: selectModel,
-    bytes: modelBytes, onChange: onModelChange, showError: showModelError },
+    bytes: modelBytes, fileName: modelFileName, onChange: onModelChange, showError: showModelError },
   settings: { cropBottom, umPerPx, tta: ttaArg },
   files: { droppedFiles, fromInput, byImageName, skippedNote },
 });

@@ -32,6 +32,19 @@ export function toHeap(M, bytes) {
 // A NUL-terminated UTF-8 copy of s in the heap; the caller frees it.
 export const cString = (M, s) => toHeap(M, new TextEncoder().encode(`${s}\0`));
 
+// text (a file, class or model name) as a cell of the page's CSVs, by the
+// core's one rule (cs_csv_field: quoted as needed, and a ' before a text a
+// spreadsheet would run as a formula), as the CLI writes it.
+export function csvCell(M, text) {
+  const ptr = cString(M, text);
+  const cell = M._csw_csv_field(ptr) >>> 0;
+  M._free(ptr);
+  if (!cell) throw new Error(lastError(M));
+  const out = M.UTF8ToString(cell);
+  M._free(cell);
+  return out;
+}
+
 // The formats the module decodes (the CLI's: stb's, and TIFF by libtiff, classic
 // or BigTIFF); anything else may still be one the browser knows (WebP, AVIF), but
 // a broken JPEG or TIFF is reported, never patched up by a more forgiving decoder

@@ -342,13 +342,6 @@ function showNote(message) {
 const seconds = (s) => !isFinite(s) ? "?" : s < 60 ? `${Math.max(1, Math.round(s))} s` :
   s < 3600 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${(s / 3600).toFixed(1)} h`;
 
-// The name of the base model as the metadata records it: its file name.
-function baseName(model) {
-  if (model.saved) return model.saved.fileName;
-  if (model.file) return model.file.split("/").pop();
-  return model.key.replace(/^user:/, "");
-}
-
 async function train() {
   const wrong = problem();
   if (wrong) return showError(wrong);
@@ -377,7 +370,7 @@ async function train() {
   try {
     const bytes = await page.models.bytes(base);
     const reply = await Promise.race([cancelled, trainer.call("finetune", {
-      base: { bytes, name: baseName(base) }, images, classes, mode: m, epochs, lr,
+      base: { bytes, name: page.models.fileName(base) }, images, classes, mode: m, epochs, lr,
       cropBottom: page.settings.cropBottom(), umPerPx: page.settings.umPerPx(), validate: ui.validate.checked, seed: 1,
       tta: page.settings.tta(), // the figures shown are those of classifying as the page will
     }, { onProgress: (done, total, { status }) => onStatus(status, done, total, m, history, epochs) })]);

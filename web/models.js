@@ -2,7 +2,7 @@
    shipped models and the user's own, loaded into the worker on first use;
    the bottom crop; test-time averaging. Whoever needs to know of a change of
    model (the results, the Teach panel) listens with onModelChange. */
-import { TTA_ARG, TTA_NAME } from "./constants.js";
+import { TTA_ARG } from "./constants.js";
 import { $ } from "./dom.js";
 import { assets, engine } from "./engine.js";
 
@@ -79,10 +79,10 @@ export function showTta(model) {
   const byModel = Boolean(model.info.tta), choice = ttaChoice.get();
   $("tta").checked = choice ? choice === "on" : byModel;
   $("tta-help").textContent = byModel
-    ? `This model was validated with it (tta ${TTA_NAME.on} in its metadata). Off: one pass a tile, 8 times ` +
-      "quicker, probabilities a little different from the validated ones."
-    : "This model was validated without it (one pass a tile). On: each tile also seen in its 8 flips and " +
-      "rotations and the results averaged, 8 times slower.";
+    ? "This model was validated with it: it averages 8 rotations and flips of each tile. Off: each tile seen " +
+      "once, 8 times quicker, probabilities a little different from the validated ones."
+    : "This model was validated without it (each tile seen once). On: averages 8 rotations and flips of each " +
+      "tile, 8 times slower.";
 }
 
 export function showModelError(message) {
@@ -90,12 +90,11 @@ export function showModelError(message) {
   $("model-error").hidden = !message;
 }
 
+// In words people read; the layers, the training protocol and the rest are
+// in the metadata view.
 function describeModel({ info }) {
-  const { protocol, epochs } = info.metadata; // written by cellsight train
-  const trained = [protocol && `${protocol} protocol`, epochs && `${epochs} epochs`].filter(Boolean);
   return `${info.classes.length} classes: ${info.classes.join(", ")}. ` +
-    `${info.tile} x ${info.tile} tiles, ${info.params.toLocaleString("en")} parameters (${info.arch}).` +
-    (trained.length ? ` Trained: ${trained.join(", ")}.` : "");
+    `${info.tile} x ${info.tile} pixel tiles, ${info.params.toLocaleString("en")} parameters.`;
 }
 
 // The shipped model's card (Markdown, shown as text) and every metadata entry.
@@ -113,12 +112,21 @@ function showModelDetails(model) {
 // The bytes of a model's file: the user's own, or a shipped one's.
 export const modelBytes = async (model) => model.bytes || (await assets.bytes(model.file));
 
+// The name of a model's file without its folders, as the CLI names a model in
+// its CSVs (model) and a fine-tuned model's metadata its base: the shipped
+// file's, the user's, or the one a fine-tuned model downloads as.
+export function modelFileName(model) {
+  if (model.saved) return model.saved.fileName;
+  if (model.file) return model.file.split("/").pop();
+  return model.key.replace(/^user:/, "");
+}
+
 // Loads model.key in the worker unless it is there already (a worker started
 // afresh by Stop has none).
 export async function ensureLoaded(model) {
   if (model.info && model.epoch === engine.epoch) return;
   const epoch = engine.epoch;
-  const reply = await engine.call("loadModel", { key: model.key, bytes: await modelBytes(model) });
+  const reply = await engine.call("loadModel", { key: model.key, bytes: await modelBytes(model), name: modelFileName(model) });
   model.info = reply.info;
   model.epoch = epoch;
 }

@@ -10,7 +10,7 @@ import { partialText, progressText, tally } from "./progress.js";
 import { THUMBNAIL_SIDE, imagesCsv, keepThumbnail, renderRow, renderTable, tilesCsv } from "./results.js";
 
 const work = {
-  items: [],     // one per image: {name, file, card?, result?, thumbnail?, error?, ms?, decoder?, classes?, model?}
+  items: [],     // one per image: {name, file, card?, result?, thumbnail?, error?, ms?, decoder?, classes?, model?, info?}
   queue: [],     // items waiting for the worker
   generation: 0, // counts changes of model, crop or averaging, which make results stale
   running: false,
@@ -129,11 +129,11 @@ async function classify(item, onProgress) {
     try {
       await ensureLoaded(model);
       const reply = await engine.call("classify",
-        { key: model.key, file: item.file, cropBottom: cropBottom(), thumbnailSide: THUMBNAIL_SIDE, tta: ttaArg(),
-          umPerPx: umPerPx() },
+        { key: model.key, file: item.file, name: item.name, cropBottom: cropBottom(), thumbnailSide: THUMBNAIL_SIDE,
+          tta: ttaArg(), umPerPx: umPerPx() },
         { onProgress });
       outcome = { result: reply.result, ms: reply.ms, decoder: reply.decoder, classes: model.info.classes,
-        model: model.label };
+        model: model.label, info: model.info };
     } catch (e) {
       outcome = { error: e.message };
     }
@@ -166,15 +166,14 @@ export function clear() {
   $("results").hidden = true;
 }
 
-// The CSV of the images (tiles: of every tile), of the classes they were classified with.
+// The CSV of the images (tiles: of every tile), of the model they were classified with.
 // Mid-run, of the images done so far, said in the notice and the file's name.
 export function downloadCsv(tiles) {
   const done = work.items.filter((item) => item.result);
-  const classes = done[0].classes;
   const count = tally(work.items);
   const partial = count.running ? `-${count.done}-of-${count.total}` : "";
-  if (tiles) saveFile(`cellsight-tiles${partial}.csv`, tilesCsv(classes, done), "text/csv");
-  else saveFile(`cellsight-results${partial}.csv`, imagesCsv(classes, done), "text/csv");
+  if (tiles) saveFile(`cellsight-tiles${partial}.csv`, tilesCsv(done), "text/csv");
+  else saveFile(`cellsight-results${partial}.csv`, imagesCsv(done), "text/csv");
   if (partial) setNotice(`Downloaded ${tiles ? "the tile CSV" : "the CSV"} of ${partialText(count)}: ` +
     "download it again when the run ends for every image.");
 }

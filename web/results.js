@@ -19,43 +19,45 @@ export function formatNumber(x) {
   return ((k % 2 === 0 ? k : k + 1) / 1e6).toFixed(6);
 }
 
-function csvField(value) {
-  const s = String(value);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-const csvLine = (fields) => fields.map(csvField).join(",") + "\n";
+// Text cells (file, class and model names) come made by the core's rule
+// (cs_csv_field, through the worker: result.csvFile, info.csv); numbers and
+// the fixed words need none.
+const csvLine = (fields) => fields.join(",") + "\n";
 
 // The last columns of the CSVs: tta, the model file's values for the averaging
-// used; um_per_px and scale, as the module formats them for both CSVs.
+// used; um_per_px and scale, as the module formats them for both CSVs; model,
+// model_hash and crop_bottom, what made the row, as the CLI writes them.
 const ttaValue = (r) => (r.tta ? TTA_NAME.on : TTA_NAME.off);
-const lastColumns = (r) => [ttaValue(r), r.pixelSize.um, r.pixelSize.scale];
-const LAST_HEADS = ["tta", "um_per_px", "scale"];
+const lastColumns = (r, info) => [ttaValue(r), r.pixelSize.um, r.pixelSize.scale, info.csv.model, info.hash,
+  r.cropBottom];
+const LAST_HEADS = ["tta", "um_per_px", "scale", "model", "model_hash", "crop_bottom"];
 
 // file,predicted_class,confidence,tiles,p_<class>... as `cellsight predict --csv`,
 // then tta (dihedral8 or none, as `predict --tta` / `--no-tta`), um_per_px (the
-// image's pixel size, empty if not known) and scale (model pixels per image
-// pixel, 1 unless resampled): tiles counts the tiles that vote (not background).
-export function imagesCsv(classes, done) {
-  let csv = csvLine(["file", "predicted_class", "confidence", "tiles", ...classes.map((c) => `p_${c}`), ...LAST_HEADS]);
-  for (const { name, result: r } of done)
-    csv += csvLine([name, classes[r.predicted], formatNumber(r.confidence), r.nforeground,
-      ...Array.from(r.probs, formatNumber), ...lastColumns(r)]);
+// image's pixel size, empty if not known), scale (model pixels per image
+// pixel, 1 unless resampled), model, model_hash and crop_bottom: tiles counts
+// the tiles that vote (not background). done: items of one model (item.info).
+export function imagesCsv(done) {
+  const { csv: cells } = done[0].info;
+  let csv = csvLine(["file", "predicted_class", "confidence", "tiles", ...cells.heads, ...LAST_HEADS]);
+  for (const { result: r, info } of done)
+    csv += csvLine([r.csvFile, cells.classes[r.predicted], formatNumber(r.confidence), r.nforeground,
+      ...Array.from(r.probs, formatNumber), ...lastColumns(r, info)]);
   return csv;
 }
 
 // file,x,y,background,predicted_class,confidence,p_<class>... as `predict --csv --tiles`,
-// then tta, um_per_px and scale; x, y in the image's own pixels.
-export function tilesCsv(classes, done) {
-  const K = classes.length;
-  let csv = csvLine(["file", "x", "y", "background", "predicted_class", "confidence",
-    ...classes.map((c) => `p_${c}`), ...LAST_HEADS]);
-  for (const { name, result: r } of done) {
+// then the same last columns; x, y in the image's own pixels.
+export function tilesCsv(done) {
+  const { csv: cells } = done[0].info;
+  const K = cells.classes.length;
+  let csv = csvLine(["file", "x", "y", "background", "predicted_class", "confidence", ...cells.heads, ...LAST_HEADS]);
+  for (const { result: r, info } of done) {
     const t = r.tiles;
     for (let i = 0; i < r.ntiles; i++) {
       const p = t.probs.subarray(i * K, (i + 1) * K);
-      csv += csvLine([name, t.x[i], t.y[i], t.background[i], classes[t.predicted[i]],
-        formatNumber(p[t.predicted[i]]), ...Array.from(p, formatNumber), ...lastColumns(r)]);
+      csv += csvLine([r.csvFile, t.x[i], t.y[i], t.background[i], cells.classes[t.predicted[i]],
+        formatNumber(p[t.predicted[i]]), ...Array.from(p, formatNumber), ...lastColumns(r, info)]);
     }
   }
   return csv;
@@ -106,17 +108,18 @@ export function renderCard(item) {
   card.className = "card";
   verdict.removeAttribute("role");
   const classes = item.classes;
-  verdict.innerHTML = `<span class="swatch"></span><strong></strong> <span class="confidence"></span>`;
+  verdict.innerHTML = `<span class="swatch"></span><strong></strong><span class="confidence"></span>`;
   verdict.querySelector(".swatch").style.background = classColour(r.predicted);
   verdict.querySelector("strong").textContent = classes[r.predicted];
-  verdict.querySelector(".confidence").textContent = percent(r.confidence);
+  verdict.querySelector(".confidence").textContent = decisionText(r, classes, item.info.threshold) ||
+    ` ${percent(r.confidence)}`;
   renderBars(probs, classes, r.probs);
   card.querySelector(".pixel-size").textContent = pixelSizeText(r.pixelSize);
   const background = r.ntiles - r.nforeground;
   card.dataset.tiles = r.nforeground;
   meta.textContent = `${r.ntiles} tiles${background ? `, ${background} of them background` : ""} · ` +
     `${(item.ms / 1000).toFixed(2)} s · ${r.width} x ${r.height} px · ` +
-    (r.tta ? "averaged over 8 flips/rotations" : "one pass a tile (no flip/rotation averaging)") +
+    (r.tta ? "averages 8 rotations and flips of each tile" : "each tile seen once (no averaging of rotations and flips)") +
     (item.decoder === "browser" ? " · decoded by the browser" : "");
   img.alt = `${item.name} with its ${r.ntiles} tiles coloured by predicted class; ` +
     "arrow keys step through the tiles' figures";
@@ -125,6 +128,20 @@ export function renderCard(item) {
   overlay.hidden = false;
   overlay.onclick = () => downloadOverlay(item, img);
   showThumbnail(img, keepThumbnail(item));
+}
+
+// Two classes are decided by the model's threshold on the second's probability
+// (cs_model_decide), not by the larger bar: where the two differ, what decided,
+// in the bars' own figures; "" where the larger bar decided.
+export function decisionText(r, classes, threshold) {
+  if (r.probs.length !== 2 || r.probs[r.predicted] >= r.probs[1 - r.predicted]) return "";
+  const p = r.probs[1];
+  let digits = 1; // enough to tell the probability from the threshold
+  while (digits < 4 && (100 * p).toFixed(digits) === (100 * threshold).toFixed(digits)) digits++;
+  const pc = (x) => `${(100 * x).toFixed(digits)}%`;
+  return r.predicted === 1
+    ? `: its probability ${pc(p)} is ${p > threshold ? "above" : "at"} this model's threshold of ${pc(threshold)}`
+    : `: ${classes[1]}'s probability ${pc(p)} is below this model's threshold of ${pc(threshold)}`;
 }
 
 const SOURCE_NAME = { given: "the size you gave" };
@@ -295,7 +312,7 @@ export function renderRow(item, classes) {
     row.insertCell().textContent = item.classes[r.predicted];
     row.insertCell().textContent = percent(r.confidence);
     row.insertCell().textContent = r.nforeground;
-    for (const p of r.probs) row.insertCell().textContent = formatNumber(p);
+    for (const p of r.probs) row.insertCell().textContent = percent(p); // as on the cards; the CSV keeps numbers
     enableDownloads(true);
   }
 }

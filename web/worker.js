@@ -14,16 +14,19 @@
      checkModel {size}                            -> {}
        a model file's size (File.size) against the core's limit, before the
        page reads the file; refused with the core's message.
-     loadModel {key, bytes: ArrayBuffer}          -> {info}  (replaces the model under key)
+     loadModel {key, bytes: ArrayBuffer, name}    -> {info}  (replaces the model under key)
+       info: csw_model_info's, and info.csv: the model's texts as CSV cells
+       by the core's rule (model: name, the file's; classes; heads: p_<class>).
      freeModel {key}                              -> {}
      memory {}                                    -> {models, heapInUse}
        the models loaded and not freed, the heap's bytes in use (malloc's).
-     classify {key, file: Blob, cropBottom, thumbnailSide, tta, umPerPx}
+     classify {key, file: Blob, name, cropBottom, thumbnailSide, tta, umPerPx}
                                                   -> {result, decoder, ms}
        cropBottom < 0 takes the model's; umPerPx (> 0) is the pixel size
        of files that state none; tta is a TTA_ARG (absent: the
        model's). result is what apps/wasm/wasm_api.c emits (result.tta:
-       whether the 8 flips and rotations were averaged).
+       whether the 8 flips and rotations were averaged; result.csvFile:
+       name as a CSV cell by the core's rule).
      imageNames {names}                           -> {images}
        images[i]: whether names[i] ("folder/file" or "file") is an image's
        name by the core's rule (cs_image_name), as the CLI's folder walk and
@@ -35,7 +38,7 @@
    one. tools/bench reads modulePromise, at the bundle's top level. */
 import { BUILD, buildUrl } from "./build-id.js";
 import { EVENT, TTA_ARG } from "./constants.js";
-import { browserPixels, isStbFormat, lastError, readImage, toHeap, withEvents } from "./bridge.js";
+import { browserPixels, csvCell, isStbFormat, lastError, readImage, toHeap, withEvents } from "./bridge.js";
 import { finetuneHandlers } from "./finetune-worker.js";
 import { hasSimd } from "./simd.js";
 
@@ -102,7 +105,7 @@ const handlers = {
     };
   },
 
-  async loadModel(M, { key, bytes }) {
+  async loadModel(M, { key, bytes, name = "" }) {
     const data = new Uint8Array(bytes);
     const ptr = toHeap(M, data);
     const model = M._csw_model_load(ptr, data.length) >>> 0;
@@ -115,6 +118,8 @@ const handlers = {
     }
     const info = JSON.parse(M.UTF8ToString(json));
     M._free(json);
+    info.csv = { model: csvCell(M, name), classes: info.classes.map((c) => csvCell(M, c)),
+      heads: info.classes.map((c) => csvCell(M, `p_${c}`)) };
     if (models.has(key)) M._csw_model_free(models.get(key));
     models.set(key, model);
     return { info };
@@ -130,7 +135,7 @@ const handlers = {
     return { models: M._csw_models_live(), heapInUse: M._csw_heap_in_use() };
   },
 
-  async classify(M, { key, file, cropBottom, thumbnailSide, tta = TTA_ARG.model, umPerPx = 0 }, progress) {
+  async classify(M, { key, file, name = "", cropBottom, thumbnailSide, tta = TTA_ARG.model, umPerPx = 0 }, progress) {
     const model = models.get(key);
     if (!model) throw new Error(`no model "${key}" is loaded`);
     const start = performance.now();
@@ -154,6 +159,7 @@ const handlers = {
       if (!ok) throw new Error(lastError(M));
       return "browser";
     });
+    result.csvFile = csvCell(M, name);
     return { result, decoder, ms: performance.now() - start };
   },
 

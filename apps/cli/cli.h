@@ -101,7 +101,9 @@ typedef struct {
     FILE *out;
 } table;
 
+/* A text cell (a name): in CSV by the library's rule, cs_csv_field. */
 void cell(table *t, const char *s);
+/* A number's cell, as printf formats it: written as it is (-0.5 is no formula). */
 void cellf(table *t, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

@@ -9,12 +9,17 @@
 static const option predict_own_opts[] = {
     {"model", "FILE", "the model (.safetensors)"},
     {"csv", NULL, "CSV: file,predicted_class,confidence,tiles,p_<class>...,tta,\n"
-                  "um_per_px,scale (tiles: the non-background tiles, whose mean\n"
-                  "probabilities are the image's; tta: the averaging used, dihedral8\n"
-                  "or none; um_per_px: the image's pixel size, empty if not known;\n"
-                  "scale: model pixels per image pixel, 1 unless resampled)"},
+                  "um_per_px,scale,model,model_hash,crop_bottom (tiles: the\n"
+                  "non-background tiles, whose mean probabilities are the image's;\n"
+                  "tta: the averaging used, dihedral8 or none; um_per_px: the\n"
+                  "image's pixel size, empty if not known; scale: model pixels per\n"
+                  "image pixel, 1 unless resampled; model: the model file's name;\n"
+                  "model_hash: the first 12 hex digits of its sha256sum;\n"
+                  "crop_bottom: the rows cropped off). Names that start with\n"
+                  "= + - @ get a ' before them: no spreadsheet runs them"},
     {"tiles", NULL, "one row per tile: file,x,y,background,predicted_class,confidence,\n"
-                    "p_<class>...,tta,um_per_px,scale (x, y: top-left pixel)"},
+                    "p_<class>...,tta,um_per_px,scale,model,model_hash,crop_bottom\n"
+                    "(x, y: top-left pixel)"},
     {"crop-bottom", "PX", "rows to crop off the bottom (default: the model's)"},
     {"tta", NULL, "average each tile's 8 flips and rotations; --no-tta: one pass a\n"
                   "tile, 8 times quicker (default: as the model's tta says)"},
@@ -31,19 +36,39 @@ static const option predict_own_opts[] = {
                               "not to stdout; the file is started if there is none"},
     {0}};
 
+/* What predict classifies of each file: page `page` (0-based), or every page. */
+typedef struct {
+    const cs_model *m;
+    int crop, tiles, page, all_pages;
+    double um; /* --um-per-px, for files that state none */
+    int paged; /* --page or --all-pages given: rows of files of several pages named file#N */
+    const char *model_name; /* the model file's name, without its folders */
+} predict_plan;
+
+/* The columns after the classes': tta says the averaging used, as the model
+   file and the page's CSVs name it; um_per_px and scale the pixel size; model
+   (the file's name), model_hash (cs_model.hash) and crop_bottom (the rows
+   cropped) what made the row. Columns are only ever added at the end. */
+static const char *const last_cols[] = {"tta", "um_per_px", "scale", "model", "model_hash", "crop_bottom"};
+enum { NLAST = sizeof last_cols / sizeof last_cols[0] };
+
 /* The table's columns, sized for the files and classes, with its header
-   row printed. tta says the averaging used, as the model file and the page's
-   CSVs name it; um_per_px and scale the pixel size. Columns are only ever
-   added at the end. */
-static int start_table(table *t, FILE *out, int csv, int tiles, const cs_model *m, const file_list *files) {
+   row printed. */
+static int start_table(table *t, FILE *out, int csv, const predict_plan *p, const file_list *files) {
+    const cs_model *m = p->m;
+    int tiles = p->tiles;
     static const char *const image_cols[] = {"file", "predicted_class", "confidence", "tiles"};
     static const char *const tile_cols[] = {"file", "x", "y", "background", "predicted_class",
                                             "confidence"};
     const char *const *head = tiles ? tile_cols : image_cols;
-    int K = m->net.nclasses, nhead = tiles ? 6 : 4, class_col = tiles ? 4 : 1, ncols = nhead + K + 3;
+    int K = m->net.nclasses, nhead = tiles ? 6 : 4, class_col = tiles ? 4 : 1, ncols = nhead + K + NLAST;
     *t = (table){csv, ncols, 0, calloc((size_t)ncols, sizeof(int)), out};
     if (!t->width) return 0;
-    for (int i = 0; i < ncols; i++) t->width[i] = i < ncols - 2 ? 8 : 12; /* "%.6f", "0.65x0.7" */
+    for (int i = 0; i < ncols; i++) t->width[i] = 8; /* "%.6f" */
+    for (int i = 0; i < NLAST; i++) t->width[ncols - NLAST + i] = (int)strlen(last_cols[i]);
+    t->width[ncols - 5] = t->width[ncols - 4] = 12; /* "0.65x0.7" */
+    t->width[ncols - 3] = (int)strlen(p->model_name);
+    t->width[ncols - 2] = CS_MODEL_HASH_DIGITS;
     for (int i = 0; i < nhead; i++)
         if ((int)strlen(head[i]) > t->width[i]) t->width[i] = (int)strlen(head[i]);
     for (int i = 0; i < files->n; i++) /* and room for "#10000" */
@@ -54,18 +79,28 @@ static int start_table(table *t, FILE *out, int csv, int tiles, const cs_model *
         if (len + 2 > t->width[nhead + c]) t->width[nhead + c] = len + 2;
     }
     for (int i = 0; i < nhead; i++) cell(t, head[i]);
-    for (int c = 0; c < K; c++) cellf(t, "p_%s", m->classes[c]);
-    cell(t, "tta");
-    cell(t, "um_per_px");
-    cell(t, "scale");
+    for (int c = 0; c < K; c++) {
+        char name[CS_MAX_CLASS_NAME + 3];
+        snprintf(name, sizeof name, "p_%s", m->classes[c]);
+        cell(t, name);
+    }
+    for (int i = 0; i < NLAST; i++) cell(t, last_cols[i]);
     return 1;
 }
 
+/* What made a row, after its pixel size: model, model_hash, crop_bottom. */
+static void provenance(table *t, const predict_plan *p) {
+    cell(t, p->model_name);
+    cell(t, p->m->hash);
+    cellf(t, "%d", p->crop >= 0 ? p->crop : p->m->crop_bottom);
+}
+
 /* An image's row, or with tiles a row per tile. */
-static void print_rows(table *t, int tiles, const cs_model *m, const char *file, const cs_result *res) {
+static void print_rows(table *t, const predict_plan *pl, const char *file, const cs_result *res) {
+    const cs_model *m = pl->m;
     int K = m->net.nclasses;
     const char *tta_used = m->tta ? CS_TTA_DIHEDRAL8 : CS_TTA_NONE;
-    if (!tiles) {
+    if (!pl->tiles) {
         cell(t, file);
         cell(t, m->classes[res->predicted]);
         cellf(t, "%.6f", res->confidence);
@@ -74,6 +109,7 @@ static void print_rows(table *t, int tiles, const cs_model *m, const char *file,
         cell(t, tta_used);
         cell_xy(t, res->um_x, res->um_y);
         cell_xy(t, res->scale_x, res->scale_y);
+        provenance(t, pl);
         return;
     }
     for (int k = 0; k < res->ntiles; k++) {
@@ -88,16 +124,9 @@ static void print_rows(table *t, int tiles, const cs_model *m, const char *file,
         cell(t, tta_used);
         cell_xy(t, res->um_x, res->um_y);
         cell_xy(t, res->scale_x, res->scale_y);
+        provenance(t, pl);
     }
 }
-
-/* What predict classifies of each file: page `page` (0-based), or every page. */
-typedef struct {
-    const cs_model *m;
-    int crop, tiles, page, all_pages;
-    double um; /* --um-per-px, for files that state none */
-    int paged; /* --page or --all-pages given: rows of files of several pages named file#N */
-} predict_plan;
 
 /* Every page the loader gives, classified, its rows written and flushed as
    each image is done, so that a run stopped at any point loses no image
@@ -118,7 +147,7 @@ static int classify_all(table *t, const predict_plan *p, const file_list *files)
             fflush(t->out);
             failed = input_error(it.name, &it.e);
         } else {
-            print_rows(t, p->tiles, p->m, it.name, &res);
+            print_rows(t, p, it.name, &res);
             cs_result_free(&res);
         }
         cs_image_free(&it.im);
@@ -133,12 +162,12 @@ static int classify_all(table *t, const predict_plan *p, const file_list *files)
 /* The table on stdout, or with --resume on the partial CSV, past its rows;
    the images it has rows of are taken out of files. */
 static int open_table(table *t, const char *resume, int csv, const predict_plan *p, file_list *files) {
-    if (!resume) return start_table(t, stdout, csv, p->tiles, p->m, files) ? 0 : EXIT_INPUT;
+    if (!resume) return start_table(t, stdout, csv, p, files) ? 0 : EXIT_INPUT;
     char *header = NULL;
     size_t len;
     FILE *f, *mem = open_memstream(&header, &len);
     done_images done;
-    int ok = mem && start_table(t, mem, csv, p->tiles, p->m, files);
+    int ok = mem && start_table(t, mem, csv, p, files);
     if (mem) fclose(mem);
     t->out = NULL;
     if (!ok) {
@@ -176,7 +205,9 @@ static int cmd_predict(args *a) {
         return a->bad ? EXIT_USAGE : EXIT_INPUT;
     }
     m.no_rescale = !get_switch(a, "rescale", 1);
-    predict_plan plan = {&m, crop, tiles, page - 1, all_pages, um, get_str(a, "page") || all_pages};
+    const char *slash = strrchr(path, '/');
+    predict_plan plan = {&m, crop, tiles, page - 1, all_pages, um, get_str(a, "page") || all_pages,
+                         slash ? slash + 1 : path};
     table t = {0};
     int rc = override_tta(&m, tta, path);
     if (!rc) rc = open_table(&t, resume, csv, &plan, &files);

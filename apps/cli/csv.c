@@ -1,6 +1,7 @@
-/* csv.c: reading CSV records (RFC 4180, as cell() writes them: quoted fields
-   may hold commas, doubled quotes and line breaks), for predict --resume and
-   summarize, which find their columns by the header's names. */
+/* csv.c: reading CSV records as cell() writes them by the library's rule
+   (RFC 4180: quoted fields may hold commas, doubled quotes and line breaks;
+   and a ' before a text a spreadsheet would take for a formula), for predict
+   --resume and summarize, which find their columns by the header's names. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,7 +68,10 @@ int csv_read(FILE *f, csv_record *r) {
     return any ? -1 : 0;
 }
 
-const char *csv_field(const csv_record *r, int k) { return k >= 0 && k < r->n ? r->text + r->start[k] : ""; }
+/* Field k's text, as the library's rule wrote it (cs_csv_text: its ' dropped). */
+const char *csv_field(const csv_record *r, int k) {
+    return k >= 0 && k < r->n ? cs_csv_text(r->text + r->start[k]) : "";
+}
 
 /* The index of the header's column `name`, or -1. */
 int csv_column(const csv_record *header, const char *name) {

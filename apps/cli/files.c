@@ -182,8 +182,8 @@ char **parse_classes(args *a, const char *s, int *n) {
     else if (*n < 2 || *n > CS_MAX_CLASSES)
         usage_error(a, "--classes needs 2 to %d names, not %d", CS_MAX_CLASSES, *n);
     for (int i = 0; v && !a->bad && i < *n; i++) {
-        if (strlen(v[i]) >= CS_MAX_CLASS_NAME)
-            usage_error(a, "class name longer than %d bytes: %s", CS_MAX_CLASS_NAME - 1, v[i]);
+        if (strlen(v[i]) > CS_MAX_CLASS_NAME)
+            usage_error(a, "class name longer than %d bytes: %s", CS_MAX_CLASS_NAME, v[i]);
         for (int j = 0; j < i; j++)
             if (strcmp(v[i], v[j]) == 0) usage_error(a, "--classes names %s twice", v[i]);
     }

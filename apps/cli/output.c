@@ -85,10 +85,10 @@ char **split_list(const char *s, char sep, int *n) {
     return v;
 }
 
-void cell(table *t, const char *s) {
+static void put_cell(table *t, const char *s, int text) {
     FILE *out = t->out ? t->out : stdout;
     if (t->col) fputs(t->csv ? "," : "  ", out);
-    if (t->csv) {
+    if (t->csv && text) {
         cs_csv_field(out, s);
     } else if (!t->csv && t->col + 1 < t->ncols) {
         fprintf(out, "%-*s", t->width[t->col], s);
@@ -101,19 +101,21 @@ void cell(table *t, const char *s) {
     }
 }
 
+void cell(table *t, const char *s) { put_cell(t, s, 1); }
+
 void cellf(table *t, const char *fmt, ...) {
-    char buf[CS_MAX_CLASS_NAME + 32];
+    char buf[64];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    cell(t, buf);
+    put_cell(t, buf, 0);
 }
 
 void cell_xy(table *t, float x, float y) {
     char text[48];
     cs_format_xy(text, sizeof text, x, y);
-    cell(t, text[0] || t->csv ? text : "-");
+    put_cell(t, text[0] || t->csv ? text : "-", 0);
 }
 
 int load_model(cs_model *m, const char *path) {

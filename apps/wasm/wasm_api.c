@@ -83,7 +83,8 @@ static void json_string(FILE *f, const char *s) {
 }
 
 /* {"classes": [...], "crop_bottom": 96, "tile": 128, "arch": "...",
-    "threshold": 0.5, "tta": 0, "params": 29953, "metadata": {"key": "value", ...}}
+    "threshold": 0.5, "tta": 0, "params": 29953, "hash": "b0fc2c71aa6e",
+    "metadata": {"key": "value", ...}} (hash: cs_model.hash, the CSVs' model_hash)
    malloc'd; the caller frees it with free(). */
 EMSCRIPTEN_KEEPALIVE char *csw_model_info(const cs_model *m) {
     char *json = NULL;
@@ -100,8 +101,8 @@ EMSCRIPTEN_KEEPALIVE char *csw_model_info(const cs_model *m) {
     }
     fprintf(f, "],\"crop_bottom\":%d,\"tile\":%d,\"arch\":", m->crop_bottom, m->net.tile);
     json_string(f, m->net.arch);
-    fprintf(f, ",\"threshold\":%.9g,\"tta\":%d,\"params\":%zu,\"metadata\":{", m->threshold,
-            m->tta, m->net.nparams);
+    fprintf(f, ",\"threshold\":%.9g,\"tta\":%d,\"params\":%zu,\"hash\":\"%s\",\"metadata\":{", m->threshold,
+            m->tta, m->net.nparams, m->hash);
     for (int i = 0; i < m->nmeta; i++) {
         if (i) fputc(',', f);
         json_string(f, m->meta[i].key);
@@ -115,6 +116,21 @@ EMSCRIPTEN_KEEPALIVE char *csw_model_info(const cs_model *m) {
         return NULL;
     }
     return json;
+}
+
+/* cs_csv_field for the page: s (a file, class or model name) as a cell of its
+   CSVs, by the rule the CLI's follow. malloc'd; the caller frees it. */
+EMSCRIPTEN_KEEPALIVE char *csw_csv_field(const char *s) {
+    char *cell = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&cell, &len);
+    if (f) cs_csv_field(f, s);
+    if (!f || fclose(f) != 0) {
+        free(cell);
+        cs_fail(&csw_last_error, CS_ENOMEM, "out of memory for a CSV cell");
+        return NULL;
+    }
+    return cell;
 }
 
 /* ---------------------------------------------------------------- classification */

@@ -190,7 +190,7 @@ test("too large an image is refused before it is read, or before the browser dec
   // for the claims those for a PGM header claiming as much.
   const args = ["predict", "--model", CS_RANDOM_MODEL, "--csv", "--crop-bottom", "0"];
   assert.equal(verdicts["stitched-scan.jpg"], cliSays(big, ...args).message);
-  assert.match(verdicts["stitched-scan.jpg"], /^the image file has 1073741825 bytes, over the limit of 1073741824$/);
+  assert.match(verdicts["stitched-scan.jpg"], /^the image file has 1024.1 MiB, over the limit of 1024 MiB$/);
   for (const [name, [w, h]] of [["wide.webp", [30000, 20000]], ["long.webp", [100000, 100000]], ["plate.avif", [30000, 30000]]]) {
     const pgm = path.join(dir, `${name}.pgm`);
     fs.writeFileSync(pgm, `P5\n${w} ${h}\n255\n`);
@@ -229,7 +229,7 @@ test("too large a model file is refused before it is read, with the core's messa
     };
   });
   // The core's words, as cs_model_read gives them (the CLI's info adds the path).
-  const message = "the model file has 268435457 bytes, more than the limit of 268435456";
+  const message = "the model file has 256.1 MiB, more than the limit of 256 MiB";
   const { message: cliMessage } = cliSays(big, "info");
   assert.equal(cliMessage.replace(` ${big}`, ""), message);
   await page.setInputFiles("#model-file", big);

@@ -8,8 +8,8 @@ import fs from "node:fs";
 import path from "node:path";
 
 export const TOLERANCE = 1e-4;
-// The columns both CSVs end with.
-export const LAST_COLUMNS = ["tta", "um_per_px", "scale"];
+// The columns both CSVs end with (more may follow: read them by name).
+export const LAST_COLUMNS = ["tta", "um_per_px", "scale", "model", "model_hash", "crop_bottom"];
 
 export function parseCsv(text) {
   const rows = [];
@@ -35,7 +35,7 @@ export function cli(model, images, ...flags) {
 // The page's results are the CLI's (want: cli()) for these files, to TOLERANCE.
 export function assertMatchesCli(shown, files, want) {
   assert.deepEqual(shown.map((r) => r.file).sort(), files.map((f) => path.basename(f)).sort());
-  assert.deepEqual(want.header.slice(-3), LAST_COLUMNS, "the CLI's CSV ends with tta, um_per_px, scale");
+  assert.deepEqual(want.header.slice(-LAST_COLUMNS.length), LAST_COLUMNS, `the CLI's CSV ends with ${LAST_COLUMNS}`);
   const classes = want.header.filter((h) => h.startsWith("p_")).map((h) => h.replace(/^p_/, ""));
   for (const r of shown) {
     const row = want.rows.find((e) => e[0] === r.file);

@@ -114,9 +114,12 @@ test("test-time averaging per classification: the model's, off and on, as the CL
     assert.ok(result, error());
     return result;
   };
-  const cli = (...flags) => execFileSync(CS_CLI, ["predict", "--model", CS_RANDOM_MODEL, "--csv", "--tiles",
-    "--crop-bottom", `${crop}`, ...flags, sample], { encoding: "utf8" }).trim().split("\n").slice(1)
-    .map((line) => line.split(",").slice(6, -3).map(Number));
+  const cli = (...flags) => {
+    const [header, ...rows] = execFileSync(CS_CLI, ["predict", "--model", CS_RANDOM_MODEL, "--csv", "--tiles",
+      "--crop-bottom", `${crop}`, ...flags, sample], { encoding: "utf8" }).trim().split("\n");
+    const tta = header.split(",").indexOf("tta");
+    return rows.map((line) => line.split(",").slice(6, tta).map(Number));
+  };
   const [byModel, off, on] = [-1, 0, 1].map(run);
   assert.equal(info.tta, 0, "the random model has no tta in its metadata");
   assert.deepEqual([byModel.tta, off.tta, on.tta], [false, false, true]);
