@@ -361,6 +361,17 @@ typedef int (*cs_progress_fn)(void *ctx, int done, int total);
 cs_status cs_classify(const cs_model *m, const cs_image *im, int crop_bottom, cs_result *res,
                       cs_progress_fn progress, void *ctx, cs_error *err);
 void cs_result_free(cs_result *res);
+/* A result's known as the CSVs write it: "yes", "no", or "" (no verdict). */
+const char *cs_known_text(int known);
+/* Is the image the line its label says? "consistent": the expected line is
+   the predicted class and the image is not unknown; "inconsistent": another
+   class wins (an expected line the model does not know is never consistent);
+   "unknown": the image looks like none of the model's classes (known 0). */
+const char *cs_verdict(const cs_model *m, int predicted, int known, const char *expected);
+#define CS_OOD_SCORE_FORMAT "%.4f" /* how the CSVs write a score */
+#define CS_VERDICT_CONSISTENT "consistent"
+#define CS_VERDICT_INCONSISTENT "inconsistent"
+#define CS_VERDICT_UNKNOWN "unknown"
 /* ---------------------------------------------------------------- data sets */
 
 typedef struct {

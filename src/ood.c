@@ -211,3 +211,10 @@ cs_status cs_ood_fit(cs_model *m, const cs_dataset *train, const cs_dataset *val
     if (st) cs_ood_free(&m->ood);
     return st;
 }
+
+const char *cs_known_text(int known) { return known > 0 ? "yes" : known == 0 ? "no" : ""; }
+
+const char *cs_verdict(const cs_model *m, int predicted, int known, const char *expected) {
+    if (known == 0) return CS_VERDICT_UNKNOWN;
+    return !strcmp(m->classes[predicted], expected) ? CS_VERDICT_CONSISTENT : CS_VERDICT_INCONSISTENT;
+}

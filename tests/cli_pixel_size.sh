@@ -40,7 +40,7 @@ cut -d, -f4-9 "$TMP/out" | cmp -s - "$TMP/png" && [ "$(column scale "$TMP/out" |
     fail "--um-per-px 1.29 (within 5%): $(cat "$TMP/out")"
 # The table says "-" where the size is not known.
 expect_rc 0 "$CLI" predict --model "$M" --crop-bottom 0 "$X/cells.png"
-grep -q 'cells.png .* -  *1  *t47d-vs-mdamb231.safetensors  *[0-9a-f]\{12\}  *0 *$' "$TMP/out" || fail "table without a pixel size: $(cat "$TMP/out")"
+grep -q 'cells.png .* -  *1  *t47d-vs-mdamb231.safetensors  *[0-9a-f]\{12\}  *0  *[0-9.]*  *yes *$' "$TMP/out" || fail "table without a pixel size: $(cat "$TMP/out")"
 
 # Bad values are usage errors; eval takes the flags too.
 expect_rc 2 "$CLI" predict --model "$M" --um-per-px 500 "$X/cells.png"

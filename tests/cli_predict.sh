@@ -9,22 +9,22 @@ tiny_model "$M"
 # then the tta column: the averaging used (the tiny model has none), and the pixel size
 # (the JPEGs state none, the model has none: not resampled).
 expect_rc 0 "$CLI" predict --model "$M" --csv "$T"/T47D/*.jpg "$T"/MDAMB231/*.jpg
-[ "$(head -1 "$TMP/out")" = "file,predicted_class,confidence,tiles,p_MDAMB231,p_T47D,tta,um_per_px,scale,model,model_hash,crop_bottom" ] ||
+[ "$(head -1 "$TMP/out")" = "file,predicted_class,confidence,tiles,p_MDAMB231,p_T47D,tta,um_per_px,scale,model,model_hash,crop_bottom,ood_score,known" ] ||
     fail "CSV header: $(head -1 "$TMP/out")"
 [ "$(wc -l <"$TMP/out")" = 7 ] || fail "CSV rows: $(wc -l <"$TMP/out"), not 1 + 6"
 # What made the rows: the model file's name, the first 12 digits of its sha256sum, the crop.
 hash=$(sha256sum "$M" | cut -c1-12)
-[ "$(cut -d, -f10- "$TMP/out" | sort -u | head -1)" = "m.safetensors,$hash,0" ] ||
-    fail "model,model_hash,crop_bottom: $(cut -d, -f10- "$TMP/out" | sort -u | tr '\n' ' '), not m.safetensors,$hash,0"
+[ "$(cut -d, -f10-12 "$TMP/out" | sort -u | head -1)" = "m.safetensors,$hash,0" ] ||
+    fail "model,model_hash,crop_bottom: $(cut -d, -f10-12 "$TMP/out" | sort -u | tr '\n' ' '), not m.safetensors,$hash,0"
 expect_rc 0 "$CLI" predict --model "$M" --csv --crop-bottom 40 "$T/T47D/T47D_F6_05d21h_x0_y0.jpg"
-[ "$(tail -1 "$TMP/out" | cut -d, -f10-)" = "m.safetensors,$hash,40" ] || fail "--crop-bottom 40: $(cat "$TMP/out")"
+[ "$(tail -1 "$TMP/out" | cut -d, -f10-12)" = "m.safetensors,$hash,40" ] || fail "--crop-bottom 40: $(cat "$TMP/out")"
 awk -F, 'NR == 1 { for (i = 5; i <= NF; i++) col[substr($i, 3)] = i; next }
          { s = $5 + $6; if (s < 0.9999 || s > 1.0001 || $3 != $(col[$2]) || $4 < 1 || $4 > 96 || $7 != "none" || $8 != "" || $9 != 1) bad = 1 }
          END { exit bad }' "$TMP/out" || fail "CSV rows are not consistent: $(cat "$TMP/out")"
 
 # --tiles: one row per grid tile; the fixtures are 384 x 256, the tiles 32: 12 x 8.
 expect_rc 0 "$CLI" predict --model "$M" --csv --tiles "$T/T47D/T47D_F6_05d21h_x0_y0.jpg"
-[ "$(head -1 "$TMP/out")" = "file,x,y,background,predicted_class,confidence,p_MDAMB231,p_T47D,tta,um_per_px,scale,model,model_hash,crop_bottom" ] ||
+[ "$(head -1 "$TMP/out")" = "file,x,y,background,predicted_class,confidence,p_MDAMB231,p_T47D,tta,um_per_px,scale,model,model_hash,crop_bottom,ood_score,known" ] ||
     fail "tile CSV header: $(head -1 "$TMP/out")"
 [ "$(wc -l <"$TMP/out")" = 97 ] || fail "tile rows: $(wc -l <"$TMP/out"), not 1 + 96"
 awk -F, 'NR > 1 { if ($2 % 32 || $3 % 32 || $2 > 352 || $3 > 224 || $9 != "none") bad = 1; seen[$2 "," $3]++ }

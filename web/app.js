@@ -15,7 +15,7 @@ import { foldOnPhones } from "./layout.js";
 import { activeModel, addModelOption, cropBottom, umChoice, umPerPx, modelBytes, modelFileName, onModelChange, picker,
   removeModel, selectModel, showModelError, showTta, ttaArg, ttaChoice } from "./models.js";
 import { wirePager } from "./pager.js";
-import { clear, downloadCsv, enqueue, reclassifyAll, setNotice, stop } from "./queue.js";
+import { clear, downloadCsv, enqueue, expectedChoices, reclassifyAll, setExpected, setNotice, stop } from "./queue.js";
 import { renderLegend } from "./results.js";
 import { savedModels } from "./store.js";
 import { offerUpdate, watchForUpdates } from "./update.js";
@@ -116,8 +116,10 @@ async function start() {
   wireControls(list);
   onModelChange((model) => {
     renderLegend(model.info.classes);
+    expectedChoices(model.info.classes);
     reclassifyAll();
   });
+  $("expected-line").addEventListener("change", (e) => setExpected(e.target.value));
   for (const m of list.models)
     addModelOption({ key: m.file, label: m.name, file: m.file, card: m.card, default: m.default });
   const first = list.models.find((m) => m.default) || list.models[0];

@@ -16,6 +16,7 @@ const work = {
   running: false,
   stopped: false,
   skipped: "",   // the note on the files of the last folder that were not images
+  expected: "",  // the line every image should be ("": not said)
 };
 
 export function setNotice(text) {
@@ -140,9 +141,43 @@ async function classify(item, onProgress) {
   }
   if (generation !== work.generation) return; // stale: the item is queued again
   delete item.thumbnail;
-  Object.assign(item, outcome);
+  Object.assign(item, outcome, { expected: work.expected });
+  if (item.result) await judge([item]);
   if (item.result) keepThumbnail(item);
   showItem(item);
+}
+
+// The core's verdict (worker: verdicts) on each classified item against its
+// expected line; none without one.
+async function judge(items) {
+  for (const item of items) delete item.verdict;
+  const rows = items.filter((item) => item.result && item.expected);
+  const model = activeModel();
+  if (!rows.length || !model) return;
+  try {
+    await ensureLoaded(model);
+    const { verdicts } = await engine.call("verdicts", { key: model.key, rows: rows.map((item) =>
+      ({ predicted: item.result.predicted, known: item.result.ood.known, expected: item.expected })) });
+    rows.forEach((item, i) => (item.verdict = verdicts[i]));
+  } catch (e) {
+    setNotice(`No verdicts: ${e.message}`);
+  }
+}
+
+// The expected line's choices: "not said", then the model's classes.
+export function expectedChoices(classes) {
+  const select = $("expected-line");
+  select.replaceChildren(new Option("Not said", ""), ...classes.map((c) => new Option(c, c)));
+  select.value = classes.includes(work.expected) ? work.expected : "";
+  work.expected = select.value;
+}
+
+// A new expected line for every image: the verdicts again, on cards and in the CSVs.
+export async function setExpected(line) {
+  work.expected = line;
+  for (const item of work.items) item.expected = line;
+  await judge(work.items);
+  for (const item of work.items) showItem(item);
 }
 
 const STOPPED = "Not classified: stopped.";

@@ -28,9 +28,19 @@ const csvLine = (fields) => fields.join(",") + "\n";
 // used; um_per_px and scale, as the module formats them for both CSVs; model,
 // model_hash and crop_bottom, what made the row, as the CLI writes them.
 const ttaValue = (r) => (r.tta ? TTA_NAME.on : TTA_NAME.off);
-const lastColumns = (r, info) => [ttaValue(r), r.pixelSize.um, r.pixelSize.scale, info.csv.model, info.hash,
-  r.cropBottom];
-const LAST_HEADS = ["tta", "um_per_px", "scale", "model", "model_hash", "crop_bottom"];
+// Then ood_score (the image's; a tile row: the tile's) and known, as the
+// module writes them; with an expected line, expected (one of the model's
+// classes, so its cell is made already) and the core's verdict.
+const lastColumns = (item, score, expecting) => {
+  const { result: r, info } = item;
+  const cols = [ttaValue(r), r.pixelSize.um, r.pixelSize.scale, info.csv.model, info.hash, r.cropBottom, score,
+    r.ood.knownText];
+  const k = info.classes.indexOf(item.expected);
+  return expecting ? [...cols, k >= 0 ? info.csv.classes[k] : "", item.verdict || ""] : cols;
+};
+const lastHeads = (expecting) => ["tta", "um_per_px", "scale", "model", "model_hash", "crop_bottom",
+  "ood_score", "known", ...(expecting ? ["expected", "verdict"] : [])];
+const expecting = (done) => done.some((item) => item.expected);
 
 // file,predicted_class,confidence,tiles,p_<class>... as `cellsight predict --csv`,
 // then tta (dihedral8 or none, as `predict --tta` / `--no-tta`), um_per_px (the
@@ -39,10 +49,13 @@ const LAST_HEADS = ["tta", "um_per_px", "scale", "model", "model_hash", "crop_bo
 // the tiles that vote (not background). done: items of one model (item.info).
 export function imagesCsv(done) {
   const { csv: cells } = done[0].info;
-  let csv = csvLine(["file", "predicted_class", "confidence", "tiles", ...cells.heads, ...LAST_HEADS]);
-  for (const { result: r, info } of done)
+  const ex = expecting(done);
+  let csv = csvLine(["file", "predicted_class", "confidence", "tiles", ...cells.heads, ...lastHeads(ex)]);
+  for (const item of done) {
+    const r = item.result;
     csv += csvLine([r.csvFile, cells.classes[r.predicted], formatNumber(r.confidence), r.nforeground,
-      ...Array.from(r.probs, formatNumber), ...lastColumns(r, info)]);
+      ...Array.from(r.probs, formatNumber), ...lastColumns(item, r.ood.score, ex)]);
+  }
   return csv;
 }
 
@@ -51,13 +64,14 @@ export function imagesCsv(done) {
 export function tilesCsv(done) {
   const { csv: cells } = done[0].info;
   const K = cells.classes.length;
-  let csv = csvLine(["file", "x", "y", "background", "predicted_class", "confidence", ...cells.heads, ...LAST_HEADS]);
-  for (const { result: r, info } of done) {
-    const t = r.tiles;
+  const ex = expecting(done);
+  let csv = csvLine(["file", "x", "y", "background", "predicted_class", "confidence", ...cells.heads, ...lastHeads(ex)]);
+  for (const item of done) {
+    const r = item.result, t = r.tiles;
     for (let i = 0; i < r.ntiles; i++) {
       const p = t.probs.subarray(i * K, (i + 1) * K);
       csv += csvLine([r.csvFile, t.x[i], t.y[i], t.background[i], cells.classes[t.predicted[i]],
-        formatNumber(p[t.predicted[i]]), ...Array.from(p, formatNumber), ...lastColumns(r, info)]);
+        formatNumber(p[t.predicted[i]]), ...Array.from(p, formatNumber), ...lastColumns(item, r.ood.tiles[i] ?? "", ex)]);
     }
   }
   return csv;
@@ -73,6 +87,8 @@ export function makeCard(name) {
     <div class="card-body">
       <h3 class="file-name"></h3>
       <p class="verdict">Waiting…</p>
+      <p class="ood" hidden></p>
+      <p class="expect" hidden></p>
       <ul class="probs"></ul>
       <p class="pixel-size"></p>
       <p class="meta"></p>
@@ -114,6 +130,7 @@ export function renderCard(item) {
   verdict.querySelector(".confidence").textContent = decisionText(r, classes, item.info.threshold) ||
     ` ${percent(r.confidence)}`;
   renderBars(probs, classes, r.probs);
+  showOod(card, item);
   card.querySelector(".pixel-size").textContent = pixelSizeText(r.pixelSize);
   const background = r.ntiles - r.nforeground;
   card.dataset.tiles = r.nforeground;
@@ -128,6 +145,23 @@ export function renderCard(item) {
   overlay.hidden = false;
   overlay.onclick = () => downloadOverlay(item, img);
   showThumbnail(img, keepThumbnail(item));
+}
+
+// Whether the image looks like any of the model's lines, and if a line is
+// expected, the verdict: in words and a mark, the colour only a further cue.
+const VERDICT_WORDS = {
+  consistent: (exp) => `✓ ${exp}, as expected`,
+  inconsistent: (exp, got) => `✗ Not ${exp}: looks like ${got}`,
+  unknown: (exp) => `? Not ${exp}: looks like none of this model's lines`,
+};
+export function showOod(card, item) {
+  const r = item.result, ood = card.querySelector(".ood"), expect = card.querySelector(".expect");
+  ood.hidden = !r || r.ood.known !== 0;
+  ood.textContent = "⚠ Looks like none of this model's lines: the prediction below is the nearest of them.";
+  expect.hidden = !r || !item.expected || !item.verdict;
+  if (expect.hidden) return;
+  expect.className = `expect ${item.verdict}`;
+  expect.textContent = VERDICT_WORDS[item.verdict](item.expected, item.classes[r.predicted]);
 }
 
 // Two classes are decided by the model's threshold on the second's probability

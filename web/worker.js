@@ -18,6 +18,8 @@
        info: csw_model_info's, and info.csv: the model's texts as CSV cells
        by the core's rule (model: name, the file's; classes; heads: p_<class>).
      freeModel {key}                              -> {}
+     verdicts {key, rows: [{predicted, known, expected}]} -> {verdicts}
+       cs_verdict's word for each row ("consistent", "inconsistent", "unknown").
      memory {}                                    -> {models, heapInUse}
        the models loaded and not freed, the heap's bytes in use (malloc's).
      classify {key, file: Blob, name, cropBottom, thumbnailSide, tta, umPerPx}
@@ -161,6 +163,19 @@ const handlers = {
     });
     result.csvFile = csvCell(M, name);
     return { result, decoder, ms: performance.now() - start };
+  },
+
+  // cs_verdict of each row {predicted, known, expected}, by the core's rule.
+  async verdicts(M, { key, rows }) {
+    const model = models.get(key);
+    if (!model) throw new Error(`no model "${key}" is loaded`);
+    const encoder = new TextEncoder();
+    return { verdicts: rows.map(({ predicted, known, expected }) => {
+      const ptr = toHeap(M, encoder.encode(`${expected}\0`));
+      const verdict = M.UTF8ToString(M._csw_verdict(model, predicted, known, ptr));
+      M._free(ptr);
+      return verdict;
+    }) };
   },
 
   ...finetuneHandlers,

@@ -1,4 +1,5 @@
 /* cmd_predict.c: cellsight predict, whole images classified: a table or CSV. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,12 @@ static const option predict_own_opts[] = {
                       "them at their own"},
     {"all-pages", NULL, "every page of multi-page TIFFs, a row each, named file#1,\n"
                         "file#2, ... (files of one page keep their names)"},
+    {"expect", "LINE", "the line every image should be: adds the columns expected,verdict\n"
+                       "(consistent: LINE wins and the image is of the model's lines;\n"
+                       "inconsistent: another line wins; unknown: none of them)"},
+    {"expect-csv", "FILE", "the line each image should be, from a CSV with the columns\n"
+                           "file,expected (file as predict names it, or its base name):\n"
+                           "adds expected,verdict; images it does not name get neither"},
     {"resume", "PARTIAL.csv", "with --csv: complete the CSV of a run that stopped, in place:\n"
                               "its rows kept (but its last image's, which are redone), the\n"
                               "images it has no rows of classified and their rows added to it,\n"
@@ -43,14 +50,18 @@ typedef struct {
     double um; /* --um-per-px, for files that state none */
     int paged; /* --page or --all-pages given: rows of files of several pages named file#N */
     const char *model_name; /* the model file's name, without its folders */
+    const expectations *expect; /* --expect or --expect-csv; NULL: neither */
 } predict_plan;
 
 /* The columns after the classes': tta says the averaging used, as the model
    file and the page's CSVs name it; um_per_px and scale the pixel size; model
    (the file's name), model_hash (cs_model.hash) and crop_bottom (the rows
-   cropped) what made the row. Columns are only ever added at the end. */
-static const char *const last_cols[] = {"tta", "um_per_px", "scale", "model", "model_hash", "crop_bottom"};
-enum { NLAST = sizeof last_cols / sizeof last_cols[0] };
+   cropped) what made the row; ood_score and known whether the image is of the
+   model's lines (tiles: each tile's score, the image's known); with an
+   expected line, expected and verdict. Columns are only ever added at the end. */
+static const char *const last_cols[] = {"tta", "um_per_px", "scale", "model", "model_hash", "crop_bottom",
+                                        "ood_score", "known", "expected", "verdict"};
+enum { NLAST_ALWAYS = 8, NLAST_EXPECT = 10 };
 
 /* The table's columns, sized for the files and classes, with its header
    row printed. */
@@ -61,14 +72,17 @@ static int start_table(table *t, FILE *out, int csv, const predict_plan *p, cons
     static const char *const tile_cols[] = {"file", "x", "y", "background", "predicted_class",
                                             "confidence"};
     const char *const *head = tiles ? tile_cols : image_cols;
-    int K = m->net.nclasses, nhead = tiles ? 6 : 4, class_col = tiles ? 4 : 1, ncols = nhead + K + NLAST;
+    int K = m->net.nclasses, nhead = tiles ? 6 : 4, class_col = tiles ? 4 : 1;
+    int NLAST = p->expect ? NLAST_EXPECT : NLAST_ALWAYS, ncols = nhead + K + NLAST;
     *t = (table){csv, ncols, 0, calloc((size_t)ncols, sizeof(int)), out};
     if (!t->width) return 0;
     for (int i = 0; i < ncols; i++) t->width[i] = 8; /* "%.6f" */
     for (int i = 0; i < NLAST; i++) t->width[ncols - NLAST + i] = (int)strlen(last_cols[i]);
-    t->width[ncols - 5] = t->width[ncols - 4] = 12; /* "0.65x0.7" */
-    t->width[ncols - 3] = (int)strlen(p->model_name);
-    t->width[ncols - 2] = CS_MODEL_HASH_DIGITS;
+    int last = ncols - NLAST; /* tta's column */
+    t->width[last + 1] = t->width[last + 2] = 12; /* "0.65x0.7" */
+    t->width[last + 3] = (int)strlen(p->model_name);
+    t->width[last + 4] = CS_MODEL_HASH_DIGITS;
+    if (p->expect) t->width[last + 8] = CS_MAX_CLASS_NAME < 24 ? CS_MAX_CLASS_NAME : 24;
     for (int i = 0; i < nhead; i++)
         if ((int)strlen(head[i]) > t->width[i]) t->width[i] = (int)strlen(head[i]);
     for (int i = 0; i < files->n; i++) /* and room for "#10000" */
@@ -88,11 +102,20 @@ static int start_table(table *t, FILE *out, int csv, const predict_plan *p, cons
     return 1;
 }
 
-/* What made a row, after its pixel size: model, model_hash, crop_bottom. */
-static void provenance(table *t, const predict_plan *p) {
+/* What made a row, after its pixel size: model, model_hash, crop_bottom;
+   then whether the image is of the model's lines (score: the image's or the
+   tile's) and, if one is expected, the verdict. */
+static void provenance(table *t, const predict_plan *p, const char *file, const cs_result *res, float score) {
     cell(t, p->model_name);
     cell(t, p->m->hash);
     cellf(t, "%d", p->crop >= 0 ? p->crop : p->m->crop_bottom);
+    if (isnan(score)) cell(t, "");
+    else cellf(t, CS_OOD_SCORE_FORMAT, score);
+    cell(t, cs_known_text(res->known));
+    if (!p->expect) return;
+    const char *expected = expected_line(p->expect, file);
+    cell(t, expected ? expected : "");
+    cell(t, expected ? cs_verdict(p->m, res->predicted, res->known, expected) : "");
 }
 
 /* An image's row, or with tiles a row per tile. */
@@ -109,7 +132,7 @@ static void print_rows(table *t, const predict_plan *pl, const char *file, const
         cell(t, tta_used);
         cell_xy(t, res->um_x, res->um_y);
         cell_xy(t, res->scale_x, res->scale_y);
-        provenance(t, pl);
+        provenance(t, pl, file, res, res->ood_score);
         return;
     }
     for (int k = 0; k < res->ntiles; k++) {
@@ -124,7 +147,7 @@ static void print_rows(table *t, const predict_plan *pl, const char *file, const
         cell(t, tta_used);
         cell_xy(t, res->um_x, res->um_y);
         cell_xy(t, res->scale_x, res->scale_y);
-        provenance(t, pl);
+        provenance(t, pl, file, res, res->tile_ood ? res->tile_ood[k] : NAN);
     }
 }
 
@@ -197,6 +220,7 @@ static int cmd_predict(args *a) {
     double um = get_um_per_px(a);
     if (!a->bad && get_str(a, "page") && all_pages) usage_error(a, "--page and --all-pages exclude each other");
     if (!a->bad && resume && !csv) usage_error(a, "--resume completes a CSV: it needs --csv");
+    if (!a->bad && get_str(a, "expect") && get_str(a, "expect-csv")) usage_error(a, "--expect and --expect-csv exclude each other");
     file_list files = {0};
     int failed = select_images(a, &files);
     cs_model m;
@@ -206,15 +230,18 @@ static int cmd_predict(args *a) {
     }
     m.no_rescale = !get_switch(a, "rescale", 1);
     const char *slash = strrchr(path, '/');
+    expectations ex = {0};
+    int rc = read_expectations(&ex, get_str(a, "expect"), get_str(a, "expect-csv"));
     predict_plan plan = {&m, crop, tiles, page - 1, all_pages, um, get_str(a, "page") || all_pages,
-                         slash ? slash + 1 : path};
+                         slash ? slash + 1 : path, ex.n || ex.every ? &ex : NULL};
     table t = {0};
-    int rc = override_tta(&m, tta, path);
+    if (!rc) rc = override_tta(&m, tta, path);
     if (!rc) rc = open_table(&t, resume, csv, &plan, &files);
     if (!rc) rc = classify_all(&t, &plan, &files);
     if (t.out && t.out != stdout && fclose(t.out)) rc = input_error(resume, &(cs_error){CS_EIO, "write error"});
     free(t.width);
     free_files(&files);
+    free_expectations(&ex);
     cs_model_free(&m);
     return rc ? rc : failed;
 }

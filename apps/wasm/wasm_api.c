@@ -118,6 +118,12 @@ EMSCRIPTEN_KEEPALIVE char *csw_model_info(const cs_model *m) {
     return json;
 }
 
+/* cs_verdict for the page: is an image of class predicted (and known, as
+   its result says) the expected class? */
+EMSCRIPTEN_KEEPALIVE const char *csw_verdict(const cs_model *m, int predicted, int known, const char *expected) {
+    return cs_verdict(m, predicted, known, expected);
+}
+
 /* cs_csv_field for the page: s (a file, class or model name) as a cell of its
    CSVs, by the rule the CLI's follow. malloc'd; the caller frees it. */
 EMSCRIPTEN_KEEPALIVE char *csw_csv_field(const char *s) {
@@ -151,7 +157,8 @@ EM_JS(void, emit_result,
        const float *probs, const int *x, const int *y, const uint8_t *background,
        const int *tile_class, const float *tile_probs, const uint8_t *thumb, int thumb_w,
        int thumb_h, const char *um, const char *um_source, const char *scale, float scale_x,
-       float scale_y, float model_um), {
+       float scale_y, float model_um, int known, const char *known_text, const char *ood_score,
+       const char *tile_ood), {
     const f32 = (p, n) => HEAPF32.slice(p >>> 2, (p >>> 2) + n);
     const i32 = (p, n) => HEAP32.slice(p >>> 2, (p >>> 2) + n);
     const u8 = (p, n) => HEAPU8.slice(p >>> 0, (p >>> 0) + n);
@@ -166,7 +173,9 @@ EM_JS(void, emit_result,
         pixelSize: {
             um: UTF8ToString(um), source: UTF8ToString(um_source), scale: UTF8ToString(scale),
             scaleX: scale_x, scaleY: scale_y, modelUm: model_um
-        }
+        },
+        ood: {known, knownText: UTF8ToString(known_text), score: UTF8ToString(ood_score),
+              tiles: UTF8ToString(tile_ood).split(",")}
     });
 });
 
@@ -203,17 +212,28 @@ static int classify(const cs_model *model, cs_image *im, int crop_bottom, int th
         cs_fail(&csw_last_error, CS_ENOMEM, "out of memory for the thumbnail");
         ok = 0;
     }
+    /* The CSVs' texts, formatted as the CLI formats them: the tiles'
+       out-of-distribution scores comma-separated ("" without statistics). */
+    char um[48], scale[48], score[32] = "", *tile_ood = ok ? calloc((size_t)r.ntiles + 1, 16) : NULL;
+    if (ok && !tile_ood) {
+        cs_fail(&csw_last_error, CS_ENOMEM, "out of memory for the scores");
+        ok = 0;
+    }
     if (ok) {
-        /* The CSVs' texts, formatted as the CLI formats them. */
-        char um[48], scale[48];
         cs_format_xy(um, sizeof um, r.um_x, r.um_y);
         cs_format_xy(scale, sizeof scale, r.scale_x, r.scale_y);
+        if (r.tile_ood) {
+            snprintf(score, sizeof score, CS_OOD_SCORE_FORMAT, r.ood_score);
+            for (int t = 0, at = 0; t < r.ntiles; t++)
+                at += snprintf(tile_ood + at, 16, t ? "," CS_OOD_SCORE_FORMAT : CS_OOD_SCORE_FORMAT, r.tile_ood[t]);
+        }
         emit_result(im->w, im->h, crop_bottom >= 0 ? crop_bottom : m->crop_bottom, m->net.tile,
                     m->tta, m->net.nclasses, r.ntiles, r.nforeground, r.cols, r.rows, r.predicted,
                     r.confidence, r.probs, r.x, r.y, r.background, r.tile_class, r.tile_probs,
                     thumb, tw, th, um, r.um_source ? r.um_source : "", scale, r.scale_x, r.scale_y,
-                    m->um_per_px);
+                    m->um_per_px, r.known, cs_known_text(r.known), score, tile_ood);
     }
+    free(tile_ood);
     free(thumb);
     cs_result_free(&r);
     cs_image_free(im);

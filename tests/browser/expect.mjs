@@ -9,7 +9,7 @@ import path from "node:path";
 
 export const TOLERANCE = 1e-4;
 // The columns both CSVs end with (more may follow: read them by name).
-export const LAST_COLUMNS = ["tta", "um_per_px", "scale", "model", "model_hash", "crop_bottom"];
+export const LAST_COLUMNS = ["tta", "um_per_px", "scale", "model", "model_hash", "crop_bottom", "ood_score", "known"];
 
 export function parseCsv(text) {
   const rows = [];
