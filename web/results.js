@@ -225,7 +225,9 @@ function followTiles(img, info, item) {
   const show = (text) => (info.textContent = img.title = text);
   img.onpointermove = img.onclick = (event) => show(describeTileAt(img, item, event));
   img.onfocus = () => r.ntiles && show(describeTile(item, current));
-  img.onblur = img.onpointerleave = () => show("");
+  img.onblur = () => show("");
+  // The pointer leaving (Firefox: also when the page scrolls under it) keeps a focused tile's figures.
+  img.onpointerleave = () => document.activeElement !== img && show("");
   img.onkeydown = (event) => {
     const step = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -columns, ArrowDown: columns }[event.key];
     if (!step || !r.ntiles) return;

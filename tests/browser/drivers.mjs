@@ -12,7 +12,9 @@ const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disabl
   "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 // Longer than the longest wait of any test (a head-mode Teach run: 300 s).
 const PROTOCOL_TIMEOUT = 400_000;
-const READY_TIMEOUT = 60_000;
+// A wait, not a measure: a browser's first page of a session, its profile and
+// the modules' compiled code all new, has taken over a minute on a busy CI machine.
+const READY_TIMEOUT = 120_000;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

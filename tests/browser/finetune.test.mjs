@@ -14,7 +14,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { newContext, openPage, shot } from "./chromium.mjs";
+import { LAST_COLUMNS, newContext, openPage, shot } from "./chromium.mjs";
 
 const { CS_URL, CS_DIST, CS_CLI, CS_OUT } = process.env;
 assert.ok(CS_URL && CS_DIST && CS_CLI && CS_OUT, "run me through tests/stage_browser.sh");
@@ -195,7 +195,7 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
   // The native CLI reads it and predicts what the page predicted.
   const csv = execFileSync(CS_CLI, ["predict", "--model", file, "--csv", image], { encoding: "utf8" })
     .trim().split("\n").map((line) => line.split(","));
-  assert.deepEqual(csv[0].slice(4), [...classes.map((c) => `p_${c}`), "tta", "um_per_px", "scale"]);
+  assert.deepEqual(csv[0].slice(4), [...classes.map((c) => `p_${c}`), ...LAST_COLUMNS]);
   assert.equal(onPage.predicted, csv[1][1]);
   onPage.probs.forEach((p, k) => assert.ok(Math.abs(p - Number(csv[1][4 + k])) <= TOLERANCE,
     `p_${onPage.classes[k]}: ${p} on the page, ${csv[1][4 + k]} from the CLI`));
