@@ -132,15 +132,25 @@ static cs_status estimate(cs_ood *o, const float *feat, const int *labels, int n
     return st;
 }
 
+/* m without test-time averaging, for the passes that only score: a tile's
+   score is of the tile as it is (view 0), so the other 7 views would be
+   computed for nothing. A shallow copy: classifying only reads the model. */
+static cs_model one_view(const cs_model *m) {
+    cs_model view = *m;
+    view.tta = 0;
+    return view;
+}
+
 /* The foreground tiles' pooled features of every image of ds, *n of them. */
 static cs_status features_of(const cs_model *m, const cs_dataset *ds, int D, float **feat, int **labels,
                              int *n, cs_error *err) {
     int cap = 0;
+    cs_model view = one_view(m);
     *feat = NULL, *labels = NULL, *n = 0;
     for (int i = 0; i < ds->n; i++) {
         cs_result res;
         float *f = NULL;
-        cs_status st = cs_classify_features(m, &ds->images[i], -1, &res, &f, err);
+        cs_status st = cs_classify_features(&view, &ds->images[i], -1, &res, &f, err);
         if (st) return st;
         if (*n + res.ntiles > cap) {
             cap = 2 * (*n + res.ntiles);
@@ -172,9 +182,10 @@ static cs_status threshold_on(const cs_model *m, const cs_dataset *val, float fr
     float *s = malloc(sizeof(float) * (val->n + 1));
     if (!s) return cs_fail(err, CS_ENOMEM, "out of memory for image scores");
     cs_status st = CS_OK;
+    cs_model view = one_view(m);
     for (int i = 0; i < val->n && !st; i++) {
         cs_result res;
-        if (!(st = cs_classify(m, &val->images[i], -1, &res, NULL, NULL, err))) s[i] = res.ood_score;
+        if (!(st = cs_classify(&view, &val->images[i], -1, &res, NULL, NULL, err))) s[i] = res.ood_score;
         cs_result_free(&res);
     }
     if (!st) {
