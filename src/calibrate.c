@@ -101,6 +101,14 @@ cs_status cs_model_set_temperature(cs_model *m, float T, cs_error *err) {
     return cs_model_set(m, CS_META_TEMPERATURE, v, err);
 }
 
+float cs_temper_fitted(float *probs, const int *labels, int n, int K, double ece[2]) {
+    float T = cs_fit_temperature(probs, labels, n, K);
+    ece[0] = cs_ece(probs, labels, n, K, CS_ECE_BINS, NULL);
+    for (int i = 0; i < n; i++) cs_temper(probs + (size_t)i * K, K, T);
+    ece[1] = cs_ece(probs, labels, n, K, CS_ECE_BINS, NULL);
+    return T;
+}
+
 cs_status cs_record_ece(cs_model *m, double before, double after, cs_error *err) {
     char v[32];
     snprintf(v, sizeof v, isnan(before) ? "none" : "%.4f", before);
@@ -120,18 +128,11 @@ static float rethreshold(float t, float from, float to) {
 
 cs_status cs_calibrate(cs_model *m, const cs_dataset *data, int val_only, double ece[2],
                        cs_error *err) {
-    cs_recipe r;
-    cs_recipe_defaults(&r, NULL);
-    r.val_folds = 0;
-    cs_recipe_from_model(&r, m);
-    if (val_only && !r.val_folds)
+    if (val_only && !cs_model_get(m, CS_META_VAL_SPLIT))
         return cs_fail(err, CS_EINPUT, "the model records no validation split (metadata %s): "
                        "calibrate it on images it did not train on", CS_META_VAL_SPLIT);
     cs_dataset train = {0}, held = {0};
-    cs_status st = CS_OK;
-    if (val_only)
-        st = (r.val_rows ? cs_dataset_split_rows : cs_dataset_split)(
-            data, r.val_fold, r.val_folds, m->net.tile, m->crop_bottom, &train, &held, err);
+    cs_status st = val_only ? cs_model_split(m, data, &train, &held, err) : CS_OK;
     cs_eval ev;
     cs_eval_init(&ev, m->net.nclasses);
     float before = m->temperature;
@@ -141,16 +142,14 @@ cs_status cs_calibrate(cs_model *m, const cs_dataset *data, int val_only, double
     const cs_metrics *mt = &ev.tiles;
     if (!st && mt->n < 1) st = cs_fail(err, CS_EINPUT, "no tile with cells on it to calibrate on");
     if (!st) {
-        float T = cs_fit_temperature(mt->probs, mt->label, mt->n, mt->nclasses);
-        double ece0 = cs_metrics_ece(mt, CS_ECE_BINS, NULL);
-        for (int i = 0; i < mt->n; i++) cs_temper(mt->probs + (size_t)i * mt->nclasses, mt->nclasses, T);
-        double ece1 = cs_metrics_ece(mt, CS_ECE_BINS, NULL);
-        if (ece) ece[0] = ece0, ece[1] = ece1;
+        double e[2];
+        float T = cs_temper_fitted(mt->probs, mt->label, mt->n, mt->nclasses, e);
+        if (ece) ece[0] = e[0], ece[1] = e[1];
         char v[32];
         snprintf(v, sizeof v, "%g", rethreshold(m->threshold, before, T));
         if (m->net.nclasses == 2) st = cs_model_set(m, CS_META_THRESHOLD, v, err);
         if (!st) st = cs_model_set_temperature(m, T, err);
-        if (!st && val_only) st = cs_record_ece(m, ece0, ece1, err);
+        if (!st && val_only) st = cs_record_ece(m, e[0], e[1], err);
     }
     if (!st && val_only) st = cs_ood_fit(m, &train, &held, CS_OOD_FRR, err);
     cs_eval_free(&ev);

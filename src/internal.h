@@ -32,6 +32,10 @@ typedef struct {
 /* Records o and run in m's metadata, in the order model files have them. */
 cs_status cs_recipe_record(cs_model *m, const cs_train_opts *o, const cs_run_record *run,
                            cs_error *err);
+/* data split as m's metadata val_split says: train gets the part m trained
+   on, held the part it validated on; refused if m records no split. */
+cs_status cs_model_split(const cs_model *m, const cs_dataset *data, cs_dataset *train, cs_dataset *held,
+                         cs_error *err);
 /* Records r's validation split as val_split ("images 2/2"). */
 cs_status cs_recipe_record_split(cs_model *m, const cs_recipe *r, cs_error *err);
 
@@ -85,6 +89,9 @@ void cs_temper(float *p, int K, float T);
    the mean cross-entropy of the tempered probs [n][K] against labels [n],
    under a weak prior for 1 (worth one sample). */
 float cs_fit_temperature(const float *probs, const int *labels, int n, int K);
+/* probs [n][K] tempered in place by the temperature fitted on them, which is
+   returned; ece [2] gets their calibration error before and after. */
+float cs_temper_fitted(float *probs, const int *labels, int n, int K, double ece[2]);
 /* cs_metrics_ece of probs [n][K] with true classes labels [n]. */
 double cs_ece(const float *probs, const int *labels, int n, int K, int nbins, cs_calibration_bin *bins);
 /* Records the validation tiles' calibration error before and after the

@@ -175,6 +175,18 @@ void cs_recipe_from_model(cs_recipe *r, const cs_model *m) {
     read_val_split(r, cs_model_get(m, CS_META_VAL_SPLIT));
 }
 
+cs_status cs_model_split(const cs_model *m, const cs_dataset *data, cs_dataset *train, cs_dataset *held,
+                         cs_error *err) {
+    cs_recipe r;
+    cs_recipe_defaults(&r, NULL);
+    r.val_folds = 0;
+    cs_recipe_from_model(&r, m);
+    if (!r.val_folds)
+        return cs_fail(err, CS_EINPUT, "the model records no validation split (metadata %s)", CS_META_VAL_SPLIT);
+    return (r.val_rows ? cs_dataset_split_rows : cs_dataset_split)(data, r.val_fold, r.val_folds, m->net.tile,
+                                                                   m->crop_bottom, train, held, err);
+}
+
 cs_status cs_recipe_record_split(cs_model *m, const cs_recipe *r, cs_error *err) {
     char v[64];
     snprintf(v, sizeof v, "%s %d/%d", r->val_rows ? CS_SPLIT_ROWS : CS_SPLIT_IMAGES, r->val_fold + 1,

@@ -453,13 +453,10 @@ static cs_status record(trainer *t, cs_error *err) {
    without any), recorded with their calibration error before and after; the
    tiles' probabilities become the calibrated ones the model will give. */
 static cs_status calibrate(trainer *t, cs_error *err) {
-    float T = cs_fit_temperature(t->best_vprobs, t->vlabels, t->nval, t->K);
-    double before = cs_ece(t->best_vprobs, t->vlabels, t->nval, t->K, CS_ECE_BINS, NULL);
-    for (int i = 0; i < t->nval; i++) cs_temper(t->best_vprobs + (size_t)i * t->K, t->K, T);
-    double after = cs_ece(t->best_vprobs, t->vlabels, t->nval, t->K, CS_ECE_BINS, NULL);
+    double ece[2];
+    float T = cs_temper_fitted(t->best_vprobs, t->vlabels, t->nval, t->K, ece);
     cs_status st = cs_model_set_temperature(t->m, T, err);
-    if (!st) st = cs_record_ece(t->m, before, after, err);
-    return st;
+    return st ? st : cs_record_ece(t->m, ece[0], ece[1], err);
 }
 
 /* The kept epoch's validation tiles, scored as val_tile_accuracy scores them. */

@@ -112,6 +112,8 @@ void cellf(table *t, const char *fmt, ...)
 /* A pixel size or scale as both CSVs write it (cs_format_xy), "-" in a table when not known. */
 void cell_xy(table *t, float x, float y);
 int load_model(cs_model *m, const char *path);
+/* 1 if both paths name one existing file (an --out that would replace an input). */
+int same_file(const char *a, const char *b);
 int override_tta(cs_model *m, int tta, const char *path);
 
 /* ---------------------------------------------------------------- files (files.c) */

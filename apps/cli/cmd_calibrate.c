@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -20,8 +19,7 @@ static int cmd_calibrate(args *a) {
     const char *path = require(a, "model"), *dir = require(a, "data"), *out = require(a, "out");
     int all = strcmp(get_choice(a, "images", "val"), "all") == 0;
     double um = get_um_per_px(a);
-    struct stat sm, so;
-    if (stat(path, &sm) == 0 && stat(out, &so) == 0 && sm.st_dev == so.st_dev && sm.st_ino == so.st_ino)
+    if (same_file(path, out))
         usage_error(a, "--out %s would replace the model: choose another file", out);
     if (a->npos) usage_error(a, "unexpected argument %s", a->pos[0]);
     if (a->bad) return EXIT_USAGE;

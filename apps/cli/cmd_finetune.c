@@ -1,7 +1,6 @@
 /* cmd_finetune.c: cellsight finetune, a model taught on your own images. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -36,8 +35,7 @@ static int cmd_finetune(args *a) {
     plan p;
     parse_plan(a, &p, mode ? mode : "head", NULL);
     p.r.train.base_model = base;
-    struct stat sb, so;
-    if (stat(base, &sb) == 0 && stat(out, &so) == 0 && sb.st_dev == so.st_dev && sb.st_ino == so.st_ino)
+    if (same_file(base, out))
         usage_error(a, "--out %s would replace the base model: choose another file", out);
     int K = 0, rc = 0, bad_files = 0;
     double um = get_um_per_px(a);

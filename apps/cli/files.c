@@ -266,3 +266,8 @@ int load_data(cs_dataset *ds, const char *dir, const char *const *classes, int K
     fprintf(stderr, "%s: %d images of %d classes\n", dir, ds->n, K);
     return 0;
 }
+
+int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}

@@ -175,15 +175,8 @@ int main(int argc, char **argv) {
         cs_dataset_add(c >= 0 ? &known : &other, &all.images[i], c >= 0 ? c : all.labels[i], all.names[i], NULL);
     }
 
-    cs_recipe r;
-    cs_recipe_defaults(&r, NULL);
-    r.val_folds = 0;
-    cs_recipe_from_model(&r, &m);
-    if (!r.val_folds) return fprintf(stderr, "%s records no val_split\n", argv[1]), 1;
     cs_dataset train, held;
-    if ((r.val_rows ? cs_dataset_split_rows : cs_dataset_split)(&known, r.val_fold, r.val_folds, m.net.tile,
-                                                                m.crop_bottom, &train, &held, &e) ||
-        cs_ood_fit(&m, &train, &held, CS_OOD_FRR, &e))
+    if (cs_model_split(&m, &known, &train, &held, &e) || cs_ood_fit(&m, &train, &held, CS_OOD_FRR, &e))
         return fprintf(stderr, "%s\n", e.msg), 1;
 
     scorer s = {&m, cs_workspace_new(&m.net, 1, NULL), NULL, 0, knn_k, NULL};
