@@ -305,16 +305,31 @@ function drawThumbnail(r) {
 // The table of every item (classes: the model in use's), and the CSV buttons,
 // which need one item classified. A thousand rows take a layout of hundreds of
 // milliseconds: they are made a hundred a task, so that the page answers input
-// between, and a new call stops an older one's making.
+// between, and a new call stops an older one's making. Its columns have set
+// widths (a fixed table layout), so that a row changed does not make the
+// browser measure every cell of every row again; a cell too narrow ends in "…"
+// and tells the whole in its title.
+const COLUMN_REM = [18, 9, 6.5, 4.5]; // File, Predicted, Confidence, Tiles; then each class
+const CLASS_COLUMN_REM = 6;
 let tableCalls = 0;
 export async function renderTable(items, classes) {
   const call = ++tableCalls;
+  const table = $("results-table");
   const head = document.createElement("tr");
-  for (const label of ["File", "Predicted", "Confidence", "Tiles", ...classes])
-    head.append(Object.assign(document.createElement("th"), { scope: "col", textContent: label }));
+  const cols = document.createElement("colgroup");
+  let width = 0;
+  for (const [i, label] of ["File", "Predicted", "Confidence", "Tiles", ...classes].entries()) {
+    head.append(Object.assign(document.createElement("th"), { scope: "col", textContent: label, title: label }));
+    const rem = COLUMN_REM[i] ?? CLASS_COLUMN_REM;
+    cols.append(Object.assign(document.createElement("col"), { style: `width: ${rem}rem` }));
+    width += rem;
+  }
   head.cells[3].title = "Tiles that vote: the background ones do not";
-  $("results-table").tHead.replaceChildren(head);
-  const body = $("results-table").tBodies[0];
+  table.querySelector("colgroup")?.remove();
+  table.tHead.before(cols);
+  table.style.width = `max(100%, ${width}rem)`;
+  table.tHead.replaceChildren(head);
+  const body = table.tBodies[0];
   body.replaceChildren();
   enableDownloads(items.some((item) => item.result));
   for (const [i, item] of items.entries()) {
@@ -332,7 +347,7 @@ export function renderRow(item, classes) {
   const row = item.row;
   if (!row || !row.isConnected) return;
   row.replaceChildren();
-  row.insertCell().textContent = item.name;
+  Object.assign(row.insertCell(), { textContent: item.name, title: item.name });
   if (item.error) {
     const cell = row.insertCell();
     cell.colSpan = 3 + classes.length;
@@ -345,7 +360,8 @@ export function renderRow(item, classes) {
     cell.textContent = "waiting…";
   } else {
     const r = item.result;
-    row.insertCell().textContent = item.classes[r.predicted];
+    const predicted = item.classes[r.predicted];
+    Object.assign(row.insertCell(), { textContent: predicted, title: predicted });
     row.insertCell().textContent = percent(r.confidence);
     row.insertCell().textContent = r.nforeground;
     for (const p of r.probs) row.insertCell().textContent = percent(p); // as on the cards; the CSV keeps numbers
