@@ -263,6 +263,9 @@ typedef struct {
                   of none of the model's classes; "none": no verdict
      ood_frr      the share of validation images above ood_threshold it was set at
      standardize  what is done to a tile before the network, for people to read
+     role         "base": made to be fine-tuned from (cellsight finetune's and the
+                  page's default start); "classifier" (also when absent): a model
+                  to classify with. A fine-tune of a base is a classifier.
    Every model holds the first four and standardize; any other key is kept as is.
    Tensors are named as PyTorch names a module's parameters: conv1.weight
    [32,1,3,3], conv1.bias, ..., fc2.weight [K or 1, 32], fc2.bias, convN and fcN
@@ -280,6 +283,9 @@ typedef struct {
 #define CS_META_OOD_SCORE "ood_score"         /* how tiles are scored: "mahalanobis" */
 #define CS_META_OOD_THRESHOLD "ood_threshold" /* images above are unknown; "none" */
 #define CS_META_OOD_FRR "ood_frr"             /* the validation images' share above it */
+#define CS_META_ROLE "role"
+#define CS_ROLE_BASE "base"
+#define CS_ROLE_CLASSIFIER "classifier"
 #define CS_OOD_MAHALANOBIS "mahalanobis"
 #define CS_OOD_MEANS "ood.means"               /* the statistics' tensors */
 #define CS_OOD_PRECISION "ood.precision"
@@ -495,8 +501,9 @@ int cs_model_has_classes(const cs_model *m, const char *const *names, int n);
 /* Fine-tunes m on data, whose labels index classes [nclasses] (other classes
    than m's, or in another order, give a new output layer, from r->train.seed):
    cs_fit with r, whose train options are usually cs_train_defaults's "head" or
-   "full" and whose train.base_model names the base. On failure m must be
-   thrown away: its classes may have changed. */
+   "full" and whose train.base_model names the base. The result's role is
+   classifier (if m had one). On failure m must be thrown away: its classes may
+   have changed. */
 cs_status cs_finetune(cs_model *m, const cs_dataset *data, int nclasses,
                       const char *const *classes, const cs_recipe *r, cs_dataset *val,
                       cs_error *err);

@@ -77,5 +77,7 @@ cs_status cs_finetune(cs_model *m, const cs_dataset *data, int nclasses,
     cs_status st = CS_OK;
     if (!cs_model_has_classes(m, classes, nclasses))
         st = cs_model_set_classes(m, nclasses, classes, r->train.seed, err);
+    /* What comes of a base is a classifier, not another base to start from. */
+    if (!st && cs_model_get(m, CS_META_ROLE)) st = cs_model_set(m, CS_META_ROLE, CS_ROLE_CLASSIFIER, err);
     return st ? st : cs_fit(m, data, r, val, err);
 }

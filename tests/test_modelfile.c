@@ -109,10 +109,12 @@ static void test_init(void) {
     CHECK(cs_model_set(&a, "tile", "16", &err) == CS_OK);
     CHECK(cs_model_set(&a, "epochs", "8", &err) == CS_OK && !strcmp(cs_model_get(&a, "epochs"), "8"));
     CHECK(cs_model_set(&a, "epochs", "9", &err) == CS_OK && !strcmp(cs_model_get(&a, "epochs"), "9"));
+    CHECK(cs_model_set(&a, "role", "base", &err) == CS_OK && !strcmp(cs_model_get(&a, "role"), "base"));
 
     struct { const char *key, *value, *culprit; cs_status code; } bad[] = {
         {"threshold", "abc", "threshold", CS_EINPUT}, {"threshold", "1.5", "threshold", CS_EINPUT},
         {"threshold", "nan", "threshold", CS_EINPUT}, {"tta", "maybe", "tta", CS_EINPUT},
+        {"role", "basis", "role", CS_EINPUT},
         {"crop_bottom", "-3", "crop_bottom", CS_EINPUT}, {"crop_bottom", "9x", "crop_bottom", CS_EINPUT},
         {"classes", "a,b,c", "3 classes", CS_EINPUT}, {"classes", "a,", "empty", CS_EINPUT},
         {"classes", "a,a", "\"a\" appears twice", CS_EINPUT}, {"classes", "solo", "one class", CS_EINPUT},

@@ -13,7 +13,7 @@ import { startFinetune } from "./finetune.js";
 import { byImageName, droppedFiles, fromInput, skippedNote, wireIntake } from "./intake.js";
 import { foldOnPhones } from "./layout.js";
 import { activeModel, addModelOption, cropBottom, umChoice, umPerPx, modelBytes, modelFileName, onModelChange, picker,
-  removeModel, selectModel, showModelError, showTta, ttaArg, ttaChoice } from "./models.js";
+  isBaseModel, modelClasses, removeModel, selectModel, showModelError, showTta, ttaArg, ttaChoice } from "./models.js";
 import { wirePager } from "./pager.js";
 import { clear, downloadCsv, enqueue, expectedChoices, reclassifyAll, setExpected, setNotice, stop } from "./queue.js";
 import { renderLegend } from "./results.js";
@@ -92,7 +92,8 @@ const teachContext = () => ({
   engine,
   newEngine: () => new Engine(),
   models: { picker, active: activeModel, add: addModelOption, remove: removeModel, select: selectModel,
-    bytes: modelBytes, fileName: modelFileName, onChange: onModelChange, showError: showModelError },
+    bytes: modelBytes, fileName: modelFileName, classes: modelClasses, isBase: isBaseModel, onChange: onModelChange,
+    showError: showModelError },
   settings: { cropBottom, umPerPx, tta: ttaArg },
   files: { droppedFiles, fromInput, byImageName, skippedNote },
 });
@@ -121,7 +122,8 @@ async function start() {
   });
   $("expected-line").addEventListener("change", (e) => setExpected(e.target.value));
   for (const m of list.models)
-    addModelOption({ key: m.file, label: m.name, file: m.file, card: m.card, default: m.default });
+    addModelOption({ key: m.file, label: m.name, file: m.file, card: m.card, default: m.default,
+      classes: m.classes, role: m.role });
   const first = list.models.find((m) => m.default) || list.models[0];
   if (first) await selectModel(first.file);
   else showModelError("No model ships with this page yet: load a .safetensors file.");

@@ -47,19 +47,23 @@ const write = (file, data) => {
 const listDir = (dir, pattern) =>
   fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => pattern.test(f)).sort() : [];
 
-// The class names in a safetensors file's metadata, for the model picker's label.
-function modelLabel(file) {
+// What the page shows of a model before it loads one: its classes and role
+// (metadata), and the model picker's label naming them; a base (role "base",
+// the Teach panel's default start) is a classifier too, and its label says so.
+function modelFacts(file) {
   const name = path.basename(file, ".safetensors");
+  let classes = [], role = "";
   try {
     const bytes = read(file);
-    const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString());
-    const classes = ((header.__metadata__ || {}).classes || "").split(",").filter(Boolean);
-    if (classes.length > 4) return `${name}: ${classes.length} cell lines`;
-    if (classes.length) return `${name}: ${classes.join(" vs ")}`;
+    const meta = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString()).__metadata__ || {};
+    classes = (meta.classes || "").split(",").filter(Boolean);
+    role = meta.role || "";
   } catch {
     // the page's loader gives the real error when someone picks it
   }
-  return name;
+  const lines = classes.length > 4 ? `${classes.length} cell lines` : classes.join(" vs ");
+  const label = `${name}${lines ? `: ${lines}` : ""}${role === "base" ? " (base for fine-tuning)" : ""}`;
+  return { name: label, classes, role };
 }
 
 /* A small bundler for web/'s ES modules, for the scripts that cannot be
@@ -129,7 +133,7 @@ const cardOf = (file) => {
   return fs.existsSync(card) ? read(card).toString() : "";
 };
 const models = listDir(opts.models, /\.safetensors$/).map((file) => ({
-  file: `model/${file}`, name: modelLabel(path.join(opts.models, file)), default: false,
+  file: `model/${file}`, ...modelFacts(path.join(opts.models, file)), default: false,
   card: cardOf(file),
 }));
 const byDefault = models.find((m) => m.file === `model/${DEFAULT_MODEL}`) || models[0];

@@ -83,7 +83,7 @@ export class Engine {
 // The page's one worker for classifying and everything else but training.
 export const engine = new Engine();
 
-// assets.json: {models: [{file, name, default, card}], samples: [{file, name}], credit}; each of
+// assets.json: {models: [{file, name, classes, role, default, card}], samples: [{file, name}], credit}; each of
 // this page's build (sw.js).
 export const assets = {
   async list() {

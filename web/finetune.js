@@ -1,7 +1,8 @@
 /* finetune.js: the page's "Teach" panel, fine-tuning in the browser (issue 5).
 
    The user names a bin per class (starting from the current model's classes)
-   and drops whole images on each; the C core (apps/wasm/wasm_finetune.c) trains in a
+   and drops whole images on each, and picks the model to start from (a base,
+   metadata role "base", when one is listed, else the model in use); the C core (apps/wasm/wasm_finetune.c) trains in a
    Web Worker of its own, which Cancel simply ends, so the model in use is
    never touched and classifying goes on meanwhile. Every fine-tuned model is
    stored in IndexedDB (store.js) the moment training ends, listed in the model
@@ -17,6 +18,7 @@ import { savedModels } from "./store.js";
 const MAX_THUMBNAILS = 12; // per bin; the rest are listed by count
 const MAX_BINS = 12;       // shown at once; more classes are found by name (a model of 1000 classes)
 const OPEN_KEY = "cellsight.teach.open"; // sessionStorage: whether the panel is open
+const MAX_NAMED_LINES = 5; // a start's lines named in full in its option; more are shortened
 const NOT_LASTING = "This browser has not promised to keep what it stores, so it may clear this model without " +
   "a word (Safari after 7 days without a visit, any browser when the disk runs short, a private window when " +
   "it closes). Download it to be sure to keep it.";
@@ -27,6 +29,7 @@ let page = null;          // what the panel needs of the page (startFinetune)
 const ui = {};            // elements of the panel, by name
 let bins = [];            // [{name, files: [{file, name}]}]
 let binsFromModel = null; // key of the model the bins were named after, while empty
+let startChosen = null;   // key of the model the user chose to start from (startModel)
 let defaults = {};        // mode -> {epochs, lr, ...} from the C core
 let run = null;           // the training under way: {cancel}
 let notStored = 0;        // trained models the browser would not store, numbered
@@ -70,6 +73,11 @@ function build() {
       <button id="teach-reset-bins" class="button small" type="button">Start again from the model's classes</button>
     </div>
     <div class="teach-options">
+      <div class="field teach-start">
+        <label for="teach-start">Start from</label>
+        <select id="teach-start" aria-describedby="teach-start-lines"></select>
+        <span id="teach-start-lines" class="help"></span>
+      </div>
       <fieldset class="teach-mode">
         <legend>What learns</legend>
         <label><input type="radio" name="teach-mode" value="${MODE.head}" checked>
@@ -136,6 +144,11 @@ function build() {
   });
   for (const radio of section.querySelectorAll("input[name=teach-mode]"))
     radio.addEventListener("change", () => applyDefaults());
+  ui.start.addEventListener("change", () => {
+    startChosen = ui.start.value;
+    renderStart();
+    updateSummary();
+  });
   ui.train.addEventListener("click", () => train());
   ui.cancel.addEventListener("click", () => run && run.cancel());
   for (const input of [ui.epochs, ui.lr]) input.addEventListener("input", updateSummary);
@@ -315,6 +328,7 @@ function problem() {
   if (empty) return `Drop at least one image on "${empty.name.trim()}".`;
   if (!(Number(ui.epochs.value) >= 1)) return "Epochs must be at least 1.";
   if (!(Number(ui.lr.value) > 0)) return "The learning rate must be above 0.";
+  if (!startModel()) return "No model to start from: load one.";
   return "";
 }
 
@@ -322,8 +336,47 @@ function updateSummary() {
   const images = bins.reduce((n, b) => n + b.files.length, 0);
   const wrong = problem();
   ui.summary.textContent = wrong || `${images} images in ${bins.length} classes, starting from ` +
-    `${page.models.active() ? page.models.active().label : "no model"}.`;
+    `${startModel().label}.`;
   ui.train.disabled = !!wrong || !!run;
+}
+
+/* -------------------------------------------------------------- where training starts */
+
+// The model training starts from: the user's choice while it is listed, else
+// the last base listed (one the user loaded comes after a shipped one), else
+// the model in use.
+function startModel() {
+  const models = page.models.picker.models;
+  if (startChosen && models.has(startChosen)) return models.get(startChosen);
+  const bases = Array.from(models.values()).filter(page.models.isBase);
+  return bases.length ? bases[bases.length - 1] : page.models.active();
+}
+
+// "Base (base.safetensors): 26 lines (A431, A549, …, T47D)": a model by its
+// name and the lines it knows, a long list shortened (startLines has it all).
+function startText(model) {
+  const name = model.saved ? model.saved.name : page.models.fileName(model);
+  const classes = page.models.classes(model);
+  const shown = classes.length > MAX_NAMED_LINES ? [...classes.slice(0, 2), "…", classes[classes.length - 1]] : classes;
+  return (page.models.isBase(model) ? `Base (${name})` : name) +
+    (classes.length ? `: ${classes.length} lines (${shown.join(", ")})` : "");
+}
+
+function startLines(model) {
+  const classes = page.models.classes(model);
+  return (page.models.isBase(model) ? "A base for fine-tuning" : "A classifier") +
+    (classes.length ? `, of ${classes.length} lines: ${classes.join(", ")}.` : ".");
+}
+
+// Every model of the picker, the start selected and its lines in full.
+function renderStart() {
+  const start = startModel();
+  ui.start.replaceChildren(...Array.from(page.models.picker.models.values(), (model) => {
+    const option = new Option(startText(model), model.key, false, model === start);
+    option.title = page.models.classes(model).join(", ");
+    return option;
+  }));
+  ui["start-lines"].textContent = start ? startLines(start) : "";
 }
 
 /* -------------------------------------------------------------- training */
@@ -345,7 +398,7 @@ const seconds = (s) => !isFinite(s) ? "?" : s < 60 ? `${Math.max(1, Math.round(s
 async function train() {
   const wrong = problem();
   if (wrong) return showError(wrong);
-  const base = page.models.active();
+  const base = startModel();
   showError("");
   const m = mode(), epochs = Math.round(Number(ui.epochs.value)), lr = Number(ui.lr.value);
   const classes = bins.map((b) => b.name.trim());
@@ -452,6 +505,7 @@ async function keep(reply, { classes, mode: m, base }) {
     unsavedError = true;
   }
   const model = listModel(record);
+  renderStart();
   return { model, stored };
 }
 
@@ -608,6 +662,7 @@ function onModelChange() {
       typeof model.saved.id !== "number"; // one not stored at all is under the page's own warning
   }
   if (binsFromModel !== null || !bins.length) seedBins();
+  renderStart();
   updateSummary();
 }
 

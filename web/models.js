@@ -7,8 +7,8 @@ import { $ } from "./dom.js";
 import { assets, engine } from "./engine.js";
 
 export const picker = {
-  models: new Map(), // key -> {key, label, file (shipped, with card, default) or bytes (user's, with user or saved),
-                     //        info once loaded}
+  models: new Map(), // key -> {key, label, file (shipped, with card, default, classes, role) or bytes (user's,
+                     //        with user or saved), info once loaded}
   active: null,      // key of the model in use
 };
 
@@ -108,6 +108,12 @@ function showModelDetails(model) {
       Object.assign(document.createElement("dd"), { textContent: value }));
   }
 }
+
+// A model's classes and whether it is a base (metadata role "base": the Teach
+// panel's default start), known before it is loaded for a shipped model
+// (assets.json) or a fine-tuned one (its record; a fine-tune is no base).
+export const modelClasses = (model) => model.info?.classes || model.classes || model.saved?.classes || [];
+export const isBaseModel = (model) => (model.info ? model.info.metadata.role : model.role) === "base";
 
 // The bytes of a model's file: the user's own, or a shipped one's.
 export const modelBytes = async (model) => model.bytes || (await assets.bytes(model.file));

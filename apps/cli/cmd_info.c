@@ -1,5 +1,6 @@
 /* cmd_info.c: cellsight info, what a model file holds. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "net.h"
@@ -20,8 +21,11 @@ static int cmd_info(args *a) {
     cs_model m;
     if (load_model(&m, a->pos[0])) return EXIT_INPUT;
     const cs_net *n = &m.net;
-    printf("%-14s %s\n%-14s %s\n%-14s %d:", "file", a->pos[0], "arch", n->arch, "classes",
-           n->nclasses);
+    const char *role = cs_model_get(&m, CS_META_ROLE);
+    int base = role && !strcmp(role, CS_ROLE_BASE);
+    printf("%-14s %s\n%-14s %s\n%-14s %s\n%-14s %d:", "file", a->pos[0], "role",
+           base ? CS_ROLE_BASE " (a model to fine-tune from; it classifies too)" : CS_ROLE_CLASSIFIER, "arch",
+           n->arch, "classes", n->nclasses);
     for (int c = 0; c < n->nclasses; c++) printf("%s%s", c ? ", " : " ", m.classes[c]);
     printf("\n%-14s %d\n%-14s %d\n", "tile", n->tile, "crop_bottom", m.crop_bottom);
     if (n->nclasses == 2) printf("%-14s %g\n", "threshold", m.threshold);
@@ -42,7 +46,7 @@ static int cmd_info(args *a) {
     return 0;
 }
 
-const command info_command = {"info", "FILE", "What a model file holds: layers, classes, tile, crop, threshold, temperature,\n"
+const command info_command = {"info", "FILE", "What a model file holds: role, layers, classes, tile, crop, threshold, temperature,\n"
                     "parameters, multiply-adds per tile, and every metadata entry.",
     {{0}},
     NULL, cmd_info};

@@ -1,6 +1,7 @@
 /* cmd_train.c: cellsight train, a new model. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -12,15 +13,19 @@ static const option train_own_opts[] = {
     {"protocol", "paper|ours", "where the defaults come from (default paper)"},
     {"crop-bottom", "PX", "rows to crop off the bottom of every image (default 0; the\n"
                           "azgcb images need 96 for their overlay strip)"},
+    {"role", "base|classifier", "base: a model to fine-tune from, which finetune and the page\n"
+                                "start from by default (default classifier: metadata role\n"
+                                "left out)"},
     {0}};
 
 /* A new model of the classes, trained on ds (from dir) and saved to out. */
 static int train_new(const plan *p, const cs_dataset *ds, const char *dir, const char *const *classes,
-                     int K, const char *out) {
+                     int K, const char *role, const char *out) {
     cs_error e;
     cs_model m;
     if (cs_model_init(&m, p->arch, p->tile, K, classes, p->r.train.seed, &e)) return input_error("model", &e);
     int rc = cs_model_set(&m, "data", dir, &e) ? input_error("model", &e) : 0;
+    if (!rc && !strcmp(role, CS_ROLE_BASE)) rc = cs_model_set(&m, CS_META_ROLE, role, &e) ? input_error("model", &e) : 0;
     if (!rc) rc = train_model(&m, ds, p);
     if (!rc) rc = save_model(&m, out);
     cs_model_free(&m);
@@ -29,6 +34,7 @@ static int train_new(const plan *p, const cs_dataset *ds, const char *dir, const
 
 static int cmd_train(args *a) {
     const char *dir = require(a, "data"), *out = require(a, "out"), *names = get_str(a, "classes");
+    const char *role = get_choice(a, "role", CS_ROLE_CLASSIFIER);
     plan p;
     parse_plan(a, &p, get_choice(a, "protocol", "paper"), NULL);
     double um = get_um_per_px(a);
@@ -42,7 +48,7 @@ static int cmd_train(args *a) {
     }
     cs_dataset ds = {0};
     rc = load_classes(&ds, dir, &classes, &K, um, &bad_files);
-    if (!rc) rc = train_new(&p, &ds, dir, (const char *const *)classes, K, out);
+    if (!rc) rc = train_new(&p, &ds, dir, (const char *const *)classes, K, role, out);
     cs_dataset_free(&ds);
     free(classes);
     return rc ? rc : bad_files ? EXIT_INPUT : 0;

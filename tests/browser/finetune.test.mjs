@@ -102,6 +102,8 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
   // The page's averaging over 8 flips/rotations on: the panel's figures must honour it too.
   await page.check("#tta");
   const classes = await fillBins(page);
+  // From the model in use, whatever base model/ may ship (startfrom.test.mjs tests the default).
+  await page.selectOption("#teach-start", "model/t47d-vs-mdamb231.safetensors");
   assert.equal(await page.locator("#cards .card").count(), 0, "a drop on a bin is not classified");
   assert.equal(await page.locator("input[name=teach-mode]:checked").getAttribute("value"), "head");
   await page.fill("#teach-epochs", "20");
