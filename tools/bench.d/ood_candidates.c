@@ -1,6 +1,7 @@
 /* ood_candidates.c: which out-of-distribution score tells images of lines a
-   model has never seen from images of its own? For tools/ood_protocol (issue
-   14's comparison), not a test: it prints figures.
+   model has never seen from images of its own? For tools/train_models
+   ood_binary and ood_lines (issue 14's comparison), not a test: it prints
+   figures.
 
    Usage: ood_candidates MODEL DATA [--k K]
    DATA holds one folder per line. The model's own lines are split as its
@@ -14,7 +15,9 @@
    tile's, K 10 by default; Sun et al. 2022). An image scores the mean over its
    foreground tiles. Prints, per candidate: ROC AUC of unknown against known
    images, and the share of unknown images above the threshold that 5% of the
-   known ones exceed; then one line per image (known/unknown, line, scores). */
+   known ones exceed, and what the known images lose: those classified right
+   that the threshold flags; then one line per image (known/unknown, line,
+   predicted class, scores). */
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -77,8 +80,8 @@ static void tile_scores(scorer *s, const float *f, const float *p, float out[NCA
     out[KNN] = sqrtf(s->dist[k - 1]);
 }
 
-/* An image's scores: the means over its foreground tiles. */
-static int image_scores(scorer *s, const cs_image *im, float out[NCAND]) {
+/* An image's scores (the means over its foreground tiles) and its predicted class. */
+static int image_scores(scorer *s, const cs_image *im, float out[NCAND], int *predicted) {
     cs_result res;
     float *f;
     cs_error e;
@@ -96,6 +99,7 @@ static int image_scores(scorer *s, const cs_image *im, float out[NCAND]) {
         n++;
     }
     for (int c = 0; c < NCAND; c++) out[c] = (float)(sum[c] / n);
+    *predicted = res.predicted;
     free(f);
     cs_result_free(&res);
     return 1;
@@ -186,17 +190,22 @@ int main(int argc, char **argv) {
 
     int n = held.n + other.n;
     float *score = malloc(sizeof(float) * n * NCAND);
-    uint8_t *unknown = malloc(n);
+    uint8_t *unknown = malloc(n), *right = malloc(n);
+    int *predicted = malloc(sizeof(int) * n), nright = 0;
     for (int i = 0; i < n; i++) {
         const cs_dataset *ds = i < held.n ? &held : &other;
         int j = i < held.n ? i : i - held.n;
         unknown[i] = i >= held.n;
-        if (!image_scores(&s, &ds->images[j], score + (size_t)i * NCAND)) return 1;
+        if (!image_scores(&s, &ds->images[j], score + (size_t)i * NCAND, &predicted[i])) return 1;
+        right[i] = !unknown[i] && predicted[i] == ds->labels[j];
+        nright += right[i];
     }
-    printf("| score | ROC AUC (unknown vs known images) | unknown images flagged at 5%% known flagged |\n|---|---:|---:|\n");
+    printf("known images classified right: %d / %d\n\n", nright, held.n);
+    printf("| score | ROC AUC (unknown vs known images) | unknown images flagged at 5%% known flagged |"
+           " known images right, flagged |\n|---|---:|---:|---:|\n");
     float *col = malloc(sizeof(float) * n), *ks = malloc(sizeof(float) * n);
     for (int c = 0; c < NCAND; c++) {
-        int nk = 0, flagged = 0;
+        int nk = 0, flagged = 0, lost = 0;
         for (int i = 0; i < n; i++) {
             col[i] = score[(size_t)i * NCAND + c];
             if (!unknown[i]) ks[nk++] = col[i];
@@ -205,20 +214,23 @@ int main(int argc, char **argv) {
         double at = 0.95 * (nk - 1);
         int lo = (int)floor(at), hi = lo + 1 < nk ? lo + 1 : lo;
         float th = (float)(ks[lo] + (at - lo) * (ks[hi] - ks[lo]));
-        for (int i = 0; i < n; i++) flagged += unknown[i] && col[i] > th;
+        for (int i = 0; i < n; i++) {
+            flagged += unknown[i] && col[i] > th;
+            lost += right[i] && col[i] > th;
+        }
         cs_roc roc;
         cs_roc_compute(&roc, col, unknown, n, NULL);
-        printf("| %s | %.4f | %d / %d |\n", cand_name[c], roc.auc, flagged, other.n);
+        printf("| %s | %.4f | %d / %d | %d / %d |\n", cand_name[c], roc.auc, flagged, other.n, lost, nright);
         cs_roc_free(&roc);
     }
-    printf("\n| image | set | line |");
+    printf("\n| image | set | line | predicted |");
     for (int c = 0; c < NCAND; c++) printf(" %s |", cand_name[c]);
-    printf("\n|---|---|---|---:|---:|---:|---:|\n");
+    printf("\n|---|---|---|---|---:|---:|---:|---:|\n");
     for (int i = 0; i < n; i++) {
         const cs_dataset *ds = i < held.n ? &held : &other;
         int j = i < held.n ? i : i - held.n;
-        printf("| %s | %s | %s |", ds->names[j], unknown[i] ? "unknown" : "known",
-               unknown[i] ? names[ds->labels[j]] : m.classes[ds->labels[j]]);
+        printf("| %s | %s | %s | %s |", ds->names[j], unknown[i] ? "unknown" : "known",
+               unknown[i] ? names[ds->labels[j]] : m.classes[ds->labels[j]], m.classes[predicted[i]]);
         for (int c = 0; c < NCAND; c++) printf(" %.4g |", score[(size_t)i * NCAND + c]);
         printf("\n");
     }
