@@ -24,7 +24,6 @@ const repo = path.resolve(here, "..", "..");
 const OTHER = path.join(repo, "tests", "data", "other", "A549_G7_00d12h_x0_y0.jpg");
 const [T47D, MDAMB231] = ["T47D_F9_1_00d00h00m.jpg", "MDAMB231_G7_1_00d06h00m.jpg"]
   .map((f) => path.join(repo, "web", "samples", f));
-const FILES = [OTHER, T47D, MDAMB231];
 const base = (f) => path.basename(f);
 
 function writeOut(name, text) {
@@ -54,12 +53,16 @@ const settled = (page, count) => page.waitForFunction((n) => {
   return shown.length === n;
 }, count);
 
+// The CLI's CSV run in folder dir, its files named as given (cli(): by base name).
+const cliIn = (dir, model, files, ...flags) => parseCsv(execFileSync(CS_CLI,
+  ["predict", "--model", model, "--csv", ...flags, ...files], { cwd: dir, encoding: "utf8" }));
+
 // Both of the page's CSVs carry the CLI's expected, verdict and known for
-// every row (files: those dropped; flags: the CLI's expectation).
-async function assertCsvsAreTheClis(page, files, flags, model = CS_MODEL) {
+// every row; cliCsv(flags): the CLI's CSV with flags added.
+async function assertCsvsAreTheClis(page, cliCsv) {
   for (const [label, tiles] of [["Download CSV", []], ["Download tile CSV", ["--tiles"]]]) {
     const csv = await download(page, label);
-    const want = cli(model, files, ...flags, ...tiles);
+    const want = cliCsv(tiles);
     assert.deepEqual(csv.header, want.header, `${label}: the CLI's columns`);
     const key = (r) => (tiles.length ? r.slice(0, 3).join(",") : r[0]);
     const rows = new Map(want.rows.map((r) => [key(r), r]));
@@ -104,8 +107,8 @@ test("a card's own expected line wins over every image's; its verdict and the CS
   assert.equal(shown[base(T47D)].own, "MDAMB231");
   assert.equal(shown[base(OTHER)].verdict, "");
   await shot(page, "expect-own");
-  await assertCsvsAreTheClis(page, files,
-    ["--expect-csv", writeOut("expect-own.csv", `file,expected\n${base(T47D)},MDAMB231\n`)]);
+  const own = writeOut("expect-own.csv", `file,expected\n${base(T47D)},MDAMB231\n`);
+  await assertCsvsAreTheClis(page, (flags) => cli(CS_MODEL, files, "--expect-csv", own, ...flags));
 
   // Back to "as for every image": no verdict, no columns.
   await choice.selectOption({ label: "As for every image" });
@@ -129,14 +132,23 @@ test("an expected-lines CSV sets the lines of the images it names, dropped befor
   await page.locator("#expected-note", { hasText: "torn.csv is not an expected-lines CSV: it ends inside a quoted field." }).waitFor();
   assert.equal((await cards(page))[base(T47D)].verdict, "");
 
-  // By base name, quoted as the CLI writes cells; a row for an image dropped
-  // later; a folder's row that a bare name does not match (the CLI's rule);
-  // a line the model does not know, named.
+  // The files in a folder, as the CLI names them run there: two dropped, and
+  // a folder "later" of two picked after the CSV.
+  const dir = path.join(CS_OUT, "expect-files");
+  fs.mkdirSync(path.join(dir, "later"), { recursive: true });
+  for (const f of [OTHER, T47D]) fs.copyFileSync(f, path.join(dir, base(f)));
+  for (const f of [T47D, MDAMB231]) fs.copyFileSync(f, path.join(dir, "later", base(f)));
+  const names = [base(OTHER), base(T47D), `later/${base(MDAMB231)}`, `later/${base(T47D)}`];
+
+  // By base name, quoted as the CLI writes cells; a folder's file by its
+  // name, which wins over its base name's row (the CLI's rule); a row of a
+  // folder not dropped; a line the model does not know, named.
   const csvFile = writeOut("expect-lines.csv", [
     "file,expected",
     `${base(OTHER)},MDAMB231`,
     `"${base(T47D)}",T47D`,
     `${base(MDAMB231)},T47D`,
+    `later/${base(T47D)},MDAMB231`,
     `elsewhere/${base(OTHER)},T47D`,
     "SHSY5Y_1.jpg,SH-SY5Y",
     "",
@@ -146,23 +158,23 @@ test("an expected-lines CSV sets the lines of the images it names, dropped befor
   assert.match(await page.locator("#expected-note").textContent(), /does not know, not applied: SH-SY5Y\./);
   await page.waitForFunction(() => document.querySelectorAll("#cards .card .expect:not([hidden])").length === 2);
 
-  await dropFiles(page, [MDAMB231]);
-  await waitForResults(page, FILES.length);
-  await page.waitForFunction(() => document.querySelectorAll("#cards .card .expect:not([hidden])").length === 3);
+  await page.setInputFiles("#folder-input", path.join(dir, "later"));
+  await waitForResults(page, names.length);
+  await page.waitForFunction((n) => document.querySelectorAll("#cards .card .expect:not([hidden])").length === n, names.length);
   const shown = await cards(page);
-  assert.deepEqual([OTHER, T47D, MDAMB231].map((f) => shown[base(f)].own), ["MDAMB231", "T47D", "T47D"]);
-  assert.match(shown[base(MDAMB231)].words, /Not T47D/);
+  assert.deepEqual(names.map((f) => shown[f].own), ["MDAMB231", "T47D", "T47D", "MDAMB231"]);
+  assert.match(shown[`later/${base(MDAMB231)}`].words, /Not T47D/);
   await shot(page, "expect-csv");
-  await assertCsvsAreTheClis(page, FILES, ["--expect-csv", csvFile]);
+  await assertCsvsAreTheClis(page, (flags) => cliIn(dir, CS_MODEL, names, "--expect-csv", csvFile, ...flags));
 
   // A model of other lines: the images' own lines are cleared, and said so.
   const otherModel = path.join(CS_OUT, "other-lines.safetensors");
   execFileSync("node", [path.join(here, "make_model.mjs"), otherModel, "A549,HeLa"]);
   await page.setInputFiles("#model-file", otherModel);
-  await page.locator("#expected-note", { hasText: "This model does not know the expected lines MDAMB231, T47D of 3 images" }).waitFor();
-  await waitForResults(page, FILES.length);
-  await settled(page, FILES.length);
-  assert.deepEqual(Object.values(await cards(page)).map((c) => [c.own, c.verdict]), [["", ""], ["", ""], ["", ""]]);
+  await page.locator("#expected-note", { hasText: "This model does not know the expected lines MDAMB231, T47D of 4 images" }).waitFor();
+  await waitForResults(page, names.length);
+  await settled(page, names.length);
+  assert.deepEqual(Object.values(await cards(page)).map((c) => [c.own, c.verdict]), names.map(() => ["", ""]));
   assert.ok(!(await download(page, "Download CSV")).header.includes("expected"));
   assert.deepEqual(page.problems, []);
   await context.close();
@@ -209,9 +221,9 @@ test("an image's own line lives with the image, not its card: the pager's pages 
   await page.getByRole("button", { name: /previous/i }).click();
   assert.equal(await choiceOf("field01.jpg").inputValue(), "T47D");
   assert.equal(await page.locator("#cards .card .expect:not([hidden])").count(), 1, "the first page: one card with a line");
-  await assertCsvsAreTheClis(page, files,
-    ["--crop-bottom", "0", "--expect-csv", writeOut("expect-pager-cli.csv", "file,expected\nfield01.jpg,T47D\nfield49.jpg,T47D\n")],
-    process.env.CS_RANDOM_MODEL);
+  const set = writeOut("expect-pager-cli.csv", "file,expected\nfield01.jpg,T47D\nfield49.jpg,T47D\n");
+  await assertCsvsAreTheClis(page, (flags) =>
+    cli(process.env.CS_RANDOM_MODEL, files, "--crop-bottom", "0", "--expect-csv", set, ...flags));
   assert.deepEqual(page.problems, []);
   await context.close();
 });
