@@ -15,7 +15,9 @@ import { foldOnPhones } from "./layout.js";
 import { activeModel, addModelOption, cropBottom, umChoice, umPerPx, modelBytes, modelFileName, onModelChange, picker,
   isBaseModel, modelClasses, removeModel, selectModel, showModelError, showTta, ttaArg, ttaChoice } from "./models.js";
 import { wirePager } from "./pager.js";
-import { clear, downloadCsv, enqueue, expectedChoices, reclassifyAll, setExpected, setNotice, stop } from "./queue.js";
+import { whenOwnLineChosen } from "./expect.js";
+import { clear, downloadCsv, enqueue, expectedChoices, loadExpectCsv, reclassifyAll, setExpected, setNotice, setOwnExpected,
+  stop } from "./queue.js";
 import { renderLegend } from "./results.js";
 import { savedModels } from "./store.js";
 import { offerUpdate, watchForUpdates } from "./update.js";
@@ -121,6 +123,11 @@ async function start() {
     reclassifyAll();
   });
   $("expected-line").addEventListener("change", (e) => setExpected(e.target.value));
+  $("expected-csv").addEventListener("change", (e) => {
+    if (e.target.files[0]) loadExpectCsv(e.target.files[0]);
+    e.target.value = ""; // the same file again, edited, is a change
+  });
+  whenOwnLineChosen(setOwnExpected);
   for (const m of list.models)
     addModelOption({ key: m.file, label: m.name, file: m.file, card: m.card, default: m.default,
       classes: m.classes, role: m.role });

@@ -4,19 +4,21 @@
    and the CSV downloads. */
 import { $, saveFile } from "./dom.js";
 import { engine } from "./engine.js";
+import { applyCsvLines, clearUnknownLines, csvNote, expectedOf, readExpectCsv, unknownCsvLines } from "./expect.js";
 import { activeModel, cropBottom, ensureLoaded, ttaArg, umPerPx } from "./models.js";
 import { refreshCard, showPage } from "./pager.js";
 import { partialText, progressText, tally } from "./progress.js";
 import { THUMBNAIL_SIDE, imagesCsv, keepThumbnail, renderRow, renderTable, tilesCsv } from "./results.js";
 
 const work = {
-  items: [],     // one per image: {name, file, card?, result?, thumbnail?, error?, ms?, decoder?, classes?, model?, info?}
+  items: [],     // one per image: {name, file, card?, result?, thumbnail?, error?, ms?, decoder?, classes?, model?, info?,
+                 //  own?, expected?, verdict?}
   queue: [],     // items waiting for the worker
   generation: 0, // counts changes of model, crop or averaging, which make results stale
   running: false,
   stopped: false,
   skipped: "",   // the note on the files of the last folder that were not images
-  expected: "",  // the line every image should be ("": not said)
+  expected: "",  // the line every image should be ("": not said); an item's own (item.own) wins
 };
 
 export function setNotice(text) {
@@ -68,11 +70,11 @@ function showPartial() {
 export function enqueue(files) {
   if (!files.length) return;
   work.stopped = false;
-  for (const { file, name } of files) {
-    const item = { file, name };
-    work.items.push(item);
-    work.queue.push(item);
-  }
+  const items = files.map(({ file, name }) => ({ file, name }));
+  work.items.push(...items);
+  work.queue.push(...items);
+  const note = csvNote(applyCsvLines(items, classesInUse()));
+  if (note) showExpectNote(note);
   showPage(work.items);
   $("results").hidden = false;
   showTable();
@@ -141,7 +143,7 @@ async function classify(item, onProgress) {
   }
   if (generation !== work.generation) return; // stale: the item is queued again
   delete item.thumbnail;
-  Object.assign(item, outcome, { expected: work.expected });
+  Object.assign(item, outcome, { expected: expectedOf(item, work.expected) });
   if (item.result) await judge([item]);
   if (item.result) keepThumbnail(item);
   showItem(item);
@@ -164,20 +166,53 @@ async function judge(items) {
   }
 }
 
-// The expected line's choices: "not said", then the model's classes.
+// The expected line's choices: "not said", then the model's classes. The
+// images' own lines this model does not know are cleared, and said so.
 export function expectedChoices(classes) {
   const select = $("expected-line");
   select.replaceChildren(new Option("Not said", ""), ...classes.map((c) => new Option(c, c)));
   select.value = classes.includes(work.expected) ? work.expected : "";
   work.expected = select.value;
+  showExpectNote(clearUnknownLines(work.items, classes));
 }
 
-// A new expected line for every image: the verdicts again, on cards and in the CSVs.
-export async function setExpected(line) {
+function showExpectNote(text) {
+  $("expected-note").textContent = text;
+  $("expected-note").hidden = !text;
+}
+
+// Items' verdicts again after a change of their expected lines, on cards and in the CSVs.
+async function rejudge(items) {
+  for (const item of items) item.expected = expectedOf(item, work.expected);
+  await judge(items);
+  for (const item of items) showItem(item);
+}
+
+// A new expected line for every image but those with their own.
+export function setExpected(line) {
   work.expected = line;
-  for (const item of work.items) item.expected = line;
-  await judge(work.items);
-  for (const item of work.items) showItem(item);
+  return rejudge(work.items);
+}
+
+// An image's own expected line (its card's choice; "": as for every image).
+export function setOwnExpected(item, line) {
+  item.own = line;
+  return rejudge([item]);
+}
+
+// An expected-lines CSV (a File) picked: its lines to the images it names,
+// now and when they are dropped.
+export async function loadExpectCsv(file) {
+  try {
+    await readExpectCsv(file);
+  } catch (e) {
+    showExpectNote(e.message);
+    return;
+  }
+  const applied = applyCsvLines(work.items, classesInUse());
+  showExpectNote(csvNote({ set: applied.set, unknown: unknownCsvLines(classesInUse()) },
+    { file: file.name, images: work.items.length }));
+  await rejudge(applied.set);
 }
 
 const STOPPED = "Not classified: stopped.";

@@ -4,6 +4,7 @@
 import { renderBars } from "./bars.js";
 import { TTA_NAME } from "./constants.js";
 import { $, classColour, percent } from "./dom.js";
+import { showOwnChoice } from "./expect.js";
 import { CROPPED, downloadOverlay, hatchPattern, tileAlpha } from "./overlay.js";
 
 export const THUMBNAIL_SIDE = 768; // pixels, the longer side; sharp at twice a card's width
@@ -89,6 +90,7 @@ export function makeCard(name) {
       <p class="verdict">Waiting…</p>
       <p class="ood" hidden></p>
       <p class="expect" hidden></p>
+      <label class="own-expected" hidden>Expected line <select></select></label>
       <ul class="probs"></ul>
       <p class="pixel-size"></p>
       <p class="meta"></p>
@@ -131,6 +133,7 @@ export function renderCard(item) {
     ` ${percent(r.confidence)}`;
   renderBars(probs, classes, r.probs);
   showOod(card, item);
+  showOwnChoice(card, item);
   card.querySelector(".pixel-size").textContent = pixelSizeText(r.pixelSize);
   const background = r.ntiles - r.nforeground;
   card.dataset.tiles = r.nforeground;
