@@ -216,15 +216,17 @@ typedef struct {
     char *key, *value;
 } cs_meta;
 
-/* What tells an image of none of the model's classes (ood.c): the class
-   means of the features GAP pools and the inverse of their shared covariance,
-   from the training tiles, and the image score above which an image is
-   unknown. */
+/* What tells an image of none of the model's classes (ood.c): a tile's score
+   (mahalanobis: from the class means of the features GAP pools and the inverse
+   of their shared covariance, from the training tiles; msp: 1 - the tile's top
+   probability), and the image score above which an image is unknown. Which
+   score is a model's choice, made by measurement (model cards). */
 typedef struct {
     int dim;            /* features a tile: GAP's channels; 0: no statistics */
     float *means;       /* [nclasses][dim]: tensor ood.means */
     float *precision;   /* [dim][dim]: tensor ood.precision */
     float threshold;    /* metadata ood_threshold; NaN: none (no verdict) */
+    int msp;            /* metadata ood_score msp: no statistics needed */
 } cs_ood;
 
 typedef struct {
@@ -280,13 +282,14 @@ typedef struct {
 #define CS_META_TEMPERATURE "temperature"
 #define CS_META_VAL_ECE "val_ece"                 /* the validation tiles' ECE at it */
 #define CS_META_VAL_ECE_UNCALIBRATED "val_ece_uncalibrated" /* and at 1 */
-#define CS_META_OOD_SCORE "ood_score"         /* how tiles are scored: "mahalanobis" */
+#define CS_META_OOD_SCORE "ood_score"         /* how tiles are scored: mahalanobis or msp */
 #define CS_META_OOD_THRESHOLD "ood_threshold" /* images above are unknown; "none" */
 #define CS_META_OOD_FRR "ood_frr"             /* the validation images' share above it */
 #define CS_META_ROLE "role"
 #define CS_ROLE_BASE "base"
 #define CS_ROLE_CLASSIFIER "classifier"
 #define CS_OOD_MAHALANOBIS "mahalanobis"
+#define CS_OOD_MSP "msp"
 #define CS_OOD_MEANS "ood.means"               /* the statistics' tensors */
 #define CS_OOD_PRECISION "ood.precision"
 #define CS_OOD_FRR 0.05                       /* the default */

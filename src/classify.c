@@ -61,7 +61,7 @@ static void pooled_features(const cs_model *m, const cs_workspace *ws, cs_result
     for (int j = 0; j < count; j++) {
         const float *f = pooled + (size_t)j * views * D;
         if (features) memcpy(features + (size_t)(first + j) * D, f, sizeof(float) * D);
-        if (res->tile_ood) res->tile_ood[first + j] = cs_ood_tile_score(m, f);
+        if (res->tile_ood && !m->ood.msp) res->tile_ood[first + j] = cs_ood_tile_score(m, f);
     }
 }
 
@@ -99,7 +99,7 @@ static cs_status classify_tiles(const cs_model *m, const cs_image *im, int crop_
     res->tile_probs = malloc(sizeof(float) * n * K);
     res->tile_class = malloc(sizeof(int) * n);
     res->probs = calloc(K, sizeof(float));
-    int D = cs_ood_dim(net), scored = m->ood.means && m->ood.dim == D;
+    int D = cs_ood_dim(net), scored = m->ood.msp || (m->ood.means && m->ood.dim == D);
     if (scored) res->tile_ood = malloc(sizeof(float) * n);
     if (features) *features = malloc(sizeof(float) * n * (D ? D : 1));
     float *x = malloc(sizeof(float) * tile_floats * BATCH);
@@ -139,6 +139,7 @@ static cs_status classify_tiles(const cs_model *m, const cs_image *im, int crop_
                 }
                 cs_temper(tp, K, m->temperature);
                 res->tile_class[first + j] = cs_model_decide(m, tp);
+                if (m->ood.msp && res->tile_ood) res->tile_ood[first + j] = cs_ood_msp(tp, K);
             }
             done += count;
             if (progress && progress(ctx, done, n)) {

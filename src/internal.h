@@ -105,6 +105,11 @@ cs_status cs_model_set_temperature(cs_model *m, float T, cs_error *err);
 void cs_ood_free(cs_ood *o);
 /* Features a tile has for statistics: the channels of the net's GAP (0: none). */
 int cs_ood_dim(const cs_net *net);
+/* o: the class means and the (shrunk) shared covariance's inverse of
+   features [n][D] with labels [n] in [0, K). */
+cs_status cs_ood_estimate(cs_ood *o, const float *feat, const int *labels, int n, int K, int D, cs_error *err);
+/* msp's score of a tile of probabilities p [K]: 1 - the top one. */
+float cs_ood_msp(const float *p, int K);
 /* A tile's score from its pooled features f [m->ood.dim]. */
 float cs_ood_tile_score(const cs_model *m, const float *f);
 /* m's statistics from the foreground tiles of train (labels: m's classes) and,

@@ -167,6 +167,11 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
             return cs_fail(err, CS_EINPUT, "metadata temperature \"%.20s\" is not a number from %g "
                            "to %g", value, CS_MIN_TEMPERATURE, CS_MAX_TEMPERATURE);
         float_field = &m->temperature;
+    } else if (!strcmp(key, CS_META_OOD_SCORE)) {
+        if (strcmp(value, CS_OOD_MAHALANOBIS) && strcmp(value, CS_OOD_MSP))
+            return cs_fail(err, CS_EINPUT, "metadata ood_score \"%.20s\" is neither mahalanobis nor msp", value);
+        n = !strcmp(value, CS_OOD_MSP);
+        int_field = &m->ood.msp;
     } else if (!strcmp(key, CS_META_ROLE)) {
         if (strcmp(value, CS_ROLE_BASE) && strcmp(value, CS_ROLE_CLASSIFIER))
             return cs_fail(err, CS_EINPUT, "metadata role \"%.20s\" is neither base nor classifier", value);

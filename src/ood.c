@@ -1,9 +1,11 @@
 /* ood.c: is an image of any of the model's classes at all? A tile's
-   out-of-distribution score is the squared Mahalanobis distance of its pooled
-   features (GAP's output) to the nearest class mean under one covariance
-   shared by the classes (Lee et al., "A simple unified framework for
-   detecting out-of-distribution samples", NeurIPS 2018), both estimated from
-   the training tiles. An image's score is the mean over the tiles that vote;
+   out-of-distribution score is, as the model's ood_score says, the squared
+   Mahalanobis distance of its pooled features (GAP's output) to the nearest
+   class mean under one covariance shared by the classes (Lee et al., "A simple
+   unified framework for detecting out-of-distribution samples", NeurIPS 2018),
+   both estimated from the training tiles; or the maximum softmax probability's
+   complement, 1 - its top (calibrated) probability (Hendrycks & Gimpel, ICLR
+   2017). An image's score is the mean over the tiles that vote;
    an image scoring above the threshold, set on the validation images at a
    share of false rejections (ood_frr), is of none of the model's classes.
 
@@ -20,7 +22,13 @@
 void cs_ood_free(cs_ood *o) {
     free(o->means);
     free(o->precision);
-    *o = (cs_ood){.threshold = NAN};
+    *o = (cs_ood){.threshold = NAN, .msp = o->msp}; /* the score chosen stays */
+}
+
+float cs_ood_msp(const float *p, int K) {
+    float top = 0;
+    for (int k = 0; k < K; k++) top = fmaxf(top, p[k]);
+    return 1 - top;
 }
 
 int cs_ood_dim(const cs_net *net) {
@@ -85,9 +93,8 @@ static int invert_spd(double *a, int n) {
     return ok;
 }
 
-/* The class means and the precision of features [n][D] with labels [n]. */
-static cs_status estimate(cs_ood *o, const float *feat, const int *labels, int n, int K, int D,
-                          cs_error *err) {
+cs_status cs_ood_estimate(cs_ood *o, const float *feat, const int *labels, int n, int K, int D,
+                           cs_error *err) {
     double *mean = calloc((size_t)K * D, sizeof *mean), *cov = calloc((size_t)D * D, sizeof *cov);
     int *count = calloc((size_t)K, sizeof *count);
     cs_status st = CS_OK;
@@ -121,7 +128,7 @@ static cs_status estimate(cs_ood *o, const float *feat, const int *labels, int n
         for (size_t i = 0; i < (size_t)K * D; i++) means[i] = (float)mean[i];
         for (size_t i = 0; i < (size_t)D * D; i++) prec[i] = (float)cov[i];
         cs_ood_free(o);
-        *o = (cs_ood){D, means, prec, NAN};
+        *o = (cs_ood){D, means, prec, NAN, o->msp};
     } else {
         free(means);
         free(prec);
@@ -132,12 +139,13 @@ static cs_status estimate(cs_ood *o, const float *feat, const int *labels, int n
     return st;
 }
 
-/* m without test-time averaging, for the passes that only score: a tile's
-   score is of the tile as it is (view 0), so the other 7 views would be
-   computed for nothing. A shallow copy: classifying only reads the model. */
-static cs_model one_view(const cs_model *m) {
+/* m without test-time averaging, for the passes that only need pooled
+   features: Mahalanobis scores the tile as it is (view 0), so the other 7 views
+   would be computed for nothing (msp scores the tile's probabilities, with them).
+   A shallow copy: classifying only reads the model. */
+static cs_model scoring_view(const cs_model *m) {
     cs_model view = *m;
-    view.tta = 0;
+    view.tta = m->tta && m->ood.msp;
     return view;
 }
 
@@ -145,7 +153,7 @@ static cs_model one_view(const cs_model *m) {
 static cs_status features_of(const cs_model *m, const cs_dataset *ds, int D, float **feat, int **labels,
                              int *n, cs_error *err) {
     int cap = 0;
-    cs_model view = one_view(m);
+    cs_model view = scoring_view(m);
     *feat = NULL, *labels = NULL, *n = 0;
     for (int i = 0; i < ds->n; i++) {
         cs_result res;
@@ -182,7 +190,7 @@ static cs_status threshold_on(const cs_model *m, const cs_dataset *val, float fr
     float *s = malloc(sizeof(float) * (val->n + 1));
     if (!s) return cs_fail(err, CS_ENOMEM, "out of memory for image scores");
     cs_status st = CS_OK;
-    cs_model view = one_view(m);
+    cs_model view = scoring_view(m);
     for (int i = 0; i < val->n && !st; i++) {
         cs_result res;
         if (!(st = cs_classify(&view, &val->images[i], -1, &res, NULL, NULL, err))) s[i] = res.ood_score;
@@ -199,20 +207,20 @@ static cs_status threshold_on(const cs_model *m, const cs_dataset *val, float fr
 }
 
 cs_status cs_ood_fit(cs_model *m, const cs_dataset *train, const cs_dataset *val, float frr, cs_error *err) {
-    int D = cs_ood_dim(&m->net);
-    if (D < 1 || D > CS_MAX_OOD_DIM) return CS_OK; /* no pooled features to go by */
+    int D = cs_ood_dim(&m->net), msp = m->ood.msp;
+    if (!msp && (D < 1 || D > CS_MAX_OOD_DIM)) return CS_OK; /* no pooled features to go by */
     if (!(frr > 0 && frr < 1)) return cs_fail(err, CS_EINPUT, "a false-rejection rate of %g is not between 0 and 1", frr);
     cs_ood_free(&m->ood); /* the statistics of other weights */
-    float *feat;
-    int *labels, n;
-    cs_status st = features_of(m, train, D, &feat, &labels, &n, err);
-    if (!st) st = estimate(&m->ood, feat, labels, n, m->net.nclasses, D, err);
+    float *feat = NULL;
+    int *labels = NULL, n = 0;
+    cs_status st = msp ? CS_OK : features_of(m, train, D, &feat, &labels, &n, err);
+    if (!st && !msp) st = cs_ood_estimate(&m->ood, feat, labels, n, m->net.nclasses, D, err);
     free(feat);
     free(labels);
     float th = NAN;
     if (!st && val && val->n) st = threshold_on(m, val, frr, &th, err);
     char v[32];
-    if (!st) st = cs_model_set(m, CS_META_OOD_SCORE, CS_OOD_MAHALANOBIS, err);
+    if (!st) st = cs_model_set(m, CS_META_OOD_SCORE, msp ? CS_OOD_MSP : CS_OOD_MAHALANOBIS, err);
     snprintf(v, sizeof v, "%g", frr);
     if (!st) st = cs_model_set(m, CS_META_OOD_FRR, v, err);
     snprintf(v, sizeof v, isnan(th) ? "none" : "%.6g", th);

@@ -36,6 +36,20 @@ json "$TMP/out" "check(Math.abs(j.ece - $after_all) < 1e-4, 'ece ' + j.ece + ' i
   check(Math.abs(j.temperature - $fitted) < 1e-4 * $fitted, 'temperature')"
 [ -n "$after" ] || fail "no error after calibrating on the validation images"
 
+# --ood-score msp: the model says so, scores are 1 - a top probability, and
+# --ood-score mahalanobis brings the statistics back.
+expect_rc 0 "$CLI" calibrate --model "$M" --data "$T" --ood-score msp --out "$TMP/msp.safetensors"
+expect_rc 0 "$CLI" info "$TMP/msp.safetensors"
+grep -q "ood_score.*msp" "$TMP/out" || fail "info does not say ood_score msp"
+expect_rc 0 "$CLI" predict --model "$TMP/msp.safetensors" --csv "$T"
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ood_score") c = i; next }
+  !c || $c < 0 || $c > 0.5 { bad = 1 } END { exit bad || !c }' "$TMP/out" ||
+    fail "msp scores outside [0, 0.5] (two classes): $(head -3 "$TMP/out")"
+expect_rc 0 "$CLI" calibrate --model "$TMP/msp.safetensors" --data "$T" --ood-score mahalanobis --out "$TMP/maha.safetensors"
+expect_rc 0 "$CLI" info "$TMP/maha.safetensors"
+grep -q "ood_score.*mahalanobis" "$TMP/out" || fail "info does not say ood_score mahalanobis"
+expect_rc 2 "$CLI" calibrate --model "$M" --data "$T" --ood-score energy --out "$TMP/z.safetensors"
+
 # Refusals: a model that records no validation split, and --out over the model.
 expect_rc 0 "$CLI" train --data "$T" --arch conv8,gap,dense --tile 32 --epochs 1 --val-folds 0 \
     --threads 1 --out "$TMP/noval.safetensors"

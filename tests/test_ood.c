@@ -1,6 +1,7 @@
 /* test_ood.c: out-of-distribution statistics (ood.c): the Mahalanobis score
    against its closed form, statistics fitted from tiles and their threshold,
-   a model file that keeps them, and files that hold them wrong. */
+   a model file that keeps them, and files that hold them wrong; the msp score,
+   which needs no statistics. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@ static void test_score(void) {
     CHECK(cs_ood_dim(&m.net) == 4);
     float means[8] = {0, 0, 0, 0, 1, 1, 1, 1}, prec[16] = {0};
     for (int i = 0; i < 4; i++) prec[i * 5] = 1;
-    m.ood = (cs_ood){4, malloc(sizeof means), malloc(sizeof prec), NAN};
+    m.ood = (cs_ood){4, malloc(sizeof means), malloc(sizeof prec), NAN, 0};
     memcpy(m.ood.means, means, sizeof means);
     memcpy(m.ood.precision, prec, sizeof prec);
     CHECK_NEAR(cs_ood_tile_score(&m, (float[]){0.2f, 0, 0, 0}), 0.04, 1e-6);
@@ -82,12 +83,57 @@ static void test_fit(const cs_dataset *train, const cs_dataset *val) {
     cs_model_free(&m);
 }
 
+/* ood_score msp: a tile scores 1 - its top probability (as classified: test-time
+   averaged, tempered), fitted without statistics; the choice survives a file,
+   new statistics and a bad value. */
+static void test_msp(const cs_dataset *train, const cs_dataset *val) {
+    cs_model m;
+    cs_error err;
+    CHECK(cs_model_init(&m, "conv4,pool,conv8,gap,dense", 32, 2, CLASSES, 3, &err) == CS_OK);
+    CHECK(cs_model_set(&m, CS_META_OOD_SCORE, "energy", &err) == CS_EINPUT && strstr(err.msg, "ood_score"));
+    CHECK(cs_model_set(&m, CS_META_OOD_SCORE, CS_OOD_MSP, &err) == CS_OK && m.ood.msp);
+    CHECK(cs_model_set(&m, CS_META_TEMPERATURE, "2", &err) == CS_OK);
+    m.tta = 1;
+    CHECK(cs_ood_fit(&m, train, val, 0.25f, &err) == CS_OK);
+    CHECK(m.ood.msp && m.ood.dim == 0 && !m.ood.means && !isnan(m.ood.threshold));
+    CHECK(!strcmp(cs_model_get(&m, CS_META_OOD_SCORE), CS_OOD_MSP));
+    int above = 0;
+    for (int i = 0; i < val->n; i++) {
+        cs_result res;
+        CHECK(cs_classify(&m, &val->images[i], -1, &res, NULL, NULL, &err) == CS_OK);
+        double sum = 0;
+        for (int t = 0; t < res.ntiles; t++) {
+            const float *p = res.tile_probs + (size_t)t * 2;
+            CHECK_NEAR(res.tile_ood[t], 1 - fmaxf(p[0], p[1]), 1e-6);
+            sum += res.background[t] ? 0 : res.tile_ood[t];
+        }
+        CHECK_NEAR(res.ood_score, sum / res.nforeground, 1e-5);
+        CHECK(res.known == (res.ood_score <= m.ood.threshold));
+        above += !res.known;
+        cs_result_free(&res);
+    }
+    CHECK(above >= (int)floor(0.25 * (val->n - 1)) && above <= (int)ceil(0.25 * (val->n - 1)));
+
+    uint8_t *bytes;
+    size_t size;
+    CHECK(cs_model_write(&m, &bytes, &size, &err) == CS_OK);
+    cs_model back;
+    CHECK(cs_model_read(&back, bytes, size, &err) == CS_OK);
+    CHECK(back.ood.msp && back.ood.dim == 0 && back.ood.threshold == m.ood.threshold);
+    cs_model_free(&back);
+    free(bytes);
+    /* Back to mahalanobis: statistics again. */
+    CHECK(cs_model_set(&m, CS_META_OOD_SCORE, CS_OOD_MAHALANOBIS, &err) == CS_OK && !m.ood.msp);
+    CHECK(cs_ood_fit(&m, train, val, 0.25f, &err) == CS_OK && m.ood.dim == 8);
+    cs_model_free(&m);
+}
+
 /* A file with statistics that do not fit its network is refused by name. */
 static void test_bad_files(void) {
     cs_model m;
     cs_error err;
     CHECK(cs_model_init(&m, "conv4,gap,dense", 32, 2, CLASSES, 1, NULL) == CS_OK);
-    m.ood = (cs_ood){4, calloc(8, sizeof(float)), calloc(16, sizeof(float)), NAN};
+    m.ood = (cs_ood){4, calloc(8, sizeof(float)), calloc(16, sizeof(float)), NAN, 0};
     uint8_t *bytes;
     size_t size;
     /* One tensor without the other; a non-finite value. */
@@ -131,6 +177,7 @@ int main(int argc, char **argv) {
     CHECK(cs_dataset_split_rows(&all, 1, 2, 32, 0, &train, &val, &err) == CS_OK);
     test_score();
     test_fit(&train, &val);
+    test_msp(&train, &val);
     test_bad_files();
     cs_dataset_free(&all);
     cs_dataset_free(&train);

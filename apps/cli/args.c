@@ -180,6 +180,18 @@ double get_um_per_px(args *a) {
     return get_num(a, "um-per-px", 0, CS_MIN_UM_PER_PX, CS_MAX_UM_PER_PX);
 }
 
+const option ood_opts[] = {
+    {"ood-score", "mahalanobis|msp", "how an image is told to be of none of the model's classes:\n"
+                                     "mahalanobis, the pooled features' distance to the classes';\n"
+                                     "msp, 1 - the tiles' top probability (default: the base's, or\n"
+                                     "mahalanobis for a new model; the model cards say which is better)"},
+    {0}};
+
+int set_ood_score(cs_model *m, const char *score) {
+    cs_error e;
+    return score && cs_model_set(m, CS_META_OOD_SCORE, score, &e) ? input_error("model", &e) : 0;
+}
+
 const option common_opts[] = {
     {"threads", "N", "worker threads (default 0: every core)"},
     {0}};

@@ -30,7 +30,7 @@ typedef struct args args;
 
 typedef struct {
     const char *name, *usage, *about;
-    option_group groups[6]; /* the command's own options first; ends with {0} */
+    option_group groups[7]; /* the command's own options first; ends with {0} */
     const char *protocols;  /* comma-separated: the training defaults --help shows */
     int (*run)(args *a);
 } command;
@@ -67,7 +67,9 @@ int has_opt(const args *a, const char *name);
 int given_any(const args *a, const option *list, const char *except);
 
 /* The option lists that more than one command takes. */
-extern const option common_opts[], new_model_opts[], training_opts[], pixel_opts[];
+extern const option common_opts[], new_model_opts[], training_opts[], pixel_opts[], ood_opts[];
+/* --ood-score's choice (NULL: not given) made m's, before its statistics are fitted. */
+int set_ood_score(cs_model *m, const char *score);
 /* --um-per-px: 0 when not given. */
 double get_um_per_px(args *a);
 extern const command train_command, eval_command, predict_command, info_command, finetune_command,

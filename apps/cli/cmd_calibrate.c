@@ -18,6 +18,7 @@ static const option calibrate_own_opts[] = {
 static int cmd_calibrate(args *a) {
     const char *path = require(a, "model"), *dir = require(a, "data"), *out = require(a, "out");
     int all = strcmp(get_choice(a, "images", "val"), "all") == 0;
+    const char *ood = get_choice(a, "ood-score", NULL);
     double um = get_um_per_px(a);
     if (same_file(path, out))
         usage_error(a, "--out %s would replace the model: choose another file", out);
@@ -25,6 +26,10 @@ static int cmd_calibrate(args *a) {
     if (a->bad) return EXIT_USAGE;
     cs_model m;
     if (load_model(&m, path)) return EXIT_INPUT;
+    if (set_ood_score(&m, ood)) {
+        cs_model_free(&m);
+        return EXIT_INPUT;
+    }
     cs_dataset ds = {0};
     int bad_files = 0, rc = load_data(&ds, dir, (const char *const *)m.classes, m.net.nclasses, um, &bad_files);
     double ece[2];
@@ -45,5 +50,5 @@ const command calibrate_command = {"calibrate", "--model FILE --data DIR --out F
     "on images it did not train on, and saves it (weights unchanged). Training and\n"
     "fine-tuning do this themselves; this is for a model made without it.\n"
     "Exit codes: 0 ok, 1 bad input, 2 usage.",
-    {{"options", calibrate_own_opts}, {"pixel size", pixel_opts}, {"common", common_opts}},
+    {{"options", calibrate_own_opts}, {"pixel size", pixel_opts}, {"open set", ood_opts}, {"common", common_opts}},
     NULL, cmd_calibrate};

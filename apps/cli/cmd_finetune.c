@@ -43,7 +43,7 @@ static const char *default_base(void) {
 
 static int cmd_finetune(args *a) {
     const char *base = get_str(a, "model"), *dir = require(a, "data"), *out = require(a, "out");
-    const char *list = get_str(a, "classes");
+    const char *list = get_str(a, "classes"), *ood = get_choice(a, "ood-score", NULL);
     const char *mode = require(a, "mode") ? get_choice(a, "mode", NULL) : NULL;
     plan p;
     parse_plan(a, &p, mode ? mode : "head", NULL);
@@ -69,6 +69,7 @@ static int cmd_finetune(args *a) {
     }
     cs_dataset ds = {0};
     rc = load_classes(&ds, dir, &classes, &K, um, &bad_files);
+    if (!rc) rc = set_ood_score(&m, ood);
     if (!rc) rc = finetune(&m, &ds, (const char *const *)classes, K, &p);
     if (!rc) rc = save_model(&m, out);
     cs_dataset_free(&ds);
@@ -84,5 +85,5 @@ const command finetune_command = {"finetune", "[--model BASE] --data DIR --mode 
     "starts from is printed on stderr.\n"
     "Exit codes: 0 ok, 1 bad input, 2 usage.",
     {{"options", finetune_own_opts}, {"training (default: from --mode)", training_opts},
-     {"pixel size", pixel_opts}, {"common", common_opts}},
+     {"pixel size", pixel_opts}, {"open set", ood_opts}, {"common", common_opts}},
     "head,full", cmd_finetune};

@@ -20,12 +20,13 @@ static const option train_own_opts[] = {
 
 /* A new model of the classes, trained on ds (from dir) and saved to out. */
 static int train_new(const plan *p, const cs_dataset *ds, const char *dir, const char *const *classes,
-                     int K, const char *role, const char *out) {
+                     int K, const char *role, const char *ood, const char *out) {
     cs_error e;
     cs_model m;
     if (cs_model_init(&m, p->arch, p->tile, K, classes, p->r.train.seed, &e)) return input_error("model", &e);
     int rc = cs_model_set(&m, "data", dir, &e) ? input_error("model", &e) : 0;
     if (!rc && !strcmp(role, CS_ROLE_BASE)) rc = cs_model_set(&m, CS_META_ROLE, role, &e) ? input_error("model", &e) : 0;
+    if (!rc) rc = set_ood_score(&m, ood);
     if (!rc) rc = train_model(&m, ds, p);
     if (!rc) rc = save_model(&m, out);
     cs_model_free(&m);
@@ -34,7 +35,7 @@ static int train_new(const plan *p, const cs_dataset *ds, const char *dir, const
 
 static int cmd_train(args *a) {
     const char *dir = require(a, "data"), *out = require(a, "out"), *names = get_str(a, "classes");
-    const char *role = get_choice(a, "role", CS_ROLE_CLASSIFIER);
+    const char *role = get_choice(a, "role", CS_ROLE_CLASSIFIER), *ood = get_choice(a, "ood-score", NULL);
     plan p;
     parse_plan(a, &p, get_choice(a, "protocol", "paper"), NULL);
     double um = get_um_per_px(a);
@@ -48,7 +49,7 @@ static int cmd_train(args *a) {
     }
     cs_dataset ds = {0};
     rc = load_classes(&ds, dir, &classes, &K, um, &bad_files);
-    if (!rc) rc = train_new(&p, &ds, dir, (const char *const *)classes, K, role, out);
+    if (!rc) rc = train_new(&p, &ds, dir, (const char *const *)classes, K, role, ood, out);
     cs_dataset_free(&ds);
     free(classes);
     return rc ? rc : bad_files ? EXIT_INPUT : 0;
@@ -62,5 +63,5 @@ const command train_command = {"train", "--data DIR --out FILE.safetensors [opti
     "(images that do not decode are skipped and listed, the model still saved, and\n"
     "the exit code is 1), 2 usage.",
     {{"options", train_own_opts}, {"model", new_model_opts}, {"training (default: from --protocol)", training_opts},
-     {"pixel size", pixel_opts}, {"common", common_opts}},
+     {"pixel size", pixel_opts}, {"open set", ood_opts}, {"common", common_opts}},
     "paper,ours", cmd_train};

@@ -3,7 +3,7 @@
    ood_binary and ood_lines (issue 14's comparison), not a test: it prints
    figures.
 
-   Usage: ood_candidates MODEL DATA [--k K]
+   Usage: ood_candidates MODEL DATA [--k K] [--bands]
    DATA holds one folder per line. The model's own lines are split as its
    metadata val_split says: the part it trained on gives the statistics
    (class means and shared covariance of the pooled features, as cs_ood_fit
@@ -12,10 +12,14 @@
    tile as it is (no test-time averaging): MSP (1 - the top calibrated
    probability), energy (-logsumexp of the logits), Mahalanobis (cs_ood_tile_score)
    and kNN (the distance of the normalised features to the K-th nearest training
-   tile's, K 10 by default; Sun et al. 2022). An image scores the mean over its
+   tile's, K 10 by default; Sun et al. 2022), and the last two again on the
+   penultimate features (the last dense layer's input) in place of the pooled
+   ones, with their own statistics. An image scores the mean over its
    foreground tiles. Prints, per candidate: ROC AUC of unknown against known
    images, and the share of unknown images above the threshold that 5% of the
-   known ones exceed, and what the known images lose: those classified right
+   known ones exceed (--bands: of the same band of the unknown images as the
+   known ones', so that both are scored over as many tiles from the same part of
+   the field), and what the known images lose: those classified right
    that the threshold flags; then one line per image (known/unknown, line,
    predicted class, scores). */
 #include <dirent.h>
@@ -27,13 +31,18 @@
 #include "internal.h"
 #include "metrics.h"
 
-enum { MSP, ENERGY, MAHALANOBIS, KNN, NCAND };
-static const char *const cand_name[NCAND] = {"msp", "energy", "mahalanobis", "knn"};
+enum { MSP, ENERGY, MAHALANOBIS, KNN, MAHALANOBIS_PENULT, KNN_PENULT, NCAND };
+static const char *const cand_name[NCAND] = {"msp", "energy", "mahalanobis", "knn", "mahalanobis_penultimate",
+                                             "knn_penultimate"};
 
 typedef struct {
     const cs_model *m;
+    cs_model pen;      /* m with the penultimate features' statistics as its ood */
     cs_workspace *ws;
-    const float *bank; /* [nbank][D] normalised training features */
+    int last, P;       /* the last dense layer; its input's size */
+    float *bank;       /* [nbank][D] normalised training features */
+    float *pbank;      /* [nbank][P] the same tiles' penultimate features, as they are */
+    int *labels;       /* [nbank] their classes */
     int nbank, k;
     float *dist;       /* [nbank] scratch */
 } scorer;
@@ -47,6 +56,21 @@ static void normalise(float *f, int D) {
     double s = 1e-12;
     for (int i = 0; i < D; i++) s += (double)f[i] * f[i];
     for (int i = 0; i < D; i++) f[i] = (float)(f[i] / sqrt(s));
+}
+
+/* The distance of the normalised u [D] to the K-th nearest of bank [nbank][D]. */
+static float knn_distance(scorer *s, const float *bank, const float *f, int D) {
+    float u[CS_MAX_OOD_DIM];
+    memcpy(u, f, sizeof(float) * D);
+    normalise(u, D);
+    for (int b = 0; b < s->nbank; b++) {
+        double d = 0;
+        for (int i = 0; i < D; i++) d += (u[i] - bank[(size_t)b * D + i]) * (u[i] - bank[(size_t)b * D + i]);
+        s->dist[b] = (float)d;
+    }
+    int k = s->k < s->nbank ? s->k : s->nbank;
+    qsort(s->dist, s->nbank, sizeof(float), by_value);
+    return sqrtf(s->dist[k - 1]);
 }
 
 /* The scores of one tile from its pooled features f and its probabilities p. */
@@ -67,17 +91,10 @@ static void tile_scores(scorer *s, const float *f, const float *p, float out[NCA
     }
     out[ENERGY] = (float)-(mx + log(sum));
     out[MAHALANOBIS] = cs_ood_tile_score(m, f);
-    float u[CS_MAX_OOD_DIM];
-    memcpy(u, f, sizeof(float) * D);
-    normalise(u, D);
-    for (int b = 0; b < s->nbank; b++) {
-        double d = 0;
-        for (int i = 0; i < D; i++) d += (u[i] - s->bank[(size_t)b * D + i]) * (u[i] - s->bank[(size_t)b * D + i]);
-        s->dist[b] = (float)d;
-    }
-    int k = s->k < s->nbank ? s->k : s->nbank;
-    qsort(s->dist, s->nbank, sizeof(float), by_value);
-    out[KNN] = sqrtf(s->dist[k - 1]);
+    out[KNN] = knn_distance(s, s->bank, f, D);
+    const float *pf = cs_net_activation(s->ws, s->last);
+    out[MAHALANOBIS_PENULT] = cs_ood_tile_score(&s->pen, pf);
+    out[KNN_PENULT] = knn_distance(s, s->pbank, pf, s->P);
 }
 
 /* An image's scores (the means over its foreground tiles) and its predicted class. */
@@ -129,33 +146,44 @@ static char **folders(const char *dir, int *n) {
     return out;
 }
 
-/* The training part's normalised features (view 0), for kNN. */
-static float *bank_of(const cs_model *m, const cs_dataset *train, int *n) {
-    int D = m->ood.dim;
-    float *bank = NULL;
-    *n = 0;
+/* The training part's foreground tiles (view 0): their pooled features,
+   normalised, for kNN; their penultimate ones, for statistics and kNN. */
+static void bank_of(scorer *s, const cs_dataset *train) {
+    int D = s->m->ood.dim, P = s->P, head = cs_net_head(&s->m->net);
+    float probs[CS_MAX_CLASSES];
+    s->nbank = 0;
     for (int i = 0; i < train->n; i++) {
         cs_result res;
         float *f;
-        if (cs_classify_features(m, &train->images[i], -1, &res, &f, NULL)) continue;
-        bank = realloc(bank, sizeof(float) * D * (*n + res.ntiles));
+        if (cs_classify_features(s->m, &train->images[i], -1, &res, &f, NULL)) continue;
+        s->bank = realloc(s->bank, sizeof(float) * D * (s->nbank + res.ntiles));
+        s->pbank = realloc(s->pbank, sizeof(float) * P * (s->nbank + res.ntiles));
+        s->labels = realloc(s->labels, sizeof(int) * (s->nbank + res.ntiles));
         for (int t = 0; t < res.ntiles; t++)
             if (!res.background[t] || !res.nforeground) {
-                memcpy(bank + (size_t)*n * D, f + (size_t)t * D, sizeof(float) * D);
-                normalise(bank + (size_t)(*n)++ * D, D);
+                int b = s->nbank++;
+                memcpy(s->bank + (size_t)b * D, f + (size_t)t * D, sizeof(float) * D);
+                normalise(s->bank + (size_t)b * D, D);
+                cs_net_forward(&s->m->net, s->ws, head, f + (size_t)t * D, 1, 0, NULL, probs);
+                memcpy(s->pbank + (size_t)b * P, cs_net_activation(s->ws, s->last), sizeof(float) * P);
+                s->labels[b] = train->labels[i];
             }
         free(f);
         cs_result_free(&res);
     }
-    return bank;
 }
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: ood_candidates MODEL DATA [--k K]\n");
+        fprintf(stderr, "usage: ood_candidates MODEL DATA [--k K] [--bands]\n");
         return 2;
     }
-    int knn_k = argc > 4 && !strcmp(argv[3], "--k") ? atoi(argv[4]) : 10;
+    int knn_k = 10, bands = 0;
+    for (int a = 3; a < argc; a++) {
+        if (!strcmp(argv[a], "--k") && a + 1 < argc) knn_k = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--bands")) bands = 1;
+        else return fprintf(stderr, "ood_candidates: unknown option %s\n", argv[a]), 2;
+    }
     cs_set_threads(0);
     cs_model m;
     cs_error e;
@@ -182,9 +210,24 @@ int main(int argc, char **argv) {
     cs_dataset train, held;
     if (cs_model_split(&m, &known, &train, &held, &e) || cs_ood_fit(&m, &train, &held, CS_OOD_FRR, &e))
         return fprintf(stderr, "%s\n", e.msg), 1;
+    if (bands) {
+        cs_dataset rest, band;
+        if (cs_model_split(&m, &other, &rest, &band, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+        other = band;
+    }
 
-    scorer s = {&m, cs_workspace_new(&m.net, 1, NULL), NULL, 0, knn_k, NULL};
-    s.bank = bank_of(&m, &train, &s.nbank);
+    scorer s = {.m = &m, .ws = cs_workspace_new(&m.net, 1, NULL), .k = knn_k};
+    for (int l = 0; l < m.net.nlayers; l++)
+        if (m.net.layers[l].kind == CS_DENSE) s.last = l, s.P = m.net.layers[l].c;
+    bank_of(&s, &train);
+    s.pen = m;
+    s.pen.ood = (cs_ood){0};
+    if (cs_ood_estimate(&s.pen.ood, s.pbank, s.labels, s.nbank, K, s.P, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+    float *unit = malloc(sizeof(float) * s.P * (s.nbank + 1)); /* normalised, for kNN */
+    memcpy(unit, s.pbank, sizeof(float) * s.P * s.nbank);
+    for (int b = 0; b < s.nbank; b++) normalise(unit + (size_t)b * s.P, s.P);
+    free(s.pbank);
+    s.pbank = unit;
     s.dist = malloc(sizeof(float) * (s.nbank + 1));
     fprintf(stderr, "%d training tiles; %d known images (validation), %d unknown\n", s.nbank, held.n, other.n);
 
@@ -225,7 +268,9 @@ int main(int argc, char **argv) {
     }
     printf("\n| image | set | line | predicted |");
     for (int c = 0; c < NCAND; c++) printf(" %s |", cand_name[c]);
-    printf("\n|---|---|---|---|---:|---:|---:|---:|\n");
+    printf("\n|---|---|---|---|");
+    for (int c = 0; c < NCAND; c++) printf("---:|");
+    printf("\n");
     for (int i = 0; i < n; i++) {
         const cs_dataset *ds = i < held.n ? &held : &other;
         int j = i < held.n ? i : i - held.n;
