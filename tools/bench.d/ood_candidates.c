@@ -208,6 +208,7 @@ int main(int argc, char **argv) {
     }
 
     cs_dataset train, held;
+    m.ood.msp = 0; /* the statistics, for the Mahalanobis candidate, whatever the model's own score */
     if (cs_model_split(&m, &known, &train, &held, &e) || cs_ood_fit(&m, &train, &held, CS_OOD_FRR, &e))
         return fprintf(stderr, "%s\n", e.msg), 1;
     if (bands) {
