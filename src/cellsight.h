@@ -260,7 +260,8 @@ typedef struct {
                   T fitted on the validation tiles by training (1 when absent);
                   threshold applies to the calibrated probabilities
      ood_score    how a tile's out-of-distribution score is computed: "mahalanobis",
-                  from tensors ood.means and ood.precision (absent: no score)
+                  from tensors ood.means and ood.precision (absent: no score), or
+                  "msp", 1 - its top probability (no tensors)
      ood_threshold  an image whose score (mean over its voting tiles) is above it is
                   of none of the model's classes; "none": no verdict
      ood_frr      the share of validation images above ood_threshold it was set at

@@ -77,9 +77,7 @@ static float knn_distance(scorer *s, const float *bank, const float *f, int D) {
 static void tile_scores(scorer *s, const float *f, const float *p, float out[NCAND]) {
     const cs_model *m = s->m;
     int D = m->ood.dim, K = m->net.nclasses, head = cs_net_head(&m->net);
-    float top = 0;
-    for (int k = 0; k < K; k++) top = fmaxf(top, p[k]);
-    out[MSP] = 1 - top;
+    out[MSP] = cs_ood_msp(p, K);
     float probs[CS_MAX_CLASSES];
     cs_net_forward(&m->net, s->ws, head, f, 1, 0, NULL, probs);
     const float *z = cs_net_activation(s->ws, m->net.nlayers);
