@@ -11,6 +11,10 @@ import { hasSimd } from "./simd.js";
 // samples) that a served page fetches instead.
 export const bundle = self.CELLSIGHT_BUNDLE || null;
 
+// A fresh worker's module starts within STARTUP_MS (then twice, three times
+// that), or the worker is replaced; it starts in 1-4 s on a busy 2-core machine.
+const STARTUP_MS = 10_000, STARTUP_TRIES = 3;
+
 export class Engine {
   constructor() {
     this.nextId = 1;
@@ -21,12 +25,26 @@ export class Engine {
     this.startWorker();
   }
 
-  startWorker() {
+  // Firefox now and then never starts a fresh worker's module: the pthreads'
+  // own workers are never even fetched (about 1 first visit in 40 on a busy
+  // 2-core machine). So what is sent to a worker before it says "started" is
+  // kept, and a worker silent for STARTUP_MS is replaced by a fresh one, sent
+  // the same again; after STARTUP_TRIES workers the requests fail.
+  startWorker(tries = 1) {
+    this.stopWatchdog();
+    this.starting = [];
+    this.tries = tries;
+    this.watchdog = setTimeout(() => this.replaceSilent(), STARTUP_MS * tries);
     this.worker = bundle
       ? new Worker(URL.createObjectURL(new Blob([hasSimd() ? bundle.module : bundle.moduleNoSimd, "\n", bundle.worker],
         { type: "text/javascript" })))
       : new Worker(buildUrl("worker.js"));
     this.worker.onmessage = ({ data }) => {
+      if (data.type === "started") {
+        this.stopWatchdog();
+        this.starting = null;
+        return;
+      }
       const call = this.pending.get(data.id);
       if (!call) return;
       if (data.type === "progress") {
@@ -38,6 +56,25 @@ export class Engine {
       else call.resolve(data);
     };
     this.worker.onerror = (event) => this.failAll(new Error(`the worker failed: ${event.message || "unknown error"}`));
+  }
+
+  stopWatchdog() {
+    clearTimeout(this.watchdog);
+    this.watchdog = null;
+  }
+
+  replaceSilent() {
+    const seconds = (STARTUP_MS * this.tries) / 1000, resend = this.starting;
+    this.worker.terminate();
+    if (this.tries >= STARTUP_TRIES) {
+      this.starting = this.watchdog = null;
+      this.dead = new Error(`the engine did not start in ${seconds} s: reload the page`);
+      this.failAll(this.dead);
+      return;
+    }
+    console.warn(`cellsight: the engine did not start in ${seconds} s: starting it again`);
+    this.startWorker(this.tries + 1);
+    for (const message of resend) this.post(message);
   }
 
   failAll(error) {
@@ -66,16 +103,23 @@ export class Engine {
   }
 
   // Resolves with the worker's "done" message, rejects with its error.
-  call(type, args = {}, { transfer = [], onProgress = null } = {}) {
+  call(type, args = {}, { onProgress = null } = {}) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      if (this.dead) return reject(this.dead);
       this.pending.set(id, { resolve, reject, onProgress });
-      this.worker.postMessage({ id, type, ...args }, transfer);
+      this.post({ id, type, ...args });
     });
+  }
+
+  post(message) {
+    this.starting?.push(message);
+    this.worker.postMessage(message);
   }
 
   // Ends the worker and its module: a training's worker, to cancel it.
   terminate() {
+    this.stopWatchdog();
     this.worker.terminate();
   }
 }

@@ -5,7 +5,8 @@
    Protocol. The page posts {id, type, ...}; the worker answers each request
    with {id, type: "done", ...} or {id, type: "error", message}, and may post
    {id, type: "progress", done, total} before that. Requests run one at a time
-   in the order they arrive.
+   in the order they arrive. Once its module is up, the worker posts {type:
+   "started"}, unasked.
 
      init {cancelFlag}                            -> {version, build, threads, simd}
        cancelFlag: an Int32Array on a SharedArrayBuffer (cross-origin-isolated
@@ -78,6 +79,8 @@ const modulePromise = (async () => {
   M._cs_set_threads(threads);
   return M;
 })();
+// Tells the page the module is up (engine.js replaces a worker that never says so).
+modulePromise.then(() => self.postMessage({ type: "started" }), () => {});
 const models = new Map(); // key -> pointer to a cs_model in the module's heap
 
 // The page's flag to stop the request under way (init), if it can share one.

@@ -3,7 +3,9 @@
    through puppeteer-core (WebDriver BiDi; playwright-core cannot drive a stock
    Firefox). A session is a fresh profile's worth of storage (a browser context);
    its pages offer evaluate, waitFor, fill, click, press, setFiles, drop,
-   download, reload, shot, and collect the page's uncaught errors in page.problems. */
+   download, reload, shot, and collect the page's uncaught errors in page.problems.
+   session.open(url, {readyTimeout, beforeGoto}): beforeGoto(raw) is given the
+   browser's own page before it loads url (for listeners and routes). */
 import fs from "node:fs";
 import path from "node:path";
 import { dropInPage, filePayload } from "./expect.mjs";
@@ -33,7 +35,11 @@ class PageBase {
         return JSON.stringify({ ready: document.body?.dataset.ready, document: document.readyState,
           worker: r && [r.installing, r.waiting, r.active].map((w) => w?.state),
           controller: navigator.serviceWorker?.controller?.state, engine: document.getElementById("engine")?.textContent,
-          model: document.getElementById("model-summary")?.textContent });
+          model: document.getElementById("model-summary")?.textContent,
+          // the files fetched to the end, in ms since the page began: one missing is one still waiting
+          fetched: performance.getEntriesByType("resource").map((e) =>
+            `${e.name.replace(/^.*\//, "")} ${Math.round(e.startTime)}-${Math.round(e.responseEnd)}`),
+          now: Math.round(performance.now()) });
       }).catch((why) => `unknown (${why.message})`);
       throw new Error(`the page was not ready in ${timeout / 1000} s: ${state}`, { cause: e });
     }
@@ -98,8 +104,9 @@ async function chromiumDriver({ args = [] } = {}) {
     async session({ viewport = { width: 1280, height: 900 } } = {}) {
       const context = await browser.newContext({ viewport, acceptDownloads: true });
       return {
-        async open(url = process.env.CS_URL, { readyTimeout } = {}) {
+        async open(url = process.env.CS_URL, { readyTimeout, beforeGoto } = {}) {
           const page = new ChromiumPage(await context.newPage());
+          await beforeGoto?.(page.page);
           await page.page.goto(url);
           await page.ready(readyTimeout);
           return page;
@@ -164,8 +171,9 @@ async function firefoxDriver({ prefs = {} } = {}) {
       const pages = [];
       let offline = false;
       return {
-        async open(url = process.env.CS_URL, { readyTimeout } = {}) {
+        async open(url = process.env.CS_URL, { readyTimeout, beforeGoto } = {}) {
           const tab = await context.newPage();
+          await beforeGoto?.(tab);
           await tab.setViewport(viewport);
           const page = new FirefoxPage(tab, downloads);
           pages.push(page);

@@ -2,7 +2,9 @@
    storage (no service worker yet): ready every time. A service worker that
    waited on clients.claim() inside its activate step left Firefox's worker
    "activating" and the page's requests waiting forever, on about 1 first
-   visit in 10.
+   visit in 10. And Firefox now and then never starts the page worker's
+   module (about 1 first visit in 40 on a busy machine), a worker the page
+   replaces after 10 s (web/engine.js; tests/browser/startup.test.mjs).
 
    Run by tests/stage_browser.sh (CS_URL, CS_OUT). */
 import assert from "node:assert/strict";
