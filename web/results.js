@@ -307,14 +307,28 @@ function drawThumbnail(r) {
 
 // The table of every item (classes: the model in use's), and the CSV buttons,
 // which need one item classified. A thousand rows take a layout of hundreds of
-// milliseconds: they are made a hundred a task, so that the page answers input
+// milliseconds: they are made fifty a frame (rows made in several tasks before
+// a frame are laid out in that frame at once), so that the page answers input
 // between, and a new call stops an older one's making. Its columns have set
 // widths (a fixed table layout), so that a row changed does not make the
 // browser measure every cell of every row again; a cell too narrow ends in "…"
 // and tells the whole in its title.
 const COLUMN_REM = [18, 9, 6.5, 4.5]; // File, Predicted, Confidence, Tiles; then each class
 const CLASS_COLUMN_REM = 6;
+const ROWS_A_FRAME = 50;
 let tableCalls = 0;
+
+// Resolves once the browser has drawn a frame, or after 100 ms: a hidden page draws none.
+function afterFrame() {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 100);
+    requestAnimationFrame(() => setTimeout(() => {
+      clearTimeout(timer);
+      resolve();
+    }));
+  });
+}
+
 export async function renderTable(items, classes) {
   const call = ++tableCalls;
   const table = $("results-table");
@@ -336,8 +350,8 @@ export async function renderTable(items, classes) {
   body.replaceChildren();
   enableDownloads(items.some((item) => item.result));
   for (const [i, item] of items.entries()) {
-    if (i && i % 100 === 0) {
-      await new Promise((resolve) => setTimeout(resolve));
+    if (i && i % ROWS_A_FRAME === 0) {
+      await afterFrame();
       if (call !== tableCalls) return;
     }
     item.row = body.insertRow();

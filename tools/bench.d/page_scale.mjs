@@ -16,8 +16,12 @@
    - responsiveness: the longest task of the page's thread (PerformanceObserver,
      "longtask") and the longest delay of a click (one every 300 ms, its
      handler's start less the event's time stamp; the median and the worst)
-     from the files' arrival in the page to the end.
-   Prints a row a count. */
+     from the files' arrival in the page to the end; and of the longest
+     animation frame ("long-animation-frame"), the part in scripts and the
+     part in style, layout and paint (what a long task was);
+   Prints a row a count, ending with the machine's load average (1 minute)
+   before and after it: on a shared machine the page's thread also waits for a
+   core, and the delays say as much about the load as about the page. */
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -59,13 +63,20 @@ function folderOf(n) {
 // making of a thousand File objects, in the task that then hands them to the
 // page, is not the page's: a task counts from that moment on).
 function watchPage() {
-  self.bench = { since: Infinity, longest: 0, delays: [] };
+  self.bench = { since: Infinity, longest: 0, delays: [], frame: { duration: 0, scripts: 0, render: 0 } };
   document.getElementById("folder-input").addEventListener("change", () => (self.bench.since = performance.now()),
     { capture: true, once: true });
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) // the part of a task after the files' arrival
       self.bench.longest = Math.max(self.bench.longest, e.startTime + e.duration - Math.max(e.startTime, self.bench.since));
   }).observe({ type: "longtask" });
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (e.startTime < self.bench.since || e.duration <= self.bench.frame.duration) continue;
+      self.bench.frame = { duration: e.duration, scripts: e.scripts.reduce((sum, s) => sum + s.duration, 0),
+        render: e.renderStart ? e.startTime + e.duration - e.renderStart : 0 };
+    }
+  }).observe({ type: "long-animation-frame" });
   addEventListener("pointerdown", (e) => {
     if (e.timeStamp >= self.bench.since) self.bench.delays.push(performance.now() - e.timeStamp);
   }, true);
@@ -100,7 +111,7 @@ async function measure(browserServer, n) {
     clearInterval(clicker);
     await sample();
     const seconds = Number((await notice.textContent()).match(/in ([\d.]+) s/)[1]);
-    const { longest, delays } = await page.evaluate(() => self.bench);
+    const { longest, delays, frame } = await page.evaluate(() => self.bench);
     const procs = [...chromiumProcesses(browserServer.process().pid).values()];
     const renderer = Math.max(...procs.filter((p) => p.renderer).map((p) => p.hwmKb));
     const all = procs.reduce((sum, p) => sum + p.hwmKb, 0);
@@ -108,7 +119,7 @@ async function measure(browserServer, n) {
     const rows = await page.locator("#results-table tbody tr").count();
     if (rows !== n) throw new Error(`the table has ${rows} rows, not ${n}`);
     return { seconds, renderer: renderer / 1024, all: all / 1024, heap: peak.heap / 2 ** 20, nodes: peak.nodes,
-      longest, delays: delays.sort((a, b) => a - b) };
+      longest, frame, delays: delays.sort((a, b) => a - b) };
   } finally {
     await browser.close();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -118,15 +129,20 @@ async function measure(browserServer, n) {
 const median = (sorted) => (sorted.length ? sorted[Math.floor(sorted.length / 2)] : NaN);
 
 const head = ["images", "seconds", "images/s", "renderer MiB", "all procs MiB", "JS heap MiB", "DOM nodes",
-  "longest task ms", "click delay ms: median, worst"];
+  "longest task ms", "click delay ms: median, worst", "load average: before, after",
+  "longest frame ms: all, scripts, style+layout+paint"];
+const loadAverage = () => os.loadavg()[0].toFixed(1);
 console.log(head.join(" | "));
 for (const n of counts.map(Number)) {
   const browserServer = await chromium.launchServer({ executablePath: "/usr/bin/chromium", args: FLAGS });
   try {
+    const load = loadAverage();
     const r = await measure(browserServer, n);
     console.log([n, r.seconds.toFixed(1), (n / r.seconds).toFixed(1), r.renderer.toFixed(0), r.all.toFixed(0),
       r.heap.toFixed(1), r.nodes, r.longest.toFixed(0),
-      `${median(r.delays).toFixed(0)}, ${Math.max(0, ...r.delays).toFixed(0)} (${r.delays.length} clicks)`].join(" | "));
+      `${median(r.delays).toFixed(0)}, ${Math.max(0, ...r.delays).toFixed(0)} (${r.delays.length} clicks)`,
+      `${load}, ${loadAverage()}`, [r.frame.duration, r.frame.scripts, r.frame.render].map((x) => x.toFixed(0)).join(", ")]
+      .join(" | "));
   } finally {
     await browserServer.close();
   }
