@@ -13,6 +13,22 @@
 static const char *data_dir;
 static const char *CLASSES[] = {"MDAMB231", "T47D"};
 
+/* m written to a file's bytes and read back into *back. */
+static cs_status round_trip(const cs_model *m, cs_model *back, cs_error *err) {
+    uint8_t *bytes;
+    size_t size;
+    cs_status s = cs_model_write(m, &bytes, &size, err);
+    if (s) return s;
+    s = cs_model_read(back, bytes, size, err);
+    free(bytes);
+    return s;
+}
+
+/* The 0.75 quantile of n scores, interpolated: a quarter of n - 1 above, rounded either way. */
+static int quarter_above(int above, int n) {
+    return above >= (int)floor(0.25 * (n - 1)) && above <= (int)ceil(0.25 * (n - 1));
+}
+
 /* With the identity as precision the score is the squared distance to the nearest mean. */
 static void test_score(void) {
     cs_model m;
@@ -55,8 +71,7 @@ static void test_fit(const cs_dataset *train, const cs_dataset *val) {
         above += !res.known;
         cs_result_free(&res);
     }
-    /* The 0.75 quantile of the n scores, interpolated: a quarter of n - 1 above, rounded either way. */
-    CHECK(above >= (int)floor(0.25 * (val->n - 1)) && above <= (int)ceil(0.25 * (val->n - 1)));
+    CHECK(quarter_above(above, val->n));
     printf("%d validation images, %d above the threshold %g\n", val->n, above, m.ood.threshold);
 
     /* Training tiles score low: their mean is near the dimension (chi-squared). */
@@ -66,16 +81,12 @@ static void test_fit(const cs_dataset *train, const cs_dataset *val) {
     cs_result_free(&res);
 
     /* Saved and loaded: the same statistics and verdicts. */
-    uint8_t *bytes;
-    size_t size;
-    CHECK(cs_model_write(&m, &bytes, &size, &err) == CS_OK);
     cs_model back;
-    CHECK(cs_model_read(&back, bytes, size, &err) == CS_OK);
+    CHECK(round_trip(&m, &back, &err) == CS_OK);
     CHECK(back.ood.dim == 8 && back.ood.threshold == m.ood.threshold);
     CHECK(back.ood.means && !memcmp(back.ood.means, m.ood.means, sizeof(float) * 2 * 8));
     CHECK(back.ood.precision && !memcmp(back.ood.precision, m.ood.precision, sizeof(float) * 8 * 8));
     cs_model_free(&back);
-    free(bytes);
 
     /* New classes: the old ones' statistics go. */
     const char *three[] = {"a", "b", "c"};
@@ -113,16 +124,12 @@ static void test_msp(const cs_dataset *train, const cs_dataset *val) {
         above += !res.known;
         cs_result_free(&res);
     }
-    CHECK(above >= (int)floor(0.25 * (val->n - 1)) && above <= (int)ceil(0.25 * (val->n - 1)));
+    CHECK(quarter_above(above, val->n));
 
-    uint8_t *bytes;
-    size_t size;
-    CHECK(cs_model_write(&m, &bytes, &size, &err) == CS_OK);
     cs_model back;
-    CHECK(cs_model_read(&back, bytes, size, &err) == CS_OK);
+    CHECK(round_trip(&m, &back, &err) == CS_OK);
     CHECK(back.ood.kind == CS_OOD_KIND_MSP && back.ood.dim == 0 && back.ood.threshold == m.ood.threshold);
     cs_model_free(&back);
-    free(bytes);
     /* Back to mahalanobis: statistics again. */
     CHECK(cs_model_set(&m, CS_META_OOD_SCORE, CS_OOD_MAHALANOBIS, &err) == CS_OK && m.ood.kind == CS_OOD_KIND_MAHALANOBIS);
     CHECK(cs_ood_fit(&m, train, val, 0.25f, &err) == CS_OK && m.ood.dim == 8);
@@ -289,19 +296,15 @@ static void test_knn_fit(const cs_dataset *train, const cs_dataset *val) {
     image_scores(&m, val, before);
     int above = 0;
     for (int i = 0; i < val->n; i++) above += before[i] > m.ood.threshold;
-    CHECK(above >= (int)floor(0.25 * (val->n - 1)) && above <= (int)ceil(0.25 * (val->n - 1)));
+    CHECK(quarter_above(above, val->n));
 
-    uint8_t *bytes;
-    size_t size;
-    CHECK(cs_model_write(&m, &bytes, &size, &err) == CS_OK);
     cs_model back;
-    CHECK(cs_model_read(&back, bytes, size, &err) == CS_OK);
+    CHECK(round_trip(&m, &back, &err) == CS_OK);
     CHECK(back.ood.kind == CS_OOD_KIND_KNN && back.ood.k == 10 && back.ood.nbank == m.ood.nbank);
     CHECK(back.ood.bank && !memcmp(back.ood.bank, m.ood.bank, sizeof(float) * 6 * m.ood.nbank));
     image_scores(&back, val, after);
     CHECK(!memcmp(before, after, sizeof(float) * val->n) && !isnan(after[0]));
     cs_model_free(&back);
-    free(bytes);
     free(before);
     free(after);
     cs_model_free(&m);
