@@ -113,7 +113,7 @@ cs_status cs_ood_knn_bank(cs_ood *o, const float *feat, int n, int P, int cap, c
     if (n < o->k)
         return cs_fail(err, CS_EINPUT, "knn_penultimate needs at least ood_k (%d) training tiles with cells on them; "
                        "there are %d", o->k, n);
-    int keep = n < cap ? n : cap;
+    int keep = n < cap ? n : cap < o->k ? o->k : cap;
     float *bank = malloc(sizeof(float) * (size_t)keep * P);
     if (!bank) return cs_fail(err, CS_ENOMEM, "out of memory for a bank of %d tiles", keep);
     for (int b = 0; b < keep; b++) { /* tile floor(b n / keep): the same tiles every time */
