@@ -219,14 +219,20 @@ typedef struct {
 /* What tells an image of none of the model's classes (ood.c): a tile's score
    (mahalanobis: from the class means of the features GAP pools and the inverse
    of their shared covariance, from the training tiles; msp: 1 - the tile's top
-   probability), and the image score above which an image is unknown. Which
-   score is a model's choice, made by measurement (model cards). */
+   probability; knn_penultimate: the distance of its normalised penultimate
+   features to the k-th nearest of a bank of training tiles'), and the image
+   score above which an image is unknown. Which score is a model's choice, made
+   by measurement (model cards). */
+typedef enum { CS_OOD_KIND_MAHALANOBIS, CS_OOD_KIND_MSP, CS_OOD_KIND_KNN } cs_ood_kind;
 typedef struct {
     int dim;            /* features a tile: GAP's channels; 0: no statistics */
     float *means;       /* [nclasses][dim]: tensor ood.means */
     float *precision;   /* [dim][dim]: tensor ood.precision */
+    int nbank, bank_dim; /* tiles in the bank, penultimate features a tile; 0: no bank */
+    float *bank;        /* [nbank][bank_dim], each row of length 1: tensor ood.bank */
+    int k;              /* metadata ood_k: the neighbour whose distance is the score */
     float threshold;    /* metadata ood_threshold; NaN: none (no verdict) */
-    int msp;            /* metadata ood_score msp: no statistics needed */
+    int kind;           /* a cs_ood_kind: metadata ood_score */
 } cs_ood;
 
 typedef struct {
@@ -260,8 +266,11 @@ typedef struct {
                   T fitted on the validation tiles by training (1 when absent);
                   threshold applies to the calibrated probabilities
      ood_score    how a tile's out-of-distribution score is computed: "mahalanobis",
-                  from tensors ood.means and ood.precision (absent: no score), or
-                  "msp", 1 - its top probability (no tensors)
+                  from tensors ood.means and ood.precision (absent: no score),
+                  "msp", 1 - its top probability (no tensors), or "knn_penultimate",
+                  from tensor ood.bank (absent: no score)
+     ood_k        knn_penultimate: which nearest bank tile's distance is the score
+                  (1 to the bank's tiles; CS_OOD_K when absent)
      ood_threshold  an image whose score (mean over its voting tiles) is above it is
                   of none of the model's classes; "none": no verdict
      ood_frr      the share of validation images above ood_threshold it was set at
@@ -283,16 +292,25 @@ typedef struct {
 #define CS_META_TEMPERATURE "temperature"
 #define CS_META_VAL_ECE "val_ece"                 /* the validation tiles' ECE at it */
 #define CS_META_VAL_ECE_UNCALIBRATED "val_ece_uncalibrated" /* and at 1 */
-#define CS_META_OOD_SCORE "ood_score"         /* how tiles are scored: mahalanobis or msp */
+#define CS_META_OOD_SCORE "ood_score"         /* how tiles are scored: mahalanobis, msp or knn_penultimate */
 #define CS_META_OOD_THRESHOLD "ood_threshold" /* images above are unknown; "none" */
 #define CS_META_OOD_FRR "ood_frr"             /* the validation images' share above it */
+#define CS_META_OOD_K "ood_k"                 /* knn_penultimate's neighbour */
 #define CS_META_ROLE "role"
 #define CS_ROLE_BASE "base"
 #define CS_ROLE_CLASSIFIER "classifier"
 #define CS_OOD_MAHALANOBIS "mahalanobis"
 #define CS_OOD_MSP "msp"
+#define CS_OOD_KNN "knn_penultimate"
 #define CS_OOD_MEANS "ood.means"               /* the statistics' tensors */
 #define CS_OOD_PRECISION "ood.precision"
+#define CS_OOD_BANK "ood.bank"                 /* knn_penultimate's training tiles */
+#define CS_OOD_K 10                           /* ood_k's default: the k the leave-lines-out report measured */
+#define CS_MAX_OOD_K 1000
+/* The most tiles a bank keeps, evenly spaced over the training tiles: a bank
+   of 128 features a tile costs 512 bytes a tile in the file the page caches. */
+#define CS_OOD_BANK_CAP 2048
+#define CS_MAX_OOD_BANK (1 << 20)              /* the most a file may hold */
 #define CS_OOD_FRR 0.05                       /* the default */
 #define CS_MAX_OOD_DIM 1024                   /* GAP's channels, the most statistics are kept for */
 #define CS_MIN_TEMPERATURE 0.05  /* the range a fitted or stated temperature lies in */

@@ -51,17 +51,16 @@ static void read_tiles(float *x, float *one, const cs_image *im, cs_result *res,
     }
 }
 
-/* Tiles [first, first + count) of the last forward pass: their pooled
-   features (view 0) kept in features [ntiles][D] if asked, and scored if m
-   has statistics. */
-static void pooled_features(const cs_model *m, const cs_workspace *ws, cs_result *res, int first,
-                            int count, int views, float *features) {
-    int D = cs_ood_dim(&m->net);
-    const float *pooled = cs_net_activation(ws, cs_net_head(&m->net));
+/* Tiles [first, first + count) of the last forward pass: the features m's
+   score reads (activation `layer`, W a tile, view 0) kept in features
+   [ntiles][W] if asked, and scored if m scores by features. */
+static void score_features(const cs_model *m, const cs_workspace *ws, cs_result *res, int first,
+                           int count, int views, int layer, int W, float *features) {
+    const float *a = cs_net_activation(ws, layer);
     for (int j = 0; j < count; j++) {
-        const float *f = pooled + (size_t)j * views * D;
-        if (features) memcpy(features + (size_t)(first + j) * D, f, sizeof(float) * D);
-        if (res->tile_ood && !m->ood.msp) res->tile_ood[first + j] = cs_ood_tile_score(m, f);
+        const float *f = a + (size_t)j * views * W;
+        if (features) memcpy(features + (size_t)(first + j) * W, f, sizeof(float) * W);
+        if (res->tile_ood && m->ood.kind != CS_OOD_KIND_MSP) res->tile_ood[first + j] = cs_ood_tile_score(m, f);
     }
 }
 
@@ -99,9 +98,9 @@ static cs_status classify_tiles(const cs_model *m, const cs_image *im, int crop_
     res->tile_probs = malloc(sizeof(float) * n * K);
     res->tile_class = malloc(sizeof(int) * n);
     res->probs = calloc(K, sizeof(float));
-    int D = cs_ood_dim(net), scored = m->ood.msp || (m->ood.means && m->ood.dim == D);
+    int W, layer = cs_ood_layer(m, &W), scored = cs_ood_ready(m), msp = m->ood.kind == CS_OOD_KIND_MSP;
     if (scored) res->tile_ood = malloc(sizeof(float) * n);
-    if (features) *features = malloc(sizeof(float) * n * (D ? D : 1));
+    if (features) *features = malloc(sizeof(float) * n * (W ? W : 1));
     float *x = malloc(sizeof(float) * tile_floats * BATCH);
     float *one = malloc(sizeof(float) * tile_floats);
     float *p = malloc(sizeof(float) * BATCH * K);
@@ -124,7 +123,8 @@ static cs_status classify_tiles(const cs_model *m, const cs_image *im, int crop_
             int count = res->cols - c < per_batch ? res->cols - c : per_batch, first = r * res->cols + c;
             read_tiles(x, one, im, res, first, count, tile, tta);
             cs_net_forward(net, ws, 0, x, count * views, 0, NULL, p);
-            if (D && (scored || features)) pooled_features(m, ws, res, first, count, views, features ? *features : NULL);
+            if (W && ((scored && !msp) || features))
+                score_features(m, ws, res, first, count, views, layer, W, features ? *features : NULL);
             for (int j = 0; j < count; j++) {
                 float *tp = res->tile_probs + (size_t)(first + j) * K;
                 for (int k = 0; k < K; k++) {
@@ -139,7 +139,7 @@ static cs_status classify_tiles(const cs_model *m, const cs_image *im, int crop_
                 }
                 cs_temper(tp, K, m->temperature);
                 res->tile_class[first + j] = cs_model_decide(m, tp);
-                if (m->ood.msp && res->tile_ood) res->tile_ood[first + j] = cs_ood_msp(tp, K);
+                if (msp && res->tile_ood) res->tile_ood[first + j] = cs_ood_msp(tp, K);
             }
             done += count;
             if (progress && progress(ctx, done, n)) {

@@ -168,10 +168,17 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
                            "to %g", value, CS_MIN_TEMPERATURE, CS_MAX_TEMPERATURE);
         float_field = &m->temperature;
     } else if (!strcmp(key, CS_META_OOD_SCORE)) {
-        if (strcmp(value, CS_OOD_MAHALANOBIS) && strcmp(value, CS_OOD_MSP))
-            return cs_fail(err, CS_EINPUT, "metadata ood_score \"%.20s\" is neither mahalanobis nor msp", value);
-        n = !strcmp(value, CS_OOD_MSP);
-        int_field = &m->ood.msp;
+        n = !strcmp(value, CS_OOD_MSP) ? CS_OOD_KIND_MSP : !strcmp(value, CS_OOD_KNN) ? CS_OOD_KIND_KNN : -1;
+        if (strcmp(value, CS_OOD_MAHALANOBIS) && n < 0)
+            return cs_fail(err, CS_EINPUT, "metadata ood_score \"%.20s\" is not mahalanobis, msp or knn_penultimate",
+                           value);
+        n = n < 0 ? CS_OOD_KIND_MAHALANOBIS : n;
+        int_field = &m->ood.kind;
+    } else if (!strcmp(key, CS_META_OOD_K)) {
+        if (!parse_int(value, 1, CS_MAX_OOD_K, &n))
+            return cs_fail(err, CS_EINPUT, "metadata ood_k \"%.20s\" is not a number of neighbours from 1 to %d",
+                           value, CS_MAX_OOD_K);
+        int_field = &m->ood.k;
     } else if (!strcmp(key, CS_META_ROLE)) {
         if (strcmp(value, CS_ROLE_BASE) && strcmp(value, CS_ROLE_CLASSIFIER))
             return cs_fail(err, CS_EINPUT, "metadata role \"%.20s\" is neither base nor classifier", value);
@@ -201,6 +208,7 @@ static cs_status apply_metadata(cs_model *m, const cs_meta *meta, int nmeta, cs_
     m->threshold = 0.5f;
     m->temperature = 1;
     m->ood.threshold = NAN;
+    m->ood.k = CS_OOD_K;
     for (int i = 0; i < nmeta && !s; i++) s = cs_model_set(m, meta[i].key, meta[i].value, err);
     if (!s && !cs_model_get(m, "arch")) s = cs_model_set(m, "arch", m->net.arch, err);
     if (!s && !cs_model_get(m, "classes")) {
@@ -343,10 +351,37 @@ static void ood_tensors(const cs_model *m, int dim, cs_st_tensor t[2]) {
     t[1] = (cs_st_tensor){.name = CS_OOD_PRECISION, .ndim = 2, .shape = {dim, dim}};
 }
 
-/* The statistics, if the file has them: both tensors, of the network's GAP width. */
+/* The kNN bank, if the file has one: [n][P] for the network's P penultimate features. */
+static cs_status read_bank(cs_model *m, const cs_safetensors *st, int *found, cs_error *err) {
+    const cs_st_tensor *t = cs_st_find(st, CS_OOD_BANK);
+    *found = t != NULL;
+    if (!t) return CS_OK;
+    int P;
+    cs_ood_penultimate(&m->net, &P);
+    if (P < 1 || P > CS_MAX_OOD_DIM)
+        return cs_fail(err, CS_EINPUT, "the model file has a tensor %s, but arch \"%s\" has no dense layer of at "
+                       "most %d inputs after its pooling to go with it", CS_OOD_BANK, m->net.arch, CS_MAX_OOD_DIM);
+    int64_t n = t->ndim == 2 ? t->shape[0] : 0;
+    if (n < 1 || n > CS_MAX_OOD_BANK)
+        return cs_fail(err, CS_EINPUT, "tensor %s must hold from 1 to %d tiles of %d penultimate features each "
+                       "([tiles, %d])", CS_OOD_BANK, CS_MAX_OOD_BANK, P, P);
+    cs_st_tensor want = {.name = CS_OOD_BANK, .ndim = 2, .shape = {n, P}};
+    char what[64];
+    snprintf(what, sizeof what, "a bank of %d penultimate features a tile", P);
+    if (!(m->ood.bank = malloc(sizeof(float) * (size_t)n * P))) return cs_fail(err, CS_ENOMEM, "out of memory for the bank");
+    cs_status s = read_tensor(st, &want, m->ood.bank, (size_t)n * P, what, err);
+    if (!s) m->ood.nbank = (int)n, m->ood.bank_dim = P;
+    return s;
+}
+
+/* The statistics, if the file has them: both tensors, of the network's GAP
+   width; and the bank. */
 static cs_status read_ood(cs_model *m, const cs_safetensors *st, int *found, cs_error *err) {
-    *found = (cs_st_find(st, CS_OOD_MEANS) != NULL) + (cs_st_find(st, CS_OOD_PRECISION) != NULL);
-    if (!*found) return CS_OK;
+    cs_status s = read_bank(m, st, found, err);
+    if (s) return s;
+    int maha = (cs_st_find(st, CS_OOD_MEANS) != NULL) + (cs_st_find(st, CS_OOD_PRECISION) != NULL);
+    *found += maha;
+    if (!maha) return CS_OK;
     int D = cs_ood_dim(&m->net), K = m->net.nclasses;
     if (D < 1 || D > CS_MAX_OOD_DIM)
         return cs_fail(err, CS_EINPUT, "the model file has out-of-distribution statistics, but arch \"%s\" has no "
@@ -358,7 +393,7 @@ static cs_status read_ood(cs_model *m, const cs_safetensors *st, int *found, cs_
     m->ood.means = malloc(sizeof(float) * K * D);
     m->ood.precision = malloc(sizeof(float) * D * D);
     if (!m->ood.means || !m->ood.precision) return cs_fail(err, CS_ENOMEM, "out of memory for the statistics");
-    cs_status s = read_tensor(st, &t[0], m->ood.means, (size_t)K * D, what, err);
+    s = read_tensor(st, &t[0], m->ood.means, (size_t)K * D, what, err);
     if (!s) s = read_tensor(st, &t[1], m->ood.precision, (size_t)D * D, what, err);
     if (!s) m->ood.dim = D;
     return s;
@@ -386,7 +421,8 @@ static cs_status read_weights(cs_model *m, const cs_safetensors *st, cs_error *e
     if (s) return s;
     if (st->ntensors == expected + found) return CS_OK;
     for (int k = 0; k < st->ntensors; k++) { /* names are unique, so one is not the network's */
-        int known = !strcmp(st->tensors[k].name, CS_OOD_MEANS) || !strcmp(st->tensors[k].name, CS_OOD_PRECISION);
+        const char *name = st->tensors[k].name;
+        int known = !strcmp(name, CS_OOD_MEANS) || !strcmp(name, CS_OOD_PRECISION) || !strcmp(name, CS_OOD_BANK);
         for (int i = 0; i < net->nlayers; i++)
             for (int bias = 0; bias < 2 && net->layers[i].nweight; bias++) {
                 cs_st_tensor want;
@@ -408,6 +444,9 @@ cs_status cs_model_read(cs_model *m, const void *data, size_t size, cs_error *er
     s = build_net(m, &st, err);
     if (!s) s = read_weights(m, &st, err);
     if (!s) s = apply_metadata(m, st.meta, st.nmeta, err);
+    if (!s && m->ood.bank && m->ood.k > m->ood.nbank)
+        s = cs_fail(err, CS_EINPUT, "metadata ood_k %d is more than the %d tiles of tensor %s", m->ood.k,
+                    m->ood.nbank, CS_OOD_BANK);
     cs_st_free(&st);
     if (s) {
         cs_model_free(m);
@@ -421,13 +460,17 @@ cs_status cs_model_read(cs_model *m, const void *data, size_t size, cs_error *er
 }
 
 cs_status cs_model_write(const cs_model *m, uint8_t **data, size_t *size, cs_error *err) {
-    cs_st_tensor t[2 * CS_MAX_LAYERS + 2];
-    const float *values[2 * CS_MAX_LAYERS + 2];
+    cs_st_tensor t[2 * CS_MAX_LAYERS + 3];
+    const float *values[2 * CS_MAX_LAYERS + 3];
     int n = 0;
     if (m->ood.dim && m->ood.means && m->ood.precision) {
         ood_tensors(m, m->ood.dim, t + n);
         values[n++] = m->ood.means;
         values[n++] = m->ood.precision;
+    }
+    if (m->ood.nbank && m->ood.bank) {
+        t[n] = (cs_st_tensor){.name = CS_OOD_BANK, .ndim = 2, .shape = {m->ood.nbank, m->ood.bank_dim}};
+        values[n++] = m->ood.bank;
     }
     for (int i = 0; i < m->net.nlayers; i++) {
         const cs_layer *L = &m->net.layers[i];

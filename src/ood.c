@@ -5,13 +5,18 @@
    unified framework for detecting out-of-distribution samples", NeurIPS 2018),
    both estimated from the training tiles; or the maximum softmax probability's
    complement, 1 - its top (calibrated) probability (Hendrycks & Gimpel, ICLR
-   2017). An image's score is the mean over the tiles that vote;
+   2017); or the Euclidean distance of its L2-normalised penultimate features
+   (the last dense layer's input) to the k-th nearest of the training tiles'
+   (Sun et al., "Out-of-distribution detection with deep nearest neighbors",
+   ICML 2022). An image's score is the mean over the tiles that vote;
    an image scoring above the threshold, set on the validation images at a
    share of false rejections (ood_frr), is of none of the model's classes.
 
    Stored as tensors ood.means [nclasses, dim] and ood.precision [dim, dim]
-   (the covariance's inverse) beside the network's; metadata ood_score,
-   ood_threshold, ood_frr. */
+   (the covariance's inverse), or ood.bank [nbank, P] (the normalised
+   penultimate features of at most CS_OOD_BANK_CAP training tiles, evenly
+   spaced) beside the network's; metadata ood_score, ood_threshold, ood_frr,
+   ood_k. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +27,12 @@
 void cs_ood_free(cs_ood *o) {
     free(o->means);
     free(o->precision);
-    *o = (cs_ood){.threshold = NAN, .msp = o->msp}; /* the score chosen stays */
+    free(o->bank);
+    *o = (cs_ood){.threshold = NAN, .kind = o->kind, .k = o->k}; /* the score chosen stays */
+}
+
+const char *cs_ood_kind_name(cs_ood_kind kind) {
+    return kind == CS_OOD_KIND_MSP ? CS_OOD_MSP : kind == CS_OOD_KIND_KNN ? CS_OOD_KNN : CS_OOD_MAHALANOBIS;
 }
 
 float cs_ood_msp(const float *p, int K) {
@@ -36,7 +46,87 @@ int cs_ood_dim(const cs_net *net) {
     return head > 0 && net->layers[head - 1].kind == CS_GAP ? net->layers[head - 1].oc : 0;
 }
 
-float cs_ood_tile_score(const cs_model *m, const float *f) {
+int cs_ood_penultimate(const cs_net *net, int *width) {
+    int last = -1;
+    for (int l = 0; l < net->nlayers; l++)
+        if (net->layers[l].kind == CS_DENSE) last = l;
+    *width = last >= 0 && last >= cs_net_head(net) ? net->layers[last].c : 0;
+    return last;
+}
+
+int cs_ood_layer(const cs_model *m, int *width) {
+    if (m->ood.kind == CS_OOD_KIND_KNN) return cs_ood_penultimate(&m->net, width);
+    *width = cs_ood_dim(&m->net);
+    return cs_net_head(&m->net);
+}
+
+int cs_ood_ready(const cs_model *m) {
+    const cs_ood *o = &m->ood;
+    int P;
+    cs_ood_penultimate(&m->net, &P);
+    if (o->kind == CS_OOD_KIND_MSP) return 1;
+    if (o->kind == CS_OOD_KIND_KNN) return o->bank && o->bank_dim == P && o->k >= 1 && o->k <= o->nbank;
+    return o->means && o->dim == cs_ood_dim(&m->net);
+}
+
+void cs_ood_normalise(float *f, int D) {
+    double s = 1e-12;
+    for (int i = 0; i < D; i++) s += (double)f[i] * f[i];
+    for (int i = 0; i < D; i++) f[i] = (float)(f[i] / sqrt(s));
+}
+
+/* heap [0, n) with its largest at 0, after heap[at] became smaller. */
+static void sift_down(float *heap, int n, int at) {
+    for (int c; (c = 2 * at + 1) < n; at = c) {
+        if (c + 1 < n && heap[c + 1] > heap[c]) c++;
+        if (heap[at] >= heap[c]) return;
+        float t = heap[at];
+        heap[at] = heap[c], heap[c] = t;
+    }
+}
+
+/* The k nearest so far in a max-heap: O(n log k), no sort of all n. */
+float cs_ood_knn(const float *bank, int n, int D, int k, const float *f) {
+    float u[CS_MAX_OOD_DIM], heap[CS_MAX_OOD_K];
+    if (n < 1 || D < 1 || D > CS_MAX_OOD_DIM) return NAN;
+    k = k < 1 ? 1 : k > n ? n : k > CS_MAX_OOD_K ? CS_MAX_OOD_K : k;
+    memcpy(u, f, sizeof(float) * D);
+    cs_ood_normalise(u, D);
+    int h = 0;
+    for (int b = 0; b < n; b++) {
+        const float *row = bank + (size_t)b * D;
+        double d = 0;
+        for (int i = 0; i < D; i++) d += (u[i] - row[i]) * (u[i] - row[i]);
+        if (h < k) { /* sift up */
+            int at = h++;
+            for (; at > 0 && heap[(at - 1) / 2] < (float)d; at = (at - 1) / 2) heap[at] = heap[(at - 1) / 2];
+            heap[at] = (float)d;
+        } else if ((float)d < heap[0]) {
+            heap[0] = (float)d;
+            sift_down(heap, k, 0);
+        }
+    }
+    return sqrtf(heap[0]);
+}
+
+cs_status cs_ood_knn_bank(cs_ood *o, const float *feat, int n, int P, int cap, cs_error *err) {
+    if (n < o->k)
+        return cs_fail(err, CS_EINPUT, "knn_penultimate needs at least ood_k (%d) training tiles with cells on them; "
+                       "there are %d", o->k, n);
+    int keep = n < cap ? n : cap < o->k ? o->k : cap;
+    float *bank = malloc(sizeof(float) * (size_t)keep * P);
+    if (!bank) return cs_fail(err, CS_ENOMEM, "out of memory for a bank of %d tiles", keep);
+    for (int b = 0; b < keep; b++) { /* tile floor(b n / keep): the same tiles every time */
+        memcpy(bank + (size_t)b * P, feat + (size_t)((long long)b * n / keep) * P, sizeof(float) * P);
+        cs_ood_normalise(bank + (size_t)b * P, P);
+    }
+    cs_ood_free(o);
+    o->bank = bank, o->nbank = keep, o->bank_dim = P;
+    return CS_OK;
+}
+
+/* The squared Mahalanobis distance of pooled features f to the nearest class mean. */
+static float mahalanobis(const cs_model *m, const float *f) {
     const cs_ood *o = &m->ood;
     int D = o->dim;
     double best = INFINITY, d[CS_MAX_OOD_DIM];
@@ -53,6 +143,11 @@ float cs_ood_tile_score(const cs_model *m, const float *f) {
         if (s < best) best = s;
     }
     return (float)best;
+}
+
+float cs_ood_tile_score(const cs_model *m, const float *f) {
+    const cs_ood *o = &m->ood;
+    return o->kind == CS_OOD_KIND_KNN ? cs_ood_knn(o->bank, o->nbank, o->bank_dim, o->k, f) : mahalanobis(m, f);
 }
 
 /* a [n][n] (symmetric positive definite) becomes its inverse, through its
@@ -128,7 +223,7 @@ cs_status cs_ood_estimate(cs_ood *o, const float *feat, const int *labels, int n
         for (size_t i = 0; i < (size_t)K * D; i++) means[i] = (float)mean[i];
         for (size_t i = 0; i < (size_t)D * D; i++) prec[i] = (float)cov[i];
         cs_ood_free(o);
-        *o = (cs_ood){D, means, prec, NAN, o->msp};
+        o->dim = D, o->means = means, o->precision = prec;
     } else {
         free(means);
         free(prec);
@@ -139,17 +234,17 @@ cs_status cs_ood_estimate(cs_ood *o, const float *feat, const int *labels, int n
     return st;
 }
 
-/* m without test-time averaging, for the passes that only need pooled
-   features: Mahalanobis scores the tile as it is (view 0), so the other 7 views
+/* m without test-time averaging, for the passes that only need features:
+   Mahalanobis and kNN score the tile as it is (view 0), so the other 7 views
    would be computed for nothing (msp scores the tile's probabilities, with them).
    A shallow copy: classifying only reads the model. */
 static cs_model scoring_view(const cs_model *m) {
     cs_model view = *m;
-    view.tta = m->tta && m->ood.msp;
+    view.tta = m->tta && m->ood.kind == CS_OOD_KIND_MSP;
     return view;
 }
 
-/* The foreground tiles' pooled features of every image of ds, *n of them. */
+/* The foreground tiles' features (those m's score reads) of every image of ds, *n of them. */
 static cs_status features_of(const cs_model *m, const cs_dataset *ds, int D, float **feat, int **labels,
                              int *n, cs_error *err) {
     int cap = 0;
@@ -206,27 +301,39 @@ static cs_status threshold_on(const cs_model *m, const cs_dataset *val, float fr
     return st;
 }
 
+/* What the bank is, in the metadata: its k and how many tiles it kept. */
+static cs_status record_bank(cs_model *m, cs_error *err) {
+    char v[32];
+    snprintf(v, sizeof v, "%d", m->ood.k);
+    cs_status st = cs_model_set(m, CS_META_OOD_K, v, err);
+    snprintf(v, sizeof v, "%d", m->ood.nbank);
+    return st ? st : cs_model_set(m, "ood_bank_tiles", v, err);
+}
+
 cs_status cs_ood_fit(cs_model *m, const cs_dataset *train, const cs_dataset *val, float frr, cs_error *err) {
-    int D = cs_ood_dim(&m->net), msp = m->ood.msp;
-    if (!msp && (D < 1 || D > CS_MAX_OOD_DIM)) return CS_OK; /* no pooled features to go by */
+    int D, kind = m->ood.kind, msp = kind == CS_OOD_KIND_MSP;
+    cs_ood_layer(m, &D);
+    if (!msp && (D < 1 || D > CS_MAX_OOD_DIM)) return CS_OK; /* no features to go by */
     if (!(frr > 0 && frr < 1)) return cs_fail(err, CS_EINPUT, "a false-rejection rate of %g is not between 0 and 1", frr);
     cs_ood_free(&m->ood); /* the statistics of other weights */
     float *feat = NULL;
     int *labels = NULL, n = 0;
     cs_status st = msp ? CS_OK : features_of(m, train, D, &feat, &labels, &n, err);
-    if (!st && !msp) st = cs_ood_estimate(&m->ood, feat, labels, n, m->net.nclasses, D, err);
+    if (!st && kind == CS_OOD_KIND_MAHALANOBIS) st = cs_ood_estimate(&m->ood, feat, labels, n, m->net.nclasses, D, err);
+    if (!st && kind == CS_OOD_KIND_KNN) st = cs_ood_knn_bank(&m->ood, feat, n, D, CS_OOD_BANK_CAP, err);
     free(feat);
     free(labels);
     float th = NAN;
     if (!st && val && val->n) st = threshold_on(m, val, frr, &th, err);
     char v[32];
-    if (!st) st = cs_model_set(m, CS_META_OOD_SCORE, msp ? CS_OOD_MSP : CS_OOD_MAHALANOBIS, err);
+    if (!st) st = cs_model_set(m, CS_META_OOD_SCORE, cs_ood_kind_name(kind), err);
     snprintf(v, sizeof v, "%g", frr);
     if (!st) st = cs_model_set(m, CS_META_OOD_FRR, v, err);
     snprintf(v, sizeof v, isnan(th) ? "none" : "%.6g", th);
     if (!st) st = cs_model_set(m, CS_META_OOD_THRESHOLD, v, err);
     snprintf(v, sizeof v, "%d", n);
     if (!st) st = cs_model_set(m, "ood_tiles", v, err);
+    if (!st && kind == CS_OOD_KIND_KNN) st = record_bank(m, err);
     if (st) cs_ood_free(&m->ood);
     return st;
 }

@@ -1,7 +1,8 @@
 /* test_ood.c: out-of-distribution statistics (ood.c): the Mahalanobis score
    against its closed form, statistics fitted from tiles and their threshold,
    a model file that keeps them, and files that hold them wrong; the msp score,
-   which needs no statistics. */
+   which needs no statistics; knn_penultimate against hand-made banks and a
+   sort, fitted, kept in a file, and its bad files. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,22 @@
 static const char *data_dir;
 static const char *CLASSES[] = {"MDAMB231", "T47D"};
 
+/* m written to a file's bytes and read back into *back. */
+static cs_status round_trip(const cs_model *m, cs_model *back, cs_error *err) {
+    uint8_t *bytes;
+    size_t size;
+    cs_status s = cs_model_write(m, &bytes, &size, err);
+    if (s) return s;
+    s = cs_model_read(back, bytes, size, err);
+    free(bytes);
+    return s;
+}
+
+/* The 0.75 quantile of n scores, interpolated: a quarter of n - 1 above, rounded either way. */
+static int quarter_above(int above, int n) {
+    return above >= (int)floor(0.25 * (n - 1)) && above <= (int)ceil(0.25 * (n - 1));
+}
+
 /* With the identity as precision the score is the squared distance to the nearest mean. */
 static void test_score(void) {
     cs_model m;
@@ -19,7 +36,7 @@ static void test_score(void) {
     CHECK(cs_ood_dim(&m.net) == 4);
     float means[8] = {0, 0, 0, 0, 1, 1, 1, 1}, prec[16] = {0};
     for (int i = 0; i < 4; i++) prec[i * 5] = 1;
-    m.ood = (cs_ood){4, malloc(sizeof means), malloc(sizeof prec), NAN, 0};
+    m.ood = (cs_ood){.dim = 4, .means = malloc(sizeof means), .precision = malloc(sizeof prec), .threshold = NAN};
     memcpy(m.ood.means, means, sizeof means);
     memcpy(m.ood.precision, prec, sizeof prec);
     CHECK_NEAR(cs_ood_tile_score(&m, (float[]){0.2f, 0, 0, 0}), 0.04, 1e-6);
@@ -54,8 +71,7 @@ static void test_fit(const cs_dataset *train, const cs_dataset *val) {
         above += !res.known;
         cs_result_free(&res);
     }
-    /* The 0.75 quantile of the n scores, interpolated: a quarter of n - 1 above, rounded either way. */
-    CHECK(above >= (int)floor(0.25 * (val->n - 1)) && above <= (int)ceil(0.25 * (val->n - 1)));
+    CHECK(quarter_above(above, val->n));
     printf("%d validation images, %d above the threshold %g\n", val->n, above, m.ood.threshold);
 
     /* Training tiles score low: their mean is near the dimension (chi-squared). */
@@ -65,16 +81,12 @@ static void test_fit(const cs_dataset *train, const cs_dataset *val) {
     cs_result_free(&res);
 
     /* Saved and loaded: the same statistics and verdicts. */
-    uint8_t *bytes;
-    size_t size;
-    CHECK(cs_model_write(&m, &bytes, &size, &err) == CS_OK);
     cs_model back;
-    CHECK(cs_model_read(&back, bytes, size, &err) == CS_OK);
+    CHECK(round_trip(&m, &back, &err) == CS_OK);
     CHECK(back.ood.dim == 8 && back.ood.threshold == m.ood.threshold);
     CHECK(back.ood.means && !memcmp(back.ood.means, m.ood.means, sizeof(float) * 2 * 8));
     CHECK(back.ood.precision && !memcmp(back.ood.precision, m.ood.precision, sizeof(float) * 8 * 8));
     cs_model_free(&back);
-    free(bytes);
 
     /* New classes: the old ones' statistics go. */
     const char *three[] = {"a", "b", "c"};
@@ -91,11 +103,11 @@ static void test_msp(const cs_dataset *train, const cs_dataset *val) {
     cs_error err;
     CHECK(cs_model_init(&m, "conv4,pool,conv8,gap,dense", 32, 2, CLASSES, 3, &err) == CS_OK);
     CHECK(cs_model_set(&m, CS_META_OOD_SCORE, "energy", &err) == CS_EINPUT && strstr(err.msg, "ood_score"));
-    CHECK(cs_model_set(&m, CS_META_OOD_SCORE, CS_OOD_MSP, &err) == CS_OK && m.ood.msp);
+    CHECK(cs_model_set(&m, CS_META_OOD_SCORE, CS_OOD_MSP, &err) == CS_OK && m.ood.kind == CS_OOD_KIND_MSP);
     CHECK(cs_model_set(&m, CS_META_TEMPERATURE, "2", &err) == CS_OK);
     m.tta = 1;
     CHECK(cs_ood_fit(&m, train, val, 0.25f, &err) == CS_OK);
-    CHECK(m.ood.msp && m.ood.dim == 0 && !m.ood.means && !isnan(m.ood.threshold));
+    CHECK(m.ood.kind == CS_OOD_KIND_MSP && m.ood.dim == 0 && !m.ood.means && !isnan(m.ood.threshold));
     CHECK(!strcmp(cs_model_get(&m, CS_META_OOD_SCORE), CS_OOD_MSP));
     int above = 0;
     for (int i = 0; i < val->n; i++) {
@@ -112,18 +124,14 @@ static void test_msp(const cs_dataset *train, const cs_dataset *val) {
         above += !res.known;
         cs_result_free(&res);
     }
-    CHECK(above >= (int)floor(0.25 * (val->n - 1)) && above <= (int)ceil(0.25 * (val->n - 1)));
+    CHECK(quarter_above(above, val->n));
 
-    uint8_t *bytes;
-    size_t size;
-    CHECK(cs_model_write(&m, &bytes, &size, &err) == CS_OK);
     cs_model back;
-    CHECK(cs_model_read(&back, bytes, size, &err) == CS_OK);
-    CHECK(back.ood.msp && back.ood.dim == 0 && back.ood.threshold == m.ood.threshold);
+    CHECK(round_trip(&m, &back, &err) == CS_OK);
+    CHECK(back.ood.kind == CS_OOD_KIND_MSP && back.ood.dim == 0 && back.ood.threshold == m.ood.threshold);
     cs_model_free(&back);
-    free(bytes);
     /* Back to mahalanobis: statistics again. */
-    CHECK(cs_model_set(&m, CS_META_OOD_SCORE, CS_OOD_MAHALANOBIS, &err) == CS_OK && !m.ood.msp);
+    CHECK(cs_model_set(&m, CS_META_OOD_SCORE, CS_OOD_MAHALANOBIS, &err) == CS_OK && m.ood.kind == CS_OOD_KIND_MAHALANOBIS);
     CHECK(cs_ood_fit(&m, train, val, 0.25f, &err) == CS_OK && m.ood.dim == 8);
     cs_model_free(&m);
 }
@@ -133,7 +141,8 @@ static void test_bad_files(void) {
     cs_model m;
     cs_error err;
     CHECK(cs_model_init(&m, "conv4,gap,dense", 32, 2, CLASSES, 1, NULL) == CS_OK);
-    m.ood = (cs_ood){4, calloc(8, sizeof(float)), calloc(16, sizeof(float)), NAN, 0};
+    m.ood = (cs_ood){.dim = 4, .means = calloc(8, sizeof(float)), .precision = calloc(16, sizeof(float)),
+                     .threshold = NAN};
     uint8_t *bytes;
     size_t size;
     /* One tensor without the other; a non-finite value. */
@@ -164,6 +173,179 @@ static void test_bad_files(void) {
     cs_model_free(&m);
 }
 
+static int by_value(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* kNN on a hand-made bank of unit vectors: the k-th nearest's distance, by
+   hand; then on a pseudo-random bank against a full sort, for every k. */
+static void test_knn_score(void) {
+    float bank[5][2] = {{1, 0}, {0, 1}, {-1, 0}, {0, -1}, {0.6f, 0.8f}}, f[2] = {3, 0}; /* f normalised: (1, 0) */
+    const double want[6] = {0, sqrt(0.8), sqrt(2), sqrt(2), 2, 2}; /* k = 1..5, and 6: more than the bank (5) */
+    for (int k = 1; k <= 6; k++) CHECK_NEAR(cs_ood_knn(&bank[0][0], 5, 2, k, f), want[k - 1], 1e-6);
+
+    cs_model m;
+    CHECK(cs_model_init(&m, "conv4,gap,dense2,dense", 32, 2, CLASSES, 1, NULL) == CS_OK);
+    m.ood = (cs_ood){.kind = CS_OOD_KIND_KNN, .k = 2, .threshold = NAN, .nbank = 5, .bank_dim = 2,
+                     .bank = malloc(sizeof bank)};
+    memcpy(m.ood.bank, bank, sizeof bank);
+    CHECK(cs_ood_ready(&m));
+    /* (0, -1): itself, then (1, 0) and (-1, 0) at sqrt(2), (0.6, 0.8) at sqrt(3.6), (0, 1) at 2. */
+    CHECK_NEAR(cs_ood_tile_score(&m, (float[]){0, -0.5f}), sqrt(2), 1e-6);
+    m.ood.k = 4;
+    CHECK_NEAR(cs_ood_tile_score(&m, (float[]){0, -0.5f}), sqrt(3.6), 1e-6);
+    cs_model_free(&m);
+
+    enum { N = 300, D = 16 };
+    float *rows = malloc(sizeof(float) * N * D), q[D], d[N];
+    uint32_t x = 12345;
+    for (int i = 0; i < N * D; i++) rows[i] = (float)((x = x * 1664525u + 1013904223u) >> 8) / (1 << 24) - 0.5f;
+    for (int i = 0; i < D; i++) q[i] = rows[7 * D + i] + 0.01f * (float)i;
+    for (int b = 0; b < N; b++) cs_ood_normalise(rows + b * D, D);
+    float u[D];
+    memcpy(u, q, sizeof q);
+    cs_ood_normalise(u, D);
+    for (int b = 0; b < N; b++) {
+        double s = 0;
+        for (int i = 0; i < D; i++) s += (u[i] - rows[b * D + i]) * (u[i] - rows[b * D + i]);
+        d[b] = (float)s;
+    }
+    qsort(d, N, sizeof *d, by_value);
+    int same = 1;
+    for (int k = 1; k <= N; k++) same &= fabsf(cs_ood_knn(rows, N, D, k, q) - sqrtf(d[k - 1])) <= 1e-6f;
+    CHECK(same);
+
+    /* A bank capped: evenly spaced rows (tile floor(i n / kept)), normalised; too few tiles for k refused. */
+    float feat[10][2];
+    for (int i = 0; i < 10; i++) feat[i][0] = (float)i + 1, feat[i][1] = 0;
+    cs_ood o = {.kind = CS_OOD_KIND_KNN, .k = 3};
+    cs_error err;
+    CHECK(cs_ood_knn_bank(&o, &feat[0][0], 10, 2, 4, &err) == CS_OK && o.nbank == 4 && o.bank_dim == 2);
+    CHECK(o.kind == CS_OOD_KIND_KNN && o.k == 3);
+    cs_ood_free(&o);
+    o.k = 11;
+    CHECK(cs_ood_knn_bank(&o, &feat[0][0], 10, 2, 4, &err) == CS_EINPUT && strstr(err.msg, "ood_k (11)"));
+    for (int i = 0; i < 10; i++) feat[i][1] = (float)i; /* (i + 1, i): which rows were kept shows */
+    o.k = 3;
+    CHECK(cs_ood_knn_bank(&o, &feat[0][0], 10, 2, 4, &err) == CS_OK);
+    const int kept[4] = {0, 2, 5, 7};
+    for (int b = 0; b < 4 && o.bank; b++) {
+        double len = hypot(kept[b] + 1, kept[b]);
+        CHECK_NEAR(o.bank[2 * b], (kept[b] + 1) / len, 1e-6);
+        CHECK_NEAR(o.bank[2 * b + 1], kept[b] / len, 1e-6);
+    }
+    cs_ood_free(&o);
+    free(rows);
+}
+
+/* The scores of every image of ds under m. */
+static void image_scores(const cs_model *m, const cs_dataset *ds, float *out) {
+    for (int i = 0; i < ds->n; i++) {
+        cs_result res;
+        out[i] = NAN;
+        if (cs_classify(m, &ds->images[i], -1, &res, NULL, NULL, NULL) == CS_OK) out[i] = res.ood_score;
+        cs_result_free(&res);
+    }
+}
+
+/* ood_score knn_penultimate fitted on the training fixture: a bank of the
+   training tiles' penultimate features (dense6's input: 6 wide, not GAP's 8),
+   tiles scored from the tile as it is whatever the test-time averaging (a
+   training tile's nearest is itself), the threshold at frr, and a file that
+   gives the same scores. */
+static void test_knn_fit(const cs_dataset *train, const cs_dataset *val) {
+    cs_model m;
+    cs_error err;
+    CHECK(cs_model_init(&m, "conv4,pool,conv8,gap,dense6,dense", 32, 2, CLASSES, 3, &err) == CS_OK);
+    CHECK(cs_model_set(&m, CS_META_OOD_SCORE, CS_OOD_KNN, &err) == CS_OK && m.ood.kind == CS_OOD_KIND_KNN);
+    CHECK(m.ood.k == CS_OOD_K);
+    m.tta = 1;
+    CHECK(cs_ood_fit(&m, train, val, 0.25f, &err) == CS_OK);
+    CHECK(m.ood.bank && m.ood.bank_dim == 6 && m.ood.nbank >= CS_OOD_K && m.ood.nbank <= CS_OOD_BANK_CAP);
+    CHECK(!m.ood.means && m.ood.dim == 0 && !isnan(m.ood.threshold));
+    CHECK(!strcmp(cs_model_get(&m, CS_META_OOD_SCORE), CS_OOD_KNN) && !strcmp(cs_model_get(&m, CS_META_OOD_K), "10"));
+    CHECK(atoi(cs_model_get(&m, "ood_bank_tiles")) == m.ood.nbank && atoi(cs_model_get(&m, "ood_tiles")) == m.ood.nbank);
+    double worst = 0;
+    for (int b = 0; b < m.ood.nbank && m.ood.bank; b++) {
+        double len = 0;
+        for (int i = 0; i < 6; i++) len += m.ood.bank[b * 6 + i] * m.ood.bank[b * 6 + i];
+        worst = fmax(worst, fabs(len - 1));
+    }
+    CHECK(worst < 1e-5);
+
+    /* Tile scores are kNN distances of the penultimate features, as cs_classify_features gives them. */
+    cs_result res;
+    float *f = NULL;
+    CHECK(cs_classify_features(&m, &val->images[0], -1, &res, &f, &err) == CS_OK);
+    int same = f != NULL;
+    for (int t = 0; same && t < res.ntiles; t++)
+        same &= fabsf(res.tile_ood[t] - cs_ood_knn(m.ood.bank, m.ood.nbank, 6, 10, f + t * 6)) <= 1e-6f;
+    CHECK(same);
+    free(f);
+    cs_result_free(&res);
+    m.ood.k = 1; /* a training tile is in the bank (all are): it is its own nearest */
+    CHECK(cs_classify(&m, &train->images[0], -1, &res, NULL, NULL, &err) == CS_OK);
+    float most = 0;
+    for (int t = 0; t < res.ntiles; t++) most = res.background[t] ? most : fmaxf(most, res.tile_ood[t]);
+    CHECK(res.nforeground > 0 && most < 1e-3f);
+    cs_result_free(&res);
+    m.ood.k = 10;
+
+    float *before = malloc(sizeof(float) * val->n), *after = malloc(sizeof(float) * val->n);
+    image_scores(&m, val, before);
+    int above = 0;
+    for (int i = 0; i < val->n; i++) above += before[i] > m.ood.threshold;
+    CHECK(quarter_above(above, val->n));
+
+    cs_model back;
+    CHECK(round_trip(&m, &back, &err) == CS_OK);
+    CHECK(back.ood.kind == CS_OOD_KIND_KNN && back.ood.k == 10 && back.ood.nbank == m.ood.nbank);
+    CHECK(back.ood.bank && !memcmp(back.ood.bank, m.ood.bank, sizeof(float) * 6 * m.ood.nbank));
+    image_scores(&back, val, after);
+    CHECK(!memcmp(before, after, sizeof(float) * val->n) && !isnan(after[0]));
+    cs_model_free(&back);
+    free(before);
+    free(after);
+    cs_model_free(&m);
+}
+
+/* Files whose bank does not fit: the wrong width, a NaN, ood_k 0 or more than
+   the bank's tiles; each refused by name. */
+static void test_knn_bad_files(void) {
+    cs_model m, back;
+    cs_error err;
+    uint8_t *bytes;
+    size_t size;
+    CHECK(cs_model_init(&m, "conv4,gap,dense6,dense", 32, 2, CLASSES, 1, NULL) == CS_OK);
+    CHECK(cs_model_set(&m, CS_META_OOD_SCORE, CS_OOD_KNN, &err) == CS_OK);
+    CHECK(cs_model_set(&m, CS_META_OOD_K, "3", &err) == CS_OK);
+    m.ood.bank = calloc(3 * 6, sizeof(float)), m.ood.nbank = 3, m.ood.bank_dim = 6;
+    CHECK(cs_model_write(&m, &bytes, &size, &err) == CS_OK);
+    CHECK(cs_model_read(&back, bytes, size, &err) == CS_OK && back.ood.nbank == 3 && cs_ood_ready(&back));
+    cs_model_free(&back);
+    free(bytes);
+
+    m.ood.bank_dim = 4; /* GAP's width, not dense6's input */
+    CHECK(cs_model_write(&m, &bytes, &size, &err) == CS_OK);
+    CHECK(cs_model_read(&back, bytes, size, &err) == CS_EINPUT && strstr(err.msg, "ood.bank") && strstr(err.msg, "[3,6]"));
+    printf("%s\n", err.msg);
+    free(bytes);
+    m.ood.bank_dim = 6;
+    m.ood.bank[7] = NAN;
+    CHECK(cs_model_write(&m, &bytes, &size, &err) == CS_OK);
+    CHECK(cs_model_read(&back, bytes, size, &err) == CS_EINPUT && strstr(err.msg, "ood.bank") && strstr(err.msg, "non-finite"));
+    free(bytes);
+    m.ood.bank[7] = 0;
+    CHECK(cs_model_set(&m, CS_META_OOD_K, "0", &err) == CS_EINPUT && strstr(err.msg, "ood_k"));
+    CHECK(cs_model_set(&m, CS_META_OOD_K, "4", &err) == CS_OK);
+    CHECK(cs_model_write(&m, &bytes, &size, &err) == CS_OK);
+    CHECK(cs_model_read(&back, bytes, size, &err) == CS_EINPUT && strstr(err.msg, "ood_k 4") && strstr(err.msg, "3 tiles"));
+    printf("%s\n", err.msg);
+    free(bytes);
+    cs_model_free(&m);
+}
+
 int main(int argc, char **argv) {
     data_dir = argc > 1 ? argv[1] : "tests/data";
     char dir[1024];
@@ -179,6 +361,9 @@ int main(int argc, char **argv) {
     test_fit(&train, &val);
     test_msp(&train, &val);
     test_bad_files();
+    test_knn_score();
+    test_knn_fit(&train, &val);
+    test_knn_bad_files();
     cs_dataset_free(&all);
     cs_dataset_free(&train);
     cs_dataset_free(&val);

@@ -181,10 +181,13 @@ double get_um_per_px(args *a) {
 }
 
 const option ood_opts[] = {
-    {"ood-score", "mahalanobis|msp", "how an image is told to be of none of the model's classes:\n"
-                                     "mahalanobis, the pooled features' distance to the classes';\n"
-                                     "msp, 1 - the tiles' top probability (default: the base's, or\n"
-                                     "mahalanobis for a new model; the model cards say which is better)"},
+    {"ood-score", "mahalanobis|msp|knn_penultimate",
+     "how an image is told to be of none of the model's classes:\n"
+     "mahalanobis, the pooled features' distance to the classes';\n"
+     "msp, 1 - the tiles' top probability; knn_penultimate, the\n"
+     "penultimate features' distance to the 10th nearest training tile's\n"
+     "(default: the base's, or mahalanobis for a new model; the model\n"
+     "cards say which is better)"},
     {0}};
 
 int set_ood_score(cs_model *m, const char *score) {

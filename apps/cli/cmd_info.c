@@ -1,4 +1,5 @@
 /* cmd_info.c: cellsight info, what a model file holds. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,24 @@ static const char *layer_kind(const cs_layer *l, char *buf, size_t size) {
     return "?";
 }
 
+/* How the model tells an image of none of its classes, and from what. */
+static void print_ood(const cs_model *m) {
+    const cs_ood *o = &m->ood;
+    const char *score = cs_model_get(m, CS_META_OOD_SCORE);
+    if (!score) return;
+    printf("%-14s %s", "ood_score", score);
+    if (o->kind == CS_OOD_KIND_KNN && o->bank)
+        printf(" (distance to the k-th nearest, k = %d, of %d training tiles' %d penultimate features)", o->k,
+               o->nbank, o->bank_dim);
+    else if (o->kind == CS_OOD_KIND_MAHALANOBIS && o->means)
+        printf(" (to the nearest of %d class means of %d pooled features)", m->net.nclasses, o->dim);
+    else if (o->kind == CS_OOD_KIND_MSP)
+        printf(" (1 - the top probability)");
+    else
+        printf(" (no statistics: no score)");
+    printf(isnan(o->threshold) ? ", no threshold\n" : ", unknown above %g\n", o->threshold);
+}
+
 static int cmd_info(args *a) {
     if (a->npos != 1) return usage_error(a, "give one model file");
     cs_model m;
@@ -30,6 +49,7 @@ static int cmd_info(args *a) {
     printf("\n%-14s %d\n%-14s %d\n", "tile", n->tile, "crop_bottom", m.crop_bottom);
     if (n->nclasses == 2) printf("%-14s %g\n", "threshold", m.threshold);
     printf("%-14s %g%s\n", "temperature", m.temperature, m.temperature == 1 ? " (probabilities as the network gives them)" : "");
+    print_ood(&m);
     printf("%-14s %s\n%-14s %zu\n%-14s %.0f (%.1f M)\n\nlayers:\n", "tta",
            m.tta ? CS_TTA_DIHEDRAL8 " (mean over the 8 flips and rotations)" : CS_TTA_NONE, "parameters",
            n->nparams, "MACs per tile", cs_net_macs(n), cs_net_macs(n) / 1e6);

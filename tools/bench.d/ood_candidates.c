@@ -3,7 +3,7 @@
    ood_binary and ood_lines (issue 14's comparison), not a test: it prints
    figures.
 
-   Usage: ood_candidates MODEL DATA [--k K] [--bands]
+   Usage: ood_candidates MODEL DATA [--k K] [--bank-cap N] [--bands]
    DATA holds one folder per line. The model's own lines are split as its
    metadata val_split says: the part it trained on gives the statistics
    (class means and shared covariance of the pooled features, as cs_ood_fit
@@ -14,7 +14,9 @@
    and kNN (the distance of the normalised features to the K-th nearest training
    tile's, K 10 by default; Sun et al. 2022), and the last two again on the
    penultimate features (the last dense layer's input) in place of the pooled
-   ones, with their own statistics. An image scores the mean over its
+   ones, with their own statistics; knn_penultimate as the library scores it
+   (cs_ood_knn_bank, cs_ood_tile_score), from a bank of at most N training
+   tiles (CS_OOD_BANK_CAP by default; 0: all of them). An image scores the mean over its
    foreground tiles. Prints, per candidate: ROC AUC of unknown against known
    images, and the share of unknown images above the threshold that 5% of the
    known ones exceed (--bands: of the same band of the unknown images as the
@@ -38,39 +40,18 @@ static const char *const cand_name[NCAND] = {"msp", "energy", "mahalanobis", "kn
 typedef struct {
     const cs_model *m;
     cs_model pen;      /* m with the penultimate features' statistics as its ood */
+    cs_model knn;      /* m scoring knn_penultimate, with its bank */
     cs_workspace *ws;
     int last, P;       /* the last dense layer; its input's size */
     float *bank;       /* [nbank][D] normalised training features */
     float *pbank;      /* [nbank][P] the same tiles' penultimate features, as they are */
     int *labels;       /* [nbank] their classes */
     int nbank, k;
-    float *dist;       /* [nbank] scratch */
 } scorer;
 
 static int by_value(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
     return (x > y) - (x < y);
-}
-
-static void normalise(float *f, int D) {
-    double s = 1e-12;
-    for (int i = 0; i < D; i++) s += (double)f[i] * f[i];
-    for (int i = 0; i < D; i++) f[i] = (float)(f[i] / sqrt(s));
-}
-
-/* The distance of the normalised u [D] to the K-th nearest of bank [nbank][D]. */
-static float knn_distance(scorer *s, const float *bank, const float *f, int D) {
-    float u[CS_MAX_OOD_DIM];
-    memcpy(u, f, sizeof(float) * D);
-    normalise(u, D);
-    for (int b = 0; b < s->nbank; b++) {
-        double d = 0;
-        for (int i = 0; i < D; i++) d += (u[i] - bank[(size_t)b * D + i]) * (u[i] - bank[(size_t)b * D + i]);
-        s->dist[b] = (float)d;
-    }
-    int k = s->k < s->nbank ? s->k : s->nbank;
-    qsort(s->dist, s->nbank, sizeof(float), by_value);
-    return sqrtf(s->dist[k - 1]);
 }
 
 /* The scores of one tile from its pooled features f and its probabilities p. */
@@ -89,10 +70,10 @@ static void tile_scores(scorer *s, const float *f, const float *p, float out[NCA
     }
     out[ENERGY] = (float)-(mx + log(sum));
     out[MAHALANOBIS] = cs_ood_tile_score(m, f);
-    out[KNN] = knn_distance(s, s->bank, f, D);
+    out[KNN] = cs_ood_knn(s->bank, s->nbank, D, s->k, f);
     const float *pf = cs_net_activation(s->ws, s->last);
     out[MAHALANOBIS_PENULT] = cs_ood_tile_score(&s->pen, pf);
-    out[KNN_PENULT] = knn_distance(s, s->pbank, pf, s->P);
+    out[KNN_PENULT] = cs_ood_tile_score(&s->knn, pf);
 }
 
 /* An image's scores (the means over its foreground tiles) and its predicted class. */
@@ -161,7 +142,7 @@ static void bank_of(scorer *s, const cs_dataset *train) {
             if (!res.background[t] || !res.nforeground) {
                 int b = s->nbank++;
                 memcpy(s->bank + (size_t)b * D, f + (size_t)t * D, sizeof(float) * D);
-                normalise(s->bank + (size_t)b * D, D);
+                cs_ood_normalise(s->bank + (size_t)b * D, D);
                 cs_net_forward(&s->m->net, s->ws, head, f + (size_t)t * D, 1, 0, NULL, probs);
                 memcpy(s->pbank + (size_t)b * P, cs_net_activation(s->ws, s->last), sizeof(float) * P);
                 s->labels[b] = train->labels[i];
@@ -173,12 +154,13 @@ static void bank_of(scorer *s, const cs_dataset *train) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: ood_candidates MODEL DATA [--k K] [--bands]\n");
+        fprintf(stderr, "usage: ood_candidates MODEL DATA [--k K] [--bank-cap N] [--bands]\n");
         return 2;
     }
-    int knn_k = 10, bands = 0;
+    int knn_k = CS_OOD_K, cap = CS_OOD_BANK_CAP, bands = 0;
     for (int a = 3; a < argc; a++) {
         if (!strcmp(argv[a], "--k") && a + 1 < argc) knn_k = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--bank-cap") && a + 1 < argc) cap = atoi(argv[++a]);
         else if (!strcmp(argv[a], "--bands")) bands = 1;
         else return fprintf(stderr, "ood_candidates: unknown option %s\n", argv[a]), 2;
     }
@@ -206,7 +188,7 @@ int main(int argc, char **argv) {
     }
 
     cs_dataset train, held;
-    m.ood.msp = 0; /* the statistics, for the Mahalanobis candidate, whatever the model's own score */
+    m.ood.kind = CS_OOD_KIND_MAHALANOBIS; /* the statistics, for the Mahalanobis candidate, whatever the model's own score */
     if (cs_model_split(&m, &known, &train, &held, &e) || cs_ood_fit(&m, &train, &held, CS_OOD_FRR, &e))
         return fprintf(stderr, "%s\n", e.msg), 1;
     if (bands) {
@@ -219,16 +201,14 @@ int main(int argc, char **argv) {
     for (int l = 0; l < m.net.nlayers; l++)
         if (m.net.layers[l].kind == CS_DENSE) s.last = l, s.P = m.net.layers[l].c;
     bank_of(&s, &train);
-    s.pen = m;
+    s.pen = s.knn = m;
     s.pen.ood = (cs_ood){0};
-    if (cs_ood_estimate(&s.pen.ood, s.pbank, s.labels, s.nbank, K, s.P, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
-    float *unit = malloc(sizeof(float) * s.P * (s.nbank + 1)); /* normalised, for kNN */
-    memcpy(unit, s.pbank, sizeof(float) * s.P * s.nbank);
-    for (int b = 0; b < s.nbank; b++) normalise(unit + (size_t)b * s.P, s.P);
-    free(s.pbank);
-    s.pbank = unit;
-    s.dist = malloc(sizeof(float) * (s.nbank + 1));
-    fprintf(stderr, "%d training tiles; %d known images (validation), %d unknown\n", s.nbank, held.n, other.n);
+    s.knn.ood = (cs_ood){.kind = CS_OOD_KIND_KNN, .k = knn_k};
+    if (cs_ood_estimate(&s.pen.ood, s.pbank, s.labels, s.nbank, K, s.P, &e) ||
+        cs_ood_knn_bank(&s.knn.ood, s.pbank, s.nbank, s.P, cap > 0 ? cap : s.nbank, &e))
+        return fprintf(stderr, "%s\n", e.msg), 1;
+    fprintf(stderr, "%d training tiles (%d in the knn_penultimate bank); %d known images (validation), %d unknown\n",
+            s.nbank, s.knn.ood.nbank, held.n, other.n);
 
     int n = held.n + other.n;
     float *score = malloc(sizeof(float) * n * NCAND);

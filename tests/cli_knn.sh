@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# ood_score knn_penultimate through the CLI: train and calibrate make it (a bank
+# of training tiles in tensor ood.bank), info says so, predict fills ood_score
+# and known, a fine-tune keeps it, and the file stays plain safetensors.
+source "$(dirname "$0")/cli_common.bash"
+T=$DATA/train
+K=$TMP/knn.safetensors
+ARCH=conv8,pool,conv8,gap,dense6,dense
+
+expect_rc 0 "$CLI" train --data "$T" --arch $ARCH --tile 32 --epochs 2 --threads 1 \
+    --ood-score knn_penultimate --out "$K"
+expect_rc 0 "$CLI" info "$K"
+grep -q "^ood_score  *knn_penultimate (distance to the k-th nearest, k = 10, of [0-9]* training tiles' 6 penultimate features), unknown above [0-9.e+-]*$" "$TMP/out" ||
+    fail "info does not describe the kNN score: $(grep ood "$TMP/out")"
+grep -q "^  ood_score: knn_penultimate$" "$TMP/out" && grep -q "^  ood_k: 10$" "$TMP/out" &&
+    grep -q "^  ood_bank_tiles: [0-9]*$" "$TMP/out" || fail "train records no bank: $(grep ood "$TMP/out")"
+th=$(sed -n 's/^  ood_threshold: //p' "$TMP/out")
+
+# predict: every row scored, known by the threshold.
+expect_rc 0 "$CLI" predict --model "$K" --csv "$T"
+python3 - "$TMP/out" "$th" <<'PY' || fail "predict's ood_score and known: $(head -3 "$TMP/out")"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+th = float(sys.argv[2])
+assert len(rows) >= 4
+for r in rows:
+    s = float(r["ood_score"])
+    assert 0 <= s <= 2, r  # distances between unit vectors
+    assert r["known"] == ("yes" if s <= th else "no"), r
+PY
+
+# The file as any safetensors reader sees it: ood.bank F32 [n, 6], offsets
+# that tile the data section, n as the metadata says (standard library only).
+python3 - "$K" <<'PY' || fail "ood.bank is not a plain safetensors tensor"
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", data[:8])[0]
+head = json.loads(data[8:8 + n])
+meta = head.pop("__metadata__")
+bank = head["ood.bank"]
+assert bank["dtype"] == "F32" and bank["shape"] == [int(meta["ood_bank_tiles"]), 6], bank
+spans = sorted(t["data_offsets"] for t in head.values())
+assert spans[0][0] == 0 and all(a[1] == b[0] for a, b in zip(spans, spans[1:])), spans
+assert spans[-1][1] == len(data) - 8 - n
+b0, b1 = bank["data_offsets"]
+assert b1 - b0 == 4 * 6 * bank["shape"][0]
+PY
+
+# calibrate switches a model to it and back; the network's tensors stay as they are.
+M=$TMP/m.safetensors
+tiny_model "$M"
+expect_rc 0 "$CLI" calibrate --model "$M" --data "$T" --ood-score knn_penultimate --out "$TMP/cal.safetensors"
+expect_rc 0 "$CLI" info "$TMP/cal.safetensors"
+grep -q "^  ood_score: knn_penultimate$" "$TMP/out" || fail "calibrate --ood-score knn_penultimate: $(grep ood "$TMP/out")"
+expect_rc 0 "$CLI" predict --model "$TMP/cal.safetensors" --csv "$T"
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ood_score") c = i; next }
+  !c || $c == "" { bad = 1 } END { exit bad || !c }' "$TMP/out" || fail "calibrated: empty ood_score"
+
+# A fine-tune of a knn_penultimate model keeps its score, with a bank of its own.
+expect_rc 0 "$CLI" finetune --model "$K" --data "$T" --mode head --epochs 1 --threads 1 --out "$TMP/ft.safetensors"
+expect_rc 0 "$CLI" info "$TMP/ft.safetensors"
+grep -q "^  ood_score: knn_penultimate$" "$TMP/out" && grep -q "^  ood_bank_tiles: [0-9]*$" "$TMP/out" ||
+    fail "the fine-tune lost knn_penultimate: $(grep ood "$TMP/out")"
+expect_rc 2 "$CLI" train --data "$T" --ood-score knn --out "$TMP/z.safetensors"
+finish
