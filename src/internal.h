@@ -99,6 +99,9 @@ double cs_ece(const float *probs, const int *labels, int n, int K, int nbins, cs
 cs_status cs_record_ece(cs_model *m, double before, double after, cs_error *err);
 /* Records T as m's temperature ("%g"). */
 cs_status cs_model_set_temperature(cs_model *m, float T, cs_error *err);
+/* Takes key out of m's metadata, if there: a key of what the model no longer has
+   (a kNN bank's, once it scores otherwise). Only for keys no field mirrors. */
+void cs_model_unset(cs_model *m, const char *key);
 
 /* ood.c. The share of the mean variance the covariance is shrunk towards. */
 #define CS_OOD_SHRINK 0.01

@@ -89,6 +89,16 @@ const char *cs_model_get(const cs_model *m, const char *key) {
     return NULL;
 }
 
+void cs_model_unset(cs_model *m, const char *key) {
+    for (int i = 0; i < m->nmeta; i++)
+        if (!strcmp(m->meta[i].key, key)) {
+            free(m->meta[i].key);
+            free(m->meta[i].value);
+            memmove(m->meta + i, m->meta + i + 1, sizeof *m->meta * (size_t)(--m->nmeta - i));
+            return;
+        }
+}
+
 /* Adds key = value or replaces its value; nothing changes on failure. */
 static cs_status store(cs_model *m, const char *key, const char *value, cs_error *err) {
     int i = 0;

@@ -301,8 +301,14 @@ static cs_status threshold_on(const cs_model *m, const cs_dataset *val, float fr
     return st;
 }
 
-/* What the bank is, in the metadata: its k and how many tiles it kept. */
+/* What the bank is, in the metadata: its k and how many tiles it kept (nothing
+   for another score: a bank's keys from before go). */
 static cs_status record_bank(cs_model *m, cs_error *err) {
+    if (m->ood.kind != CS_OOD_KIND_KNN) {
+        cs_model_unset(m, CS_META_OOD_K);
+        cs_model_unset(m, "ood_bank_tiles");
+        return CS_OK;
+    }
     char v[32];
     snprintf(v, sizeof v, "%d", m->ood.k);
     cs_status st = cs_model_set(m, CS_META_OOD_K, v, err);
@@ -333,7 +339,7 @@ cs_status cs_ood_fit(cs_model *m, const cs_dataset *train, const cs_dataset *val
     if (!st) st = cs_model_set(m, CS_META_OOD_THRESHOLD, v, err);
     snprintf(v, sizeof v, "%d", n);
     if (!st) st = cs_model_set(m, "ood_tiles", v, err);
-    if (!st && kind == CS_OOD_KIND_KNN) st = record_bank(m, err);
+    if (!st) st = record_bank(m, err);
     if (st) cs_ood_free(&m->ood);
     return st;
 }

@@ -55,6 +55,10 @@ grep -q "^  ood_score: knn_penultimate$" "$TMP/out" || fail "calibrate --ood-sco
 expect_rc 0 "$CLI" predict --model "$TMP/cal.safetensors" --csv "$T"
 awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ood_score") c = i; next }
   !c || $c == "" { bad = 1 } END { exit bad || !c }' "$TMP/out" || fail "calibrated: empty ood_score"
+expect_rc 0 "$CLI" calibrate --model "$TMP/cal.safetensors" --data "$T" --ood-score msp --out "$TMP/back.safetensors"
+expect_rc 0 "$CLI" info "$TMP/back.safetensors"
+grep -q "^  ood_score: msp$" "$TMP/out" && ! grep -q "^  ood_k:\|^  ood_bank_tiles:" "$TMP/out" ||
+    fail "calibrate --ood-score msp left the bank's keys: $(grep ood "$TMP/out")"
 
 # A fine-tune of a knn_penultimate model keeps its score, with a bank of its own.
 expect_rc 0 "$CLI" finetune --model "$K" --data "$T" --mode head --epochs 1 --threads 1 --out "$TMP/ft.safetensors"
