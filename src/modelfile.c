@@ -178,11 +178,11 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
                            "to %g", value, CS_MIN_TEMPERATURE, CS_MAX_TEMPERATURE);
         float_field = &m->temperature;
     } else if (!strcmp(key, CS_META_OOD_SCORE)) {
-        n = !strcmp(value, CS_OOD_MSP) ? CS_OOD_KIND_MSP : !strcmp(value, CS_OOD_KNN) ? CS_OOD_KIND_KNN : -1;
-        if (strcmp(value, CS_OOD_MAHALANOBIS) && n < 0)
+        n = CS_OOD_KIND_MAHALANOBIS;
+        while (n <= CS_OOD_KIND_KNN && strcmp(value, cs_ood_kind_name(n))) n++;
+        if (n > CS_OOD_KIND_KNN)
             return cs_fail(err, CS_EINPUT, "metadata ood_score \"%.20s\" is not mahalanobis, msp or knn_penultimate",
                            value);
-        n = n < 0 ? CS_OOD_KIND_MAHALANOBIS : n;
         int_field = &m->ood.kind;
     } else if (!strcmp(key, CS_META_OOD_K)) {
         if (!parse_int(value, 1, CS_MAX_OOD_K, &n))

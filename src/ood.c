@@ -63,10 +63,10 @@ int cs_ood_layer(const cs_model *m, int *width) {
 int cs_ood_ready(const cs_model *m) {
     const cs_ood *o = &m->ood;
     int P;
-    cs_ood_penultimate(&m->net, &P);
     if (o->kind == CS_OOD_KIND_MSP) return 1;
-    if (o->kind == CS_OOD_KIND_KNN) return o->bank && o->bank_dim == P && o->k >= 1 && o->k <= o->nbank;
-    return o->means && o->dim == cs_ood_dim(&m->net);
+    if (o->kind != CS_OOD_KIND_KNN) return o->means && o->dim == cs_ood_dim(&m->net);
+    cs_ood_penultimate(&m->net, &P);
+    return o->bank && o->bank_dim == P && o->k >= 1 && o->k <= o->nbank;
 }
 
 void cs_ood_normalise(float *f, int D) {

@@ -198,8 +198,7 @@ int main(int argc, char **argv) {
     }
 
     scorer s = {.m = &m, .ws = cs_workspace_new(&m.net, 1, NULL), .k = knn_k};
-    for (int l = 0; l < m.net.nlayers; l++)
-        if (m.net.layers[l].kind == CS_DENSE) s.last = l, s.P = m.net.layers[l].c;
+    s.last = cs_ood_penultimate(&m.net, &s.P);
     bank_of(&s, &train);
     s.pen = s.knn = m;
     s.pen.ood = (cs_ood){0};
