@@ -654,6 +654,44 @@ void cs_csv_field(FILE *f, const char *s);
 /* The text a field cs_csv_field wrote holds, once unquoted: its ' dropped. */
 const char *cs_csv_text(const char *field);
 
+/* ---------------------------------------------------------------- expected lines (expect.c) */
+
+/* The line each image should be, for its verdict (cs_verdict), from an
+   expected-lines CSV: predict --expect-csv's file, the page's "Expected lines
+   CSV". Its header row names the columns file and expected (others are passed
+   over); each row after it an image and its line. Whatever a spreadsheet
+   writes is read: a UTF-8 byte-order mark, \r\n or \r line ends, RFC 4180
+   quotes, a last row without its line break, blank rows, and a ' before a
+   formula-like text (cs_csv_text). Rows without a file or a line are passed
+   over; of rows of one file, the last counts. */
+typedef struct {
+    char *file, *line;
+    int row;                  /* its row in the CSV (the header's is 1) */
+} cs_expected_row;
+
+typedef struct {
+    int n;
+    cs_expected_row *rows;    /* [n], sorted by file (strcmp), one a file */
+} cs_expected_lines;
+
+#define CS_MAX_EXPECT_BYTES (64LL * 1024 * 1024)
+
+/* The rows of a CSV's bytes. An error says what is wrong in a sentence about
+   "it" that names the row ("row 3 is not a whole row of file and expected");
+   ex is then empty. */
+cs_status cs_expected_lines_read(cs_expected_lines *ex, const void *data, size_t size, cs_error *err);
+/* The same of a file (or a pipe); errors name it. */
+cs_status cs_expected_lines_load(cs_expected_lines *ex, const char *path, cs_error *err);
+/* The line of an image by its name as the CLI or the page gives it: the row of
+   that name, else of its base name (after the last /); for a row of a page of
+   a multi-page file ("run/a.tif#2", predict --page/--all-pages), then the same
+   of the file's ("run/a.tif", "a.tif"). NULL: the CSV names it nowhere. */
+const char *cs_expected_line(const cs_expected_lines *ex, const char *name);
+void cs_expected_lines_free(cs_expected_lines *ex);
+/* The length of the file's part of a row's name: without "#N", the page of a
+   multi-page file, if it ends so ("a.tif#2": 5); else all of it. */
+size_t cs_page_row_file(const char *name);
+
 /* ---------------------------------------------------------------- summaries of a screen */
 
 /* The well a file's name gives, if any: the last token of its base name (split

@@ -39,6 +39,13 @@ done
     fail "page 1 is not the PNG's pixels: $(cat "$TMP/all.csv")"
 [ "$(sed -n 3p "$TMP/all.csv" | cut -d, -f5)" != "$(sed -n 4p "$TMP/all.csv" | cut -d, -f5)" ] ||
     fail "pages 2 and 3 (mirrored, inverted) classify alike: $(cat "$TMP/all.csv")"
+# --expect-csv: a page's row by its own name, else by its file's.
+printf 'file,expected\npages.tif,T47D\npages.tif#2,MDAMB231\n' >"$TMP/pages-expect.csv"
+expect_rc 0 "$CLI" predict --model "$M" --csv --crop-bottom 0 --no-tta --all-pages --expect-csv "$TMP/pages-expect.csv" \
+    "$X/pages.tif" "$X/cells.png"
+awk -F, 'NR > 1 { print $1 "," $(NF - 1) }' "$TMP/out" >"$TMP/got"
+printf '%s\n' "$X/pages.tif#1,T47D" "$X/pages.tif#2,MDAMB231" "$X/pages.tif#3,T47D" "$X/cells.png," >"$TMP/want"
+cmp -s "$TMP/got" "$TMP/want" || fail "--expect-csv of pages: $(tr '\n' ' ' <"$TMP/got")"
 expect_rc 0 "$CLI" predict --model "$M" --csv --crop-bottom 0 --no-tta "$X/pages.tif"
 [ "$(sed -n 2p "$TMP/out" | cut -d, -f1)" = "$X/pages.tif" ] || fail "without --page, a row named $(sed -n 2p "$TMP/out")"
 expect_rc 1 "$CLI" predict --model "$M" --csv --page 4 "$X/pages.tif" "$X/gray8.tif"

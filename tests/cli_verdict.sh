@@ -98,6 +98,12 @@ assert rows[sys.argv[2]]["expected"] == "MDAMB231" and rows[sys.argv[3]]["expect
 assert sum(r["expected"] == "" for r in rows.values()) == len(rows) - 2
 assert {r["verdict"] for r in rows.values() if r["expected"]} == {"consistent", "inconsistent"}, "both verdicts"
 PY
+# The same lines as a spreadsheet saves them (a byte-order mark, CRLF, quotes,
+# no line break at the end, a blank row): the same columns.
+printf '\xef\xbb\xbf"expected","file"\r\n"MDAMB231","%s"\r\n\r\nT47D,"%s"' \
+    "$(basename "${t47d[0]}")" "${t47d[1]}" > "$TMP/excel.csv"
+expect_rc 0 "$CLI" predict --model "$M" --csv --expect-csv "$TMP/excel.csv" "${IMAGES[@]}"
+cmp -s "$TMP/out" "$TMP/bycsv.csv" || fail "a spreadsheet's CSV: $(diff "$TMP/out" "$TMP/bycsv.csv" | head)"
 # --tiles: each tile's score, the image's known.
 expect_rc 0 "$CLI" predict --model "$M" --csv --tiles --expect T47D "${t47d[0]}"
 head -1 "$TMP/out" | grep -q ',ood_score,known,expected,verdict$' || fail "tiles header"
@@ -106,6 +112,9 @@ head -1 "$TMP/out" | grep -q ',ood_score,known,expected,verdict$' || fail "tiles
 echo "file,line" > "$TMP/bad.csv"
 expect_rc 1 "$CLI" predict --model "$M" --csv --expect-csv "$TMP/bad.csv" "${t47d[0]}"
 grep -q "needs the columns file and expected" "$TMP/err" || fail "no reason: $(cat "$TMP/err")"
+{ echo "file,expected"; echo "a.jpg,T47D"; echo "b.jpg"; } > "$TMP/short.csv"
+expect_rc 1 "$CLI" predict --model "$M" --csv --expect-csv "$TMP/short.csv" "${t47d[0]}"
+grep -q "short.csv: row 3 is not a whole row of file and expected" "$TMP/err" || fail "no row: $(cat "$TMP/err")"
 expect_rc 1 "$CLI" predict --model "$M" --csv --expect-csv "$TMP/missing.csv" "${t47d[0]}"
 expect_rc 2 "$CLI" predict --model "$M" --csv --expect T47D --expect-csv "$TMP/expect.csv" "${t47d[0]}"
 finish

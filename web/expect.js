@@ -6,108 +6,61 @@
    line is always one of the model's classes: a CSV's other lines are named,
    not applied, and a new model's unknown ones are cleared. */
 
-// The last CSV's rows: image name -> line.
-let csvRows = new Map();
+import { engine } from "./engine.js";
+
+// The last CSV picked: its bytes, which the core reads again for the images
+// dropped later, and its lines.
+let csv = null; // {bytes, lines: Set}
 
 // The line an item is judged against ("": none).
 export const expectedOf = (item, every) => item.own || every;
 
 /* ---------------------------------------------------------------- the CSV */
 
-// The records of a CSV as the CLI's csv.c reads them (RFC 4180: quoted fields
-// may hold commas, doubled quotes and line breaks; \r before \n dropped).
-// Unlike the CLI, a last row without its line break counts.
-function records(text) {
-  const rows = [];
-  let row = [], field = "", quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c !== '"') field += c;
-      else if (text[i + 1] === '"') field += text[i++];
-      else quoted = false;
-    } else if (c === '"') {
-      quoted = true;
-    } else if (c === ",") {
-      row.push(field);
-      field = "";
-    } else if (c === "\n") {
-      row.push(field.endsWith("\r") ? field.slice(0, -1) : field);
-      rows.push(row);
-      row = [];
-      field = "";
-    } else {
-      field += c;
-    }
-  }
-  if (quoted) throw new Error("it ends inside a quoted field");
-  if (field || row.length) rows.push([...row, field]);
-  return rows;
-}
+// An expected-lines CSV's bytes as the core reads them (worker:
+// expectedLines): {rows, lines, expected}, expected[i] the line of names[i]
+// ("": none) by the CLI's rule. Throws the core's sentence.
+const readLines = (bytes, names) => engine.call("expectedLines", { csv: bytes, names });
 
-// A cell's text as the core's rule wrote it (cs_csv_text: a formula's ' dropped).
-const cellText = (field) => (field.startsWith("'") ? field.slice(1) : field);
-
-// The rows of an expected-lines CSV's text: name -> line. Rows without a file
-// are passed over, as the CLI does, and so are blank lines and rows without a
-// line. Throws an Error of one sentence for a CSV that is not one.
-export function parseExpectCsv(text) {
-  const [header, ...rows] = records(text.replace(/^\uFEFF/, "")); // a spreadsheet's byte-order mark
-  const heads = (header || []).map(cellText);
-  const fc = heads.indexOf("file"), ec = heads.indexOf("expected");
-  if (fc < 0 || ec < 0) throw new Error("it needs a header row with the columns file and expected");
-  const lines = new Map();
-  rows.forEach((row, i) => {
-    if (row.length === 1 && !row[0]) return;
-    if (row.length <= Math.max(fc, ec)) throw new Error(`row ${i + 2} is not a whole row of file and expected`);
-    const file = cellText(row[fc]), line = cellText(row[ec]);
-    if (file && line) lines.set(file, line);
-  });
-  return lines;
-}
-
-// The CSV picked (a File) read and kept; throws an Error of one sentence.
+// The CSV picked (a File) read and kept: its rows. Throws an Error of one sentence.
 export async function readExpectCsv(file) {
-  let text;
+  let bytes, read;
   try {
-    text = await file.text();
+    bytes = new Uint8Array(await file.arrayBuffer());
   } catch (e) {
     throw new Error(`Could not read ${file.name}: ${e.message}.`);
   }
   try {
-    csvRows = parseExpectCsv(text);
+    read = await readLines(bytes, []);
   } catch (e) {
     throw new Error(`${file.name} is not an expected-lines CSV: ${e.message}.`);
   }
-  return csvRows.size;
+  csv = { bytes, lines: new Set(read.lines) };
+  return read.rows;
 }
 
-// An image's line in the CSV, by its name as the page has it (a dropped
-// folder's relative path), else by its base name: the CLI's rule (expect.c).
-function csvLine(name) {
-  const slash = name.lastIndexOf("/");
-  return csvRows.get(name) ?? (slash >= 0 ? csvRows.get(name.slice(slash + 1)) : undefined);
-}
-
-// The kept CSV's lines given to the items it names, if the model knows them.
-// Returns the items set and the lines it does not know.
-export function applyCsvLines(items, classes) {
+// The kept CSV's lines given to the items it names (by their names as the
+// page has them: a dropped folder's relative path), if the model knows them.
+// Resolves to the items set and the lines it does not know.
+export async function applyCsvLines(items, classes) {
   const set = [], unknown = new Set();
-  for (const item of items) {
-    const line = csvLine(item.name);
-    if (line === undefined) continue;
+  if (!csv || !items.length) return { set, unknown };
+  const { expected } = await readLines(csv.bytes, items.map((item) => item.name));
+  items.forEach((item, i) => {
+    const line = expected[i];
+    if (!line) return;
     if (!classes.includes(line)) {
       unknown.add(line);
     } else {
       item.own = line;
       set.push(item);
     }
-  }
+  });
   return { set, unknown };
 }
 
 // The kept CSV's lines that are none of classes.
-export const unknownCsvLines = (classes) => new Set(Array.from(csvRows.values()).filter((line) => !classes.includes(line)));
+export const unknownCsvLines = (classes) => new Set(Array.from(csv ? csv.lines : []).filter((line) => !classes.includes(line)));
 
 const lineList = (lines) => Array.from(lines).slice(0, 3).join(", ") + (lines.size > 3 ? ", …" : "");
 

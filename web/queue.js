@@ -73,8 +73,7 @@ export function enqueue(files) {
   const items = files.map(({ file, name }) => ({ file, name }));
   work.items.push(...items);
   work.queue.push(...items);
-  const note = csvNote(applyCsvLines(items, classesInUse()));
-  if (note) showExpectNote(note);
+  applyCsvTo(items);
   showPage(work.items);
   $("results").hidden = false;
   showTable();
@@ -209,10 +208,30 @@ export async function loadExpectCsv(file) {
     showExpectNote(e.message);
     return;
   }
-  const applied = applyCsvLines(work.items, classesInUse());
+  let applied;
+  try {
+    applied = await applyCsvLines(work.items, classesInUse());
+  } catch (e) {
+    showExpectNote(`${file.name}: ${e.message}.`);
+    return;
+  }
   showExpectNote(csvNote({ set: applied.set, unknown: unknownCsvLines(classesInUse()) },
     { file: file.name, images: work.items.length }));
   await rejudge(applied.set);
+}
+
+// The kept CSV's lines to images just dropped. The worker answers before it
+// classifies them (it takes requests in turn), but those classified already
+// are judged again all the same.
+async function applyCsvTo(items) {
+  try {
+    const applied = await applyCsvLines(items, classesInUse());
+    const note = csvNote(applied);
+    if (note) showExpectNote(note);
+    await rejudge(applied.set);
+  } catch (e) {
+    showExpectNote(`No expected lines from the CSV: ${e.message}.`);
+  }
 }
 
 const STOPPED = "Not classified: stopped.";

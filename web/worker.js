@@ -21,6 +21,10 @@
      freeModel {key}                              -> {}
      verdicts {key, rows: [{predicted, known, expected}]} -> {verdicts}
        cs_verdict's word for each row ("consistent", "inconsistent", "unknown").
+     expectedLines {csv: Uint8Array, names}       -> {rows, lines, expected}
+       an expected-lines CSV's bytes read by the core (cs_expected_lines_read;
+       refused with its message): its rows, its lines (each once), and the
+       line of each of names by the core's rule (cs_expected_line; "": none).
      memory {}                                    -> {models, heapInUse}
        the models loaded and not freed, the heap's bytes in use (malloc's).
      classify {key, file: Blob, name, cropBottom, thumbnailSide, tta, umPerPx}
@@ -41,7 +45,7 @@
    one. tools/bench reads modulePromise, at the bundle's top level. */
 import { BUILD, buildUrl } from "./build-id.js";
 import { EVENT, TTA_ARG } from "./constants.js";
-import { browserPixels, csvCell, isStbFormat, lastError, readImage, toHeap, withEvents } from "./bridge.js";
+import { browserPixels, cString, csvCell, isStbFormat, lastError, readImage, toHeap, withEvents } from "./bridge.js";
 import { finetuneHandlers } from "./finetune-worker.js";
 import { hasSimd } from "./simd.js";
 
@@ -179,6 +183,26 @@ const handlers = {
       M._free(ptr);
       return verdict;
     }) };
+  },
+
+  async expectedLines(M, { csv, names }) {
+    const ptr = toHeap(M, csv);
+    const table = M._csw_expected_read(ptr, csv.length) >>> 0;
+    M._free(ptr);
+    if (!table) throw new Error(lastError(M));
+    try {
+      const rows = M._csw_expected_rows(table);
+      const lines = new Set(Array.from({ length: rows }, (_, i) => M.UTF8ToString(M._csw_expected_row_line(table, i))));
+      const expected = names.map((name) => {
+        const namePtr = cString(M, name);
+        const line = M._csw_expected_line(table, namePtr) >>> 0;
+        M._free(namePtr);
+        return line ? M.UTF8ToString(line) : "";
+      });
+      return { rows, lines: Array.from(lines), expected };
+    } finally {
+      M._csw_expected_free(table);
+    }
   },
 
   ...finetuneHandlers,

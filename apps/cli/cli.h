@@ -190,25 +190,6 @@ const char *csv_field(const csv_record *r, int k);
 int csv_column(const csv_record *header, const char *name);
 void csv_free(csv_record *r);
 
-/* ---------------------------------------------------------------- expected lines (expect.c) */
-
-typedef struct {
-    char *file, *line;
-} expectation;
-
-typedef struct {
-    const char *every;   /* --expect: every image's line; NULL: per image */
-    expectation *list;   /* --expect-csv's rows, sorted by file */
-    int n;
-} expectations;
-
-/* From --expect (every) or --expect-csv (csv_path), either may be NULL.
-   Returns 0, or EXIT_INPUT after saying what is wrong with the CSV. */
-int read_expectations(expectations *ex, const char *every, const char *csv_path);
-/* The line file (as predict names it, else its base name) should be; NULL: not said. */
-const char *expected_line(const expectations *ex, const char *file);
-void free_expectations(expectations *ex);
-
 /* ---------------------------------------------------------------- resume (resume.c) */
 
 /* The images a partial CSV has rows of, sorted. */

@@ -35,8 +35,9 @@ static const option predict_own_opts[] = {
                        "(consistent: LINE wins and the image is of the model's lines;\n"
                        "inconsistent: another line wins; unknown: none of them)"},
     {"expect-csv", "FILE", "the line each image should be, from a CSV with the columns\n"
-                           "file,expected (file as predict names it, or its base name):\n"
-                           "adds expected,verdict; images it does not name get neither"},
+                           "file,expected (file as predict names it, or its base name; a\n"
+                           "page's row, file#N, also by its file's): adds expected,verdict;\n"
+                           "images it does not name get neither"},
     {"resume", "PARTIAL.csv", "with --csv: complete the CSV of a run that stopped, in place:\n"
                               "its rows kept (but its last image's, which are redone), the\n"
                               "images it has no rows of classified and their rows added to it,\n"
@@ -50,7 +51,9 @@ typedef struct {
     double um; /* --um-per-px, for files that state none */
     int paged; /* --page or --all-pages given: rows of files of several pages named file#N */
     const char *model_name; /* the model file's name, without its folders */
-    const expectations *expect; /* --expect or --expect-csv; NULL: neither */
+    int expect;                       /* --expect or --expect-csv given (and not empty) */
+    const char *every;                /* --expect: every image's line */
+    const cs_expected_lines *by_file; /* --expect-csv's */
 } predict_plan;
 
 /* The columns after the classes': tta says the averaging used, as the model
@@ -113,7 +116,7 @@ static void provenance(table *t, const predict_plan *p, const char *file, const 
     else cellf(t, CS_OOD_SCORE_FORMAT, score);
     cell(t, cs_known_text(res->known));
     if (!p->expect) return;
-    const char *expected = expected_line(p->expect, file);
+    const char *expected = p->every ? p->every : cs_expected_line(p->by_file, file);
     cell(t, expected ? expected : "");
     cell(t, expected ? cs_verdict(p->m, res->predicted, res->known, expected) : "");
 }
@@ -230,10 +233,12 @@ static int cmd_predict(args *a) {
     }
     m.no_rescale = !get_switch(a, "rescale", 1);
     const char *slash = strrchr(path, '/');
-    expectations ex = {0};
-    int rc = read_expectations(&ex, get_str(a, "expect"), get_str(a, "expect-csv"));
+    const char *every = get_str(a, "expect"), *csv_path = get_str(a, "expect-csv");
+    cs_expected_lines by_file = {0};
+    cs_error e;
+    int rc = csv_path && cs_expected_lines_load(&by_file, csv_path, &e) ? input_error(csv_path, &e) : 0;
     predict_plan plan = {&m, crop, tiles, page - 1, all_pages, um, get_str(a, "page") || all_pages,
-                         slash ? slash + 1 : path, ex.n || ex.every ? &ex : NULL};
+                         slash ? slash + 1 : path, every || by_file.n, every, &by_file};
     table t = {0};
     if (!rc) rc = override_tta(&m, tta, path);
     if (!rc) rc = open_table(&t, resume, csv, &plan, &files);
@@ -241,7 +246,7 @@ static int cmd_predict(args *a) {
     if (t.out && t.out != stdout && fclose(t.out)) rc = input_error(resume, &(cs_error){CS_EIO, "write error"});
     free(t.width);
     free_files(&files);
-    free_expectations(&ex);
+    cs_expected_lines_free(&by_file);
     cs_model_free(&m);
     return rc ? rc : failed;
 }

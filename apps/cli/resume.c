@@ -15,11 +15,7 @@ static int compare_names(const void *a, const void *b) {
 
 /* The image a row's file column names: with pages, file#N is file. */
 static void row_image(char *name, int paged) {
-    char *hash = strrchr(name, '#');
-    if (!paged || !hash || !hash[1]) return;
-    for (const char *c = hash + 1; *c; c++)
-        if (*c < '0' || *c > '9') return;
-    *hash = 0;
+    if (paged) name[cs_page_row_file(name)] = 0;
 }
 
 static int add_name(done_images *d, const char *name) {

@@ -139,6 +139,41 @@ EMSCRIPTEN_KEEPALIVE char *csw_csv_field(const char *s) {
     return cell;
 }
 
+/* ---------------------------------------------------------------- expected lines */
+
+/* cs_expected_lines_read for the page: an expected-lines CSV's bytes, or NULL
+   with the message in csw_error(). Free it with csw_expected_free. */
+EMSCRIPTEN_KEEPALIVE cs_expected_lines *csw_expected_read(const uint8_t *data, size_t size) {
+    cs_expected_lines *ex = calloc(1, sizeof *ex);
+    if (!ex) {
+        cs_fail(&csw_last_error, CS_ENOMEM, "out of memory for the expected lines");
+        return NULL;
+    }
+    if (cs_expected_lines_read(ex, data, size, &csw_last_error) != CS_OK) {
+        free(ex);
+        return NULL;
+    }
+    return ex;
+}
+
+/* Its rows, and row i's line (the page names the lines its model does not know). */
+EMSCRIPTEN_KEEPALIVE int csw_expected_rows(const cs_expected_lines *ex) { return ex->n; }
+
+EMSCRIPTEN_KEEPALIVE const char *csw_expected_row_line(const cs_expected_lines *ex, int i) {
+    return ex->rows[i].line;
+}
+
+/* cs_expected_line: an image's line by its name on the page; NULL: none. */
+EMSCRIPTEN_KEEPALIVE const char *csw_expected_line(const cs_expected_lines *ex, const char *name) {
+    return cs_expected_line(ex, name);
+}
+
+EMSCRIPTEN_KEEPALIVE void csw_expected_free(cs_expected_lines *ex) {
+    if (!ex) return;
+    cs_expected_lines_free(ex);
+    free(ex);
+}
+
 /* ---------------------------------------------------------------- classification */
 
 EM_JS(int, report_progress, (int done, int total), {

@@ -127,9 +127,9 @@ test("an expected-lines CSV sets the lines of the images it names, dropped befor
   // A bad CSV: one sentence, nothing changed.
   await page.setInputFiles("#expected-csv", writeOut("not-lines.csv", "name,line\na.jpg,T47D\n"));
   await page.locator("#expected-note", { hasText: "not-lines.csv is not an expected-lines CSV" }).waitFor();
-  assert.match(await page.locator("#expected-note").textContent(), /needs a header row with the columns file and expected\.$/);
+  assert.match(await page.locator("#expected-note").textContent(), /needs the columns file and expected\.$/);
   await page.setInputFiles("#expected-csv", writeOut("torn.csv", 'file,expected\n"a.jpg,T47D\n'));
-  await page.locator("#expected-note", { hasText: "torn.csv is not an expected-lines CSV: it ends inside a quoted field." }).waitFor();
+  await page.locator("#expected-note", { hasText: "torn.csv is not an expected-lines CSV: row 2 opens a quote that is never closed." }).waitFor();
   assert.equal((await cards(page))[base(T47D)].verdict, "");
 
   // The files in a folder, as the CLI names them run there: two dropped, and
@@ -140,12 +140,15 @@ test("an expected-lines CSV sets the lines of the images it names, dropped befor
   for (const f of [T47D, MDAMB231]) fs.copyFileSync(f, path.join(dir, "later", base(f)));
   const names = [base(OTHER), base(T47D), `later/${base(MDAMB231)}`, `later/${base(T47D)}`];
 
-  // By base name, quoted as the CLI writes cells; a folder's file by its
-  // name, which wins over its base name's row (the CLI's rule); a row of a
-  // folder not dropped; a line the model does not know, named.
+  // As a spreadsheet saves it (a byte-order mark, CRLF, a note column with a
+  // comma in quotes, a blank row). By base name, quoted as the CLI writes
+  // cells; a folder's file by its name, which wins over its base name's row
+  // (the CLI's rule); a row of a folder not dropped; a line the model does not
+  // know, named.
   const csvFile = writeOut("expect-lines.csv", [
-    "file,expected",
-    `${base(OTHER)},MDAMB231`,
+    "\uFEFFfile,expected,note",
+    `${base(OTHER)},MDAMB231,"flask 3, passage 12"`,
+    "",
     `"${base(T47D)}",T47D`,
     `${base(MDAMB231)},T47D`,
     `later/${base(T47D)},MDAMB231`,

@@ -186,3 +186,22 @@ test("pixel size: the file's or the one given brings an image to the model's; th
   assert.match(bad.message, /not a microscope's/);
   M._csw_model_free(shipped);
 });
+
+test("an expected-lines CSV: rows, lines by the CLI's rule, and a bad one's message", () => {
+  const cstr = (s) => new TextEncoder().encode(`${s}\0`);
+  const read = (text) => withHeap(new TextEncoder().encode(text), (ptr, n) => M._csw_expected_read(ptr, n) >>> 0);
+  const table = read('\uFEFFfile,expected\r\nrun/a.jpg,T47D\r\n"b,1.jpg",MDAMB231\r\nstack.tif,T47D');
+  assert.ok(table, error());
+  assert.equal(M._csw_expected_rows(table), 3);
+  const lineOf = (name) => {
+    const line = withHeap(cstr(name), (ptr) => M._csw_expected_line(table, ptr) >>> 0);
+    return line ? M.UTF8ToString(line) : null;
+  };
+  assert.deepEqual(["run/a.jpg", "other/a.jpg", "a.jpg", "d/b,1.jpg", "stack.tif#2", "c.jpg"].map(lineOf),
+    ["T47D", null, null, "MDAMB231", "T47D", null]);
+  assert.deepEqual([0, 1, 2].map((i) => M.UTF8ToString(M._csw_expected_row_line(table, i))).sort(),
+    ["MDAMB231", "T47D", "T47D"]);
+  M._csw_expected_free(table);
+  assert.equal(read("file,expected\na.jpg,T47D\nb.jpg\n"), 0);
+  assert.equal(error(), "row 3 is not a whole row of file and expected");
+});
