@@ -122,9 +122,9 @@ typedef struct {
    (first page) via libtiff; colour is turned to gray as stb does
    ((77 r + 150 g + 29 b) >> 8). The size is checked from the header against
    the limits before decoding.
-   16-bit and float samples (TIFF; 16-bit PNG/PGM are stb's, v >> 8) keep the
-   top 8 bits of their own range: v >> (b - 8), b the fewest even bits (8, 10,
-   12, ...) that hold the largest value (SMaxSampleValue when the file states it,
+   16-bit and float samples (TIFF, and 16-bit PNG and PGM) keep the top 8 bits
+   of their own range: v >> (b - 8), b the fewest even bits (8, 10, 12, ...)
+   that hold the largest value (a TIFF's SMaxSampleValue when it states it,
    else the largest in the image), as cameras' depths are. So 8-bit data, the
    same x257 in 16 bits and 12-bit data in 16 bits give the same gray. Floats
    all within [0, 1] become round(255 v); other floats take the 16-bit rule on

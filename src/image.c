@@ -261,6 +261,49 @@ cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error 
     return CS_OK;
 }
 
+int cs_intensity_shift(double max) {
+    /* Cameras' depths are even (8, 10, 12, 14, 16 bits): a 12-bit camera's dim
+       image (all below 2048) is still 12-bit, so that empty medium stays
+       background by the same rule as in 8 bits. */
+    int bits = 8;
+    while (bits < 64 && ldexp(1, bits) <= floor(max)) bits += 2;
+    return bits - 8;
+}
+
+int cs_intensity_level(double v, int shift) {
+    if (!(v > 0)) return 0; /* negative, NaN: black */
+    double g = ldexp(v, -shift); /* exact; truncated below: the top 8 bits */
+    return g >= 255 ? 255 : (int)g;
+}
+
+/* A 16-bit PNG or PGM to gray by the intensity rule, as a TIFF of the same
+   samples: each colour to 8 bits, then stb's formula (stb's own 8-bit path
+   would keep v >> 8 whatever the range: a 12-bit camera's image 16 times too
+   dark). NULL as stb fails. */
+static uint8_t *decode_16(const uint8_t *data, size_t size, int *w, int *h) {
+    int n = 0;
+    uint16_t *px = stbi_load_16_from_memory(data, (int)size, w, h, &n, 0);
+    if (!px) return NULL;
+    size_t count = (size_t)*w * *h, used = n >= 3 ? 3 : 1;
+    if (data[0] == 'P') /* stb 2.27 leaves a PGM's big-endian samples as they are */
+        for (size_t i = 0; i < count * n; i++) px[i] = (uint16_t)(px[i] >> 8 | px[i] << 8);
+    double max = 0;
+    for (size_t i = 0; i < count; i++)
+        for (size_t c = 0; c < used; c++)
+            if (px[i * n + c] > max) max = px[i * n + c];
+    int shift = cs_intensity_shift(max);
+    uint8_t *gray = stb_malloc(count ? count : 1);
+    for (size_t i = 0; gray && i < count; i++) {
+        const uint16_t *p = px + i * n;
+        gray[i] = (uint8_t)(used == 1 ? cs_intensity_level(p[0], shift)
+                                      : (cs_intensity_level(p[0], shift) * 77 +
+                                         cs_intensity_level(p[1], shift) * 150 +
+                                         cs_intensity_level(p[2], shift) * 29) >> 8);
+    }
+    stb_free(px);
+    return gray;
+}
+
 cs_status cs_image_decode(cs_image *im, const void *data, size_t size, cs_error *err) {
     return cs_image_decode_page(im, data, size, 0, NULL, err);
 }
@@ -285,10 +328,11 @@ cs_status cs_image_decode_page(cs_image *im, const void *data, size_t size, int 
     alloc_budget = CS_MAX_DECODE_BYTES < SIZE_MAX ? (size_t)CS_MAX_DECODE_BYTES : SIZE_MAX;
     alloc_held = 0;
     over_limit = 0;
-    /* One channel: stb's own gray, (77 r + 150 g + 29 b) >> 8 (a JPEG's luma);
-       16-bit PNGs and PGMs come out 8-bit. */
+    /* One channel: stb's own gray, (77 r + 150 g + 29 b) >> 8 (a JPEG's luma). */
     int got_w, got_h;
-    uint8_t *gray = stbi_load_from_memory(data, (int)size, &got_w, &got_h, &channels, 1);
+    uint8_t *gray = stbi_is_16_bit_from_memory(data, (int)size)
+                        ? decode_16(data, size, &got_w, &got_h)
+                        : stbi_load_from_memory(data, (int)size, &got_w, &got_h, &channels, 1);
     alloc_limit = alloc_budget = SIZE_MAX;
     if (!gray) {
         const char *why = stb_reason();

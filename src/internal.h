@@ -44,6 +44,11 @@ cs_status cs_recipe_record_split(cs_model *m, const cs_recipe *r, cs_error *err)
 /* The size from the header alone, checked against the limits as cs_image_decode
    checks it: a huge image is refused before anything is allocated. */
 cs_status cs_image_info(const void *data, size_t size, int *w, int *h, cs_error *err);
+/* The intensity rule for samples deeper than 8 bits (docs/images.md), one for
+   TIFF, PNG and PGM: the shift that keeps the top 8 bits of the even number of
+   bits (8 at least) that holds max, and a sample by it, to 8 bits. */
+int cs_intensity_shift(double max);
+int cs_intensity_level(double v, int shift);
 /* TIFF (tiff.c): whether the bytes start as a TIFF or BigTIFF; a page's size,
    checked as cs_image_info checks it (its strips or tiles too); and the page
    decoded by the rule of cellsight.h. *pages, if not NULL, gets the pages. */

@@ -252,10 +252,8 @@ static double sample(const tiff_page *pg, const uint8_t *p, size_t k) {
 
 /* A sample to 8 bits by the intensity rule; negative and NaN: black. */
 static int level(const tiff_page *pg, double v) {
-    if (!(v > 0)) return 0;
-    if (pg->unit_float) return (int)(fmin(v, 1) * 255 + 0.5);
-    double g = ldexp(v, -pg->shift); /* exact; truncated below: the top 8 bits */
-    return g >= 255 ? 255 : (int)g;
+    if (pg->unit_float) return v > 0 ? (int)(fmin(v, 1) * 255 + 0.5) : 0;
+    return cs_intensity_level(v, pg->shift);
 }
 
 /* A pixel's gray: stb's formula for colour, after the palette or the rule. */
@@ -319,10 +317,8 @@ static void to_gray(tiff_page *pg, const uint8_t *buf, uint32_t x0, uint32_t y0,
     }
 }
 
-/* The rule's shift: the even number of bits (8 at least) that holds the largest
-   value (SMaxSampleValue when the file states it); or, for floats all within
-   [0, 1], a scale. Even: a 12-bit camera's dim image (all below 2048) is still
-   12-bit, so that empty medium stays background by the same rule as in 8 bits. */
+/* The rule's shift from the largest value (SMaxSampleValue when the file states
+   it); or, for floats all within [0, 1], a scale. */
 static cs_status set_rule(TIFF *tif, tiff_page *pg, source *s, uint8_t *buf, cs_error *err) {
     if (pg->bps == 8) return CS_OK;
     double max = 0;
@@ -337,9 +333,7 @@ static cs_status set_rule(TIFF *tif, tiff_page *pg, source *s, uint8_t *buf, cs_
         pg->unit_float = 1;
         return CS_OK;
     }
-    int bits = 8; /* cameras' depths are even: 8, 10, 12, 14, 16 bits */
-    while (bits < 64 && ldexp(1, bits) <= floor(max)) bits += 2;
-    pg->shift = bits - 8;
+    pg->shift = cs_intensity_shift(max);
     return CS_OK;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # TIFF through predict: every fixture of tests/data/tiff (tools/make_tiff_fixtures)
 # classifies as the same pixels as PNG, tile by tile, to 1e-4, with the shipped
-# model; pages (--page N, --all-pages and their row names); TIFFs in a folder.
+# model, as do 16-bit PNGs and a PGM; pages (--page N, --all-pages and their row
+# names); TIFFs in a folder.
 source "$(dirname "$0")/cli_common.bash"
 M=$(dirname "$0")/../model/t47d-vs-mdamb231.safetensors
 X=$DATA/tiff
@@ -23,6 +24,11 @@ for f in gray8 lzw deflate packbits tiled bigtiff gray16 gray12 gray12x16 float 
          rgb8 rgb16 palette miniswhite pages; do
     expect_rc 0 "$CLI" predict --model "$M" --csv --tiles --crop-bottom 0 "$X/$f.tif"
     same_tiles "$TMP/png.csv" "$TMP/out" || fail "$f.tif: not the PNG's tiles: $(cat "$TMP/out")"
+done
+# 16-bit PNG and PGM: the TIFFs' intensity rule.
+for f in gray16.png gray12.png rgb16.png gray12.pgm; do
+    expect_rc 0 "$CLI" predict --model "$M" --csv --tiles --crop-bottom 0 "$X/$f"
+    same_tiles "$TMP/png.csv" "$TMP/out" || fail "$f: not the 8-bit PNG's tiles: $(cat "$TMP/out")"
 done
 
 # Pages: the first by default; --page N; --all-pages, a row each named file#N.

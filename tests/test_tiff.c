@@ -1,5 +1,5 @@
-/* test_tiff.c: every TIFF fixture (tools/make_tiff_fixtures) decodes to the
-   pixels of its PNG and classifies as the PNG does with the shipped model; pages;
+/* test_tiff.c: every TIFF fixture (tools/make_tiff_fixtures), and the 16-bit
+   PNGs and PGM beside them, decode to the pixels of its 8-bit PNG and classifies as the PNG does with the shipped model; pages;
    the intensity rule for 16-bit and float data, on files written here; the TIFF
    bombs of tests/data/bad refused. */
 #include <stdlib.h>
@@ -59,7 +59,9 @@ static void test_fixtures(const cs_image *ref) {
     const char *files[] = {"gray8.tif", "lzw.tif", "deflate.tif", "packbits.tif", "tiled.tif",
                            "bigtiff.tif", "gray16.tif", "gray12.tif", "gray12x16.tif", "float.tif",
                            "float_counts.tif", "ome.ome.tif", "pages.tif", "rgb8.tif", "rgb16.tif",
-                           "palette.tif", "miniswhite.tif"};
+                           "palette.tif", "miniswhite.tif",
+                           /* 16-bit PNG and PGM: the same rule as TIFF */
+                           "gray16.png", "gray12.png", "rgb16.png", "gray12.pgm"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         size_t size;
         uint8_t *data = read_all(path_of("tiff", files[i]), &size);

@@ -142,10 +142,11 @@ test("the averaging switch: on by the model's tta, off as `predict --no-tta`, sa
   await context.close();
 });
 
-test("TIFFs (8-bit, 16-bit, float, LZW, Deflate, tiled, multi-page, BigTIFF, OME) are decoded by the module as the CLI decodes them", async () => {
+test("TIFFs (8-bit, 16-bit, float, LZW, Deflate, tiled, multi-page, BigTIFF, OME) and 16-bit PNG and PGM are decoded by the module as the CLI decodes them", async () => {
   const tiffDir = path.join(repo, "tests", "data", "tiff");
   const files = ["cells.png", "gray8.tif", "lzw.tif", "deflate.tif", "tiled.tif", "gray16.tif", "gray12.tif",
-    "float.tif", "pages.tif", "bigtiff.tif", "ome.ome.tif", "rgb16.tif"].map((f) => path.join(tiffDir, f));
+    "float.tif", "pages.tif", "bigtiff.tif", "ome.ome.tif", "rgb16.tif", "gray12.png", "gray12.pgm"]
+    .map((f) => path.join(tiffDir, f));
   const context = await newContext({ viewport: { width: 1280, height: 900 } });
   const page = await openPage(context, CS_URL);
   await page.fill("#crop-bottom", "0"); // 256 x 128 fixtures: two tiles
