@@ -82,6 +82,11 @@ cs_status cs_fail(cs_error *err, cs_status code, const char *fmt, ...)
 #endif
     ;
 
+/* bytes as people read a file's size: "300 MiB", "256.1 MiB" (tenths rounded up,
+   so that a size over a limit never reads as the limit), as every message of
+   the library gives one. Returns buf. */
+const char *cs_mib(char *buf, size_t size, long long bytes);
+
 /* ---------------------------------------------------------------- threads */
 
 /* Worker threads used by the convolutions (natively and in the pthread WASM

@@ -16,9 +16,6 @@ cs_status cs_fail_in(cs_error *err, const char *what, const cs_error *e);
 /* Text escaped for XML, and an SVG's opening with a white ground (report.c). */
 void cs_xml_str(FILE *f, const char *s);
 void cs_svg_begin(FILE *f, int w, int h);
-/* bytes as people read a file's size: "300 MiB", "256.1 MiB" (tenths rounded up,
-   so that a size over a limit never reads as the limit). Returns buf. */
-const char *cs_mib(char *buf, size_t size, long long bytes);
 /* The SHA-256 of data as 64 hex digits and a 0 (sha256.c). */
 void cs_sha256_hex(const void *data, size_t size, char hex[65]);
 /* Frees names [n] and the array (modelfile.c); names may be NULL. */

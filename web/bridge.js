@@ -24,7 +24,7 @@ export async function withEvents(M, handlers, fn) {
 // since M.HEAPU8 was made (the single-thread build exports no wasmMemory).
 export function toHeap(M, bytes) {
   const ptr = M._malloc(Math.max(bytes.length, 1)) >>> 0;
-  if (!ptr) throw new Error(`not enough memory for ${bytes.length} bytes`);
+  if (!ptr) throw new Error(`not enough memory for ${M.UTF8ToString(M._csw_mib(bytes.length))}`);
   (M.wasmMemory ? new Uint8Array(M.wasmMemory.buffer) : M.HEAPU8).set(bytes, ptr);
   return ptr;
 }
@@ -49,7 +49,7 @@ export function csvCell(M, text) {
 // or BigTIFF); anything else may still be one the browser knows (WebP, AVIF), but
 // a broken JPEG or TIFF is reported, never patched up by a more forgiving decoder
 // into numbers the CLI would not give.
-export function isStbFormat(b) {
+export function isCoreFormat(b) {
   const starts = (...sig) => sig.every((v, i) => b[i] === v);
   return starts(0xff, 0xd8, 0xff) || starts(0x89, 0x50, 0x4e, 0x47) ||
     starts(0x47, 0x49, 0x46, 0x38) || starts(0x42, 0x4d) ||
@@ -111,18 +111,18 @@ function browserImageSize(b) {
   return largest;
 }
 
-// RGBA pixels of a file stb cannot read (stbMessage says why), decoded by the
+// RGBA pixels of a file the core cannot read (coreMessage says why), decoded by the
 // browser if it can. The size is checked against the core's limits first: from
 // the header for WebP and AVIF, before anything is decoded, and for any other
 // format from the decoded bitmap, before a canvas of 4 bytes a pixel is made.
-export async function browserPixels(M, blob, bytes, stbMessage) {
+export async function browserPixels(M, blob, bytes, coreMessage) {
   const header = browserImageSize(bytes);
   if (header) checkImage(M, -1, header.width, header.height);
   let bitmap;
   try {
     bitmap = await createImageBitmap(blob, { colorSpaceConversion: "none", premultiplyAlpha: "none" });
   } catch {
-    throw new Error(`${stbMessage}, nor one this browser can decode`);
+    throw new Error(`${coreMessage}, nor one this browser can decode`);
   }
   try {
     checkImage(M, -1, bitmap.width, bitmap.height);

@@ -19,10 +19,10 @@
        (> 0): the pixel size of images whose files state none. The images
        train at the base's pixel size (resampled to it), which the model keeps. */
 import { EVENT } from "./constants.js";
-import { browserPixels, cString, isStbFormat, lastError, readImage, toHeap, withEvents } from "./bridge.js";
+import { browserPixels, cString, isCoreFormat, lastError, readImage, toHeap, withEvents } from "./bridge.js";
 
-// One image into the data set: stb first, as the CLI; the browser's decoder
-// only for what stb cannot read at all.
+// One image into the data set: the core first, as the CLI; the browser's decoder
+// only for what the core cannot read at all.
 async function addImage(M, ds, { file, label, name }, umPerPx) {
   let bytes;
   try {
@@ -37,7 +37,7 @@ async function addImage(M, ds, { file, label, name }, umPerPx) {
     M._free(ptr);
     if (ok) return;
     const message = lastError(M);
-    if (isStbFormat(bytes)) throw new Error(`${name}: ${message}`);
+    if (isCoreFormat(bytes)) throw new Error(`${name}: ${message}`);
     let image;
     try {
       image = await browserPixels(M, file, bytes, message);

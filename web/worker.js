@@ -45,7 +45,7 @@
    one. tools/bench reads modulePromise, at the bundle's top level. */
 import { BUILD, buildUrl } from "./build-id.js";
 import { EVENT, TTA_ARG } from "./constants.js";
-import { browserPixels, cString, csvCell, isStbFormat, lastError, readImage, toHeap, withEvents } from "./bridge.js";
+import { browserPixels, cString, csvCell, isCoreFormat, lastError, readImage, toHeap, withEvents } from "./bridge.js";
 import { finetuneHandlers } from "./finetune-worker.js";
 import { hasSimd } from "./simd.js";
 
@@ -159,7 +159,7 @@ const handlers = {
       let ok = M._csw_classify_file_tta(model, ptr, bytes.length, cropBottom, thumbnailSide, tta, umPerPx);
       M._free(ptr);
       if (ok) return "stb";
-      if (isStbFormat(bytes)) throw new Error(lastError(M));
+      if (isCoreFormat(bytes)) throw new Error(lastError(M));
       const image = await browserPixels(M, file, bytes, lastError(M));
       const rgba = toHeap(M, image.data);
       ok = M._csw_classify_rgba_tta(model, rgba, image.width, image.height, cropBottom, thumbnailSide, tta,

@@ -297,6 +297,12 @@ EMSCRIPTEN_KEEPALIVE int csw_image_check(double bytes, int w, int h) {
     return cs_image_check((long long)bytes, w, h, &csw_last_error) == CS_OK;
 }
 
+/* cs_mib for the page's own messages, so that they give sizes as the core's do. */
+EMSCRIPTEN_KEEPALIVE const char *csw_mib(double bytes) {
+    static _Thread_local char mib[32];
+    return cs_mib(mib, sizeof mib, (long long)bytes);
+}
+
 /* cs_image_name for the page: whether a file met in a folder (the page's
    folder walk, the Teach panel's bins) is an image by its name, by the rule
    the CLI's folder walk and data sets follow. */

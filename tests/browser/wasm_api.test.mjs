@@ -15,6 +15,8 @@ import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 
+import { toHeap } from "../../web/bridge.js";
+
 const { CS_MODULE, CS_RANDOM_MODEL, CS_CLI } = process.env;
 assert.ok(CS_MODULE && CS_RANDOM_MODEL && CS_CLI, "run me through tests/stage_browser.sh");
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -185,6 +187,12 @@ test("pixel size: the file's or the one given brings an image to the model's; th
   assert.equal(bad.result, null);
   assert.match(bad.message, /not a microscope's/);
   M._csw_model_free(shipped);
+});
+
+test("the page's own messages give sizes in MiB as the core's do (toHeap short of memory)", () => {
+  const starved = Object.create(M, { _malloc: { value: () => 0 } });
+  assert.throws(() => toHeap(starved, new Uint8Array(3 << 20)), /^Error: not enough memory for 3 MiB$/);
+  assert.throws(() => toHeap(starved, new Uint8Array((5 << 20) + 1)), /^Error: not enough memory for 5\.1 MiB$/);
 });
 
 test("an expected-lines CSV: rows, lines by the CLI's rule, and a bad one's message", () => {
