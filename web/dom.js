@@ -11,6 +11,10 @@ export function el(tag, props = {}, ...children) {
 
 export const percent = (x) => `${(100 * x).toFixed(1)}%`;
 
+// File names in order ("img2" before "img10"): one collator, not one a
+// comparison as localeCompare's options make (150 ms for 1,000 names, against 1).
+export const byName = new Intl.Collator("en", { numeric: true }).compare;
+
 // 30 colours told apart (every two at least 25 apart in CIELAB, Delta E 1976):
 // Okabe & Ito's 7 colour-blind-safe ones first (a model of a few classes), then
 // colorcet's `glasbey` (Glasbey et al. 2007, "Colour displays for categorical

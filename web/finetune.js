@@ -12,7 +12,7 @@
    follows the model in use through models.onChange. */
 import { drawCharts } from "./charts.js";
 import { MODE } from "./constants.js";
-import { $, classColour, el, percent, saveFile } from "./dom.js";
+import { $, byName, classColour, el, percent, saveFile } from "./dom.js";
 import { savedModels } from "./store.js";
 
 const MAX_THUMBNAILS = 12; // per bin; the rest are listed by count
@@ -277,7 +277,7 @@ async function addFiles(bin, files) {
   const { images, skipped } = named;
   showNote(page.files.skippedNote(skipped));
   if (!bins.includes(bin)) return; // removed meanwhile
-  images.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
+  images.sort((a, b) => byName(a.name, b.name));
   bin.files.push(...images);
   binsFromModel = null;
   renderBins();
@@ -312,7 +312,7 @@ async function addFolders(files) {
     if (!bin) bins.push((bin = { name, files: [] }));
     bin.files.push({ file: f.file, name: parts[i].slice(1).join("/") });
   });
-  for (const bin of bins) bin.files.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
+  for (const bin of bins) bin.files.sort((a, b) => byName(a.name, b.name));
   binsFromModel = null;
   renderBins();
 }

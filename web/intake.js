@@ -1,14 +1,10 @@
 /* intake.js: files into the page: dropped (folders walked), picked, a
    picked folder, pasted; which of them are images by the core's rule for
    names; a .safetensors file to the model picker. */
-import { $ } from "./dom.js";
+import { $, byName } from "./dom.js";
 import { engine } from "./engine.js";
 import { loadUserModel } from "./models.js";
 import { enqueue, noteSkipped } from "./queue.js";
-
-// File names in order ("img2" before "img10"): one collator, not one a
-// comparison as localeCompare's options make (150 ms for 1,000 names, against 1).
-const byName = new Intl.Collator("en", { numeric: true }).compare;
 
 // Files from a drop: folders are walked (DataTransfer entries), passing over
 // hidden entries in them as the CLI's folder walk does. A file's name has a
