@@ -31,26 +31,29 @@ export function hatchPattern(ctx) {
 
 export const CROPPED = "rgba(20, 24, 32, 0.6)";
 
-// The card's heatmap (its thumbnail, img) with the legend beneath, as a PNG blob.
-export async function overlayPng(item, img) {
-  await img.decode();
-  const width = Math.max(img.naturalWidth, MIN_WIDTH);
+// The card's heatmap with the legend beneath, as a PNG blob. From the
+// heatmap's own blob (thumbnail: a promise of it), not the card's <img>, which
+// may not have loaded it yet when the button is pressed.
+export async function overlayPng(item, thumbnail) {
+  const heatmap = await createImageBitmap(await thumbnail);
+  const width = Math.max(heatmap.width, MIN_WIDTH);
   const legendHeight = drawLegend(document.createElement("canvas").getContext("2d"), item, width, 0, false);
   const canvas = document.createElement("canvas");
   canvas.width = width;
-  canvas.height = img.naturalHeight + legendHeight;
+  canvas.height = heatmap.height + legendHeight;
   const ctx = canvas.getContext("2d");
   ctx.fillStyle = "#ffffff";
   ctx.fillRect(0, 0, canvas.width, canvas.height);
-  ctx.drawImage(img, 0, 0);
-  drawLegend(ctx, item, width, img.naturalHeight, true);
+  ctx.drawImage(heatmap, 0, 0);
+  drawLegend(ctx, item, width, heatmap.height, true);
+  heatmap.close();
   return new Promise((resolve, reject) =>
     canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error("the browser made no PNG"))), "image/png"));
 }
 
-export async function downloadOverlay(item, img) {
+export async function downloadOverlay(item, thumbnail) {
   const base = item.name.split("/").pop().replace(/\.[^.]*$/, "");
-  saveFile(`${base}-overlay.png`, await overlayPng(item, img), "image/png");
+  saveFile(`${base}-overlay.png`, await overlayPng(item, thumbnail), "image/png");
 }
 
 // Lays the legend out from y = top across width and, if paint, draws it; returns its height.

@@ -146,7 +146,7 @@ export function renderCard(item) {
   followTiles(img, card.querySelector(".tile-info"), item);
   const overlay = card.querySelector(".overlay-download");
   overlay.hidden = false;
-  overlay.onclick = () => downloadOverlay(item, img);
+  overlay.onclick = () => downloadOverlay(item, keepThumbnail(item));
   showThumbnail(img, keepThumbnail(item));
 }
 

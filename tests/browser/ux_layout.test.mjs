@@ -1,9 +1,10 @@
 /* Issue 19, items 3, 9 and 10, in Debian's Chromium at a desktop's 1280 x 900
    and a phone's 390 x 844: results and Download CSV right under the drop zone
-   (positions, Tab presses), the Teach panel folded away for the session, a
-   card's bars sorted with the top 5 shown, 30 classes in colours told apart,
-   names of 127 characters without a page wider than the screen, 1000 classes
-   in a page of bounded height, and a card's overlay as a PNG with a legend.
+   (positions, Tab presses), the Teach panel folded away for the session, a card's bars sorted with the top 5 shown, 30 classes
+   in colours told apart, names of 127 characters without a page wider than
+   the screen, 1000 classes in a page of bounded height, and a card's overlay
+   as a PNG with a legend (also when pressed before the card's heatmap has
+   loaded).
 
    Run by tests/stage_browser.sh (CS_URL, CS_OUT, ...): e.g.
    CS_BROWSER_TESTS=tests/browser/ux_layout.test.mjs bash tests/stage_browser.sh */
@@ -255,6 +256,36 @@ test("a card's overlay downloads as a PNG: the heatmap, and a legend beneath it"
   assert.ok(seen.meanDiff < 1, `the PNG's heatmap differs from the card's by ${seen.meanDiff} a channel`);
   assert.ok(seen.ink > 500, "text in the legend");
   assert.ok(seen.swatches.some((n) => n >= 100), `a class's swatch in the legend: ${seen.swatches}`);
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
+
+test("Download overlay pressed before the card's heatmap has loaded still downloads it", async () => {
+  const model = makeModel("three-lines.safetensors", ["T47D", "MDAMB231", "MCF7"], 7);
+  const context = await newContext({ viewport: DESKTOP });
+  // The heatmap's JPEG (the card's thumbnail) comes 3 s late, as on a slow machine.
+  await context.addInitScript(() => {
+    const toBlob = HTMLCanvasElement.prototype.toBlob;
+    HTMLCanvasElement.prototype.toBlob = function (callback, type, ...rest) {
+      if (type !== "image/jpeg") return toBlob.call(this, callback, type, ...rest);
+      return toBlob.call(this, (blob) => setTimeout(() => callback(blob), 3000), type, ...rest);
+    };
+  });
+  const page = await openPage(context, CS_URL);
+  await page.setInputFiles("#model-file", model);
+  await page.waitForFunction(() => globalThis.cellsight.activeModel()?.info?.classes.length === 3);
+  await dropFiles(page, [SAMPLES[0]]);
+  await waitForResults(page, 1);
+  const button = page.getByRole("button", { name: /^Download overlay \(PNG\) of .*, with legend$/ });
+  await button.waitFor();
+  assert.equal(await page.$eval("#cards .card .thumb img", (img) => img.complete && img.naturalWidth), 0,
+    "the heatmap had loaded already: the test would prove nothing");
+  const [download] = await Promise.all([page.waitForEvent("download", { timeout: 20_000 }), button.click()]);
+  const { width, height } = pngSize(fs.readFileSync(await download.path()));
+  await page.waitForFunction(() => document.querySelector("#cards .card .thumb img").naturalWidth > 0);
+  const thumb = await page.$eval("#cards .card .thumb img", (img) => ({ width: img.naturalWidth, height: img.naturalHeight }));
+  assert.equal(width, Math.max(thumb.width, 480));
+  assert.ok(height >= thumb.height + 60, `${height} px high, the heatmap ${thumb.height}`);
   assert.deepEqual(page.problems, []);
   await context.close();
 });
