@@ -1,6 +1,7 @@
 /* Issue 19, items 3, 9 and 10, in Debian's Chromium at a desktop's 1280 x 900
    and a phone's 390 x 844: results and Download CSV right under the drop zone
-   (positions, Tab presses), the Teach panel folded away for the session, a card's bars sorted with the top 5 shown, 30 classes
+   (positions, Tab presses), the Teach panel and the phone's settings folded
+   away for the session, a card's bars sorted with the top 5 shown, 30 classes
    in colours told apart, names of 127 characters without a page wider than
    the screen, 1000 classes in a page of bounded height, and a card's overlay
    as a PNG with a legend (also when pressed before the card's heatmap has
@@ -134,6 +135,28 @@ test("the Teach panel folds away, and stays so for the session", async () => {
   assert.equal(await page.locator("#teach-bins").isVisible(), false, "closed again after a reload");
   await page.getByText("Teach: fine-tune the model on your own cells").click();
   assert.equal(await page.locator("#teach-bins").isVisible(), true);
+  await context.close();
+});
+
+test("phone: the settings fold stays open or closed across reloads, as the user left it", async () => {
+  const context = await newContext({ viewport: PHONE });
+  const page = await openPage(context, CS_URL);
+  const button = page.locator("#more-settings");
+  const crop = page.locator("#crop-bottom");
+  const state = async () => [await button.getAttribute("aria-expanded"), await crop.isVisible()];
+  const reload = async () => {
+    await page.reload();
+    await page.waitForSelector("body[data-ready=true]");
+  };
+  assert.deepEqual(await state(), ["false", false], "folded on a first visit");
+  await button.click();
+  assert.deepEqual(await state(), ["true", true]);
+  await reload();
+  assert.deepEqual(await state(), ["true", true], "folded again after a reload");
+  await button.click();
+  await reload();
+  assert.deepEqual(await state(), ["false", false], "open again after a reload");
+  assert.deepEqual(page.problems, []);
   await context.close();
 });
 
