@@ -42,7 +42,9 @@ cs_status cs_fit(cs_model *m, const cs_dataset *data, const cs_recipe *r, cs_dat
     if (!st && r->on_split) r->on_split(r->train.ctx, tr, &held);
     if (!st) st = cs_train(m, tr, &held, &r->train, err);
     if (!st) st = cs_ood_fit(m, tr, &held, CS_OOD_FRR, err);
-    if (!st && r->val_folds && r->record_split) st = cs_recipe_record_split(m, r, err);
+    /* No split: none recorded, not a base's, whose images this run may have trained on. */
+    if (!st && r->record_split && r->val_folds) st = cs_recipe_record_split(m, r, err);
+    if (!st && r->record_split && !r->val_folds) cs_model_unset(m, CS_META_VAL_SPLIT);
     if (!st && !isnan(r->threshold)) {
         char v[32];
         snprintf(v, sizeof v, "%g", r->threshold);

@@ -1,6 +1,6 @@
 /* test_recipe.c: recipes in the library. What cs_train records reads back as
-   the same options (cs_recipe_from_model); cs_fit records its split and an
-   imposed threshold; cs_finetune changes the output layer only for other
+   the same options (cs_recipe_from_model); cs_fit records its split (none
+   without validation) and an imposed threshold; cs_finetune changes the output layer only for other
    classes; cs_cross_validate holds each image out once, pooled as per fold,
    and says why it cannot run. */
 #include "test_train.h"
@@ -51,6 +51,12 @@ static void test_round_trip(const cs_dataset *all) {
     cs_recipe_describe(line, sizeof line, b);
     CHECK(strstr(line, "epochs 2, batch 16, 6 crops per image, patience 5, lr 0.002 cosine to 3e-05") != NULL);
     CHECK(strstr(line, "augment hflip rotate 7.5 shift 0.05 zoom 0.2 blur 1.5 gamma 0.25 lowres 0.5") != NULL);
+
+    /* Trained on again without validation: the earlier split is no longer its own. */
+    r.val_folds = 0;
+    r.train.epochs = 1;
+    CHECK(cs_fit(&m, all, &r, NULL, &err) == CS_OK);
+    CHECK(cs_model_get(&m, CS_META_VAL_SPLIT) == NULL);
     cs_model_free(&m);
 }
 

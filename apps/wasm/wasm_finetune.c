@@ -197,6 +197,7 @@ EMSCRIPTEN_KEEPALIVE int csw_finetune_tta(cs_model *m, const cs_dataset *ds, con
     cs_metrics_init(&tiles, K);
     o->val_tiles = &tiles;
     r.val_folds = validate ? 2 : 0;
+    r.record_split = 1; /* as the CLI's, so that calibrate and "train as recorded" find it */
     r.on_split = count_training;
     if (cs_finetune(m, ds, K, names, &r, &val, &csw_last_error) != CS_OK) goto done;
     if (!(confusion = malloc(sizeof(int) * K * K))) {

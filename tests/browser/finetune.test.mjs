@@ -166,6 +166,7 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
   assert.equal(meta.tta, "dihedral8", "the averaging its figures were measured with");
   assert.equal(meta.epochs, "20");
   assert.equal(meta.base_model, "t47d-vs-mdamb231.safetensors");
+  assert.equal(meta.val_split, "images 2/2", "the split, as the CLI records it");
   assert.equal(meta.val_tile_accuracy && `${(100 * Number(meta.val_tile_accuracy)).toFixed(1)}%`, accuracy);
   for (const k of ["train_images", "val_images", "train_tiles", "val_tiles", "val_loss", "epochs_run", "best_epoch"])
     assert.ok(meta[k], `metadata ${k}`);

@@ -114,7 +114,8 @@ test("head mode: the CLI's split, tiles and figures; the confusion matrix; the f
   const names = (list) => list.split(",").map((n) => n.split("/").slice(-2).join("/")).sort();
   assert.deepEqual(names(md.val_images), names(cli.val_images));
   assert.deepEqual(names(md.train_images), names(cli.train_images));
-  for (const k of ["train_tiles", "val_tiles", "epochs_run", "tta", "lr", "augment"]) assert.equal(md[k], cli[k], k);
+  for (const k of ["train_tiles", "val_tiles", "epochs_run", "tta", "lr", "augment", "val_split"]) assert.equal(md[k], cli[k], k);
+  assert.equal(md.val_split, "images 2/2");
   for (const k of ["val_loss", "threshold", "temperature"])
     assert.ok(Math.abs(Number(md[k]) - Number(cli[k])) < 1e-3, `${k} ${md[k]} here, ${cli[k]} from the CLI`);
 
@@ -146,6 +147,7 @@ test("new classes resize the output layer; no validation; a full-mode run under 
   assert.ok(Array.from(unvalidated.result.confusion).every((n) => n === 0));
   const md = metadata(all);
   assert.deepEqual([md.val_images, md.val_tiles, md.val_tile_accuracy, md.best_epoch], ["", "0", "none", "2"]);
+  assert.equal(md.val_split, undefined, "no split to record");
   M._csw_model_free(all);
 
   const other = loadModel();
