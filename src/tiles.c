@@ -161,8 +161,8 @@ void cs_tile_sample(float *dst, const cs_image *im, int crop_bottom, float cx, f
             dst[r * tile + c] = bilinear(im, h, x, y) / 255.0f;
         }
     if (coarser > 1) cs_tile_coarser(dst, tile, coarser);
-    if (power != 1)
-        for (int i = 0; i < tile * tile; i++) dst[i] = powf(dst[i], power);
+    if (power != 1) /* coarser's Catmull-Rom overshoots below black at edges: powf of that is NaN */
+        for (int i = 0; i < tile * tile; i++) dst[i] = powf(fmaxf(dst[i], 0), power);
     if (sigma > 0) blur_tile(dst, tile, sigma);
     cs_standardize(dst, tile * tile);
 }
