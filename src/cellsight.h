@@ -182,6 +182,8 @@ typedef struct {
     float lowres;     /* the crop as a camera of pixels 1 to 1 + r times coarser sees
                          it (area averages), brought back as cs_classify brings such
                          images (Catmull-Rom): another objective's resolution */
+    float lowres_share; /* the share of crops that get lowres, in (0, 1]; 0 (unset)
+                           is 1: every crop. A share keeps sharp crops in training */
 } cs_augment;
 
 /* ---------------------------------------------------------------- network */

@@ -74,6 +74,9 @@ cs_status cs_image_resample(cs_image *out, const cs_image *im, int crop, float s
 /* A tile (tile x tile floats) in place as pixels f times coarser see it, brought
    back to its size by cs_image_resample's filters (cs_augment.lowres). */
 void cs_tile_coarser(float *t, int tile, float f);
+/* Whether lowres goes to a share of the crops only (lowres_share in (0, 1)),
+   which costs a draw a crop and is recorded in the model; else every crop. */
+int cs_augment_lowres_some(const cs_augment *a);
 /* Data sets at a pixel size (dataset.c): to gets copies of from's images; the
    median of the images' stated sizes (x), 0 if none states one; how many
    images have a known size other than um; and those resampled to it

@@ -93,6 +93,12 @@ static int write_augment(char *v, size_t n, const cs_train_opts *o) {
     augment_text(v, n, &o->aug, ',');
     return 1;
 }
+static int write_lowres_share(char *v, size_t n, const cs_train_opts *o) {
+    return cs_augment_lowres_some(&o->aug) && snprintf(v, n, "%g", o->aug.lowres_share) >= 0;
+}
+static void read_lowres_share(cs_train_opts *o, const char *v) { /* after augment, which resets aug */
+    if (atof(v) > 0 && atof(v) <= 1) o->aug.lowres_share = (float)atof(v);
+}
 static int write_seed(char *v, size_t n, const cs_train_opts *o) {
     return snprintf(v, n, "%llu", (unsigned long long)o->seed) >= 0;
 }
@@ -122,6 +128,7 @@ static const struct {
     {"lr", OTHER, 0, write_lr, read_lr},
     {"lr_schedule", OTHER, 0, write_schedule, read_schedule},
     {"augment", OTHER, 0, write_augment, read_augment},
+    {"lowres_share", OTHER, 0, write_lowres_share, read_lowres_share},
     {"balance", INT, offsetof(cs_train_opts, balance), NULL, NULL},
     {"seed", OTHER, 0, write_seed, read_seed},
     {CS_META_TTA, OTHER, 0, write_tta, NULL},
@@ -197,8 +204,10 @@ cs_status cs_recipe_record_split(cs_model *m, const cs_recipe *r, cs_error *err)
 /* ------------------------------------------------------------ for people */
 
 void cs_recipe_describe(char *buf, size_t size, const cs_train_opts *o) {
-    char aug[128], crops[32] = "grid tiles", schedule[32] = "";
+    char aug[160], crops[32] = "grid tiles", schedule[32] = "";
     augment_text(aug, sizeof aug, &o->aug, ' ');
+    if (cs_augment_lowres_some(&o->aug))
+        snprintf(aug + strlen(aug), sizeof aug - strlen(aug), " (on a share %g of crops)", o->aug.lowres_share);
     if (o->crops_per_image) snprintf(crops, sizeof crops, "%d crops per image", o->crops_per_image);
     if (o->cosine) snprintf(schedule, sizeof schedule, " cosine to %g", o->lr_final);
     snprintf(buf, size, "epochs %d, batch %d, %s, patience %d, lr %g%s, augment %s, balance %s, tta %s, threshold %s",

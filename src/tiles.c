@@ -115,6 +115,10 @@ static void blur_tile(float *t, int tile, float sigma) {
     for (int c = 0; c < tile; c++) blur_line(t + c, tile, tile, w, radius);
 }
 
+int cs_augment_lowres_some(const cs_augment *a) {
+    return a->lowres > 0 && a->lowres_share > 0 && a->lowres_share < 1;
+}
+
 void cs_tile_sample(float *dst, const cs_image *im, int crop_bottom, float cx, float cy,
                     int tile, const cs_augment *aug, cs_rng *rng) {
     int h = im->h - (crop_bottom > 0 ? crop_bottom : 0);
@@ -135,7 +139,8 @@ void cs_tile_sample(float *dst, const cs_image *im, int crop_bottom, float cx, f
         if (aug->zoom > 0) scale = 1 + uniform_pm(rng, aug->zoom);
         if (aug->gamma > 0) power = expf(uniform_pm(rng, logf(1 + aug->gamma)));
         if (aug->blur > 0) sigma = cs_rng_uniform(rng) * aug->blur;
-        if (aug->lowres > 0) coarser = 1 + cs_rng_uniform(rng) * aug->lowres;
+        int low = aug->lowres > 0 && (!cs_augment_lowres_some(aug) || cs_rng_uniform(rng) < aug->lowres_share);
+        if (low) coarser = 1 + cs_rng_uniform(rng) * aug->lowres;
     }
     float cosa = cosf(angle) * scale, sina = sinf(angle) * scale;
     /* Pixel p covers [p, p + 1) and its value sits at p + 0.5: a centre on whole
@@ -156,8 +161,8 @@ void cs_tile_sample(float *dst, const cs_image *im, int crop_bottom, float cx, f
             dst[r * tile + c] = bilinear(im, h, x, y) / 255.0f;
         }
     if (coarser > 1) cs_tile_coarser(dst, tile, coarser);
-    if (power != 1)
-        for (int i = 0; i < tile * tile; i++) dst[i] = powf(dst[i], power);
+    if (power != 1) /* coarser's Catmull-Rom overshoots below black at edges: powf of that is NaN */
+        for (int i = 0; i < tile * tile; i++) dst[i] = powf(fmaxf(dst[i], 0), power);
     if (sigma > 0) blur_tile(dst, tile, sigma);
     cs_standardize(dst, tile * tile);
 }

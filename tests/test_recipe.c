@@ -16,7 +16,7 @@ static void odd_recipe(cs_recipe *r) {
     o->lr = 2e-3f;
     o->lr_final = 3e-5f;
     o->aug = (cs_augment){.hflip = 1, .rotate_deg = 7.5f, .shift = 0.05f, .zoom = 0.2f, .blur = 1.5f, .gamma = 0.25f,
-              .lowres = 0.5f};
+              .lowres = 0.5f, .lowres_share = 0.25f};
     o->balance = 0;
     o->tta = 0;
     o->seed = 12345678901ULL;
@@ -35,6 +35,7 @@ static void test_round_trip(const cs_dataset *all) {
     CHECK(cs_fit(&m, all, &r, NULL, &err) == CS_OK);
     CHECK(cs_model_get(&m, CS_META_VAL_SPLIT) && strcmp(cs_model_get(&m, CS_META_VAL_SPLIT), "rows 2/2") == 0);
     CHECK(strcmp(cs_model_get(&m, "augment"), "hflip,rotate7.5,shift0.05,zoom0.2,blur1.5,gamma0.25,lowres0.5") == 0);
+    CHECK(strcmp(cs_model_get(&m, "lowres_share"), "0.25") == 0);
     CHECK(strcmp(cs_model_get(&m, CS_META_TTA), CS_TTA_NONE) == 0);
     CHECK_NEAR(m.threshold, 0.3, 1e-6);
 
@@ -50,7 +51,7 @@ static void test_round_trip(const cs_dataset *all) {
     char line[512];
     cs_recipe_describe(line, sizeof line, b);
     CHECK(strstr(line, "epochs 2, batch 16, 6 crops per image, patience 5, lr 0.002 cosine to 3e-05") != NULL);
-    CHECK(strstr(line, "augment hflip rotate 7.5 shift 0.05 zoom 0.2 blur 1.5 gamma 0.25 lowres 0.5") != NULL);
+    CHECK(strstr(line, "augment hflip rotate 7.5 shift 0.05 zoom 0.2 blur 1.5 gamma 0.25 lowres 0.5 (on a share 0.25 of crops),") != NULL);
 
     /* Trained on again without validation: the earlier split is no longer its own. */
     r.val_folds = 0;
@@ -58,6 +59,16 @@ static void test_round_trip(const cs_dataset *all) {
     CHECK(cs_fit(&m, all, &r, NULL, &err) == CS_OK);
     CHECK(cs_model_get(&m, CS_META_VAL_SPLIT) == NULL);
     cs_model_free(&m);
+
+    /* Every crop (share 1 or unset) writes no key: the files of before. */
+    cs_run_record run = {0};
+    for (int i = 0; i < 2; i++) {
+        r.train.aug.lowres_share = (float)i;
+        CHECK(cs_model_init(&m, ARCH, TILE, 2, CLASSES, 1, &err) == CS_OK);
+        CHECK(cs_recipe_record(&m, &r.train, &run, &err) == CS_OK);
+        CHECK(cs_model_get(&m, "augment") && cs_model_get(&m, "lowres_share") == NULL);
+        cs_model_free(&m);
+    }
 }
 
 /* Counts the images of the split: ctx is int[2]. */

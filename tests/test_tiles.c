@@ -415,6 +415,62 @@ static void test_lowres(void) {
     CHECK(contrast[0] < 0.2f && contrast[1] > 0.8f);
     cs_tile_sample(t, &im, 0, 128, 128, N, &low, &rng); /* drawn from [1, 2]: runs */
     CHECK(isfinite(t[0]));
+    /* Catmull-Rom overshoots below black at sharp edges; a gamma after it stays finite. */
+    for (int y = 0; y < W; y++)
+        for (int x = 0; x < W; x++) px[y * W + x] = (uint8_t)((x / 3) % 2 ? 255 : 0);
+    low.gamma = 0.3f;
+    int finite = 1;
+    for (int i = 0; i < 20; i++) {
+        cs_tile_sample(t, &im, 0, 128, 128, N, &low, &rng);
+        for (int j = 0; j < N * N; j++) finite &= isfinite(t[j]) != 0;
+    }
+    CHECK(finite);
+}
+
+/* lowres on a share of the crops: about that share of crops differs from the
+   plain crop; share 1 is the unset share (every crop, the same tiles from the
+   same draws), and a share without lowres draws nothing. */
+static void test_lowres_share(void) {
+    enum { N = 64, DRAWS = 1000 };
+    cs_image im;
+    if (!load(&im, "cells.png")) return;
+    float plain[N * N], t[N * N], u[N * N];
+    cs_tile_sample(plain, &im, 0, 150, 100, N, NULL, NULL);
+    cs_rng a, b;
+    const float shares[] = {0.3f, 0.7f};
+    for (int k = 0; k < 2; k++) {
+        cs_augment some = {.lowres = 1, .lowres_share = shares[k]};
+        cs_rng_seed(&a, 11);
+        int changed = 0;
+        for (int i = 0; i < DRAWS; i++) {
+            cs_tile_sample(t, &im, 0, 150, 100, N, &some, &a);
+            changed += memcmp(t, plain, sizeof t) != 0;
+        }
+        CHECK_NEAR((double)changed / DRAWS, shares[k], 0.05);
+    }
+    cs_augment every = {.lowres = 1}, one = {.lowres = 1, .lowres_share = 1};
+    cs_rng_seed(&a, 12);
+    cs_rng_seed(&b, 12);
+    int same = 1, changed = 0;
+    for (int i = 0; i < 50; i++) {
+        cs_tile_sample(t, &im, 0, 150, 100, N, &every, &a);
+        cs_tile_sample(u, &im, 0, 150, 100, N, &one, &b);
+        same &= memcmp(t, u, sizeof t) == 0;
+        changed += memcmp(t, plain, sizeof t) != 0;
+    }
+    CHECK(same && cs_rng_next(&a) == cs_rng_next(&b));
+    CHECK(changed >= 45); /* a factor that rounds the tile to its own size leaves it as it is */
+    cs_rng_seed(&b, 12);
+    cs_rng_uniform(&b); /* every crop: the factor is its one draw */
+    cs_rng_seed(&a, 12);
+    cs_tile_sample(t, &im, 0, 150, 100, N, &every, &a);
+    CHECK(cs_rng_next(&a) == cs_rng_next(&b));
+    cs_augment none = {.lowres_share = 0.5f};
+    cs_rng_seed(&a, 12);
+    cs_rng_seed(&b, 12);
+    cs_tile_sample(t, &im, 0, 150, 100, N, &none, &a);
+    CHECK(memcmp(t, plain, sizeof t) == 0 && cs_rng_next(&a) == cs_rng_next(&b));
+    cs_image_free(&im);
 }
 
 int main(int argc, char **argv) {
@@ -427,6 +483,7 @@ int main(int argc, char **argv) {
     test_sample();
     test_shift_zoom();
     test_lowres();
+    test_lowres_share();
     test_blur_gamma();
     return test_summary();
 }

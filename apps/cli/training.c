@@ -31,6 +31,8 @@ const option training_opts[] = {
     {"blur", "S", "augment with Gaussian blurs of sigma in [0, S] pixels (focus)"},
     {"lowres", "R", "augment with crops seen through pixels 1 to 1 + R times coarser,\n"
                     "brought back as predict resamples such images (another objective)"},
+    {"lowres-share", "P", "the share of training crops that --lowres degrades, 0 < P <= 1\n"
+                          "(default 1: every crop); the rest stay sharp"},
     {"gamma", "G", "augment with gray levels raised to powers in [1/(1+G), 1+G]\n"
                    "(exposure, contrast)"},
     {"balance", NULL, "weight the loss by inverse class frequency"},
@@ -71,6 +73,9 @@ void parse_plan(args *a, plan *p, const char *protocol, const cs_model *from) {
     o->aug.blur = (float)get_num(a, "blur", o->aug.blur, 0, 5);
     o->aug.gamma = (float)get_num(a, "gamma", o->aug.gamma, 0, 4);
     o->aug.lowres = (float)get_num(a, "lowres", o->aug.lowres, 0, 3);
+    o->aug.lowres_share = (float)get_num(a, "lowres-share", o->aug.lowres_share, 0.001, 1);
+    if (get_str(a, "lowres-share") && o->aug.lowres == 0)
+        usage_error(a, "--lowres-share is the share of crops that --lowres degrades: give --lowres too");
     o->balance = get_switch(a, "balance", o->balance);
     o->tta = get_switch(a, "tta", o->tta);
     const char *t = get_str(a, "threshold");
