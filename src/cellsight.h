@@ -227,12 +227,15 @@ typedef struct {
    (mahalanobis: from the class means of the features GAP pools and the inverse
    of their shared covariance, from the training tiles; msp: 1 - the tile's top
    probability; knn_penultimate: the distance of its normalised penultimate
-   features to the k-th nearest of a bank of training tiles'), and the image
+   features to the k-th nearest of a bank of training tiles';
+   mahalanobis_penultimate: mahalanobis on the penultimate features, the last
+   dense layer's input), and the image
    score above which an image is unknown. Which score is a model's choice, made
    by measurement (model cards). */
-typedef enum { CS_OOD_KIND_MAHALANOBIS, CS_OOD_KIND_MSP, CS_OOD_KIND_KNN } cs_ood_kind;
+typedef enum { CS_OOD_KIND_MAHALANOBIS, CS_OOD_KIND_MSP, CS_OOD_KIND_KNN, CS_OOD_KIND_MAHALANOBIS_PENULTIMATE } cs_ood_kind;
 typedef struct {
-    int dim;            /* features a tile: GAP's channels; 0: no statistics */
+    int dim;            /* features a tile: GAP's channels (penultimate ones for
+                           mahalanobis_penultimate); 0: no statistics */
     float *means;       /* [nclasses][dim]: tensor ood.means */
     float *precision;   /* [dim][dim]: tensor ood.precision */
     int nbank, bank_dim; /* tiles in the bank, penultimate features a tile; 0: no bank */
@@ -274,8 +277,10 @@ typedef struct {
                   threshold applies to the calibrated probabilities
      ood_score    how a tile's out-of-distribution score is computed: "mahalanobis",
                   from tensors ood.means and ood.precision (absent: no score),
-                  "msp", 1 - its top probability (no tensors), or "knn_penultimate",
-                  from tensor ood.bank (absent: no score)
+                  "msp", 1 - its top probability (no tensors), "knn_penultimate",
+                  from tensor ood.bank (absent: no score), or "mahalanobis_penultimate",
+                  as mahalanobis on the penultimate features (the last dense layer's
+                  input)
      ood_k        knn_penultimate: which nearest bank tile's distance is the score
                   (1 to the bank's tiles; CS_OOD_K when absent)
      ood_threshold  an image whose score (mean over its voting tiles) is above it is
@@ -299,7 +304,7 @@ typedef struct {
 #define CS_META_TEMPERATURE "temperature"
 #define CS_META_VAL_ECE "val_ece"                 /* the validation tiles' ECE at it */
 #define CS_META_VAL_ECE_UNCALIBRATED "val_ece_uncalibrated" /* and at 1 */
-#define CS_META_OOD_SCORE "ood_score"         /* how tiles are scored: mahalanobis, msp or knn_penultimate */
+#define CS_META_OOD_SCORE "ood_score"         /* how tiles are scored: mahalanobis, msp, knn_penultimate or mahalanobis_penultimate */
 #define CS_META_OOD_THRESHOLD "ood_threshold" /* images above are unknown; "none" */
 #define CS_META_OOD_FRR "ood_frr"             /* the validation images' share above it */
 #define CS_META_OOD_K "ood_k"                 /* knn_penultimate's neighbour */
@@ -309,6 +314,7 @@ typedef struct {
 #define CS_OOD_MAHALANOBIS "mahalanobis"
 #define CS_OOD_MSP "msp"
 #define CS_OOD_KNN "knn_penultimate"
+#define CS_OOD_MAHALANOBIS_PENULTIMATE "mahalanobis_penultimate"
 #define CS_OOD_MEANS "ood.means"               /* the statistics' tensors */
 #define CS_OOD_PRECISION "ood.precision"
 #define CS_OOD_BANK "ood.bank"                 /* knn_penultimate's training tiles */

@@ -120,15 +120,18 @@ cs_status cs_ood_estimate(cs_ood *o, const float *feat, const int *labels, int n
 float cs_ood_msp(const float *p, int K);
 /* A tile's score from the features m's score reads (cs_ood_layer): its
    pooled ones [m->ood.dim] for mahalanobis, its penultimate ones
-   [m->ood.bank_dim] for knn_penultimate. */
+   [m->ood.bank_dim] for knn_penultimate ([m->ood.dim] for
+   mahalanobis_penultimate). */
 float cs_ood_tile_score(const cs_model *m, const float *f);
-/* "mahalanobis", "msp" or "knn_penultimate", as metadata ood_score says it. */
+/* "mahalanobis", "msp", "knn_penultimate" or "mahalanobis_penultimate", as
+   metadata ood_score says it. */
 const char *cs_ood_kind_name(cs_ood_kind kind);
 /* The last dense layer, whose input (*width of them) are the penultimate
    features; -1 (and *width 0) for a network without one after GAP. */
 int cs_ood_penultimate(const cs_net *net, int *width);
 /* The activation m's score reads (cs_net_activation's index) and its *width:
-   the pooled features, or the penultimate ones for knn_penultimate. */
+   the pooled features, or the penultimate ones for knn_penultimate and
+   mahalanobis_penultimate. */
 int cs_ood_layer(const cs_model *m, int *width);
 /* Whether m has what its score needs to score tiles (msp: always). */
 int cs_ood_ready(const cs_model *m);
@@ -145,7 +148,8 @@ cs_status cs_ood_knn_bank(cs_ood *o, const float *feat, int n, int P, int cap, c
    nothing for a network without GAP. */
 cs_status cs_ood_fit(cs_model *m, const cs_dataset *train, const cs_dataset *val, float frr, cs_error *err);
 /* cs_classify, also giving each tile's features that m's score reads
-   (cs_ood_layer: pooled, or penultimate for knn_penultimate), *features
+   (cs_ood_layer: pooled, or penultimate for knn_penultimate and
+   mahalanobis_penultimate), *features
    [ntiles][width] (malloc'd), from the tile as it is (view 0 of test-time averaging). */
 cs_status cs_classify_features(const cs_model *m, const cs_image *im, int crop_bottom, cs_result *res,
                                float **features, cs_error *err);

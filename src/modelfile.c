@@ -179,9 +179,10 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
         float_field = &m->temperature;
     } else if (!strcmp(key, CS_META_OOD_SCORE)) {
         n = CS_OOD_KIND_MAHALANOBIS;
-        while (n <= CS_OOD_KIND_KNN && strcmp(value, cs_ood_kind_name(n))) n++;
-        if (n > CS_OOD_KIND_KNN)
-            return cs_fail(err, CS_EINPUT, "metadata ood_score \"%.20s\" is not mahalanobis, msp or knn_penultimate",
+        while (n <= CS_OOD_KIND_MAHALANOBIS_PENULTIMATE && strcmp(value, cs_ood_kind_name(n))) n++;
+        if (n > CS_OOD_KIND_MAHALANOBIS_PENULTIMATE)
+            return cs_fail(err, CS_EINPUT, "metadata ood_score \"%.20s\" is not mahalanobis, msp, knn_penultimate "
+                           "or mahalanobis_penultimate",
                            value);
         int_field = &m->ood.kind;
     } else if (!strcmp(key, CS_META_OOD_K)) {
@@ -385,14 +386,18 @@ static cs_status read_bank(cs_model *m, const cs_safetensors *st, int *found, cs
 }
 
 /* The statistics, if the file has them: both tensors, of the network's GAP
-   width; and the bank. */
+   width or, for mahalanobis_penultimate, its penultimate width (the metadata,
+   read after, must say the score that goes with the width); and the bank. */
 static cs_status read_ood(cs_model *m, const cs_safetensors *st, int *found, cs_error *err) {
     cs_status s = read_bank(m, st, found, err);
     if (s) return s;
     int maha = (cs_st_find(st, CS_OOD_MEANS) != NULL) + (cs_st_find(st, CS_OOD_PRECISION) != NULL);
     *found += maha;
     if (!maha) return CS_OK;
-    int D = cs_ood_dim(&m->net), K = m->net.nclasses;
+    int D = cs_ood_dim(&m->net), K = m->net.nclasses, P;
+    const cs_st_tensor *means = cs_st_find(st, CS_OOD_MEANS);
+    cs_ood_penultimate(&m->net, &P);
+    if (means && means->ndim == 2 && means->shape[1] == P) D = P;
     if (D < 1 || D > CS_MAX_OOD_DIM)
         return cs_fail(err, CS_EINPUT, "the model file has out-of-distribution statistics, but arch \"%s\" has no "
                        "global average pooling of at most %d channels to go with them", m->net.arch, CS_MAX_OOD_DIM);
@@ -457,6 +462,11 @@ cs_status cs_model_read(cs_model *m, const void *data, size_t size, cs_error *er
     if (!s && m->ood.bank && m->ood.k > m->ood.nbank)
         s = cs_fail(err, CS_EINPUT, "metadata ood_k %d is more than the %d tiles of tensor %s", m->ood.k,
                     m->ood.nbank, CS_OOD_BANK);
+    int width;
+    cs_ood_layer(m, &width);
+    if (!s && m->ood.means && m->ood.kind != CS_OOD_KIND_MSP && m->ood.kind != CS_OOD_KIND_KNN && m->ood.dim != width)
+        s = cs_fail(err, CS_EINPUT, "tensor %s has %d features a class, but metadata ood_score %s reads %d",
+                    CS_OOD_MEANS, m->ood.dim, cs_ood_kind_name(m->ood.kind), width);
     cs_st_free(&st);
     if (s) {
         cs_model_free(m);

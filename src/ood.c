@@ -12,6 +12,8 @@
    an image scoring above the threshold, set on the validation images at a
    share of false rejections (ood_frr), is of none of the model's classes.
 
+   mahalanobis_penultimate is the first on the penultimate features instead.
+
    Stored as tensors ood.means [nclasses, dim] and ood.precision [dim, dim]
    (the covariance's inverse), or ood.bank [nbank, P] (the normalised
    penultimate features of at most CS_OOD_BANK_CAP training tiles, evenly
@@ -32,7 +34,17 @@ void cs_ood_free(cs_ood *o) {
 }
 
 const char *cs_ood_kind_name(cs_ood_kind kind) {
-    return kind == CS_OOD_KIND_MSP ? CS_OOD_MSP : kind == CS_OOD_KIND_KNN ? CS_OOD_KNN : CS_OOD_MAHALANOBIS;
+    switch (kind) {
+    case CS_OOD_KIND_MSP: return CS_OOD_MSP;
+    case CS_OOD_KIND_KNN: return CS_OOD_KNN;
+    case CS_OOD_KIND_MAHALANOBIS_PENULTIMATE: return CS_OOD_MAHALANOBIS_PENULTIMATE;
+    default: return CS_OOD_MAHALANOBIS;
+    }
+}
+
+/* The scores of class means and a precision (ood.means, ood.precision). */
+static int is_mahalanobis(cs_ood_kind kind) {
+    return kind == CS_OOD_KIND_MAHALANOBIS || kind == CS_OOD_KIND_MAHALANOBIS_PENULTIMATE;
 }
 
 float cs_ood_msp(const float *p, int K) {
@@ -55,7 +67,8 @@ int cs_ood_penultimate(const cs_net *net, int *width) {
 }
 
 int cs_ood_layer(const cs_model *m, int *width) {
-    if (m->ood.kind == CS_OOD_KIND_KNN) return cs_ood_penultimate(&m->net, width);
+    if (m->ood.kind == CS_OOD_KIND_KNN || m->ood.kind == CS_OOD_KIND_MAHALANOBIS_PENULTIMATE)
+        return cs_ood_penultimate(&m->net, width);
     *width = cs_ood_dim(&m->net);
     return cs_net_head(&m->net);
 }
@@ -64,8 +77,8 @@ int cs_ood_ready(const cs_model *m) {
     const cs_ood *o = &m->ood;
     int P;
     if (o->kind == CS_OOD_KIND_MSP) return 1;
-    if (o->kind != CS_OOD_KIND_KNN) return o->means && o->dim == cs_ood_dim(&m->net);
-    cs_ood_penultimate(&m->net, &P);
+    cs_ood_layer(m, &P);
+    if (is_mahalanobis(o->kind)) return o->means && o->dim == P;
     return o->bank && o->bank_dim == P && o->k >= 1 && o->k <= o->nbank;
 }
 
@@ -125,7 +138,7 @@ cs_status cs_ood_knn_bank(cs_ood *o, const float *feat, int n, int P, int cap, c
     return CS_OK;
 }
 
-/* The squared Mahalanobis distance of pooled features f to the nearest class mean. */
+/* The squared Mahalanobis distance of features f to the nearest class mean. */
 static float mahalanobis(const cs_model *m, const float *f) {
     const cs_ood *o = &m->ood;
     int D = o->dim;
@@ -325,7 +338,7 @@ cs_status cs_ood_fit(cs_model *m, const cs_dataset *train, const cs_dataset *val
     float *feat = NULL;
     int *labels = NULL, n = 0;
     cs_status st = msp ? CS_OK : features_of(m, train, D, &feat, &labels, &n, err);
-    if (!st && kind == CS_OOD_KIND_MAHALANOBIS) st = cs_ood_estimate(&m->ood, feat, labels, n, m->net.nclasses, D, err);
+    if (!st && is_mahalanobis(kind)) st = cs_ood_estimate(&m->ood, feat, labels, n, m->net.nclasses, D, err);
     if (!st && kind == CS_OOD_KIND_KNN) st = cs_ood_knn_bank(&m->ood, feat, n, D, CS_OOD_BANK_CAP, err);
     free(feat);
     free(labels);

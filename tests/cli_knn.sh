@@ -59,6 +59,15 @@ expect_rc 0 "$CLI" calibrate --model "$TMP/cal.safetensors" --data "$T" --ood-sc
 expect_rc 0 "$CLI" info "$TMP/back.safetensors"
 grep -q "^  ood_score: msp$" "$TMP/out" && ! grep -q "^  ood_k:\|^  ood_bank_tiles:" "$TMP/out" ||
     fail "calibrate --ood-score msp left the bank's keys: $(grep ood "$TMP/out")"
+# From the bank to the penultimate features' Mahalanobis statistics: no bank, a score per image.
+expect_rc 0 "$CLI" calibrate --model "$TMP/cal.safetensors" --data "$T" --ood-score mahalanobis_penultimate \
+    --out "$TMP/mp.safetensors"
+expect_rc 0 "$CLI" info "$TMP/mp.safetensors"
+grep -q "^ood_score *mahalanobis_penultimate (to the nearest of 2 class means of [0-9]* penultimate features)" "$TMP/out" &&
+    ! grep -q "^  ood_bank_tiles:" "$TMP/out" || fail "calibrate --ood-score mahalanobis_penultimate: $(grep ood "$TMP/out")"
+expect_rc 0 "$CLI" predict --model "$TMP/mp.safetensors" --csv "$T"
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ood_score") c = i; next }
+  !c || $c == "" { bad = 1 } END { exit bad || !c }' "$TMP/out" || fail "mahalanobis_penultimate: empty ood_score"
 
 # A fine-tune of a knn_penultimate model keeps its score, with a bank of its own.
 expect_rc 0 "$CLI" finetune --model "$K" --data "$T" --mode head --epochs 1 --threads 1 --out "$TMP/ft.safetensors"

@@ -2,7 +2,7 @@
    against its closed form, statistics fitted from tiles and their threshold,
    a model file that keeps them, and files that hold them wrong; the msp score,
    which needs no statistics; knn_penultimate against hand-made banks and a
-   sort, fitted, kept in a file, and its bad files. */
+   sort, fitted, kept in a file, and its bad files; mahalanobis_penultimate. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,6 +310,52 @@ static void test_knn_fit(const cs_dataset *train, const cs_dataset *val) {
     cs_model_free(&m);
 }
 
+/* ood_score mahalanobis_penultimate: the statistics of the penultimate
+   features (dense6's input: 6 wide, not GAP's 8), tile scores as the
+   Mahalanobis score of those features, a file that gives the same scores, and
+   a file whose statistics are of the other width for its score, refused. */
+static void test_mahalanobis_penultimate(const cs_dataset *train, const cs_dataset *val) {
+    cs_model m, mp, back;
+    cs_error err;
+    CHECK(cs_model_init(&m, "conv4,pool,conv8,gap,dense6,dense", 32, 2, CLASSES, 3, &err) == CS_OK);
+    CHECK(cs_model_set(&m, CS_META_OOD_SCORE, CS_OOD_MAHALANOBIS_PENULTIMATE, &err) == CS_OK);
+    CHECK(m.ood.kind == CS_OOD_KIND_MAHALANOBIS_PENULTIMATE);
+    CHECK(cs_ood_fit(&m, train, val, 0.25f, &err) == CS_OK);
+    CHECK(m.ood.dim == 6 && m.ood.means && m.ood.precision && !m.ood.bank && !isnan(m.ood.threshold));
+    CHECK(!strcmp(cs_model_get(&m, CS_META_OOD_SCORE), CS_OOD_MAHALANOBIS_PENULTIMATE));
+
+    /* The same statistics scored as plain mahalanobis of the penultimate features. */
+    cs_result res;
+    float *f = NULL;
+    CHECK(cs_classify_features(&m, &val->images[0], -1, &res, &f, &err) == CS_OK);
+    mp = m;
+    mp.ood.kind = CS_OOD_KIND_MAHALANOBIS;
+    int same = f != NULL && res.tile_ood != NULL;
+    for (int t = 0; same && t < res.ntiles; t++)
+        same &= fabsf(res.tile_ood[t] - cs_ood_tile_score(&mp, f + t * 6)) <= 1e-5f * (1 + res.tile_ood[t]);
+    CHECK(same);
+    free(f);
+    cs_result_free(&res);
+
+    float *before = malloc(sizeof(float) * val->n), *after = malloc(sizeof(float) * val->n);
+    image_scores(&m, val, before);
+    int above = 0;
+    for (int i = 0; i < val->n; i++) above += before[i] > m.ood.threshold;
+    CHECK(quarter_above(above, val->n));
+    CHECK(round_trip(&m, &back, &err) == CS_OK);
+    CHECK(back.ood.kind == CS_OOD_KIND_MAHALANOBIS_PENULTIMATE && back.ood.dim == 6);
+    image_scores(&back, val, after);
+    CHECK(!memcmp(before, after, sizeof(float) * val->n) && !isnan(after[0]));
+    cs_model_free(&back);
+    free(before);
+    free(after);
+
+    /* Penultimate statistics under a file that says mahalanobis (pooled, 8 wide). */
+    CHECK(cs_model_set(&m, CS_META_OOD_SCORE, CS_OOD_MAHALANOBIS, &err) == CS_OK);
+    CHECK(round_trip(&m, &back, &err) == CS_EINPUT && strstr(err.msg, "ood.means has 6 features"));
+    cs_model_free(&m);
+}
+
 /* Files whose bank does not fit: the wrong width, a NaN, ood_k 0 or more than
    the bank's tiles; each refused by name. */
 static void test_knn_bad_files(void) {
@@ -364,6 +410,7 @@ int main(int argc, char **argv) {
     test_knn_score();
     test_knn_fit(&train, &val);
     test_knn_bad_files();
+    test_mahalanobis_penultimate(&train, &val);
     cs_dataset_free(&all);
     cs_dataset_free(&train);
     cs_dataset_free(&val);

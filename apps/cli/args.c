@@ -25,7 +25,7 @@ static void print_help(const command *cmd) {
     for (const option_group *g = cmd->groups; g->opts; g++) {
         printf("\n%s:\n", g->title);
         for (const option *o = g->opts; o->name; o++) {
-            char flag[64];
+            char flag[96];
             snprintf(flag, sizeof flag, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
             printf("  %-24s", flag);
             if (strlen(flag) > 24) printf("\n  %24s", "");
@@ -181,11 +181,12 @@ double get_um_per_px(args *a) {
 }
 
 const option ood_opts[] = {
-    {"ood-score", "mahalanobis|msp|knn_penultimate",
+    {"ood-score", "mahalanobis|msp|knn_penultimate|mahalanobis_penultimate",
      "how an image is told to be of none of the model's classes:\n"
      "mahalanobis, the pooled features' distance to the classes';\n"
      "msp, 1 - the tiles' top probability; knn_penultimate, the\n"
-     "penultimate features' distance to the 10th nearest training tile's\n"
+     "penultimate features' distance to the 10th nearest training tile's;\n"
+     "mahalanobis_penultimate, mahalanobis on the penultimate features\n"
      "(default: the base's, or mahalanobis for a new model; the model\n"
      "cards say which is better)"},
     {0}};

@@ -26,8 +26,9 @@ static void print_ood(const cs_model *m) {
     if (o->kind == CS_OOD_KIND_KNN && o->bank)
         printf(" (distance to the k-th nearest, k = %d, of %d training tiles' %d penultimate features)", o->k,
                o->nbank, o->bank_dim);
-    else if (o->kind == CS_OOD_KIND_MAHALANOBIS && o->means)
-        printf(" (to the nearest of %d class means of %d pooled features)", m->net.nclasses, o->dim);
+    else if (o->kind != CS_OOD_KIND_MSP && o->means)
+        printf(" (to the nearest of %d class means of %d %s features)", m->net.nclasses, o->dim,
+               o->kind == CS_OOD_KIND_MAHALANOBIS ? "pooled" : "penultimate");
     else if (o->kind == CS_OOD_KIND_MSP)
         printf(" (1 - the top probability)");
     else
