@@ -126,6 +126,9 @@ float cs_ood_tile_score(const cs_model *m, const float *f);
 /* "mahalanobis", "msp", "knn_penultimate" or "mahalanobis_penultimate", as
    metadata ood_score says it. */
 const char *cs_ood_kind_name(cs_ood_kind kind);
+/* Whether the score is one of class means and a precision (ood.means,
+   ood.precision): mahalanobis, mahalanobis_penultimate. */
+int cs_ood_reads_means(cs_ood_kind kind);
 /* The last dense layer, whose input (*width of them) are the penultimate
    features; -1 (and *width 0) for a network without one after GAP. */
 int cs_ood_penultimate(const cs_net *net, int *width);

@@ -391,11 +391,11 @@ static cs_status read_bank(cs_model *m, const cs_safetensors *st, int *found, cs
 static cs_status read_ood(cs_model *m, const cs_safetensors *st, int *found, cs_error *err) {
     cs_status s = read_bank(m, st, found, err);
     if (s) return s;
-    int maha = (cs_st_find(st, CS_OOD_MEANS) != NULL) + (cs_st_find(st, CS_OOD_PRECISION) != NULL);
+    const cs_st_tensor *means = cs_st_find(st, CS_OOD_MEANS);
+    int maha = (means != NULL) + (cs_st_find(st, CS_OOD_PRECISION) != NULL);
     *found += maha;
     if (!maha) return CS_OK;
     int D = cs_ood_dim(&m->net), K = m->net.nclasses, P;
-    const cs_st_tensor *means = cs_st_find(st, CS_OOD_MEANS);
     cs_ood_penultimate(&m->net, &P);
     if (means && means->ndim == 2 && means->shape[1] == P) D = P;
     if (D < 1 || D > CS_MAX_OOD_DIM)
@@ -464,7 +464,7 @@ cs_status cs_model_read(cs_model *m, const void *data, size_t size, cs_error *er
                     m->ood.nbank, CS_OOD_BANK);
     int width;
     cs_ood_layer(m, &width);
-    if (!s && m->ood.means && m->ood.kind != CS_OOD_KIND_MSP && m->ood.kind != CS_OOD_KIND_KNN && m->ood.dim != width)
+    if (!s && m->ood.means && cs_ood_reads_means(m->ood.kind) && m->ood.dim != width)
         s = cs_fail(err, CS_EINPUT, "tensor %s has %d features a class, but metadata ood_score %s reads %d",
                     CS_OOD_MEANS, m->ood.dim, cs_ood_kind_name(m->ood.kind), width);
     cs_st_free(&st);

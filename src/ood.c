@@ -42,8 +42,7 @@ const char *cs_ood_kind_name(cs_ood_kind kind) {
     }
 }
 
-/* The scores of class means and a precision (ood.means, ood.precision). */
-static int is_mahalanobis(cs_ood_kind kind) {
+int cs_ood_reads_means(cs_ood_kind kind) {
     return kind == CS_OOD_KIND_MAHALANOBIS || kind == CS_OOD_KIND_MAHALANOBIS_PENULTIMATE;
 }
 
@@ -78,7 +77,7 @@ int cs_ood_ready(const cs_model *m) {
     int P;
     if (o->kind == CS_OOD_KIND_MSP) return 1;
     cs_ood_layer(m, &P);
-    if (is_mahalanobis(o->kind)) return o->means && o->dim == P;
+    if (cs_ood_reads_means(o->kind)) return o->means && o->dim == P;
     return o->bank && o->bank_dim == P && o->k >= 1 && o->k <= o->nbank;
 }
 
@@ -338,7 +337,7 @@ cs_status cs_ood_fit(cs_model *m, const cs_dataset *train, const cs_dataset *val
     float *feat = NULL;
     int *labels = NULL, n = 0;
     cs_status st = msp ? CS_OK : features_of(m, train, D, &feat, &labels, &n, err);
-    if (!st && is_mahalanobis(kind)) st = cs_ood_estimate(&m->ood, feat, labels, n, m->net.nclasses, D, err);
+    if (!st && cs_ood_reads_means(kind)) st = cs_ood_estimate(&m->ood, feat, labels, n, m->net.nclasses, D, err);
     if (!st && kind == CS_OOD_KIND_KNN) st = cs_ood_knn_bank(&m->ood, feat, n, D, CS_OOD_BANK_CAP, err);
     free(feat);
     free(labels);

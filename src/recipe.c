@@ -97,7 +97,8 @@ static int write_lowres_share(char *v, size_t n, const cs_train_opts *o) {
     return cs_augment_lowres_some(&o->aug) && snprintf(v, n, "%g", o->aug.lowres_share) >= 0;
 }
 static void read_lowres_share(cs_train_opts *o, const char *v) { /* after augment, which resets aug */
-    if (atof(v) > 0 && atof(v) <= 1) o->aug.lowres_share = (float)atof(v);
+    double share = atof(v);
+    if (share > 0 && share <= 1) o->aug.lowres_share = (float)share;
 }
 static int write_seed(char *v, size_t n, const cs_train_opts *o) {
     return snprintf(v, n, "%llu", (unsigned long long)o->seed) >= 0;
