@@ -334,6 +334,7 @@ typedef struct {
 #define CS_META_PROTOCOL "protocol"
 #define CS_META_BASE_MODEL "base_model"
 #define CS_META_VAL_SPLIT "val_split"     /* "images 2/2" or "rows 2/2" */
+#define CS_META_REFIT_EPOCHS "refit_epochs" /* cs_recipe.refit: the epochs on every image */
 #define CS_SPLIT_IMAGES "images"
 #define CS_SPLIT_ROWS "rows"
 #define CS_AUGMENT_DIHEDRAL8 "dihedral8"  /* in metadata augment, e.g. "dihedral8,rotate5" */
@@ -446,6 +447,8 @@ typedef struct {
     int best;              /* 1 if this epoch's weights are the ones kept so far */
     double seconds, eta;   /* elapsed and estimated remaining time (while head mode
                               computes its features: of that part) */
+    int refit;             /* 1: the refit's run on every image (cs_recipe.refit), after
+                              the validated one */
 } cs_train_status;
 
 /* Called after every batch (epoch figures filled at the epoch's last step);
@@ -508,10 +511,16 @@ typedef struct {
                            cs_recipe_from_model reads back */
     double threshold;   /* NaN: as train.auto_threshold says; else recorded as `threshold` */
     cs_split_fn on_split; /* if not NULL: given the split (and train.ctx) before training */
+    int refit;          /* after the validated run, the weights it started from train again on
+                           every image for train.epochs, without validation, threshold 0.5;
+                           the validated run's calibration, open-set threshold and figures
+                           are kept (metadata refit_epochs; val_split is not recorded: every
+                           image trained). Head mode's default: one image a class then trains
+                           on all of it, not half (docs/transfer.md measures it) */
 } cs_recipe;
 
 /* cs_train_defaults for the protocol, validation on the last of 2 parts, no
-   imposed threshold. */
+   imposed threshold, refit in head mode. */
 void cs_recipe_defaults(cs_recipe *r, const char *protocol);
 /* "Train as recorded": overlays on r the options m's metadata records (epochs,
    batch, lr, augment, seed, ...; tta and crop_bottom from m; the val_split). */

@@ -1,14 +1,18 @@
 /* fit.c: a training run by recipe: the validation images split off the data,
    cs_train on the rest, the threshold imposed if the recipe says one, the
-   out-of-distribution statistics of the weights it leaves. */
+   out-of-distribution statistics of the weights it leaves; with refit, the
+   weights trained again on every image. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
 void cs_recipe_defaults(cs_recipe *r, const char *protocol) {
     *r = (cs_recipe){.val_folds = 2, .val_fold = 1, .threshold = NAN};
     cs_train_defaults(&r->train, protocol);
+    r->refit = r->train.head_only; /* seconds more; one image a class then trains whole (docs/transfer.md) */
 }
 
 /* The images a run trains and validates on, at the model's pixel size (its
@@ -32,19 +36,88 @@ static cs_status prepare(const cs_model *m, const cs_dataset *data, const cs_rec
     return st;
 }
 
+/* What the validated run chose and measured, which a refit keeps: its
+   recipe (so that "train as recorded" validates again), the calibration, the
+   thresholds, the validation figures. */
+static const char *const validated_keys[] = {
+    "epochs", "epochs_run", "best_epoch", "patience", CS_META_TEMPERATURE, CS_META_VAL_ECE_UNCALIBRATED,
+    CS_META_VAL_ECE, CS_META_OOD_THRESHOLD, "val_images", "val_tiles", "val_loss",
+    "val_tile_accuracy"};
+#define NKEPT (sizeof validated_keys / sizeof *validated_keys)
+
+/* The refit: the weights back at start, trained on every image for the
+   recipe's epochs (no validation to stop early on: a band of the same image
+   says little about other images, and its best epoch transferred worse,
+   docs/transfer.md), threshold 0.5; the open-set statistics of the new
+   weights over every image; then the validated run's keys again. */
+typedef struct {
+    cs_train_progress_fn progress;
+    void *ctx;
+} refit_progress;
+
+/* The caller's progress, told that these epochs are the refit's. */
+static int on_refit_step(void *ctx, const cs_train_status *st) {
+    const refit_progress *p = ctx;
+    cs_train_status s = *st;
+    s.refit = 1;
+    return p->progress(p->ctx, &s);
+}
+
+static cs_status refit(cs_model *m, const cs_dataset *data, const cs_recipe *r, const float *start, int crop,
+                       float um, cs_error *err) {
+    char *kept[NKEPT] = {0};
+    cs_status st = CS_OK;
+    for (size_t i = 0; i < NKEPT && !st; i++) {
+        const char *v = cs_model_get(m, validated_keys[i]);
+        if (v && !(kept[i] = strdup(v))) st = cs_fail(err, CS_ENOMEM, "out of memory for the metadata");
+    }
+    cs_recipe all = *r;
+    all.val_folds = 0;
+    all.train.patience = 0;
+    all.train.auto_threshold = 0; /* the validated run's was chosen for other weights */
+    all.train.val_tiles = NULL; /* the validated run's */
+    refit_progress tell = {r->train.progress, r->train.ctx};
+    if (tell.progress) all.train.progress = on_refit_step, all.train.ctx = &tell;
+    cs_dataset train = {0}, none = {0};
+    const cs_dataset *tr;
+    if (!st) st = prepare(m, data, &all, crop, um, &train, &none, &tr, err);
+    if (!st) {
+        memcpy(m->net.params, start, sizeof(float) * m->net.nparams);
+        st = cs_train(m, tr, &none, &all.train, err);
+    }
+    if (!st) st = cs_ood_fit(m, tr, NULL, CS_OOD_FRR, err);
+    for (size_t i = 0; i < NKEPT && !st; i++)
+        if (kept[i]) st = cs_model_set(m, validated_keys[i], kept[i], err);
+    char v[32];
+    snprintf(v, sizeof v, "%d", all.train.epochs);
+    if (!st) st = cs_model_set(m, CS_META_REFIT_EPOCHS, v, err);
+    for (size_t i = 0; i < NKEPT; i++) free(kept[i]);
+    cs_dataset_free(&train);
+    cs_dataset_free(&none);
+    return st;
+}
+
 cs_status cs_fit(cs_model *m, const cs_dataset *data, const cs_recipe *r, cs_dataset *val,
                  cs_error *err) {
     cs_dataset train = {0}, held = {0};
     const cs_dataset *tr;
     int crop = r->train.crop_bottom >= 0 ? r->train.crop_bottom : m->crop_bottom;
     float um = m->um_per_px > 0 ? m->um_per_px : cs_dataset_um(data);
+    float *start = NULL;
     cs_status st = prepare(m, data, r, crop, um, &train, &held, &tr, err);
+    if (!st && r->refit && held.n && !(start = malloc(sizeof(float) * m->net.nparams)))
+        st = cs_fail(err, CS_ENOMEM, "out of memory for a copy of the weights");
+    if (start) memcpy(start, m->net.params, sizeof(float) * m->net.nparams);
     if (!st && r->on_split) r->on_split(r->train.ctx, tr, &held);
     if (!st) st = cs_train(m, tr, &held, &r->train, err);
     if (!st) st = cs_ood_fit(m, tr, &held, CS_OOD_FRR, err);
-    /* No split: none recorded, not a base's, whose images this run may have trained on. */
-    if (!st && r->record_split && r->val_folds) st = cs_recipe_record_split(m, r, err);
-    if (!st && r->record_split && !r->val_folds) cs_model_unset(m, CS_META_VAL_SPLIT);
+    cs_model_unset(m, CS_META_REFIT_EPOCHS);
+    if (!st && start) st = refit(m, data, r, start, crop, um, err);
+    free(start);
+    /* No split, or a refit that trained on it too: none recorded, not a base's,
+       whose images this run may have trained on. */
+    if (!st && r->record_split && r->val_folds && !r->refit) st = cs_recipe_record_split(m, r, err);
+    if (!st && r->record_split && (!r->val_folds || r->refit)) cs_model_unset(m, CS_META_VAL_SPLIT);
     if (!st && !isnan(r->threshold)) {
         char v[32];
         snprintf(v, sizeof v, "%g", r->threshold);

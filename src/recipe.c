@@ -181,6 +181,8 @@ void cs_recipe_from_model(cs_recipe *r, const cs_model *m) {
     o->tta = m->tta;
     o->crop_bottom = m->crop_bottom;
     read_val_split(r, cs_model_get(m, CS_META_VAL_SPLIT));
+    /* A model of our training records its protocol; a refit, its epochs. */
+    if (cs_model_get(m, CS_META_PROTOCOL)) r->refit = cs_model_get(m, CS_META_REFIT_EPOCHS) != NULL;
 }
 
 cs_status cs_model_split(const cs_model *m, const cs_dataset *data, cs_dataset *train, cs_dataset *held,

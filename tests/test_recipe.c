@@ -1,6 +1,7 @@
 /* test_recipe.c: recipes in the library. What cs_train records reads back as
    the same options (cs_recipe_from_model); cs_fit records its split (none
-   without validation) and an imposed threshold; cs_finetune changes the output layer only for other
+   without validation) and an imposed threshold; a refit trains again on every
+   image keeping the validated run's figures; cs_finetune changes the output layer only for other
    classes; cs_cross_validate holds each image out once, pooled as per fold,
    and says why it cannot run. */
 #include "test_train.h"
@@ -112,6 +113,52 @@ static void test_finetune(const cs_dataset *all) {
     cs_model_free(&m);
 }
 
+/* Refit: the validated run's calibration, open-set threshold and figures; weights
+   trained again from the same start on every image (so unlike the validated run's),
+   threshold 0.5, no split recorded; read back as a refit recipe. */
+static void test_refit(const cs_dataset *all) {
+    cs_model a, b;
+    cs_error err;
+    cs_recipe r;
+    cs_recipe_defaults(&r, "head");
+    r.train.epochs = 3;
+    r.train.base_model = "base.safetensors";
+    r.record_split = 1;
+    CHECK(r.refit == 1); /* head mode's default */
+    r.refit = 0;
+    CHECK(cs_model_init(&a, ARCH, TILE, 2, CLASSES, 1, &err) == CS_OK);
+    CHECK(cs_model_init(&b, ARCH, TILE, 2, CLASSES, 1, &err) == CS_OK);
+    CHECK(cs_fit(&a, all, &r, NULL, &err) == CS_OK); /* validated only */
+    r.refit = 1;
+    CHECK(cs_fit(&b, all, &r, NULL, &err) == CS_OK);
+    CHECK(memcmp(a.net.params, b.net.params, sizeof(float) * a.net.nparams) != 0);
+    const char *same[] = {CS_META_TEMPERATURE, CS_META_VAL_ECE, CS_META_OOD_THRESHOLD, "val_images", "val_tiles",
+                          "val_loss", "val_tile_accuracy", "best_epoch", "epochs"};
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+        const char *x = cs_model_get(&a, same[i]), *y = cs_model_get(&b, same[i]);
+        CHECK(x && y && strcmp(x, y) == 0);
+    }
+    CHECK(strcmp(cs_model_get(&b, CS_META_OOD_THRESHOLD), "none") != 0);
+    CHECK(strcmp(cs_model_get(&b, CS_META_REFIT_EPOCHS), "3") == 0 && !cs_model_get(&a, CS_META_REFIT_EPOCHS));
+    CHECK(atoi(cs_model_get(&b, "train_tiles")) > atoi(cs_model_get(&a, "train_tiles")));
+    CHECK(b.threshold == 0.5f);
+    CHECK(cs_model_get(&a, CS_META_VAL_SPLIT) && !cs_model_get(&b, CS_META_VAL_SPLIT));
+    cs_recipe back;
+    cs_recipe_defaults(&back, "head");
+    cs_recipe_from_model(&back, &b);
+    CHECK(back.refit == 1);
+    cs_recipe_from_model(&back, &a);
+    CHECK(back.refit == 0);
+    /* A model with no split left has none to calibrate on. */
+    cs_dataset tr, held;
+    CHECK(cs_model_split(&b, all, &tr, &held, &err) == CS_EINPUT && strstr(err.msg, "val_split"));
+    /* Trained again without refit: the key goes. */
+    r.refit = 0;
+    CHECK(cs_fit(&b, all, &r, NULL, &err) == CS_OK && !cs_model_get(&b, CS_META_REFIT_EPOCHS));
+    cs_model_free(&a);
+    cs_model_free(&b);
+}
+
 static int evaluated;
 static int on_evaluated(void *ctx, int done, int total) {
     evaluated += done > 0;
@@ -163,6 +210,7 @@ int main(int argc, char **argv) {
     load_fixture(argc, argv, &all, &train, &val, NULL);
     test_round_trip(&all);
     test_finetune(&all);
+    test_refit(&all);
     test_cross_validate(&all);
     cs_dataset_free(&all);
     cs_dataset_free(&train);

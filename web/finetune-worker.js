@@ -4,18 +4,19 @@
    classification, and a cancel cannot leave anything half done.
 
      trainDefaults {mode}                          -> {defaults}
-       {epochs, lr, patience, crops_per_image, batch} of a MODE
+       {epochs, lr, patience, crops_per_image, batch, refit} of a MODE
      finetune {base: {bytes, name}, images: [{file: Blob, label, name}],
-               classes: [names], mode, epochs, lr, cropBottom, validate, seed, tta,
+               classes: [names], mode, epochs, lr, cropBottom, validate, refit, seed, tta,
                umPerPx}
                                                    -> {bytes, info, figures}
        progress: {done, total, status}, status as apps/wasm/wasm_finetune.c reports
        it; figures: {confusion, trainImages, valImages, valTileAccuracy,
-       classified}, classified (when validated) the validation tiles as the
+       classified}, classified (when validated, not refit) the validation tiles as the
        page classifies them with tta (the page's box, TTA_ARG.off or .on):
        {confusion, tiles, accuracy, loss, tta}. epochs, lr <= 0 and
        cropBottom < 0 take the defaults; validate: half of each class's
-       images validate (else none do, and the last epoch is kept); umPerPx
+       images validate (else none do, and the last epoch is kept); refit (with
+       validate): then train again on every image (undefined: the mode's default); umPerPx
        (> 0): the pixel size of images whose files state none. The images
        train at the base's pixel size (resampled to it), which the model keeps. */
 import { EVENT } from "./constants.js";
@@ -55,7 +56,7 @@ async function addImage(M, ds, { file, label, name }, umPerPx) {
 
 // Trains model (a pointer) on the data set ds; resolves with the new file's
 // bytes and the figures the module reports.
-function train(M, model, ds, { base, classes, mode, epochs, lr, cropBottom, validate, seed, tta }, progress) {
+function train(M, model, ds, { base, classes, mode, epochs, lr, cropBottom, validate, refit, seed, tta }, progress) {
   let figures = null, classified = null, bytes = null, last = 0;
   const events = {
     [EVENT.trainResult]: (f) => (figures = f),
@@ -75,7 +76,7 @@ function train(M, model, ds, { base, classes, mode, epochs, lr, cropBottom, vali
   return withEvents(M, events, () => {
     const [classList, modeName, baseName] = strings;
     if (!M._csw_finetune_tta(model, ds, classList, modeName, epochs, lr, cropBottom, validate ? 1 : 0, seed,
-      baseName, tta)) throw new Error(lastError(M));
+      baseName, tta, refit === undefined ? -1 : refit ? 1 : 0)) throw new Error(lastError(M));
     if (!M._csw_model_bytes(model)) throw new Error(lastError(M));
     return { bytes: bytes.buffer, figures: { ...figures, classified } };
   }).finally(() => strings.forEach((s) => M._free(s)));

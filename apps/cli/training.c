@@ -44,6 +44,10 @@ const option training_opts[] = {
                        "a class has one image; 0: no validation, keep the last epoch\n"
                        "(default 2)"},
     {"val-fold", "I", "which of the N parts validates, 1 to N (default N, the smallest)"},
+    {"refit", "yes|no", "yes: after the validated run, train again from the start on every\n"
+                        "image, as many epochs, no validation, threshold 0.5 (unless given);\n"
+                        "its calibration and open-set threshold are kept (default: yes in\n"
+                        "head mode)"},
     {"val-split", "images|rows", "images: as --val-folds says; rows: a band of rows of every\n"
                                  "image (band I of N, the top one by default), so that training\n"
                                  "sees every image (default images)"},
@@ -92,6 +96,7 @@ void parse_plan(args *a, plan *p, const char *protocol, const cs_model *from) {
     p->r.val_fold = (int)get_int(a, "val-fold", fold, 1, p->r.val_folds > 1 ? p->r.val_folds : 1) - 1;
     p->r.val_rows = strcmp(get_choice(a, "val-split", p->r.val_rows ? CS_SPLIT_ROWS : CS_SPLIT_IMAGES),
                            CS_SPLIT_ROWS) == 0;
+    p->r.refit = strcmp(get_choice(a, "refit", p->r.refit ? "yes" : "no"), "yes") == 0;
     p->arch = has_opt(a, "arch") ? get_str(a, "arch") : NULL;
     if (!p->arch && from) p->arch = from->net.arch;
     p->tile = has_opt(a, "tile") ? (int)get_int(a, "tile", from ? from->net.tile : CS_TILE, 1, 4096)
@@ -122,18 +127,19 @@ static int on_train_step(void *ctx, const cs_train_status *st) {
     char el[32], left[32];
     duration(el, sizeof el, st->seconds);
     duration(left, sizeof left, st->eta);
-    if (st->epoch == 0) { /* head mode: the frozen layers' features, once */
+    const char *all = st->refit ? "every image: " : ""; /* the refit's run */
+    if (st->epoch == 0) { /* head mode: the frozen layers' features, once a run */
         if (progress_due(p, end))
-            progress_line(p, end, "features %d/%d, %s, about %s left", st->step, st->steps, el, left);
+            progress_line(p, end, "%sfeatures %d/%d, %s, about %s left", all, st->step, st->steps, el, left);
     } else if (end) {
         char val[80] = "";
         if (!isnan(st->val_loss))
             snprintf(val, sizeof val, "  validation loss %.4f accuracy %.4f%s", st->val_loss,
                      st->val_acc, st->best ? " (best)" : "");
-        progress_line(p, 1, "epoch %d/%d  loss %.4f accuracy %.4f%s  lr %.3g  %s, about %s left",
-                      st->epoch, st->epochs, st->train_loss, st->train_acc, val, st->lr, el, left);
+        progress_line(p, 1, "%sepoch %d/%d  loss %.4f accuracy %.4f%s  lr %.3g  %s, about %s left",
+                      all, st->epoch, st->epochs, st->train_loss, st->train_acc, val, st->lr, el, left);
     } else if (p->tty && progress_due(p, 0)) {
-        progress_line(p, 0, "epoch %d/%d  step %d/%d  loss %.4f  %s, about %s left", st->epoch,
+        progress_line(p, 0, "%sepoch %d/%d  step %d/%d  loss %.4f  %s, about %s left", all, st->epoch,
                       st->epochs, st->step, st->steps, st->train_loss, el, left);
     }
     return 0;

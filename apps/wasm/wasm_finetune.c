@@ -57,28 +57,30 @@ EMSCRIPTEN_KEEPALIVE int csw_dataset_add_rgba(cs_dataset *ds, const uint8_t *rgb
 
 /* ---------------------------------------------------------------- training */
 
-/* {"epochs": 60, "lr": 0.001, "patience": 15, "crops_per_image": 0, "batch": 32}:
-   what cs_train_defaults gives mode "head" or "full", for the page's fields. */
+/* {"epochs": 60, "lr": 0.001, "patience": 15, "crops_per_image": 0, "batch": 32, "refit": true}:
+   what cs_recipe_defaults gives mode "head" or "full", for the page's fields. */
 EMSCRIPTEN_KEEPALIVE char *csw_train_defaults(const char *mode) {
-    cs_train_opts o;
-    cs_train_defaults(&o, mode);
+    cs_recipe r;
+    cs_recipe_defaults(&r, mode);
+    const cs_train_opts o = r.train;
     char *json = malloc(160);
     if (!json) {
         cs_fail(&csw_last_error, CS_ENOMEM, "out of memory");
         return NULL;
     }
-    snprintf(json, 160, "{\"epochs\":%d,\"lr\":%.9g,\"patience\":%d,\"crops_per_image\":%d,\"batch\":%d}",
-             o.epochs, o.lr, o.patience, o.crops_per_image, o.batch);
+    snprintf(json, 160,
+             "{\"epochs\":%d,\"lr\":%.9g,\"patience\":%d,\"crops_per_image\":%d,\"batch\":%d,\"refit\":%s}",
+             o.epochs, o.lr, o.patience, o.crops_per_image, o.batch, r.refit ? "true" : "false");
     return json;
 }
 
 /* NaN (no validation data yet) reaches JS as NaN. */
 EM_JS(int, report_train,
       (int epoch, int epochs, int step, int steps, float train_loss, float train_acc,
-       float val_loss, float val_acc, float lr, int best, double seconds, double eta), {
+       float val_loss, float val_acc, float lr, int best, double seconds, double eta, int refit), {
     const cancel = Module.onEvent && Module.onEvent("train_progress", {
         epoch, epochs, step, steps, trainLoss: train_loss, trainAcc: train_acc,
-        valLoss: val_loss, valAcc: val_acc, lr, best: !!best, seconds, eta
+        valLoss: val_loss, valAcc: val_acc, lr, best: !!best, seconds, eta, refit: !!refit
     });
     return cancel ? 1 : 0;
 });
@@ -86,7 +88,7 @@ EM_JS(int, report_train,
 static int on_train(void *ctx, const cs_train_status *s) {
     (void)ctx;
     return report_train(s->epoch, s->epochs, s->step, s->steps, s->train_loss, s->train_acc,
-                        s->val_loss, s->val_acc, s->lr, s->best, s->seconds, s->eta);
+                        s->val_loss, s->val_acc, s->lr, s->best, s->seconds, s->eta, s->refit);
 }
 
 EM_JS(void, emit_train_result,
@@ -161,12 +163,15 @@ static void count_training(void *ctx, const cs_dataset *train, const cs_dataset 
    1 (the page's box), the validation images are then classified as the page
    classifies (the "val_classified" event), and the model records that averaging,
    the one its figures were measured with; tta < 0 skips that. On failure (or a
-   cancel) m must be thrown away: its classes may have changed. Returns 1 on
-   success, after the "train_result" event has had the validation figures. */
+   cancel) m must be thrown away: its classes may have changed. refit 0 or 1
+   (with validate): then train again on every image (cs_recipe.refit; the
+   validation images are not classified then, they trained); < 0: the mode's
+   default. Returns 1 on success, after the "train_result" event has had the
+   validation figures. */
 EMSCRIPTEN_KEEPALIVE int csw_finetune_tta(cs_model *m, const cs_dataset *ds, const char *classes,
                                           const char *mode, int epochs, float lr, int crop_bottom,
                                           int validate, double seed, const char *base_model,
-                                          int tta) {
+                                          int tta, int refit) {
     if (strcmp(mode, "head") != 0 && strcmp(mode, "full") != 0) {
         cs_fail(&csw_last_error, CS_EINPUT, "mode \"%.20s\" is neither head nor full", mode);
         return 0;
@@ -197,6 +202,7 @@ EMSCRIPTEN_KEEPALIVE int csw_finetune_tta(cs_model *m, const cs_dataset *ds, con
     cs_metrics_init(&tiles, K);
     o->val_tiles = &tiles;
     r.val_folds = validate ? 2 : 0;
+    if (refit >= 0) r.refit = refit != 0;
     r.record_split = 1; /* as the CLI's, so that calibrate and "train as recorded" find it */
     r.on_split = count_training;
     if (cs_finetune(m, ds, K, names, &r, &val, &csw_last_error) != CS_OK) goto done;
@@ -206,7 +212,8 @@ EMSCRIPTEN_KEEPALIVE int csw_finetune_tta(cs_model *m, const cs_dataset *ds, con
     }
     cs_metrics_confusion(&tiles, confusion);
     emit_train_result(K, confusion, ntrain, val.n, cs_metrics_accuracy(&tiles));
-    ok = tta < 0 || val.n == 0 || classify_val(m, &val, m->crop_bottom, tta != 0, confusion);
+    /* After a refit the weights trained on val too: its figures are the validated run's. */
+    ok = tta < 0 || val.n == 0 || r.refit || classify_val(m, &val, m->crop_bottom, tta != 0, confusion);
 done:
     free(confusion);
     cs_metrics_free(&tiles);

@@ -242,7 +242,7 @@ export function coreTests(name, options) {
     const stops = await tabStops(page);
     for (const id of ["model-select", "model-file", "crop-bottom", "um-per-px", "tta", "file-input", "folder-input", "samples-button",
       "download-csv", "download-tiles-csv", "clear-button", "teach-folder", "teach-add-bin", "teach-start", "teach-epochs", "teach-lr",
-      "teach-validate", "teach-train", "teach-use", "teach-download"])
+      "teach-validate", "teach-refit", "teach-train", "teach-use", "teach-download"])
       assert.ok(stops.includes(id), `Tab never reaches #${id}: ${stops.join(", ")}`);
     for (const stop of ["bin-name", "bin-remove", "table-scroll", "img:"])
       assert.ok(stops.some((x) => x.includes(stop)), `Tab never reaches a ${stop}: ${stops.join(", ")}`);

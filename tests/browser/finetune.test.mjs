@@ -106,6 +106,8 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
   await page.selectOption("#teach-start", "model/t47d-vs-mdamb231.safetensors");
   assert.equal(await page.locator("#cards .card").count(), 0, "a drop on a bin is not classified");
   assert.equal(await page.locator("input[name=teach-mode]:checked").getAttribute("value"), "head");
+  // Validated only (no refit): the validation images can then be classified with the model.
+  await page.uncheck("#teach-refit");
   await page.fill("#teach-epochs", "20");
   await shot(page, "finetune-01-bins");
   const before = await classify(page, [T47D[0]]);
@@ -231,6 +233,7 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
   await page.uncheck("#tta");
   await page.selectOption("#teach-start", shipped); // the base shipped beside it is the default start
   await fillBins(page);
+  await page.uncheck("#teach-refit");
   await trainFor(page, 20);
   const plain = await page.$eval("#teach-result dd[data-key=val_classified]", (dd) => ({ ...dd.dataset }));
   assert.equal(plain.tta, "false");
@@ -242,6 +245,40 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
   assert.match(await page.textContent("#teach-result table.confusion caption"), /one pass a tile/);
   assert.ok(Math.abs(onePass.tile_loss - Number(plain.loss)) <= close,
     `validation loss ${plain.loss} on the page with the box cleared, ${onePass.tile_loss} from eval --no-tta`);
+  assert.deepEqual(page.problems, []);
+  await context.close();
+});
+
+test("head mode refits by default: trained again on every image, the validated run's figures shown as such", async () => {
+  const context = await newContext({ viewport: { width: 1280, height: 1000 }, acceptDownloads: true });
+  const page = await openPage(context);
+  await setCrop(page, 0);
+  await page.selectOption("#teach-start", await page.inputValue("#model-select"));
+  const classes = await fillBins(page);
+  assert.ok(await page.isChecked("#teach-refit"), "head mode's default");
+  await page.check("input[name=teach-mode][value=full]");
+  assert.ok(!(await page.isChecked("#teach-refit")), "full mode's default");
+  await page.check("input[name=teach-mode][value=head]");
+  assert.ok(await page.isChecked("#teach-refit"));
+  await page.uncheck("#teach-validate");
+  assert.ok(await page.isDisabled("#teach-refit"), "nothing to refit after without validation");
+  await page.check("#teach-validate");
+  assert.ok(await page.isEnabled("#teach-refit"));
+  await trainFor(page, 3);
+  assert.match(await page.textContent("#teach-result dd[data-key=refit]"), /^on every image, the validation images too, for 3 epochs/);
+  assert.equal(await page.locator("#teach-result dd[data-key=val_classified]").count(), 0,
+    "its weights trained on the validation images: not classified as if unseen");
+  assert.match(await page.textContent("#teach-result table.confusion caption"), /Validation tiles in training/);
+  const confusion = await page.$$eval("#teach-result table.confusion tbody td", (cells) => cells.map((c) => Number(c.textContent)));
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#teach-download")]);
+  const file = path.join(CS_OUT, `refit-${download.suggestedFilename()}`);
+  await download.saveAs(file);
+  const meta = safetensorsMetadata(file);
+  assert.equal(meta.refit_epochs, "3");
+  assert.equal(meta.val_split, undefined);
+  assert.equal(confusion.reduce((a, b) => a + b, 0), Number(meta.val_tiles), "the validated run's tiles");
+  assert.equal(meta.train_images.split(",").length, T47D.length + MDAMB231.length, "every image trained");
+  assert.equal(meta.classes, classes.join(","));
   assert.deepEqual(page.problems, []);
   await context.close();
 });

@@ -67,15 +67,15 @@ function withEvents(handlers, fn) {
 }
 
 // csw_finetune_tta with strings, tta -1 (no classifying of the validation
-// images afterwards); returns {ok, message, result, statuses}.
-function finetune(model, ds, classes, mode, { epochs = 3, lr = 0, crop = 0, validate = 1, cancelAt = 0 } = {}) {
+// images afterwards), refit -1 (the mode's default); returns {ok, message, result, statuses}.
+function finetune(model, ds, classes, mode, { epochs = 3, lr = 0, crop = 0, validate = 1, refit = -1, cancelAt = 0 } = {}) {
   const statuses = [];
   let result = null;
   const args = [classes.join(","), mode, "base.safetensors"].map(cString);
   const ok = withEvents({
     train_progress: (s) => (statuses.push(s), cancelAt > 0 && statuses.length >= cancelAt),
     train_result: (r) => (result = r),
-  }, () => M._csw_finetune_tta(model, ds, args[0], args[1], epochs, lr, crop, validate, 1, args[2], -1));
+  }, () => M._csw_finetune_tta(model, ds, args[0], args[1], epochs, lr, crop, validate, 1, args[2], -1, refit));
   args.forEach((p) => M._free(p));
   return { ok, message: ok ? "" : error(), result, statuses };
 }
@@ -83,7 +83,7 @@ function finetune(model, ds, classes, mode, { epochs = 3, lr = 0, crop = 0, vali
 const base = loadModel();
 const classes = JSON.parse(M.UTF8ToString(M._csw_model_info(base))).classes;
 
-test("head mode: the CLI's split, tiles and figures; the confusion matrix; the file's metadata", () => {
+test("head mode: the CLI's split, tiles and figures; the confusion matrix; the refit; the file's metadata", () => {
   const model = loadModel(), ds = dataset(classes);
   const { ok, message, result, statuses } = finetune(model, ds, classes, "head");
   assert.equal(ok, 1, message);
@@ -92,10 +92,15 @@ test("head mode: the CLI's split, tiles and figures; the confusion matrix; the f
   assert.equal(md.base_model, "base.safetensors");
   assert.equal(md.epochs, "3");
   assert.equal(md.crop_bottom, "0");
-  // Features first (epoch 0), then every epoch with its validation figures.
-  assert.ok(statuses[0].epoch === 0 && statuses.some((s) => s.epoch === 3 && s.step === s.steps));
-  const ends = statuses.filter((s) => s.epoch > 0 && s.step === s.steps);
+  // Features first (epoch 0), then every epoch with its validation figures;
+  // then head mode's refit, on every image: its features, its epochs, no validation.
+  const validated = statuses.filter((s) => !s.refit), refit = statuses.filter((s) => s.refit);
+  assert.ok(validated[0].epoch === 0 && validated.some((s) => s.epoch === 3 && s.step === s.steps));
+  const ends = validated.filter((s) => s.epoch > 0 && s.step === s.steps);
   assert.ok(ends.every((s) => Number.isFinite(s.valLoss) && s.valAcc >= 0 && s.valAcc <= 1 && s.eta >= 0));
+  assert.equal(statuses.indexOf(refit[0]), validated.length, "the refit comes after the validated run");
+  assert.ok(refit[0].epoch === 0 && refit.some((s) => s.epoch === 3 && s.step === s.steps && Number.isNaN(s.valLoss)));
+  assert.equal(md.refit_epochs, "3");
   // The confusion matrix counts the validation tiles of val_tile_accuracy.
   const K = classes.length, c = Array.from(result.confusion);
   assert.equal(c.length, K * K);
@@ -115,7 +120,9 @@ test("head mode: the CLI's split, tiles and figures; the confusion matrix; the f
   assert.deepEqual(names(md.val_images), names(cli.val_images));
   assert.deepEqual(names(md.train_images), names(cli.train_images));
   for (const k of ["train_tiles", "val_tiles", "epochs_run", "tta", "lr", "augment", "val_split"]) assert.equal(md[k], cli[k], k);
-  assert.equal(md.val_split, "images 2/2");
+  assert.equal(md.val_split, undefined, "every image trained: no split left to calibrate on");
+  assert.equal(cli.refit_epochs, "3");
+  assert.equal(md.train_images.split(",").length, 6, "the refit trained on every image");
   for (const k of ["val_loss", "threshold", "temperature"])
     assert.ok(Math.abs(Number(md[k]) - Number(cli[k])) < 1e-3, `${k} ${md[k]} here, ${cli[k]} from the CLI`);
 
