@@ -275,6 +275,9 @@ typedef struct {
      temperature  calibration: each tile's probabilities p become softmax(log p / T),
                   T fitted on the validation tiles by training (1 when absent);
                   threshold applies to the calibrated probabilities
+     refit_epochs the weights trained again on every image for this many epochs after
+                  the validated run (cs_recipe.refit), whose temperature, ood_threshold
+                  and val_* figures these are
      ood_score    how a tile's out-of-distribution score is computed: "mahalanobis",
                   from tensors ood.means and ood.precision (absent: no score),
                   "msp", 1 - its top probability (no tensors), "knn_penultimate",
