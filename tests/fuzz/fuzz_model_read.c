@@ -23,7 +23,7 @@ static void require_usable(const cs_model *m) {
     /* Classify one tile of texture, if the network is small enough to be quick:
        the answer is probabilities or an error, never NaN. */
     if (net->tile > 64 || m->crop_bottom > 64 || cs_net_macs(net) > 5e6) return;
-    cs_image im = {net->tile, net->tile + m->crop_bottom, NULL};
+    cs_image im = {.w = net->tile, .h = net->tile + m->crop_bottom};
     im.gray = malloc((size_t)im.w * im.h);
     FUZZ_REQUIRE(im.gray != NULL);
     for (int i = 0; i < im.w * im.h; i++) im.gray[i] = (uint8_t)(i * 37 % 251);
