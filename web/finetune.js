@@ -94,13 +94,13 @@ function build() {
         <input id="teach-lr" type="number" min="0.000001" max="1" step="any">
       </div>
       <label class="teach-validate"><input id="teach-validate" type="checkbox" checked>
-        <span><strong>Validate</strong> on half of each class's images (which then do not train).
-          Unticked, every image trains and the last epoch is kept, with no figures: for a final
-          model, once validation has shown the settings work.</span></label>
+        <span><strong>Validate</strong> on half of each class's images, held out of training: the
+          figures, the calibration and the "unknown" threshold come from them. Unticked, every image
+          trains and the last epoch is kept, with no figures.</span></label>
       <label class="teach-validate"><input id="teach-refit" type="checkbox" checked>
         <span><strong>Then train again on every image</strong>, the validation images too, as many
-          epochs: the model you get. Its calibration and "unknown" threshold stay the validated run's.
-          Head mode's default: it carries better to images taken another day.</span></label>
+          epochs: the model you get, with the validated run's figures, calibration and "unknown"
+          threshold. Head mode's default: it carries better to images taken another day.</span></label>
     </div>
     <div class="teach-row">
       <button id="teach-train" class="button primary" type="button">Train</button>
