@@ -37,19 +37,14 @@ static cs_status prepare(const cs_model *m, const cs_dataset *data, const cs_rec
 }
 
 /* What the validated run chose and measured, which a refit keeps: its
-   recipe (so that "train as recorded" validates again), the calibration, the
-   thresholds, the validation figures. */
+   recipe where the refit's differs (so that "train as recorded" validates
+   again), the calibration, the open-set threshold, the validation figures. */
 static const char *const validated_keys[] = {
-    "epochs", "epochs_run", "best_epoch", "patience", CS_META_TEMPERATURE, CS_META_VAL_ECE_UNCALIBRATED,
+    "epochs_run", "best_epoch", "patience", CS_META_TEMPERATURE, CS_META_VAL_ECE_UNCALIBRATED,
     CS_META_VAL_ECE, CS_META_OOD_THRESHOLD, "val_images", "val_tiles", "val_loss",
     "val_tile_accuracy"};
 #define NKEPT (sizeof validated_keys / sizeof *validated_keys)
 
-/* The refit: the weights back at start, trained on every image for the
-   recipe's epochs (no validation to stop early on: a band of the same image
-   says little about other images, and its best epoch transferred worse,
-   docs/transfer.md), threshold 0.5; the open-set statistics of the new
-   weights over every image; then the validated run's keys again. */
 typedef struct {
     cs_train_progress_fn progress;
     void *ctx;
@@ -63,6 +58,11 @@ static int on_refit_step(void *ctx, const cs_train_status *st) {
     return p->progress(p->ctx, &s);
 }
 
+/* The refit: the weights back at start, trained on every image for the
+   recipe's epochs (no validation to stop early on: a band of the same image
+   says little about other images, and its best epoch transferred worse,
+   docs/transfer.md), threshold 0.5; the open-set statistics of the new
+   weights over every image; then the validated run's keys again. */
 static cs_status refit(cs_model *m, const cs_dataset *data, const cs_recipe *r, const float *start, int crop,
                        float um, cs_error *err) {
     char *kept[NKEPT] = {0};
@@ -112,12 +112,13 @@ cs_status cs_fit(cs_model *m, const cs_dataset *data, const cs_recipe *r, cs_dat
     if (!st) st = cs_train(m, tr, &held, &r->train, err);
     if (!st) st = cs_ood_fit(m, tr, &held, CS_OOD_FRR, err);
     cs_model_unset(m, CS_META_REFIT_EPOCHS);
-    if (!st && start) st = refit(m, data, r, start, crop, um, err);
+    int refitted = start != NULL;
+    if (!st && refitted) st = refit(m, data, r, start, crop, um, err);
     free(start);
     /* No split, or a refit that trained on it too: none recorded, not a base's,
        whose images this run may have trained on. */
-    if (!st && r->record_split && r->val_folds && !r->refit) st = cs_recipe_record_split(m, r, err);
-    if (!st && r->record_split && (!r->val_folds || r->refit)) cs_model_unset(m, CS_META_VAL_SPLIT);
+    if (!st && r->record_split && r->val_folds && !refitted) st = cs_recipe_record_split(m, r, err);
+    if (!st && r->record_split && (!r->val_folds || refitted)) cs_model_unset(m, CS_META_VAL_SPLIT);
     if (!st && !isnan(r->threshold)) {
         char v[32];
         snprintf(v, sizeof v, "%g", r->threshold);
