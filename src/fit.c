@@ -62,9 +62,10 @@ static int on_refit_step(void *ctx, const cs_train_status *st) {
    recipe's epochs (no validation to stop early on: a band of the same image
    says little about other images, and its best epoch transferred worse,
    docs/transfer.md), threshold 0.5; the open-set statistics of the new
-   weights over every image; then the validated run's keys again. */
+   weights over every image; then the validated run's keys again. Head mode
+   reuses the validated run's features of the images it trained on. */
 static cs_status refit(cs_model *m, const cs_dataset *data, const cs_recipe *r, const float *start, int crop,
-                       float um, cs_error *err) {
+                       float um, const cs_head_cache *features, cs_error *err) {
     char *kept[NKEPT] = {0};
     cs_status st = CS_OK;
     for (size_t i = 0; i < NKEPT && !st; i++) {
@@ -83,7 +84,7 @@ static cs_status refit(cs_model *m, const cs_dataset *data, const cs_recipe *r, 
     if (!st) st = prepare(m, data, &all, crop, um, &train, &none, &tr, err);
     if (!st) {
         memcpy(m->net.params, start, sizeof(float) * m->net.nparams);
-        st = cs_train(m, tr, &none, &all.train, err);
+        st = cs_train_cached(m, tr, &none, &all.train, features, NULL, err);
     }
     if (!st) st = cs_ood_fit(m, tr, NULL, CS_OOD_FRR, err);
     for (size_t i = 0; i < NKEPT && !st; i++)
@@ -104,17 +105,19 @@ cs_status cs_fit(cs_model *m, const cs_dataset *data, const cs_recipe *r, cs_dat
     int crop = r->train.crop_bottom >= 0 ? r->train.crop_bottom : m->crop_bottom;
     float um = m->um_per_px > 0 ? m->um_per_px : cs_dataset_um(data);
     float *start = NULL;
+    cs_head_cache features = {0};
     cs_status st = prepare(m, data, r, crop, um, &train, &held, &tr, err);
     if (!st && r->refit && held.n && !(start = malloc(sizeof(float) * m->net.nparams)))
         st = cs_fail(err, CS_ENOMEM, "out of memory for a copy of the weights");
     if (start) memcpy(start, m->net.params, sizeof(float) * m->net.nparams);
     if (!st && r->on_split) r->on_split(r->train.ctx, tr, &held);
-    if (!st) st = cs_train(m, tr, &held, &r->train, err);
+    if (!st) st = cs_train_cached(m, tr, &held, &r->train, NULL, start ? &features : NULL, err);
     if (!st) st = cs_ood_fit(m, tr, &held, CS_OOD_FRR, err);
     cs_model_unset(m, CS_META_REFIT_EPOCHS);
     int refitted = start != NULL;
-    if (!st && refitted) st = refit(m, data, r, start, crop, um, err);
+    if (!st && refitted) st = refit(m, data, r, start, crop, um, &features, err);
     free(start);
+    cs_head_cache_free(&features);
     /* No split, or a refit that trained on it too: none recorded, not a base's,
        whose images this run may have trained on. */
     if (!st && r->record_split && r->val_folds && !refitted) st = cs_recipe_record_split(m, r, err);

@@ -29,6 +29,25 @@ typedef struct {
 /* Records o and run in m's metadata, in the order model files have them. */
 cs_status cs_recipe_record(cs_model *m, const cs_train_opts *o, const cs_run_record *run,
                            cs_error *err);
+/* Head mode's features of a run's training crops, kept for a next run on the
+   same frozen layers (cs_fit's refit): an image whose pixels equal one of
+   `images`' then reuses its crops' features instead of computing new ones.
+   `images` must outlive the cache; cs_head_cache_free frees the rest. */
+typedef struct {
+    const cs_dataset *images;
+    int *first, *count;   /* [images->n]: each image's rows of features */
+    int views, crop;      /* symmetries of a crop; rows cropped off each image's bottom */
+    size_t insize;        /* floats of a row */
+    float *features;      /* [rows][insize] */
+    float *frozen;        /* [nfrozen] the layers they came through: a run on others ignores them */
+    size_t nfrozen;
+} cs_head_cache;
+void cs_head_cache_free(cs_head_cache *c);
+/* cs_train, head mode reusing `reuse`'s features where it can and keeping its
+   own in `keep` (both may be NULL; other modes ignore them). */
+cs_status cs_train_cached(cs_model *m, const cs_dataset *train, const cs_dataset *val,
+                          const cs_train_opts *o, const cs_head_cache *reuse, cs_head_cache *keep,
+                          cs_error *err);
 /* data split as m's metadata val_split says: train gets the part m trained
    on, held the part it validated on; refused if m records no split. */
 cs_status cs_model_split(const cs_model *m, const cs_dataset *data, cs_dataset *train, cs_dataset *held,

@@ -65,6 +65,7 @@ typedef struct {
     cs_net *net;
     const cs_train_opts *o;
     const cs_dataset *train, *val;
+    const cs_head_cache *reuse; /* head mode: features computed before, or NULL */
     int tile, crop, K;
     int from;             /* first layer trained */
     size_t param_from;    /* its first parameter */
@@ -244,54 +245,91 @@ static int head_crops_per_batch(const cs_train_opts *o) {
     return n > 0 ? n : 1;
 }
 
+/* Head mode: for each training crop, the first row of t->reuse's features
+   that holds its views if the cache has its image (the same pixels, as many
+   crops), else -1. A cache of other frozen weights or crops is not used. */
+static cs_status cached_rows(const trainer *t, int views, long **rows, cs_error *err) {
+    const cs_head_cache *c = t->reuse;
+    *rows = malloc(sizeof(long) * (t->ntrain + 1));
+    if (!*rows) return cs_fail(err, CS_ENOMEM, "out of memory for the features of %d crops", t->ntrain);
+    for (int i = 0; i < t->ntrain; i++) (*rows)[i] = -1;
+    if (!c || c->views != views || c->crop != t->crop || c->insize != t->insize ||
+        c->nfrozen != t->param_from || memcmp(c->frozen, t->net->params, sizeof(float) * c->nfrozen))
+        return CS_OK;
+    for (int i = 0; i < t->ntrain;) { /* an image's crops are adjacent */
+        int j = t->samples[i].image, n = 0, match = -1;
+        while (i + n < t->ntrain && t->samples[i + n].image == j) n++;
+        const cs_image *im = &t->train->images[j];
+        for (int k = 0; k < c->images->n && match < 0; k++) {
+            const cs_image *o = &c->images->images[k];
+            if (o->w == im->w && o->h == im->h && c->count[k] == n * views &&
+                memcmp(o->gray, im->gray, (size_t)im->w * im->h) == 0)
+                match = k;
+        }
+        for (int m = 0; m < n && match >= 0; m++) (*rows)[i + m] = c->first[match] + (long)m * views;
+        i += n;
+    }
+    return CS_OK;
+}
+
 /* Head mode: the inputs of layer `from` for the training crops (in their
-   views, the rest of aug drawn once) and for the validation tiles, after which
-   those become the samples. */
+   views, the rest of aug drawn once; copied from t->reuse where it has them)
+   and for the validation tiles, after which those become the samples. */
 static cs_status compute_features(trainer *t, cs_error *err) {
     int views = head_views(&t->o->aug), per_batch = head_crops_per_batch(t->o), nfeat = t->ntrain * views;
     cs_augment aug = t->o->aug;
     aug.dihedral = aug.hflip = 0;
-    size_t T = (size_t)t->tile * t->tile;
+    size_t T = (size_t)t->tile * t->tile, row = sizeof(float) * t->insize;
     sample *expanded = malloc(sizeof(sample) * nfeat);
     float *crop = malloc(sizeof(float) * T);
-    float *features = malloc(sizeof(float) * t->insize * nfeat);
-    float *vfeatures = malloc(sizeof(float) * t->insize * (t->nval ? t->nval : 1));
+    float *features = malloc(row * nfeat);
+    float *vfeatures = malloc(row * (t->nval ? t->nval : 1));
+    int *batch = malloc(sizeof(int) * per_batch); /* the crops in t->x */
+    long *cached = NULL;
     cs_status status = CS_OK;
-    if (!expanded || !crop || !features || !vfeatures)
+    if (!expanded || !crop || !features || !vfeatures || !batch)
         status = cs_fail(err, CS_ENOMEM, "out of memory for the features of %d crops", nfeat);
-    int steps = (t->ntrain + per_batch - 1) / per_batch + (t->nval + t->o->batch - 1) / t->o->batch;
+    if (!status) status = cached_rows(t, views, &cached, err);
+    int todo = 0;
+    for (int i = 0; i < t->ntrain && !status; i++) todo += cached[i] < 0;
+    int steps = (todo + per_batch - 1) / per_batch + (t->nval + t->o->batch - 1) / t->o->batch;
     start_phase(t, steps);
     cs_train_status st = {.epochs = t->o->epochs, .steps = steps, .lr = t->o->lr};
     st.train_loss = st.train_acc = st.val_loss = st.val_acc = NAN;
-    for (int i = 0; i < t->ntrain + t->nval && status == CS_OK; st.step++) {
-        int val = i >= t->ntrain, B;
-        if (!val) { /* per_batch crops, each in `views` symmetries */
-            B = t->ntrain - i < per_batch ? t->ntrain - i : per_batch;
-            for (int b = 0; b < B; b++) {
-                const sample *s = &t->samples[i + b];
-                cs_tile_sample(crop, &t->train->images[s->image], t->crop, s->x, s->y, t->tile, &aug,
-                               &t->rng);
-                for (int k = 0; k < views; k++) {
-                    cs_tile_dihedral(t->x + (b * views + k) * T, crop, t->tile, k);
-                    expanded[(i + b) * views + k] = *s;
-                }
+    for (int i = 0; i < t->ntrain && status == CS_OK;) { /* per_batch crops to compute, each in `views` symmetries */
+        int B = 0;
+        for (; i < t->ntrain && B < per_batch; i++) {
+            const sample *s = &t->samples[i];
+            for (int k = 0; k < views; k++) expanded[i * views + k] = *s;
+            if (cached[i] >= 0) {
+                memcpy(features + (size_t)i * views * t->insize, t->reuse->features + cached[i] * t->insize,
+                       row * views);
+                continue;
             }
-            cs_net_forward(t->net, t->infer_ws, 0, t->x, B * views, 0, NULL, t->probs);
-            memcpy(features + (size_t)i * views * t->insize, cs_net_activation(t->infer_ws, t->from),
-                   sizeof(float) * t->insize * B * views);
-        } else {
-            int v = i - t->ntrain;
-            B = t->nval - v < t->o->batch ? t->nval - v : t->o->batch;
-            fill_validation_batch(t, v, B);
-            cs_net_forward(t->net, t->infer_ws, 0, t->x, B, 0, NULL, t->probs);
-            memcpy(vfeatures + (size_t)v * t->insize, cs_net_activation(t->infer_ws, t->from),
-                   sizeof(float) * t->insize * B);
+            cs_tile_sample(crop, &t->train->images[s->image], t->crop, s->x, s->y, t->tile, &aug, &t->rng);
+            for (int k = 0; k < views; k++) cs_tile_dihedral(t->x + (B * views + k) * T, crop, t->tile, k);
+            batch[B++] = i;
         }
-        i += B;
+        if (!B) break;
+        cs_net_forward(t->net, t->infer_ws, 0, t->x, B * views, 0, NULL, t->probs);
+        const float *out = cs_net_activation(t->infer_ws, t->from);
+        for (int b = 0; b < B; b++)
+            memcpy(features + (size_t)batch[b] * views * t->insize, out + (size_t)b * views * t->insize, row * views);
+        t->done++, st.step++;
+        if (report(t, &st)) status = cs_fail(err, CS_ECANCEL, "training cancelled");
+    }
+    for (int v = 0; v < t->nval && status == CS_OK; st.step++) {
+        int B = t->nval - v < t->o->batch ? t->nval - v : t->o->batch;
+        fill_validation_batch(t, v, B);
+        cs_net_forward(t->net, t->infer_ws, 0, t->x, B, 0, NULL, t->probs);
+        memcpy(vfeatures + (size_t)v * t->insize, cs_net_activation(t->infer_ws, t->from), row * B);
+        v += B;
         t->done++;
         if (report(t, &st)) status = cs_fail(err, CS_ECANCEL, "training cancelled");
     }
     free(crop);
+    free(batch);
+    free(cached);
     if (status != CS_OK) {
         free(expanded);
         free(features);
@@ -304,6 +342,37 @@ static cs_status compute_features(trainer *t, cs_error *err) {
     t->features = features;
     t->vfeatures = vfeatures;
     return CS_OK;
+}
+
+/* Head mode: this run's training features handed to c (t keeps none), by
+   image, with the frozen weights they came through. */
+static cs_status keep_features(trainer *t, cs_head_cache *c, cs_error *err) {
+    int n = t->train->n;
+    *c = (cs_head_cache){.images = t->train, .views = head_views(&t->o->aug), .crop = t->crop,
+                         .insize = t->insize, .nfrozen = t->param_from};
+    c->first = calloc((size_t)n, sizeof(int));
+    c->count = calloc((size_t)n, sizeof(int));
+    c->frozen = malloc(sizeof(float) * (c->nfrozen + 1));
+    if (!c->first || !c->count || !c->frozen) {
+        cs_head_cache_free(c);
+        return cs_fail(err, CS_ENOMEM, "out of memory keeping the features");
+    }
+    memcpy(c->frozen, t->net->params, sizeof(float) * c->nfrozen);
+    for (int i = t->ntrain - 1; i >= 0; i--) { /* rows of an image are adjacent */
+        c->first[t->samples[i].image] = i;
+        c->count[t->samples[i].image]++;
+    }
+    c->features = t->features;
+    t->features = NULL;
+    return CS_OK;
+}
+
+void cs_head_cache_free(cs_head_cache *c) {
+    free(c->first);
+    free(c->count);
+    free(c->features);
+    free(c->frozen);
+    *c = (cs_head_cache){0};
 }
 
 /* Scores every validation tile with dropout off: probabilities in t->vprobs,
@@ -564,8 +633,14 @@ static void trainer_free(trainer *t) {
 
 cs_status cs_train(cs_model *m, const cs_dataset *train, const cs_dataset *val,
                    const cs_train_opts *o, cs_error *err) {
+    return cs_train_cached(m, train, val, o, NULL, NULL, err);
+}
+
+cs_status cs_train_cached(cs_model *m, const cs_dataset *train, const cs_dataset *val,
+                          const cs_train_opts *o, const cs_head_cache *reuse, cs_head_cache *keep,
+                          cs_error *err) {
     cs_net *net = &m->net;
-    trainer t = {.m = m, .net = net, .o = o, .train = train, .val = val, .tile = net->tile,
+    trainer t = {.m = m, .net = net, .o = o, .train = train, .val = val, .reuse = reuse, .tile = net->tile,
                  .crop = o->crop_bottom >= 0 ? o->crop_bottom : m->crop_bottom, .K = net->nclasses,
                  .t0 = now()};
     cs_rng_seed(&t.rng, o->seed);
@@ -578,6 +653,7 @@ cs_status cs_train(cs_model *m, const cs_dataset *train, const cs_dataset *val,
     if (!st) st = calibrate(&t, err);
     if (!st && o->val_tiles) st = keep_val_tiles(&t, err);
     if (!st) st = record(&t, err);
+    if (!st && keep && t.features) st = keep_features(&t, keep, err);
     if (st) memcpy(net->params, entry, sizeof(float) * net->nparams);
     free(entry);
     trainer_free(&t);

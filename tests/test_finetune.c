@@ -110,6 +110,39 @@ static void test_full(cs_model *m, const cs_dataset *train, const cs_dataset *va
     free(before);
 }
 
+/* Head mode's kept features: a later run on more images computes only the
+   new images' and trains to the same weights as a run computing them all; a
+   model with other frozen weights computes them all. */
+static void test_feature_cache(const cs_dataset *train, const cs_dataset *all) {
+    cs_model m[4];
+    cs_error err;
+    cs_dataset none = {0};
+    cs_head_cache kept = {0};
+    watch w[4] = {0};
+    cs_train_opts o[4];
+    for (int i = 0; i < 4; i++) {
+        CHECK(cs_model_init(&m[i], ARCH, TILE, 2, CLASSES, 3, &err) == CS_OK);
+        head_opts(&o[i], &w[i]);
+        o[i].epochs = 3;
+    }
+    CHECK(cs_train_cached(&m[0], train, &none, &o[0], NULL, &kept, &err) == CS_OK);
+    CHECK(kept.images == train && kept.views == 8 && kept.features && kept.count[0] > 0);
+    CHECK(kept.first[1] == kept.count[0]);
+    CHECK(cs_train_cached(&m[1], all, &none, &o[1], &kept, NULL, &err) == CS_OK);
+    CHECK(cs_train(&m[2], all, &none, &o[2], &err) == CS_OK);
+    printf("feature batches: %d reusing %d images' features, %d computing all\n", w[1].feature_calls,
+           train->n, w[2].feature_calls);
+    CHECK(w[1].feature_calls > 0 && w[1].feature_calls < w[2].feature_calls);
+    CHECK(memcmp(m[1].net.params, m[2].net.params, sizeof(float) * m[1].net.nparams) == 0);
+    CHECK(strcmp(cs_model_get(&m[1], "train_tiles"), cs_model_get(&m[2], "train_tiles")) == 0);
+    m[3].net.params[0] += 0.5f;
+    CHECK(cs_train_cached(&m[3], all, &none, &o[3], &kept, NULL, &err) == CS_OK);
+    CHECK(w[3].feature_calls == w[2].feature_calls);
+    cs_head_cache_free(&kept);
+    CHECK(!kept.features);
+    for (int i = 0; i < 4; i++) cs_model_free(&m[i]);
+}
+
 int main(int argc, char **argv) {
     cs_dataset all, train, val;
     cs_model m;
@@ -123,6 +156,7 @@ int main(int argc, char **argv) {
     add_negatives(&val3, &val);
     test_head(&m, &train3, &val3);
     test_full(&m, &train3, &val3);
+    test_feature_cache(&train, &all);
     cs_dataset_free(&train3);
     cs_dataset_free(&val3);
     cs_model_free(&m);

@@ -116,8 +116,15 @@ static void test_finetune(const cs_dataset *all) {
 /* Refit: the validated run's calibration, open-set threshold and figures; weights
    trained again from the same start on every image (so unlike the validated run's),
    threshold 0.5, no split recorded; read back as a refit recipe. */
+/* Batches of head-mode features each run of a fit computed. */
+static int feature_batches[2];
+static int count_feature_batches(void *ctx, const cs_train_status *s) {
+    feature_batches[s->refit] += s->epoch == 0;
+    return 0;
+}
+
 static void test_refit(const cs_dataset *all) {
-    cs_model a, b;
+    cs_model a, b, c;
     cs_error err;
     cs_recipe r;
     cs_recipe_defaults(&r, "head");
@@ -130,7 +137,9 @@ static void test_refit(const cs_dataset *all) {
     CHECK(cs_model_init(&b, ARCH, TILE, 2, CLASSES, 1, &err) == CS_OK);
     CHECK(cs_fit(&a, all, &r, NULL, &err) == CS_OK); /* validated only */
     r.refit = 1;
+    r.train.progress = count_feature_batches;
     CHECK(cs_fit(&b, all, &r, NULL, &err) == CS_OK);
+    r.train.progress = NULL;
     CHECK(memcmp(a.net.params, b.net.params, sizeof(float) * a.net.nparams) != 0);
     const char *same[] = {CS_META_TEMPERATURE, CS_META_VAL_ECE, CS_META_OOD_THRESHOLD, "val_images", "val_tiles",
                           "val_loss", "val_tile_accuracy", "best_epoch", "epochs"};
@@ -149,6 +158,18 @@ static void test_refit(const cs_dataset *all) {
     CHECK(back.refit == 1);
     cs_recipe_from_model(&back, &a);
     CHECK(back.refit == 0);
+    /* The refit is cs_train on every image from the start, computing only the
+       validation images' features: the validated run has the others'. */
+    cs_train_opts o = r.train;
+    o.patience = o.auto_threshold = 0;
+    o.progress = count_feature_batches;
+    int refit_batches = feature_batches[1];
+    feature_batches[0] = 0;
+    CHECK(cs_model_init(&c, ARCH, TILE, 2, CLASSES, 1, &err) == CS_OK);
+    CHECK(cs_train(&c, all, NULL, &o, &err) == CS_OK);
+    CHECK(memcmp(b.net.params, c.net.params, sizeof(float) * b.net.nparams) == 0);
+    CHECK(refit_batches > 0 && refit_batches < feature_batches[0]);
+    cs_model_free(&c);
     /* A model with no split left has none to calibrate on. */
     cs_dataset tr, held;
     CHECK(cs_model_split(&b, all, &tr, &held, &err) == CS_EINPUT && strstr(err.msg, "val_split"));
