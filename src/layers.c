@@ -51,9 +51,22 @@ void cs_maxpool_forward(float *out, const float *in, int B, int H, int W, int C)
     size_t row = (size_t)W * C;
     for (int b = 0; b < B; b++)
         for (int y = 0; y < H / 2; y++)
-            for (int x = 0; x < W / 2; x++) {
+            for (int x = 0; x < W / 2; x++, out += C) {
                 const float *p = in + (((size_t)b * H + 2 * y) * W + 2 * x) * C;
-                for (int c = 0; c < C; c++) *out++ = p[c + window_argmax(p + c, C, row)];
+                int c = 0;
+#if CS_HAVE_VECTORS /* window_argmax's choice, a vector of channels at once */
+                for (; c + CS_VLEN <= C; c += CS_VLEN) {
+                    cs_vf best = cs_load(p + c);
+                    const float *next[3] = {p + c + C, p + c + row, p + c + row + C};
+                    for (int k = 0; k < 3; k++) {
+                        cs_vf v = cs_load(next[k]);
+                        cs_vi larger = v > best;
+                        best = (cs_vf)((larger & (cs_vi)v) | (~larger & (cs_vi)best));
+                    }
+                    cs_store(out + c, best);
+                }
+#endif
+                for (; c < C; c++) out[c] = p[c + window_argmax(p + c, C, row)];
             }
 }
 
@@ -129,16 +142,45 @@ void cs_dropout_backward(float *din, const float *dout, const float *mask, size_
 
 /* ---------------------------------------------------------------- dense */
 
-/* out [B][O] = in [B][I] . w [O][I]^T + bias [O], ReLU if relu */
+#if CS_HAVE_VECTORS
+/* 16 partial sums of a dot product on every target (GCC and clang split the
+   vector into the target's own), so that every build adds in one order; one
+   accumulator would leave the loop scalar, as the compiler may not reorder. */
+typedef float cs_v16 __attribute__((vector_size(64)));
+typedef float cs_v16_u __attribute__((vector_size(64), aligned(4), may_alias));
+#define CS_DOT_LANES 16
+#endif
+
+/* out [B][O] = in [B][I] . w [O][I]^T + bias [O], ReLU if relu. Two tiles at
+   a time share each row of w. */
 void cs_dense_forward(float *out, const float *in, const float *w, const float *bias,
                       int B, int I, int O, int relu) {
-    for (int b = 0; b < B; b++, in += I)
+#if CS_HAVE_VECTORS
+    int whole = I / CS_DOT_LANES * CS_DOT_LANES; /* inputs the vectors take */
+#else
+    int whole = 0;
+#endif
+    for (int b = 0; b < B; b += 2) {
+        const float *x0 = in + (size_t)b * I, *x1 = b + 1 < B ? x0 + I : x0;
         for (int o = 0; o < O; o++) {
             const float *wo = w + (size_t)o * I;
-            float s = bias[o];
-            for (int i = 0; i < I; i++) s += wo[i] * in[i];
-            *out++ = relu && s < 0 ? 0 : s;
+            float s[2] = {0, 0};
+#if CS_HAVE_VECTORS
+            cs_v16 a0 = {0}, a1 = {0};
+            for (int i = 0; i < whole; i += CS_DOT_LANES) {
+                cs_v16 wv = *(const cs_v16_u *)(wo + i);
+                a0 += wv * *(const cs_v16_u *)(x0 + i);
+                a1 += wv * *(const cs_v16_u *)(x1 + i);
+            }
+            for (int j = 0; j < CS_DOT_LANES; j++) s[0] += a0[j], s[1] += a1[j];
+#endif
+            for (int i = whole; i < I; i++) s[0] += wo[i] * x0[i], s[1] += wo[i] * x1[i];
+            for (int k = 0; k < 2 && b + k < B; k++) {
+                float v = bias[o] + s[k];
+                out[(size_t)(b + k) * O + o] = relu && v < 0 ? 0 : v;
+            }
         }
+    }
 }
 
 /* dout [B][O] -> din [B][I], dw [O][I], dbias [O] */

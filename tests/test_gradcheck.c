@@ -245,11 +245,13 @@ int main(void) {
     check_layer("conv+relu", (layer_case){.kind = CS_CONV, .relu = 1, .B = 2, .H = 6, .W = 5, .C = 3, .O = 4}, &rng);
     check_layer("conv", (layer_case){.kind = CS_CONV, .B = 2, .H = 5, .W = 5, .C = 2, .O = 3}, &rng);
     check_layer("maxpool", (layer_case){.kind = CS_POOL, .B = 2, .H = 7, .W = 6, .C = 3}, &rng);
+    check_layer("maxpool, vectors and a tail", (layer_case){.kind = CS_POOL, .B = 2, .H = 5, .W = 4, .C = 37}, &rng);
     check_layer("gap", (layer_case){.kind = CS_GAP, .B = 2, .H = 4, .W = 3, .C = 5}, &rng);
     check_layer("gap, vectors and a tail", (layer_case){.kind = CS_GAP, .B = 2, .H = 4, .W = 3, .C = 37}, &rng);
     check_layer("dropout", (layer_case){.kind = CS_DROPOUT, .p = 0.4f, .B = 2, .H = 3, .W = 3, .C = 4}, &rng);
     check_layer("dense+relu", (layer_case){.kind = CS_DENSE, .relu = 1, .B = 3, .H = 1, .W = 1, .C = 6, .O = 5}, &rng);
     check_layer("dense", (layer_case){.kind = CS_DENSE, .B = 3, .H = 1, .W = 1, .C = 6, .O = 4}, &rng);
+    check_layer("dense, vectors and a tail", (layer_case){.kind = CS_DENSE, .B = 3, .H = 1, .W = 1, .C = 37, .O = 4}, &rng);
 
     static const float weights2[] = {0.7f, 1.6f}, weights3[] = {1.0f, 2.0f, 0.5f};
     check_net("conv3,conv4,gap,drop0.3,dense5,drop0.2,dense", 10, 2, NULL);
