@@ -516,8 +516,9 @@ typedef struct {
     cs_split_fn on_split; /* if not NULL: given the split (and train.ctx) before training */
     int refit;          /* after the validated run, the weights it started from train again on
                            every image for train.epochs, without validation, threshold 0.5;
-                           the validated run's calibration, open-set threshold and figures
-                           are kept (metadata refit_epochs; val_split is not recorded: every
+                           the validated run's calibration and figures are kept, its open-set
+                           threshold rule applied to the new weights (metadata refit_epochs;
+                           val_split is not recorded: every
                            image trained). Head mode's default: one image a class then trains
                            on all of it, not half (docs/transfer.md measures it) */
 } cs_recipe;

@@ -38,11 +38,10 @@ static cs_status prepare(const cs_model *m, const cs_dataset *data, const cs_rec
 
 /* What the validated run chose and measured, which a refit keeps: its
    recipe where the refit's differs (so that "train as recorded" validates
-   again), the calibration, the open-set threshold, the validation figures. */
+   again), the calibration, the validation figures. */
 static const char *const validated_keys[] = {
     "epochs_run", "best_epoch", "patience", CS_META_TEMPERATURE, CS_META_VAL_ECE_UNCALIBRATED,
-    CS_META_VAL_ECE, CS_META_OOD_THRESHOLD, "val_images", "val_tiles", "val_loss",
-    "val_tile_accuracy"};
+    CS_META_VAL_ECE, "val_images", "val_tiles", "val_loss", "val_tile_accuracy"};
 #define NKEPT (sizeof validated_keys / sizeof *validated_keys)
 
 typedef struct {
@@ -58,14 +57,31 @@ static int on_refit_step(void *ctx, const cs_train_status *st) {
     return p->progress(p->ctx, &s);
 }
 
+/* The open-set statistics of m over every image (tr), with the threshold
+   their scores of the validation images (held) get against the training
+   part's statistics (split): the validated run's rule, for the new weights,
+   whose features the old threshold was not set on. */
+static cs_status ood_refit(cs_model *m, const cs_dataset *split, const cs_dataset *held, const cs_dataset *tr,
+                           cs_error *err) {
+    cs_status st = cs_ood_fit(m, split, held, CS_OOD_FRR, err);
+    const char *v = st ? NULL : cs_model_get(m, CS_META_OOD_THRESHOLD);
+    char *th = v ? strdup(v) : NULL;
+    if (!st && v && !th) st = cs_fail(err, CS_ENOMEM, "out of memory for the metadata");
+    if (!st) st = cs_ood_fit(m, tr, NULL, CS_OOD_FRR, err);
+    if (!st && th) st = cs_model_set(m, CS_META_OOD_THRESHOLD, th, err);
+    free(th);
+    return st;
+}
+
 /* The refit: the weights back at start, trained on every image for the
    recipe's epochs (no validation to stop early on: a band of the same image
    says little about other images, and its best epoch transferred worse,
    docs/transfer.md), threshold 0.5; the open-set statistics of the new
-   weights over every image; then the validated run's keys again. Head mode
-   reuses the validated run's features of the images it trained on. */
+   weights (ood_refit); then the validated run's keys again. Head mode reuses
+   the validated run's features of the images it trained on (split). */
 static cs_status refit(cs_model *m, const cs_dataset *data, const cs_recipe *r, const float *start, int crop,
-                       float um, const cs_head_cache *features, cs_error *err) {
+                       float um, const cs_dataset *split, const cs_dataset *held,
+                       const cs_head_cache *features, cs_error *err) {
     char *kept[NKEPT] = {0};
     cs_status st = CS_OK;
     for (size_t i = 0; i < NKEPT && !st; i++) {
@@ -86,7 +102,7 @@ static cs_status refit(cs_model *m, const cs_dataset *data, const cs_recipe *r, 
         memcpy(m->net.params, start, sizeof(float) * m->net.nparams);
         st = cs_train_cached(m, tr, &none, &all.train, features, NULL, err);
     }
-    if (!st) st = cs_ood_fit(m, tr, NULL, CS_OOD_FRR, err);
+    if (!st) st = ood_refit(m, split, held, tr, err);
     for (size_t i = 0; i < NKEPT && !st; i++)
         if (kept[i]) st = cs_model_set(m, validated_keys[i], kept[i], err);
     char v[32];
@@ -115,7 +131,7 @@ cs_status cs_fit(cs_model *m, const cs_dataset *data, const cs_recipe *r, cs_dat
     if (!st) st = cs_ood_fit(m, tr, &held, CS_OOD_FRR, err);
     cs_model_unset(m, CS_META_REFIT_EPOCHS);
     int refitted = start != NULL;
-    if (!st && refitted) st = refit(m, data, r, start, crop, um, &features, err);
+    if (!st && refitted) st = refit(m, data, r, start, crop, um, tr, &held, &features, err);
     free(start);
     cs_head_cache_free(&features);
     /* No split, or a refit that trained on it too: none recorded, not a base's,

@@ -141,6 +141,7 @@ static void test_refit(const cs_dataset *all) {
     CHECK(cs_fit(&b, all, &r, NULL, &err) == CS_OK);
     r.train.progress = NULL;
     CHECK(memcmp(a.net.params, b.net.params, sizeof(float) * a.net.nparams) != 0);
+    /* The threshold too: the pooled features the default score reads are frozen in head mode. */
     const char *same[] = {CS_META_TEMPERATURE, CS_META_VAL_ECE, CS_META_OOD_THRESHOLD, "val_images", "val_tiles",
                           "val_loss", "val_tile_accuracy", "best_epoch", "epochs"};
     for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
@@ -169,6 +170,20 @@ static void test_refit(const cs_dataset *all) {
     CHECK(cs_train(&c, all, NULL, &o, &err) == CS_OK);
     CHECK(memcmp(b.net.params, c.net.params, sizeof(float) * b.net.nparams) == 0);
     CHECK(refit_batches > 0 && refit_batches < feature_batches[0]);
+    cs_model_free(&c);
+    /* A score of the penultimate features, which the refit changes: its
+       threshold is the validated run's rule applied to the new weights. */
+    cs_dataset split, val;
+    CHECK(cs_model_init(&c, ARCH, TILE, 2, CLASSES, 1, &err) == CS_OK);
+    CHECK(cs_model_set(&c, CS_META_OOD_SCORE, CS_OOD_KNN, &err) == CS_OK);
+    CHECK(cs_fit(&c, all, &r, NULL, &err) == CS_OK);
+    char *th = strdup(cs_model_get(&c, CS_META_OOD_THRESHOLD));
+    CHECK(cs_dataset_split(all, r.val_fold, r.val_folds, TILE, c.crop_bottom, &split, &val, &err) == CS_OK);
+    CHECK(cs_ood_fit(&c, &split, &val, CS_OOD_FRR, &err) == CS_OK);
+    CHECK(strcmp(th, "none") != 0 && strcmp(th, cs_model_get(&c, CS_META_OOD_THRESHOLD)) == 0);
+    free(th);
+    cs_dataset_free(&split);
+    cs_dataset_free(&val);
     cs_model_free(&c);
     /* A model with no split left has none to calibrate on. */
     cs_dataset tr, held;

@@ -99,8 +99,9 @@ function build() {
           trains and the last epoch is kept, with no figures.</span></label>
       <label class="teach-validate"><input id="teach-refit" type="checkbox" checked>
         <span><strong>Then train again on every image</strong>, the validation images too, as many
-          epochs: the model you get, with the validated run's figures, calibration and "unknown"
-          threshold. Head mode's default: it carries better to images taken another day.</span></label>
+          epochs: the model you get, with the validated run's figures and calibration, and its
+          "unknown" threshold set the same way for the new weights. Head mode's default: it carries
+          better to images taken another day.</span></label>
     </div>
     <div class="teach-row">
       <button id="teach-train" class="button primary" type="button">Train</button>
@@ -586,8 +587,9 @@ function showResult(model, reply, history) {
   fact("Epochs", `${md.epochs_run} run of ${md.epochs}; kept epoch ${md.best_epoch}` +
     (validated ? " (lowest validation loss)" : " (the last)"));
   if (refit) fact("Then trained again", `on every image, the validation images too, for ${md.refit_epochs} ` +
-    "epochs: the model you get. Its calibration and \"unknown\" threshold are the validated run's; the " +
-    "validation figures above are of that run, whose weights were set aside.", "refit");
+    "epochs: the model you get. Its calibration is the validated run's, its \"unknown\" threshold set " +
+    "the same way for the new weights; the validation figures above are of that run, whose weights " +
+    "were set aside.", "refit");
   if (K === 2) fact("Threshold", `${md.classes.split(",")[1]} when its probability is at least ${Number(md.threshold).toFixed(3)}`);
   ui.result.append(facts);
   if (classified) ui.result.append(confusionTable(info.classes, classified.confusion,
