@@ -167,20 +167,28 @@ static void fwd_task(void *ctx, int t) {
     }
 }
 
-void cs_conv3x3_forward(float *out, const float *in, const float *w, const float *bias,
+void cs_conv_pack_init(cs_conv_pack *p, const float *w, const float *bias, int Ci, int Co) {
+    p->winograd = cs_conv3x3_by_winograd(Ci);
+    p->w = p->winograd ? cs_winograd_pack(w, Ci, Co, 0) : pack_direct_weights(w, Ci, Co, 0);
+    p->bias = cs_conv_pad_bias(bias, Co);
+    if (!p->w || !p->bias) cs_conv_pack_free(p);
+}
+
+void cs_conv3x3_forward(float *out, const float *in, const float *w, const float *bias, const cs_conv_pack *pack,
                         int B, int H, int W, int Ci, int Co, int relu) {
     if (B <= 0 || H < 3 || W < 3) return;
-    if (cs_conv3x3_by_winograd(Ci) && cs_conv3x3_winograd(out, in, w, bias, B, H, W, Ci, Co, 0, 0, relu) == 0)
-        return;
-    float *wp = pack_direct_weights(w, Ci, Co, 0), *bp = cs_conv_pad_bias(bias, Co);
-    if (!wp || !bp) { /* out of memory: the slow way needs none */
-        cs_conv3x3_forward_ref(out, in, w, bias, B, H, W, Ci, Co, relu);
-    } else {
-        fwd_job j = {out, in, wp, bp, H, W, Ci, Co, relu, cs_ceil_div(H - 2, CS_BAND)};
+    cs_conv_pack own = {0};
+    if (!pack || !pack->w) cs_conv_pack_init(&own, w, bias, Ci, Co), pack = &own;
+    int done = 0;
+    if (pack->w && pack->winograd) {
+        done = cs_winograd_run(out, NULL, in, pack->w, pack->bias, B, H, W, Ci, Co, 0, relu) == 0;
+    } else if (pack->w) {
+        fwd_job j = {out, in, pack->w, pack->bias, H, W, Ci, Co, relu, cs_ceil_div(H - 2, CS_BAND)};
         cs_parallel_for(B * j.nband, fwd_task, &j);
+        done = 1;
     }
-    free(wp);
-    free(bp);
+    if (!done) cs_conv3x3_forward_ref(out, in, w, bias, B, H, W, Ci, Co, relu); /* out of memory: the slow way needs none */
+    cs_conv_pack_free(&own);
 }
 
 /* ---------------------------------------------------------------- backward */
@@ -364,20 +372,25 @@ void cs_conv3x3_backward(float *din, float *dw, float *dbias, const float *dout,
     free(zero);
 }
 
-int cs_conv3x3_forward_gap(float *gap, const float *in, const float *w, const float *bias,
+int cs_conv3x3_forward_gap(float *gap, const float *in, const float *w, const float *bias, const cs_conv_pack *pack,
                            int B, int H, int W, int Ci, int Co, int relu) {
     if (!cs_conv3x3_by_winograd(Ci)) return -1;
+    if (pack && pack->w) return cs_winograd_run(NULL, gap, in, pack->w, pack->bias, B, H, W, Ci, Co, 0, relu);
     return cs_conv3x3_winograd_gap(gap, in, w, bias, B, H, W, Ci, Co, relu);
 }
 
 #else /* no vector extensions: the reference */
 
-int cs_conv3x3_forward_gap(float *gap, const float *in, const float *w, const float *bias,
+void cs_conv_pack_init(cs_conv_pack *p, const float *w, const float *bias, int Ci, int Co) {
+    *p = (cs_conv_pack){0};
+}
+
+int cs_conv3x3_forward_gap(float *gap, const float *in, const float *w, const float *bias, const cs_conv_pack *pack,
                            int B, int H, int W, int Ci, int Co, int relu) {
     return -1;
 }
 
-void cs_conv3x3_forward(float *out, const float *in, const float *w, const float *bias,
+void cs_conv3x3_forward(float *out, const float *in, const float *w, const float *bias, const cs_conv_pack *pack,
                         int B, int H, int W, int Ci, int Co, int relu) {
     cs_conv3x3_forward_ref(out, in, w, bias, B, H, W, Ci, Co, relu);
 }
@@ -388,3 +401,10 @@ void cs_conv3x3_backward(float *din, float *dw, float *dbias, const float *dout,
 }
 
 #endif
+
+void cs_conv_pack_free(cs_conv_pack *p) {
+    free(p->w);
+    free(p->bias);
+    p->w = p->bias = NULL;
+}
+

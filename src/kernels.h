@@ -9,10 +9,22 @@
 #include "cellsight.h"
 #include "net.h"
 
+/* A convolution's weights and bias as its forward kernel reads them (conv.c):
+   packed once, they serve every call on the same weights, such as the groups
+   of tiles of one pass through the network. w NULL: nothing packed (out of
+   memory, or no vector kernels); the calls then do without. */
+typedef struct {
+    float *w, *bias;
+    int winograd;
+} cs_conv_pack;
+void cs_conv_pack_init(cs_conv_pack *p, const float *w, const float *bias, int Ci, int Co);
+void cs_conv_pack_free(cs_conv_pack *p);
+
 /* Valid 3x3 convolution, channels-last (conv.c).
-   in [B][H][W][Ci], out [B][H-2][W-2][Co], w [Co][Ci][3][3] (PyTorch), bias [Co].
+   in [B][H][W][Ci], out [B][H-2][W-2][Co], w [Co][Ci][3][3] (PyTorch), bias [Co];
+   pack: w and bias packed by cs_conv_pack_init, or NULL or empty (packed for this call).
    relu != 0 fuses max(0, .) into the output. */
-void cs_conv3x3_forward(float *out, const float *in, const float *w, const float *bias,
+void cs_conv3x3_forward(float *out, const float *in, const float *w, const float *bias, const cs_conv_pack *pack,
                         int B, int H, int W, int Ci, int Co, int relu);
 /* dout [B][H-2][W-2][Co] is the gradient after the ReLU mask (the caller applies
    it). Writes (overwrites) dw [Co][Ci][3][3] and dbias [Co], summed over the batch,
@@ -31,6 +43,12 @@ int cs_conv3x3_winograd(float *out, const float *in, const float *w, const float
    stored: gap [B][Co], as cs_gap_forward of out, rounded differently. */
 int cs_conv3x3_winograd_gap(float *gap, const float *in, const float *w, const float *bias,
                             int B, int H, int W, int Ci, int Co, int relu);
+/* What those two do once the weights are packed: u = cs_winograd_pack(w, Ci,
+   Co, flip), bp the bias padded to whole blocks (cs_conv_pad_bias); out, or
+   with out NULL the means gap. */
+float *cs_winograd_pack(const float *w, int ci, int co, int flip);
+int cs_winograd_run(float *out, float *gap, const float *in, const float *u, const float *bp,
+                    int B, int H, int W, int Ci, int Co, int pad, int relu);
 /* The input channels from which cs_conv3x3_forward and _backward's input
    gradient go by Winograd: with fewer, the transforms cost more than the
    multiplies saved (measured: from 6 to 8 with AVX2 and AVX-512, 4 in WASM). */
@@ -49,7 +67,7 @@ double cs_conv3x3_executed_macs(int ci, int co, int oh, int ow);
    without storing the convolution's outputs when the rule says Winograd;
    returns -1 when it does not (or its allocation failed): then convolve and
    pool (cs_conv_gap_forward). */
-int cs_conv3x3_forward_gap(float *gap, const float *in, const float *w, const float *bias,
+int cs_conv3x3_forward_gap(float *gap, const float *in, const float *w, const float *bias, const cs_conv_pack *pack,
                            int B, int H, int W, int Ci, int Co, int relu);
 
 /* For the vector kernels of conv.c and winograd.c (and simd.h's cs_conv_pad_bias): */
@@ -72,7 +90,7 @@ void cs_conv3x3_backward_ref(float *din, float *dw, float *dbias, const float *d
    the gradients of the parameters (summed over the batch) and din, the
    gradient at the input, unless din is NULL. conv and dense apply their ReLU
    mask to dout in place. */
-void cs_conv_forward(float *out, const float *in, const float *w, const float *bias,
+void cs_conv_forward(float *out, const float *in, const float *w, const float *bias, const cs_conv_pack *pack,
                      int B, int H, int W, int Ci, int Co, int relu);
 void cs_conv_backward(float *din, float *dw, float *dbias, float *dout, const float *out,
                       const float *in, const float *w, int B, int H, int W, int Ci, int Co,
@@ -84,7 +102,7 @@ void cs_gap_forward(float *out, const float *in, int B, int H, int W, int C);
 /* A convolution then global average pooling, out [B][Co], without keeping the
    convolution's output where Winograd applies (else in scratch [B][H-2][W-2][Co]). */
 void cs_conv_gap_forward(float *out, float *scratch, const float *in, const float *w, const float *bias,
-                         int B, int H, int W, int Ci, int Co, int relu);
+                         const cs_conv_pack *pack, int B, int H, int W, int Ci, int Co, int relu);
 void cs_gap_backward(float *din, const float *dout, int B, int H, int W, int C);
 /* rng NULL: inference, the identity (mask all 1). */
 void cs_dropout_forward(float *out, float *mask, const float *in, size_t n, float p, cs_rng *rng);

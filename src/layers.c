@@ -20,9 +20,9 @@ static void relu_mask(float *dout, const float *out, size_t n) {
 /* ---------------------------------------------------------------- conv */
 
 /* out [B][H-2][W-2][Co] = relu(in [B][H][W][Ci] (*) w [Co][Ci][3][3] + bias [Co]) */
-void cs_conv_forward(float *out, const float *in, const float *w, const float *bias,
+void cs_conv_forward(float *out, const float *in, const float *w, const float *bias, const cs_conv_pack *pack,
                      int B, int H, int W, int Ci, int Co, int relu) {
-    cs_conv3x3_forward(out, in, w, bias, B, H, W, Ci, Co, relu);
+    cs_conv3x3_forward(out, in, w, bias, pack, B, H, W, Ci, Co, relu);
 }
 
 /* dout [B][H-2][W-2][Co] -> din [B][H][W][Ci], dw [Co][Ci][3][3], dbias [Co] */
@@ -109,9 +109,9 @@ void cs_gap_forward(float *out, const float *in, int B, int H, int W, int C) {
 }
 
 void cs_conv_gap_forward(float *out, float *scratch, const float *in, const float *w, const float *bias,
-                         int B, int H, int W, int Ci, int Co, int relu) {
-    if (cs_conv3x3_forward_gap(out, in, w, bias, B, H, W, Ci, Co, relu) == 0) return;
-    cs_conv_forward(scratch, in, w, bias, B, H, W, Ci, Co, relu);
+                         const cs_conv_pack *pack, int B, int H, int W, int Ci, int Co, int relu) {
+    if (cs_conv3x3_forward_gap(out, in, w, bias, pack, B, H, W, Ci, Co, relu) == 0) return;
+    cs_conv_forward(scratch, in, w, bias, pack, B, H, W, Ci, Co, relu);
     cs_gap_forward(out, scratch, B, H - 2, W - 2, Co);
 }
 

@@ -197,6 +197,10 @@ struct cs_workspace {
     float *mask[CS_MAX_LAYERS];    /* of each dropout layer, as its input */
     float *grad[2];                /* the gradient at act[i] lives in grad[i & 1] */
     float *mem;                    /* one allocation behind all of them */
+    /* Inference: each convolution's weights packed for its kernel (conv_pack),
+       and the weights and bias they were packed from, to tell when they change. */
+    cs_conv_pack packs[CS_MAX_LAYERS];
+    float *packed_from[CS_MAX_LAYERS];
 };
 
 /* Floats of act[i] for one tile (double: a check against size_t comes first). */
@@ -275,6 +279,10 @@ cs_workspace *cs_workspace_new_inference(const cs_net *net, int max_batch, cs_er
 }
 
 void cs_workspace_free(cs_workspace *ws) {
+    for (int i = 0; ws && i < CS_MAX_LAYERS; i++) {
+        cs_conv_pack_free(&ws->packs[i]);
+        free(ws->packed_from[i]);
+    }
     if (ws) free(ws->mem);
     free(ws);
 }
@@ -300,14 +308,15 @@ static float *tile_at(const cs_net *net, const cs_workspace *ws, float *const *b
     return bufs[i] + tile * (size_t)act_floats(net, i);
 }
 
-/* Layer i forward on tiles [b0, b0 + B) of the batch. */
+/* Layer i forward on tiles [b0, b0 + B) of the batch; pack: a convolution's
+   packed weights, or NULL. */
 static void layer_forward(const cs_net *net, cs_workspace *ws, int i, int b0, int B, int slot, int train,
-                          cs_rng *rng) {
+                          cs_rng *rng, const cs_conv_pack *pack) {
     const cs_layer *L = &net->layers[i];
     const float *in = tile_at(net, ws, ws->act, i, b0, slot);
     float *out = tile_at(net, ws, ws->act, i + 1, b0, slot);
     switch (L->kind) {
-    case CS_CONV: cs_conv_forward(out, in, L->weight, L->bias, B, L->h, L->w, L->c, L->oc, L->relu); break;
+    case CS_CONV: cs_conv_forward(out, in, L->weight, L->bias, pack, B, L->h, L->w, L->c, L->oc, L->relu); break;
     case CS_POOL: cs_maxpool_forward(out, in, B, L->h, L->w, L->c); break;
     case CS_GAP: cs_gap_forward(out, in, B, L->h, L->w, L->c); break;
     case CS_DROPOUT:
@@ -325,6 +334,7 @@ typedef struct {
     cs_workspace *ws;
     int from, head, B, nslots, train;
     cs_rng *rng;
+    const cs_conv_pack *packs; /* [nlayers]: the convolutions' packed weights (empty: none) */
 } spatial_job;
 
 static void spatial_groups(void *ctx, int slot) {
@@ -340,14 +350,31 @@ static void spatial_groups(void *ctx, int slot) {
                will): summed as it goes, not stored, where Winograd applies. */
             if (ws->inference && L->kind == CS_CONV && i + 1 < j->head && net->layers[i + 1].kind == CS_GAP) {
                 cs_conv_gap_forward(tile_at(net, ws, act, i + 2, b0, slot), tile_at(net, ws, act, i + 1, b0, slot),
-                                    tile_at(net, ws, act, i, b0, slot), L->weight, L->bias, B, L->h, L->w, L->c,
-                                    L->oc, L->relu);
+                                    tile_at(net, ws, act, i, b0, slot), L->weight, L->bias, &j->packs[i], B, L->h,
+                                    L->w, L->c, L->oc, L->relu);
                 i++;
             } else {
-                layer_forward(net, ws, i, b0, B, slot, j->train, j->rng);
+                layer_forward(net, ws, i, b0, B, slot, j->train, j->rng, &j->packs[i]);
             }
         }
     }
+}
+
+/* Convolution i's weights as its kernel reads them, packed again only when
+   they changed since the last pass: an inference workspace serves many passes
+   (an image's tiles, a training run's validation), each of several groups,
+   and packing the weights costs as much as convolving a few tiles. */
+static void conv_pack(const cs_net *net, cs_workspace *ws, int i) {
+    const cs_layer *L = &net->layers[i];
+    size_t nw = L->nweight, nb = L->bias ? (size_t)L->oc : 0;
+    float *of = ws->packed_from[i];
+    if (ws->packs[i].w && !memcmp(of, L->weight, sizeof(float) * nw) && !memcmp(of + nw, L->bias, sizeof(float) * nb))
+        return;
+    cs_conv_pack_free(&ws->packs[i]);
+    if (!of && !(of = ws->packed_from[i] = malloc(sizeof(float) * (nw + nb)))) return; /* the kernels pack for each call */
+    cs_conv_pack_init(&ws->packs[i], L->weight, L->bias, L->c, L->oc);
+    memcpy(of, L->weight, sizeof(float) * nw);
+    if (nb) memcpy(of + nw, L->bias, sizeof(float) * nb);
 }
 
 void cs_net_forward(const cs_net *net, cs_workspace *ws, int from, const float *x, int B,
@@ -368,10 +395,12 @@ void cs_net_forward(const cs_net *net, cs_workspace *ws, int from, const float *
        sharing each layer of one group; dropout's draws keep to one thread. */
     int head = ws->head > from ? ws->head : from, groups = cs_ceil_div(B, ws->group);
     int per_thread = ws->slots > 1 && groups >= ws->slots && !(train && rng);
-    spatial_job job = {net, ws, from, head, B, per_thread ? ws->slots : 1, train, rng};
+    for (int i = from; i < head && ws->inference; i++) /* a training workspace's pass is one group */
+        if (net->layers[i].kind == CS_CONV) conv_pack(net, ws, i);
+    spatial_job job = {net, ws, from, head, B, per_thread ? ws->slots : 1, train, rng, ws->packs};
     if (per_thread) cs_parallel_for(ws->slots, spatial_groups, &job);
     else spatial_groups(&job, 0);
-    for (int i = head; i < n; i++) layer_forward(net, ws, i, 0, B, 0, train, rng);
+    for (int i = head; i < n; i++) layer_forward(net, ws, i, 0, B, 0, train, rng, NULL);
     if (!probs) return;
     const float *z = ws->act[n];
     for (int b = 0; b < B; b++, probs += K)

@@ -105,7 +105,7 @@ CS_INLINE void store_n(float *p, cs_vf x, int n) {
 /* w [Co][Ci][3][3] -> u [Co / CS_CB][WP][Ci][CS_CB], channels >= co zero.
    flip: the input gradient's weights, g[o][i][ky][kx] = w[i][o][2 - ky][2 - kx],
    with ci = the layer's Co and co = its Ci. */
-static float *pack_winograd_weights(const float *w, int ci, int co, int flip) {
+float *cs_winograd_pack(const float *w, int ci, int co, int flip) {
     int ncob = cs_ceil_div(co, CS_CB);
     float *u = malloc(sizeof(float) * ncob * WP * ci * CS_CB);
     if (!u) return NULL;
@@ -290,18 +290,15 @@ static void wino_task(void *ctx, int task) {
     free(v);
 }
 
-/* out [B][OH][OW][Co], or with gap NULL, the mean of each image's outputs
-   gap [B][Co] (each task sums its image's tiles, added in task order). */
-static int winograd(float *out, float *gap, const float *in, const float *w, const float *bias,
-                    int B, int H, int W, int Ci, int Co, int pad, int flip, int relu) {
+int cs_winograd_run(float *out, float *gap, const float *in, const float *u, const float *bp,
+                    int B, int H, int W, int Ci, int Co, int pad, int relu) {
     int OH = H + 2 * pad - 2, OW = W + 2 * pad - 2;
     if (B <= 0 || OH <= 0 || OW <= 0 || Ci <= 0 || Co <= 0) return 0;
     int ntx = cs_ceil_div(OW, TM), tiles_per_image = cs_ceil_div(OH, TM) * ntx, cop = cs_ceil_div(Co, CS_CB) * CS_CB;
     int per_image = cs_ceil_div(tiles_per_image, CS_PIX * CS_WINO_TASK_GROUPS);
     int ntasks = gap ? B * per_image : cs_ceil_div(B * tiles_per_image, CS_PIX * CS_WINO_TASK_GROUPS);
-    float *u = pack_winograd_weights(w, Ci, Co, flip), *bp = cs_conv_pad_bias(bias, Co);
     float *sums = gap ? malloc(sizeof(float) * ntasks * cop) : NULL;
-    int failed = !u || !bp || (gap && !sums);
+    int failed = gap && !sums;
     if (!failed) {
         wino_job j = {out, sums, in, in + (size_t)B * H * W * Ci, u, bp, H, W, Ci, Co, pad, relu, OH, OW, ntx,
                       tiles_per_image, B * tiles_per_image, cs_ceil_div(Ci, CS_VLEN) * CS_VLEN, per_image, 0};
@@ -314,9 +311,17 @@ static int winograd(float *out, float *gap, const float *in, const float *w, con
             for (int t = 0; t < per_image; t++) sum += sums[(size_t)(b * per_image + t) * cop + c];
             gap[(size_t)b * Co + c] = sum / ((float)OH * OW);
         }
+    free(sums);
+    return failed ? -1 : 0;
+}
+
+/* cs_winograd_run with the weights packed for this call. */
+static int winograd(float *out, float *gap, const float *in, const float *w, const float *bias,
+                    int B, int H, int W, int Ci, int Co, int pad, int flip, int relu) {
+    float *u = cs_winograd_pack(w, Ci, Co, flip), *bp = cs_conv_pad_bias(bias, Co);
+    int failed = !u || !bp || cs_winograd_run(out, gap, in, u, bp, B, H, W, Ci, Co, pad, relu);
     free(u);
     free(bp);
-    free(sums);
     return failed ? -1 : 0;
 }
 

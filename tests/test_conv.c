@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "simd.h"
 #include "test.h"
 
 static cs_rng rng;
@@ -38,11 +39,18 @@ static void check_shape(int B, int H, int W, int Ci, int Co) {
     for (int relu = 0; relu <= 1; relu++) {
         cs_set_threads(1);
         cs_conv3x3_forward_ref(out_ref, in, w, bias, B, H, W, Ci, Co, relu);
-        cs_conv3x3_forward(out, in, w, bias, B, H, W, Ci, Co, relu);
+        cs_conv3x3_forward(out, in, w, bias, NULL, B, H, W, Ci, Co, relu);
         CHECK(test_rel_err(out, out_ref, nout) < (cs_conv3x3_by_winograd(Ci) ? WINOGRAD_TOL : 1e-5));
         cs_set_threads(2);
-        cs_conv3x3_forward(out2, in, w, bias, B, H, W, Ci, Co, relu);
+        cs_conv3x3_forward(out2, in, w, bias, NULL, B, H, W, Ci, Co, relu);
         CHECK(same(out, out2, nout));
+        cs_conv_pack pack; /* packed once, as a pass through the network packs for its groups */
+        cs_conv_pack_init(&pack, w, bias, Ci, Co);
+        CHECK(!CS_HAVE_VECTORS || pack.w);
+        memset(out2, 0, sizeof(float) * nout);
+        cs_conv3x3_forward(out2, in, w, bias, &pack, B, H, W, Ci, Co, relu);
+        CHECK(same(out, out2, nout));
+        cs_conv_pack_free(&pack);
     }
 
     cs_conv3x3_backward_ref(din_ref, dw_ref, db_ref, dout, in, w, B, H, W, Ci, Co);

@@ -71,7 +71,7 @@ static void layer_run(layer_case *t) {
     cs_rng rng;
     cs_rng_seed(&rng, 7); /* the same dropout mask every time */
     switch (t->kind) {
-    case CS_CONV: cs_conv_forward(t->out, t->in, t->w, t->bias, t->B, t->H, t->W, t->C, t->O, t->relu); break;
+    case CS_CONV: cs_conv_forward(t->out, t->in, t->w, t->bias, NULL, t->B, t->H, t->W, t->C, t->O, t->relu); break;
     case CS_POOL: cs_maxpool_forward(t->out, t->in, t->B, t->H, t->W, t->C); break;
     case CS_GAP: cs_gap_forward(t->out, t->in, t->B, t->H, t->W, t->C); break;
     case CS_DROPOUT: cs_dropout_forward(t->out, t->mask, t->in, t->nin, t->p, &rng); break;

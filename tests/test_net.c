@@ -109,7 +109,8 @@ static void check_two_class_loss(void) {
    thread or with a group for each of several: bit for bit, but for a
    convolution followed by GAP, which it sums as it goes (rounded differently).
    It refuses a backward pass and a forward pass from inside the spatial
-   layers, and keeps the head's features for head-mode fine-tuning. */
+   layers, keeps the head's features for head-mode fine-tuning, and follows
+   changed weights. */
 static void check_inference_workspace(const char *arch, int B, int threads) {
     cs_set_threads(threads);
     cs_net net;
@@ -138,6 +139,17 @@ static void check_inference_workspace(const char *arch, int B, int threads) {
     CHECK(isnan(got[0]));
     cs_net_forward(&net, ws, head, cs_net_activation(train_ws, head), B, 0, NULL, got);
     CHECK(memcmp(want, got, sizeof(float) * 3 * B) == 0);
+    /* The workspace keeps the convolutions' packed weights from pass to pass:
+       new weights, then a convolution's bias alone, are packed again. */
+    for (int step = 0; step < 2; step++) {
+        if (step == 0)
+            for (size_t j = 0; j < net.nparams; j++) net.params[j] *= 1.25f;
+        else
+            net.layers[0].bias[0] += 0.5f;
+        cs_net_forward(&net, train_ws, 0, x, B, 0, NULL, want);
+        cs_net_forward(&net, ws, 0, x, B, 0, NULL, got);
+        CHECK(fused ? test_rel_err(got, want, 3 * B) < 1e-5 : memcmp(want, got, sizeof(float) * 3 * B) == 0);
+    }
     free(x);
     cs_workspace_free(ws);
     cs_workspace_free(train_ws);

@@ -43,7 +43,7 @@ int main(int argc, char **argv) {
             double t0 = now();
             do {
                 double t1 = now();
-                if (k == 0) cs_conv3x3_forward(out, in, w, bias, B, H, W, Ci, Co, 1);
+                if (k == 0) cs_conv3x3_forward(out, in, w, bias, NULL, B, H, W, Ci, Co, 1);
                 else cs_conv3x3_backward(k == 2 ? din : NULL, dw, db, out, in, w, B, H, W, Ci, Co);
                 double rate = flop * (k == 2 ? 2 : 1) / (now() - t1) / 1e9;
                 if (rate > best[k]) best[k] = rate;
