@@ -99,9 +99,8 @@ function build() {
           trains and the last epoch is kept, with no figures.</span></label>
       <label class="teach-validate"><input id="teach-refit" type="checkbox" checked>
         <span><strong>Then train again on every image</strong>, the validation images too, as many
-          epochs: the model you get, with the validated run's figures and calibration, and its
-          "unknown" threshold set the same way for the new weights. Head mode's default: it carries
-          better to images taken another day.</span></label>
+          epochs: the model you get, with the validated run's figures and calibration, "unknown"
+          set anew. Head mode's default: it carries better to images taken another day.</span></label>
     </div>
     <div class="teach-row">
       <button id="teach-train" class="button primary" type="button">Train</button>
