@@ -518,9 +518,9 @@ typedef struct {
                            every image for train.epochs, without validation, threshold 0.5;
                            the validated run's calibration and figures are kept, its open-set
                            threshold rule applied to the new weights (metadata refit_epochs;
-                           val_split is not recorded: every
-                           image trained). Head mode's default: one image a class then trains
-                           on all of it, not half (docs/transfer.md measures it) */
+                           val_split is not recorded: every image trained). Head mode's
+                           default: one image a class then trains on all of it, not half
+                           (docs/transfer.md measures it) */
 } cs_recipe;
 
 /* cs_train_defaults for the protocol, validation on the last of 2 parts, no

@@ -407,4 +407,3 @@ void cs_conv_pack_free(cs_conv_pack *p) {
     free(p->bias);
     p->w = p->bias = NULL;
 }
-

@@ -127,10 +127,11 @@ cs_status cs_fit(cs_model *m, const cs_dataset *data, const cs_recipe *r, cs_dat
         st = cs_fail(err, CS_ENOMEM, "out of memory for a copy of the weights");
     if (start) memcpy(start, m->net.params, sizeof(float) * m->net.nparams);
     if (!st && r->on_split) r->on_split(r->train.ctx, tr, &held);
-    if (!st) st = cs_train_cached(m, tr, &held, &r->train, NULL, start ? &features : NULL, err);
-    if (!st) st = cs_ood_fit(m, tr, &held, CS_OOD_FRR, err);
-    cs_model_unset(m, CS_META_REFIT_EPOCHS);
     int refitted = start != NULL;
+    if (!st) st = cs_train_cached(m, tr, &held, &r->train, NULL, refitted ? &features : NULL, err);
+    /* A refit's open-set statistics are its own weights' (ood_refit). */
+    if (!st && !refitted) st = cs_ood_fit(m, tr, &held, CS_OOD_FRR, err);
+    cs_model_unset(m, CS_META_REFIT_EPOCHS);
     if (!st && refitted) st = refit(m, data, r, start, crop, um, tr, &held, &features, err);
     free(start);
     cs_head_cache_free(&features);

@@ -368,7 +368,8 @@ static void conv_pack(const cs_net *net, cs_workspace *ws, int i) {
     const cs_layer *L = &net->layers[i];
     size_t nw = L->nweight, nb = L->bias ? (size_t)L->oc : 0;
     float *of = ws->packed_from[i];
-    if (ws->packs[i].w && !memcmp(of, L->weight, sizeof(float) * nw) && !memcmp(of + nw, L->bias, sizeof(float) * nb))
+    if (ws->packs[i].w && !memcmp(of, L->weight, sizeof(float) * nw) &&
+        (!nb || !memcmp(of + nw, L->bias, sizeof(float) * nb)))
         return;
     cs_conv_pack_free(&ws->packs[i]);
     if (!of && !(of = ws->packed_from[i] = malloc(sizeof(float) * (nw + nb)))) return; /* the kernels pack for each call */
