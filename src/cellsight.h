@@ -458,12 +458,18 @@ typedef struct {
    a nonzero return cancels the run, leaving the model as it was. */
 typedef int (*cs_train_progress_fn)(void *ctx, const cs_train_status *st);
 
+#define CS_DENSITY_BANDS_MAX 10
+
 typedef struct {
     char protocol[16];     /* "paper", "ours", "head" or "full": cs_train_defaults's */
     int epochs;
     int batch;
     int crops_per_image;   /* random crops per training image per epoch; 0: each
                               epoch visits the image's grid of tiles once (the paper) */
+    int density_bands;     /* 1..CS_DENSITY_BANDS_MAX: each image's random crops drawn
+                              evenly over this many equal bands of local cell density (the
+                              share of a crop's 16-pixel blocks showing cells), over the
+                              bands the image has; 0: uniform over the image */
     int patience;          /* stop after this many epochs without a lower validation loss (0: never) */
     float lr, lr_final;    /* learning rate; cosine decay to lr_final when cosine */
     int cosine;

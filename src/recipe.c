@@ -62,6 +62,13 @@ static void read_augment(cs_train_opts *o, const char *v) {
 
 /* ------------------------------------------------------------ the table */
 
+/* A whole number from 0 to 1000000, else the option stays as it is. */
+static void read_int(int *dst, const char *v) {
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (end != v && !*end && x >= 0 && x <= 1000000) *dst = (int)x;
+}
+
 /* Formats a key's value into v; 0 leaves the key out. */
 typedef int (*write_fn)(char *v, size_t n, const cs_train_opts *o);
 /* Puts a recorded value back. */
@@ -100,6 +107,10 @@ static void read_lowres_share(cs_train_opts *o, const char *v) { /* after augmen
     double share = atof(v);
     if (share > 0 && share <= 1) o->aug.lowres_share = (float)share;
 }
+static int write_density_bands(char *v, size_t n, const cs_train_opts *o) {
+    return o->density_bands > 0 && snprintf(v, n, "%d", o->density_bands) >= 0;
+}
+static void read_density_bands(cs_train_opts *o, const char *v) { read_int(&o->density_bands, v); }
 static int write_seed(char *v, size_t n, const cs_train_opts *o) {
     return snprintf(v, n, "%llu", (unsigned long long)o->seed) >= 0;
 }
@@ -126,6 +137,7 @@ static const struct {
     {"patience", INT, offsetof(cs_train_opts, patience), NULL, NULL},
     {"batch", INT, offsetof(cs_train_opts, batch), NULL, NULL},
     {"crops_per_image", INT, offsetof(cs_train_opts, crops_per_image), NULL, NULL},
+    {"density_bands", OTHER, 0, write_density_bands, read_density_bands},
     {"lr", OTHER, 0, write_lr, read_lr},
     {"lr_schedule", OTHER, 0, write_schedule, read_schedule},
     {"augment", OTHER, 0, write_augment, read_augment},
@@ -149,13 +161,6 @@ cs_status cs_recipe_record(cs_model *m, const cs_train_opts *o, const cs_run_rec
         if (keep) st = cs_model_set(m, fields[i].key, v, err);
     }
     return st;
-}
-
-/* A whole number from 0 to 1000000, else the option stays as it is. */
-static void read_int(int *dst, const char *v) {
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (end != v && !*end && x >= 0 && x <= 1000000) *dst = (int)x;
 }
 
 /* "images 2/2": validation on part 2 of 2 of the images ("rows": of every image's rows). */
@@ -207,11 +212,13 @@ cs_status cs_recipe_record_split(cs_model *m, const cs_recipe *r, cs_error *err)
 /* ------------------------------------------------------------ for people */
 
 void cs_recipe_describe(char *buf, size_t size, const cs_train_opts *o) {
-    char aug[160], crops[32] = "grid tiles", schedule[32] = "";
+    char aug[160], crops[64] = "grid tiles", schedule[32] = "";
     augment_text(aug, sizeof aug, &o->aug, ' ');
     if (cs_augment_lowres_some(&o->aug))
         snprintf(aug + strlen(aug), sizeof aug - strlen(aug), " (on a share %g of crops)", o->aug.lowres_share);
     if (o->crops_per_image) snprintf(crops, sizeof crops, "%d crops per image", o->crops_per_image);
+    if (o->crops_per_image && o->density_bands)
+        snprintf(crops + strlen(crops), sizeof crops - strlen(crops), " in %d density bands", o->density_bands);
     if (o->cosine) snprintf(schedule, sizeof schedule, " cosine to %g", o->lr_final);
     snprintf(buf, size, "epochs %d, batch %d, %s, patience %d, lr %g%s, augment %s, balance %s, tta %s, threshold %s",
              o->epochs, o->batch, crops, o->patience, o->lr, schedule, aug, o->balance ? "on" : "off",

@@ -35,4 +35,23 @@ void cs_tile_dihedral(float *dst, const float *src, int tile, int k);
 void cs_tile_sample(float *dst, const cs_image *im, int crop_bottom, float cx, float cy,
                     int tile, const cs_augment *aug, cs_rng *rng);
 
+/* Training crops drawn evenly over bands of cell density (density.c): a tile's
+   density is the share of its CS_DENSITY_BLOCK-pixel blocks that show cells;
+   nbands equal bands of [0, 1], and each crop draws one of the image's bands
+   (those holding at least 2% of its tile positions) at random, then a position
+   in it. */
+#define CS_DENSITY_BLOCK 16
+typedef struct {
+    int nbands, drawn;  /* bands, and how many of them are drawn from */
+    int *start;         /* [nbands + 1]: band b's positions are pos[start[b] .. start[b + 1]) */
+    int *pos;           /* block-aligned tile positions (row * cols + col), by band */
+    int cols, tile, maxx, maxy; /* positions a row; the tile; the largest top-left corner */
+} cs_density_bands;
+
+cs_status cs_density_bands_init(cs_density_bands *d, const cs_image *im, int crop_bottom, int tile,
+                                int nbands, cs_error *err);
+void cs_density_bands_free(cs_density_bands *d);
+/* A crop centre, as cs_tile_sample takes it. */
+void cs_density_draw(const cs_density_bands *d, cs_rng *rng, float *cx, float *cy);
+
 #endif

@@ -76,6 +76,7 @@ typedef struct {
 
     int ntrain;           /* training inputs per epoch */
     sample *samples;      /* [ntrain]: centres of training crops */
+    cs_density_bands *bands; /* [train->n] with o->density_bands, else NULL */
     float *features;      /* head mode: [ntrain][insize], the inputs themselves */
     int *order;           /* [ntrain] this epoch's shuffle */
     float *class_weight;  /* [K] inverse class frequency, or NULL */
@@ -168,14 +169,25 @@ static cs_status grid_tiles(const cs_dataset *ds, int tile, int crop, sample **o
     return CS_OK;
 }
 
-/* New random crop centres, uniform over the places a whole tile fits. */
+/* New random crop centres, uniform over the places a whole tile fits, or
+   evenly over each image's bands of cell density. */
 static void draw_crops(trainer *t) {
     for (int i = 0; i < t->ntrain; i++) {
         sample *s = &t->samples[i];
         const cs_image *im = &t->train->images[s->image];
+        if (t->bands) {
+            cs_density_draw(&t->bands[s->image], &t->rng, &s->x, &s->y);
+            continue;
+        }
         s->x = 0.5f * t->tile + cs_rng_uniform(&t->rng) * (im->w - t->tile);
         s->y = 0.5f * t->tile + cs_rng_uniform(&t->rng) * (im->h - t->crop - t->tile);
     }
+}
+
+static void free_bands(trainer *t) {
+    for (int i = 0; t->bands && i < t->train->n; i++) cs_density_bands_free(&t->bands[i]);
+    free(t->bands);
+    t->bands = NULL;
 }
 
 /* The training inputs of an epoch: every foreground grid tile (crops_per_image
@@ -187,6 +199,8 @@ static cs_status list_training_crops(trainer *t, cs_error *err) {
         if (ds->images[i].w < t->tile || ds->images[i].h - t->crop < t->tile)
             return cs_fail(err, CS_EINPUT, "%s is smaller than one %d-pixel tile once %d rows are cropped",
                            ds->names[i], t->tile, t->crop);
+    if (t->o->crops_per_image <= 0 && t->o->density_bands > 0)
+        return cs_fail(err, CS_EINPUT, "drawing crops by density needs random crops (crops per image above 0)");
     if (t->o->crops_per_image <= 0) {
         cs_status st = grid_tiles(ds, t->tile, t->crop, &t->samples, &t->ntrain, err);
         for (int i = 0; i < t->ntrain; i++) { /* centres, as cs_tile_sample takes them */
@@ -198,6 +212,15 @@ static cs_status list_training_crops(trainer *t, cs_error *err) {
     t->ntrain = ds->n * t->o->crops_per_image;
     t->samples = malloc(sizeof(sample) * t->ntrain);
     if (!t->samples) return cs_fail(err, CS_ENOMEM, "out of memory listing crops");
+    if (t->o->density_bands > 0) {
+        if (!(t->bands = calloc((size_t)ds->n, sizeof *t->bands)))
+            return cs_fail(err, CS_ENOMEM, "out of memory listing crops");
+        for (int i = 0; i < ds->n; i++) {
+            cs_status st = cs_density_bands_init(&t->bands[i], &ds->images[i], t->crop, t->tile,
+                                                 t->o->density_bands, err);
+            if (st) return st;
+        }
+    }
     for (int i = 0; i < t->ntrain; i++) {
         int image = i / t->o->crops_per_image;
         t->samples[i] = (sample){image, ds->labels[image], 0, 0};
@@ -616,6 +639,7 @@ static void trainer_free(trainer *t) {
     cs_workspace_free(t->ws);
     cs_workspace_free(t->infer_ws);
     free(t->samples);
+    free_bands(t);
     free(t->features);
     free(t->order);
     free(t->class_weight);

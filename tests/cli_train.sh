@@ -84,16 +84,20 @@ xmllint --noout "$TMP/six-report/roc.svg" "$TMP/six-report/confusion.svg" || fai
 
 # The folds train as the model was trained: its recorded options come back.
 expect_rc 0 "$CLI" train --data "$T" "${TINY[@]}" --epochs 1 --lr 0.002 --schedule cosine --lr-final 0.0001 \
-    --dihedral --no-hflip --zoom 0.2 --blur 1.5 --gamma 0.3 --lowres 0.5 --lowres-share 0.4 --crops 5 --batch 16 --balance \
+    --dihedral --no-hflip --zoom 0.2 --blur 1.5 --gamma 0.3 --lowres 0.5 --lowres-share 0.4 --crops 5 --density-bands 2 --batch 16 --balance \
     --out "$TMP/opts.safetensors"
 expect_rc 0 "$CLI" eval --model "$TMP/opts.safetensors" --data "$T" --folds images --json
-grep -q "^paper: epochs 1, batch 16, 5 crops per image, patience 0, lr 0.002 cosine to 0.0001, augment dihedral rotate 5 shift 0.1 zoom 0.2 blur 1.5 gamma 0.3 lowres 0.5 (on a share 0.4 of crops), balance on" \
+grep -q "^paper: epochs 1, batch 16, 5 crops per image in 2 density bands, patience 0, lr 0.002 cosine to 0.0001, augment dihedral rotate 5 shift 0.1 zoom 0.2 blur 1.5 gamma 0.3 lowres 0.5 (on a share 0.4 of crops), balance on" \
     "$TMP/err" || fail "the folds do not train as the model was trained: $(grep ^paper "$TMP/err" | head -1)"
 
 # A share of crops with no lowres to share, or a share of none, is refused.
 expect_rc 2 "$CLI" train --data "$T" "${TINY[@]}" --lowres-share 0.5 --out "$TMP/x.safetensors"
 grep -q "give --lowres too" "$TMP/err" || fail "--lowres-share alone: $(cat "$TMP/err")"
 expect_rc 2 "$CLI" train --data "$T" "${TINY[@]}" --lowres 1 --lowres-share 0 --out "$TMP/x.safetensors"
+# Density bands draw random crops: with each grid tile once, refused.
+expect_rc 2 "$CLI" train --data "$T" "${TINY[@]}" --crops 0 --density-bands 3 --out "$TMP/x.safetensors"
+grep -q "give --crops N too" "$TMP/err" || fail "--density-bands without crops: $(cat "$TMP/err")"
+expect_rc 2 "$CLI" train --data "$T" "${TINY[@]}" --crops 5 --density-bands 11 --out "$TMP/x.safetensors"
 
 # Files that are not images by their name (cs_image_name, as predict of a
 # folder): skipped with a one-line note, exit 0; hidden ones passed over.

@@ -14,6 +14,7 @@ static void odd_recipe(cs_recipe *r) {
     o->patience = 5;
     o->batch = 16;
     o->crops_per_image = 6;
+    o->density_bands = 3;
     o->lr = 2e-3f;
     o->lr_final = 3e-5f;
     o->aug = (cs_augment){.hflip = 1, .rotate_deg = 7.5f, .shift = 0.05f, .zoom = 0.2f, .blur = 1.5f, .gamma = 0.25f,
@@ -37,6 +38,7 @@ static void test_round_trip(const cs_dataset *all) {
     CHECK(cs_model_get(&m, CS_META_VAL_SPLIT) && strcmp(cs_model_get(&m, CS_META_VAL_SPLIT), "rows 2/2") == 0);
     CHECK(strcmp(cs_model_get(&m, "augment"), "hflip,rotate7.5,shift0.05,zoom0.2,blur1.5,gamma0.25,lowres0.5") == 0);
     CHECK(strcmp(cs_model_get(&m, "lowres_share"), "0.25") == 0);
+    CHECK(strcmp(cs_model_get(&m, "density_bands"), "3") == 0);
     CHECK(strcmp(cs_model_get(&m, CS_META_TTA), CS_TTA_NONE) == 0);
     CHECK_NEAR(m.threshold, 0.3, 1e-6);
 
@@ -45,13 +47,14 @@ static void test_round_trip(const cs_dataset *all) {
     const cs_train_opts *a = &r.train, *b = &back.train;
     CHECK(b->epochs == a->epochs && b->patience == a->patience && b->batch == a->batch);
     CHECK(b->crops_per_image == a->crops_per_image && b->balance == a->balance && b->tta == a->tta);
+    CHECK(b->density_bands == 3);
     CHECK(b->lr == a->lr && b->cosine == a->cosine && b->lr_final == a->lr_final && b->seed == a->seed);
     CHECK(memcmp(&b->aug, &a->aug, sizeof a->aug) == 0);
     CHECK(b->crop_bottom == 8 && back.val_rows && back.val_folds == 2 && back.val_fold == 1);
 
     char line[512];
     cs_recipe_describe(line, sizeof line, b);
-    CHECK(strstr(line, "epochs 2, batch 16, 6 crops per image, patience 5, lr 0.002 cosine to 3e-05") != NULL);
+    CHECK(strstr(line, "epochs 2, batch 16, 6 crops per image in 3 density bands, patience 5, lr 0.002 cosine to 3e-05") != NULL);
     CHECK(strstr(line, "augment hflip rotate 7.5 shift 0.05 zoom 0.2 blur 1.5 gamma 0.25 lowres 0.5 (on a share 0.25 of crops),") != NULL);
 
     /* Trained on again without validation: the earlier split is no longer its own. */
@@ -61,13 +64,15 @@ static void test_round_trip(const cs_dataset *all) {
     CHECK(cs_model_get(&m, CS_META_VAL_SPLIT) == NULL);
     cs_model_free(&m);
 
-    /* Every crop (share 1 or unset) writes no key: the files of before. */
+    /* Every crop (share 1 or unset) and uniform crops write no key: the files of before. */
     cs_run_record run = {0};
+    r.train.density_bands = 0;
     for (int i = 0; i < 2; i++) {
         r.train.aug.lowres_share = (float)i;
         CHECK(cs_model_init(&m, ARCH, TILE, 2, CLASSES, 1, &err) == CS_OK);
         CHECK(cs_recipe_record(&m, &r.train, &run, &err) == CS_OK);
         CHECK(cs_model_get(&m, "augment") && cs_model_get(&m, "lowres_share") == NULL);
+        CHECK(cs_model_get(&m, "density_bands") == NULL);
         cs_model_free(&m);
     }
 }

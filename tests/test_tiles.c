@@ -473,6 +473,55 @@ static void test_lowres_share(void) {
     cs_image_free(&im);
 }
 
+/* Crops drawn by density: an image of flat medium (gray 128 +- 1) but for
+   its right quarter, full of cells (random gray levels); 128-pixel tiles in 4
+   bands. Uniform crops would put 71% of tiles on medium alone; by band, each
+   band gets a quarter, which the share of each crop's width over the cells
+   shows (its bands: under 1/4, ..., 3/4 and over). */
+static void test_density_draw(void) {
+    enum { W = 1024, H = 256 + 40, CROP = 40, T = 128 };
+    cs_image im = {.w = W, .h = H, .gray = malloc(W * H)};
+    cs_rng rng;
+    cs_rng_seed(&rng, 7);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            im.gray[y * W + x] = (uint8_t)(x >= 768 ? cs_rng_below(&rng, 256) : 127 + cs_rng_below(&rng, 3));
+    cs_density_bands d;
+    cs_error err = {0};
+    CHECK(cs_density_bands_init(&d, &im, CROP, T, 4, &err) == CS_OK);
+    CHECK(d.drawn == 4);
+    int n = 4000, low = 0, high = 0, inside = 1;
+    for (int i = 0; i < n; i++) {
+        float cx, cy;
+        cs_density_draw(&d, &rng, &cx, &cy);
+        inside &= cx >= T / 2 && cx <= W - T / 2 && cy >= T / 2 && cy <= H - CROP - T / 2;
+        float cells = fmaxf(0, cx + T / 2 - 768) / T;
+        low += cells < 0.25f;
+        high += cells >= 0.75f;
+    }
+    CHECK(inside);
+    CHECK_NEAR((double)low / n, 0.25, 0.03);
+    CHECK_NEAR((double)high / n, 0.25, 0.03);
+    cs_density_bands_free(&d);
+
+    memset(im.gray, 128, W * H); /* no cells anywhere: one band, still every place */
+    CHECK(cs_density_bands_init(&d, &im, CROP, T, 4, &err) == CS_OK);
+    CHECK(d.drawn == 1);
+    float lo = W, hi = 0;
+    for (int i = 0; i < 1000; i++) {
+        float cx, cy;
+        cs_density_draw(&d, &rng, &cx, &cy);
+        lo = fminf(lo, cx), hi = fmaxf(hi, cx);
+    }
+    CHECK(lo < T / 2 + 32 && hi > W - T / 2 - 32);
+    cs_density_bands_free(&d);
+
+    CHECK(cs_density_bands_init(&d, &im, CROP, T, 0, &err) == CS_EINPUT); /* bad input, no crash */
+    CHECK(cs_density_bands_init(&d, &im, CROP, T, CS_DENSITY_BANDS_MAX + 1, &err) == CS_EINPUT);
+    CHECK(cs_density_bands_init(&d, &im, H - 100, T, 4, &err) == CS_EINPUT && strstr(err.msg, "no 128-pixel tile"));
+    free(im.gray);
+}
+
 int main(int argc, char **argv) {
     data_dir = argc > 1 ? argv[1] : "tests/data";
     test_grid();
@@ -485,5 +534,6 @@ int main(int argc, char **argv) {
     test_lowres();
     test_lowres_share();
     test_blur_gamma();
+    test_density_draw();
     return test_summary();
 }

@@ -19,6 +19,9 @@ const option training_opts[] = {
     {"seed", "S", "random seed: the same seed, data and threads give the same model"},
     {"batch", "N", "tiles per step"},
     {"crops", "N", "random crops per training image and epoch; 0: each grid tile once"},
+    {"density-bands", "N", "draw each image's random crops evenly over N bands of cell density\n"
+                           "(the share of a crop's 16-pixel blocks showing cells), 1 to 10;\n"
+                           "0: uniform over the image (default)"},
     {"patience", "N", "stop after N epochs without a lower validation loss (0: never)"},
     {"lr", "X", "learning rate (Adam)"},
     {"schedule", "constant|cosine", "the learning rate over the run"},
@@ -65,6 +68,9 @@ void parse_plan(args *a, plan *p, const char *protocol, const cs_model *from) {
     o->seed = (uint64_t)get_int(a, "seed", (long long)o->seed, 0, INT64_MAX);
     o->batch = (int)get_int(a, "batch", o->batch, 1, 4096);
     o->crops_per_image = (int)get_int(a, "crops", o->crops_per_image, 0, 1000000);
+    o->density_bands = (int)get_int(a, "density-bands", o->density_bands, 0, CS_DENSITY_BANDS_MAX);
+    if (o->density_bands && !o->crops_per_image)
+        usage_error(a, "--density-bands draws random crops: give --crops N too");
     o->patience = (int)get_int(a, "patience", o->patience, 0, 1000000);
     o->lr = (float)get_num(a, "lr", o->lr, 1e-9, 10);
     o->cosine = strcmp(get_choice(a, "schedule", o->cosine ? "cosine" : "constant"), "cosine") == 0;
