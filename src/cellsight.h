@@ -229,10 +229,18 @@ typedef struct {
    probability; knn_penultimate: the distance of its normalised penultimate
    features to the k-th nearest of a bank of training tiles';
    mahalanobis_penultimate: mahalanobis on the penultimate features, the last
-   dense layer's input), and the image
+   dense layer's input; knn_class_penultimate: knn_penultimate's distance to
+   the bank tiles of the class the image is called only), and the image
    score above which an image is unknown. Which score is a model's choice, made
    by measurement (model cards). */
-typedef enum { CS_OOD_KIND_MAHALANOBIS, CS_OOD_KIND_MSP, CS_OOD_KIND_KNN, CS_OOD_KIND_MAHALANOBIS_PENULTIMATE } cs_ood_kind;
+typedef enum {
+    CS_OOD_KIND_MAHALANOBIS,
+    CS_OOD_KIND_MSP,
+    CS_OOD_KIND_KNN,
+    CS_OOD_KIND_MAHALANOBIS_PENULTIMATE,
+    CS_OOD_KIND_KNN_CLASS,
+    CS_OOD_KINDS
+} cs_ood_kind;
 typedef struct {
     int dim;            /* features a tile: GAP's channels (penultimate ones for
                            mahalanobis_penultimate); 0: no statistics */
@@ -240,6 +248,8 @@ typedef struct {
     float *precision;   /* [dim][dim]: tensor ood.precision */
     int nbank, bank_dim; /* tiles in the bank, penultimate features a tile; 0: no bank */
     float *bank;        /* [nbank][bank_dim], each row of length 1: tensor ood.bank */
+    float *bank_class;  /* [nbank] knn_class_penultimate: each bank tile's class index
+                           (float32, as the file holds it: tensor ood.bank_class); else NULL */
     int k;              /* metadata ood_k: the neighbour whose distance is the score */
     float threshold;    /* metadata ood_threshold; NaN: none (no verdict) */
     int kind;           /* a cs_ood_kind: metadata ood_score */
@@ -281,10 +291,12 @@ typedef struct {
      ood_score    how a tile's out-of-distribution score is computed: "mahalanobis",
                   from tensors ood.means and ood.precision (absent: no score),
                   "msp", 1 - its top probability (no tensors), "knn_penultimate",
-                  from tensor ood.bank (absent: no score), or "mahalanobis_penultimate",
+                  from tensor ood.bank (absent: no score), "mahalanobis_penultimate",
                   as mahalanobis on the penultimate features (the last dense layer's
-                  input)
-     ood_k        knn_penultimate: which nearest bank tile's distance is the score
+                  input), or "knn_class_penultimate", knn_penultimate to the bank
+                  tiles of the class the image is called (tensors ood.bank and
+                  ood.bank_class)
+     ood_k        knn_penultimate, knn_class_penultimate: which nearest bank tile's distance is the score
                   (1 to the bank's tiles; CS_OOD_K when absent)
      ood_threshold  an image whose score (mean over its voting tiles) is above it is
                   of none of the model's classes; "none": no verdict
@@ -307,7 +319,7 @@ typedef struct {
 #define CS_META_TEMPERATURE "temperature"
 #define CS_META_VAL_ECE "val_ece"                 /* the validation tiles' ECE at it */
 #define CS_META_VAL_ECE_UNCALIBRATED "val_ece_uncalibrated" /* and at 1 */
-#define CS_META_OOD_SCORE "ood_score"         /* how tiles are scored: mahalanobis, msp, knn_penultimate or mahalanobis_penultimate */
+#define CS_META_OOD_SCORE "ood_score"         /* how tiles are scored: mahalanobis, msp, knn_penultimate, mahalanobis_penultimate or knn_class_penultimate */
 #define CS_META_OOD_THRESHOLD "ood_threshold" /* images above are unknown; "none" */
 #define CS_META_OOD_FRR "ood_frr"             /* the validation images' share above it */
 #define CS_META_OOD_K "ood_k"                 /* knn_penultimate's neighbour */
@@ -318,9 +330,11 @@ typedef struct {
 #define CS_OOD_MSP "msp"
 #define CS_OOD_KNN "knn_penultimate"
 #define CS_OOD_MAHALANOBIS_PENULTIMATE "mahalanobis_penultimate"
+#define CS_OOD_KNN_CLASS "knn_class_penultimate"
 #define CS_OOD_MEANS "ood.means"               /* the statistics' tensors */
 #define CS_OOD_PRECISION "ood.precision"
 #define CS_OOD_BANK "ood.bank"                 /* knn_penultimate's training tiles */
+#define CS_OOD_BANK_CLASS "ood.bank_class"     /* knn_class_penultimate: their classes */
 #define CS_OOD_K 10                           /* ood_k's default: the k the leave-lines-out report measured */
 #define CS_MAX_OOD_K 1000
 /* The most tiles a bank keeps, evenly spaced over the training tiles: a bank

@@ -53,20 +53,26 @@ static void read_tiles(float *x, float *one, const cs_image *im, cs_result *res,
 
 /* Tiles [first, first + count) of the last forward pass: the features m's
    score reads (activation `layer`, W a tile, view 0) kept in features
-   [ntiles][W] if asked, and scored if m scores by features. */
+   [ntiles][W] if asked, and scored if m scores by features and not by the
+   image's class (knn_class_penultimate: ood_verdict scores them). */
 static void score_features(const cs_model *m, const cs_workspace *ws, cs_result *res, int first,
                            int count, int views, int layer, int W, float *features) {
     const float *a = cs_net_activation(ws, layer);
     for (int j = 0; j < count; j++) {
         const float *f = a + (size_t)j * views * W;
         if (features) memcpy(features + (size_t)(first + j) * W, f, sizeof(float) * W);
-        if (res->tile_ood && m->ood.kind != CS_OOD_KIND_MSP) res->tile_ood[first + j] = cs_ood_tile_score(m, f);
+        if (res->tile_ood && m->ood.kind != CS_OOD_KIND_MSP && m->ood.kind != CS_OOD_KIND_KNN_CLASS)
+            res->tile_ood[first + j] = cs_ood_tile_score(m, f, -1);
     }
 }
 
-/* The image's out-of-distribution score and verdict from its tiles'. */
-static void ood_verdict(const cs_model *m, cs_result *res) {
+/* The image's out-of-distribution score and verdict from its tiles', scored
+   here against the image's class for knn_class_penultimate (features [ntiles][W]). */
+static void ood_verdict(const cs_model *m, cs_result *res, const float *features, int W) {
     if (!res->tile_ood) return;
+    if (m->ood.kind == CS_OOD_KIND_KNN_CLASS)
+        for (int t = 0; t < res->ntiles; t++)
+            res->tile_ood[t] = cs_ood_tile_score(m, features + (size_t)t * W, res->predicted);
     double sum = 0;
     for (int t = 0; t < res->ntiles; t++)
         if (!res->background[t] || !res->nforeground) sum += res->tile_ood[t];
@@ -100,14 +106,18 @@ static cs_status classify_tiles(const cs_model *m, const cs_image *im, int crop_
     res->probs = calloc(K, sizeof(float));
     int W, layer = cs_ood_layer(m, &W), scored = cs_ood_ready(m), msp = m->ood.kind == CS_OOD_KIND_MSP;
     if (scored) res->tile_ood = malloc(sizeof(float) * n);
-    if (features) *features = malloc(sizeof(float) * n * (W ? W : 1));
+    /* knn_class_penultimate scores the tiles once the image's class is known. */
+    int later = scored && m->ood.kind == CS_OOD_KIND_KNN_CLASS;
+    float *own = NULL, *feat = NULL;
+    if (features) feat = *features = malloc(sizeof(float) * n * (W ? W : 1));
+    else if (later) feat = own = malloc(sizeof(float) * n * (W ? W : 1));
     float *x = malloc(sizeof(float) * tile_floats * BATCH);
     float *one = malloc(sizeof(float) * tile_floats);
     float *p = malloc(sizeof(float) * BATCH * K);
     cs_workspace *ws = NULL;
     cs_status s = CS_OK;
     if (!res->x || !res->y || !res->background || !res->tile_probs || !res->tile_class ||
-        !res->probs || !x || !one || !p || (scored && !res->tile_ood) || (features && !*features)) {
+        !res->probs || !x || !one || !p || (scored && !res->tile_ood) || ((features || later) && !feat)) {
         s = cs_fail(err, CS_ENOMEM, "out of memory for the %d tiles of a %d x %d image", n, im->w,
                     im->h);
         goto out;
@@ -123,8 +133,7 @@ static cs_status classify_tiles(const cs_model *m, const cs_image *im, int crop_
             int count = res->cols - c < per_batch ? res->cols - c : per_batch, first = r * res->cols + c;
             read_tiles(x, one, im, res, first, count, tile, tta);
             cs_net_forward(net, ws, 0, x, count * views, 0, NULL, p);
-            if (W && ((scored && !msp) || features))
-                score_features(m, ws, res, first, count, views, layer, W, features ? *features : NULL);
+            if (W && ((scored && !msp) || feat)) score_features(m, ws, res, first, count, views, layer, W, feat);
             for (int j = 0; j < count; j++) {
                 float *tp = res->tile_probs + (size_t)(first + j) * K;
                 for (int k = 0; k < K; k++) {
@@ -159,10 +168,11 @@ static cs_status classify_tiles(const cs_model *m, const cs_image *im, int crop_
     }
     res->predicted = cs_model_decide(m, res->probs);
     res->confidence = res->probs[res->predicted];
-    ood_verdict(m, res);
+    ood_verdict(m, res, feat, W);
 
 out:
     cs_workspace_free(ws);
+    free(own);
     free(x);
     free(one);
     free(p);

@@ -139,39 +139,48 @@ cs_status cs_ood_estimate(cs_ood *o, const float *feat, const int *labels, int n
 float cs_ood_msp(const float *p, int K);
 /* A tile's score from the features m's score reads (cs_ood_layer): its
    pooled ones [m->ood.dim] for mahalanobis, its penultimate ones
-   [m->ood.bank_dim] for knn_penultimate ([m->ood.dim] for
-   mahalanobis_penultimate). */
-float cs_ood_tile_score(const cs_model *m, const float *f);
-/* "mahalanobis", "msp", "knn_penultimate" or "mahalanobis_penultimate", as
-   metadata ood_score says it. */
+   [m->ood.bank_dim] for knn_penultimate and knn_class_penultimate ([m->ood.dim]
+   for mahalanobis_penultimate); c: the class the tile's image is called (read
+   by knn_class_penultimate only). */
+float cs_ood_tile_score(const cs_model *m, const float *f, int c);
+/* "mahalanobis", "msp", "knn_penultimate", "mahalanobis_penultimate" or
+   "knn_class_penultimate", as metadata ood_score says it. */
 const char *cs_ood_kind_name(cs_ood_kind kind);
 /* Whether the score is one of class means and a precision (ood.means,
    ood.precision): mahalanobis, mahalanobis_penultimate. */
 int cs_ood_reads_means(cs_ood_kind kind);
+/* Whether it is one of a bank (ood.bank): knn_penultimate, knn_class_penultimate. */
+int cs_ood_reads_bank(cs_ood_kind kind);
 /* The last dense layer, whose input (*width of them) are the penultimate
    features; -1 (and *width 0) for a network without one after GAP. */
 int cs_ood_penultimate(const cs_net *net, int *width);
 /* The activation m's score reads (cs_net_activation's index) and its *width:
-   the pooled features, or the penultimate ones for knn_penultimate and
-   mahalanobis_penultimate. */
+   the pooled features, or the penultimate ones for knn_penultimate,
+   knn_class_penultimate and mahalanobis_penultimate. */
 int cs_ood_layer(const cs_model *m, int *width);
 /* Whether m has what its score needs to score tiles (msp: always). */
 int cs_ood_ready(const cs_model *m);
 /* f [D] scaled to length 1. */
 void cs_ood_normalise(float *f, int D);
 /* The Euclidean distance of f [D], normalised, to the k-th nearest row of
-   bank [n][D] (k at most n and CS_MAX_OOD_K; NaN for an empty bank). */
-float cs_ood_knn(const float *bank, int n, int D, int k, const float *f);
-/* o's bank: at most cap of the features [n][P], evenly spaced (tile
-   floor(i n / kept)), normalised; at least o->k of them are needed. */
-cs_status cs_ood_knn_bank(cs_ood *o, const float *feat, int n, int P, int cap, cs_error *err);
+   bank [n][D] (k at most CS_MAX_OOD_K), or of its rows of class c when cls
+   [n] (their classes) is not NULL; of fewer than k rows, the farthest; NaN
+   for none. */
+float cs_ood_knn(const float *bank, const float *cls, int c, int n, int D, int k, const float *f);
+/* o's bank: at most about cap of the features [n][P], evenly spaced (tile
+   floor(i n / kept)), normalised; at least o->k of them are needed. With labels
+   [n] (classes 0..K-1): each class's tiles spaced so within the class, its
+   share of cap and at least o->k of them (all it has if fewer), grouped by
+   class, their classes in o->bank_class. */
+cs_status cs_ood_knn_bank(cs_ood *o, const float *feat, const int *labels, int K, int n, int P, int cap,
+                          cs_error *err);
 /* m's statistics from the foreground tiles of train (labels: m's classes) and,
    if val has images, the threshold that frr of them score above (else none);
    nothing for a network without GAP. */
 cs_status cs_ood_fit(cs_model *m, const cs_dataset *train, const cs_dataset *val, float frr, cs_error *err);
 /* cs_classify, also giving each tile's features that m's score reads
-   (cs_ood_layer: pooled, or penultimate for knn_penultimate and
-   mahalanobis_penultimate), *features
+   (cs_ood_layer: pooled, or penultimate for knn_penultimate,
+   knn_class_penultimate and mahalanobis_penultimate), *features
    [ntiles][width] (malloc'd), from the tile as it is (view 0 of test-time averaging). */
 cs_status cs_classify_features(const cs_model *m, const cs_image *im, int crop_bottom, cs_result *res,
                                float **features, cs_error *err);

@@ -179,10 +179,10 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
         float_field = &m->temperature;
     } else if (!strcmp(key, CS_META_OOD_SCORE)) {
         n = CS_OOD_KIND_MAHALANOBIS;
-        while (n <= CS_OOD_KIND_MAHALANOBIS_PENULTIMATE && strcmp(value, cs_ood_kind_name(n))) n++;
-        if (n > CS_OOD_KIND_MAHALANOBIS_PENULTIMATE)
-            return cs_fail(err, CS_EINPUT, "metadata ood_score \"%.20s\" is not mahalanobis, msp, knn_penultimate "
-                           "or mahalanobis_penultimate",
+        while (n < CS_OOD_KINDS && strcmp(value, cs_ood_kind_name(n))) n++;
+        if (n == CS_OOD_KINDS)
+            return cs_fail(err, CS_EINPUT, "metadata ood_score \"%.20s\" is not mahalanobis, msp, knn_penultimate, "
+                           "mahalanobis_penultimate or knn_class_penultimate",
                            value);
         int_field = &m->ood.kind;
     } else if (!strcmp(key, CS_META_OOD_K)) {
@@ -362,10 +362,33 @@ static void ood_tensors(const cs_model *m, int dim, cs_st_tensor t[2]) {
     t[1] = (cs_st_tensor){.name = CS_OOD_PRECISION, .ndim = 2, .shape = {dim, dim}};
 }
 
-/* The kNN bank, if the file has one: [n][P] for the network's P penultimate features. */
+/* The bank's classes, if the file has them: [nbank] class indices. */
+static cs_status read_bank_class(cs_model *m, const cs_safetensors *st, int *found, cs_error *err) {
+    const cs_st_tensor *t = cs_st_find(st, CS_OOD_BANK_CLASS);
+    if (!t) return CS_OK;
+    (*found)++;
+    int n = m->ood.nbank, K = m->net.nclasses;
+    cs_st_tensor want = {.name = CS_OOD_BANK_CLASS, .ndim = 1, .shape = {n}};
+    if (!(m->ood.bank_class = malloc(sizeof(float) * (size_t)n)))
+        return cs_fail(err, CS_ENOMEM, "out of memory for the bank's classes");
+    cs_status s = read_tensor(st, &want, m->ood.bank_class, (size_t)n, "the class of each bank tile", err);
+    for (int b = 0; !s && b < n; b++) {
+        float c = m->ood.bank_class[b];
+        if (!(c >= 0 && c < K && c == floorf(c)))
+            s = cs_fail(err, CS_EINPUT, "tensor %s holds %g at %d, which is not a class index from 0 to %d",
+                        CS_OOD_BANK_CLASS, c, b, K - 1);
+    }
+    return s;
+}
+
+/* The kNN bank, if the file has one: [n][P] for the network's P penultimate
+   features, and its classes if it has them. */
 static cs_status read_bank(cs_model *m, const cs_safetensors *st, int *found, cs_error *err) {
     const cs_st_tensor *t = cs_st_find(st, CS_OOD_BANK);
     *found = t != NULL;
+    if (!t && cs_st_find(st, CS_OOD_BANK_CLASS))
+        return cs_fail(err, CS_EINPUT, "the model file has a tensor %s but no %s whose tiles' classes it gives",
+                       CS_OOD_BANK_CLASS, CS_OOD_BANK);
     if (!t) return CS_OK;
     int P;
     cs_ood_penultimate(&m->net, &P);
@@ -382,7 +405,7 @@ static cs_status read_bank(cs_model *m, const cs_safetensors *st, int *found, cs
     if (!(m->ood.bank = malloc(sizeof(float) * (size_t)n * P))) return cs_fail(err, CS_ENOMEM, "out of memory for the bank");
     cs_status s = read_tensor(st, &want, m->ood.bank, (size_t)n * P, what, err);
     if (!s) m->ood.nbank = (int)n, m->ood.bank_dim = P;
-    return s;
+    return s ? s : read_bank_class(m, st, found, err);
 }
 
 /* The statistics, if the file has them: both tensors, of the network's GAP
@@ -437,7 +460,8 @@ static cs_status read_weights(cs_model *m, const cs_safetensors *st, cs_error *e
     if (st->ntensors == expected + found) return CS_OK;
     for (int k = 0; k < st->ntensors; k++) { /* names are unique, so one is not the network's */
         const char *name = st->tensors[k].name;
-        int known = !strcmp(name, CS_OOD_MEANS) || !strcmp(name, CS_OOD_PRECISION) || !strcmp(name, CS_OOD_BANK);
+        int known = !strcmp(name, CS_OOD_MEANS) || !strcmp(name, CS_OOD_PRECISION) || !strcmp(name, CS_OOD_BANK) ||
+                    !strcmp(name, CS_OOD_BANK_CLASS);
         for (int i = 0; i < net->nlayers; i++)
             for (int bias = 0; bias < 2 && net->layers[i].nweight; bias++) {
                 cs_st_tensor want;
@@ -480,8 +504,8 @@ cs_status cs_model_read(cs_model *m, const void *data, size_t size, cs_error *er
 }
 
 cs_status cs_model_write(const cs_model *m, uint8_t **data, size_t *size, cs_error *err) {
-    cs_st_tensor t[2 * CS_MAX_LAYERS + 3];
-    const float *values[2 * CS_MAX_LAYERS + 3];
+    cs_st_tensor t[2 * CS_MAX_LAYERS + 4];
+    const float *values[2 * CS_MAX_LAYERS + 4];
     int n = 0;
     if (m->ood.dim && m->ood.means && m->ood.precision) {
         ood_tensors(m, m->ood.dim, t + n);
@@ -491,6 +515,10 @@ cs_status cs_model_write(const cs_model *m, uint8_t **data, size_t *size, cs_err
     if (m->ood.nbank && m->ood.bank) {
         t[n] = (cs_st_tensor){.name = CS_OOD_BANK, .ndim = 2, .shape = {m->ood.nbank, m->ood.bank_dim}};
         values[n++] = m->ood.bank;
+        if (m->ood.bank_class) {
+            t[n] = (cs_st_tensor){.name = CS_OOD_BANK_CLASS, .ndim = 1, .shape = {m->ood.nbank}};
+            values[n++] = m->ood.bank_class;
+        }
     }
     for (int i = 0; i < m->net.nlayers; i++) {
         const cs_layer *L = &m->net.layers[i];

@@ -13,11 +13,16 @@
    share of false rejections (ood_frr), is of none of the model's classes.
 
    mahalanobis_penultimate is the first on the penultimate features instead.
+   knn_class_penultimate is kNN to the bank tiles of the class the image is
+   called only: authentication asks "is it that line?", and an image of a line
+   the model never saw lies nearer to some tiles of several lines than to those
+   of the line it is called (leave-lines-out, azgcb30.md).
 
    Stored as tensors ood.means [nclasses, dim] and ood.precision [dim, dim]
    (the covariance's inverse), or ood.bank [nbank, P] (the normalised
    penultimate features of at most CS_OOD_BANK_CAP training tiles, evenly
-   spaced) beside the network's; metadata ood_score, ood_threshold, ood_frr,
+   spaced; for knn_class_penultimate, spaced within each class, with
+   ood.bank_class [nbank] their classes) beside the network's; metadata ood_score, ood_threshold, ood_frr,
    ood_k. */
 #include <math.h>
 #include <stdio.h>
@@ -30,6 +35,7 @@ void cs_ood_free(cs_ood *o) {
     free(o->means);
     free(o->precision);
     free(o->bank);
+    free(o->bank_class);
     *o = (cs_ood){.threshold = NAN, .kind = o->kind, .k = o->k}; /* the score chosen stays */
 }
 
@@ -38,9 +44,12 @@ const char *cs_ood_kind_name(cs_ood_kind kind) {
     case CS_OOD_KIND_MSP: return CS_OOD_MSP;
     case CS_OOD_KIND_KNN: return CS_OOD_KNN;
     case CS_OOD_KIND_MAHALANOBIS_PENULTIMATE: return CS_OOD_MAHALANOBIS_PENULTIMATE;
+    case CS_OOD_KIND_KNN_CLASS: return CS_OOD_KNN_CLASS;
     default: return CS_OOD_MAHALANOBIS;
     }
 }
+
+int cs_ood_reads_bank(cs_ood_kind kind) { return kind == CS_OOD_KIND_KNN || kind == CS_OOD_KIND_KNN_CLASS; }
 
 int cs_ood_reads_means(cs_ood_kind kind) {
     return kind == CS_OOD_KIND_MAHALANOBIS || kind == CS_OOD_KIND_MAHALANOBIS_PENULTIMATE;
@@ -66,7 +75,7 @@ int cs_ood_penultimate(const cs_net *net, int *width) {
 }
 
 int cs_ood_layer(const cs_model *m, int *width) {
-    if (m->ood.kind == CS_OOD_KIND_KNN || m->ood.kind == CS_OOD_KIND_MAHALANOBIS_PENULTIMATE)
+    if (cs_ood_reads_bank(m->ood.kind) || m->ood.kind == CS_OOD_KIND_MAHALANOBIS_PENULTIMATE)
         return cs_ood_penultimate(&m->net, width);
     *width = cs_ood_dim(&m->net);
     return cs_net_head(&m->net);
@@ -78,7 +87,8 @@ int cs_ood_ready(const cs_model *m) {
     if (o->kind == CS_OOD_KIND_MSP) return 1;
     cs_ood_layer(m, &P);
     if (cs_ood_reads_means(o->kind)) return o->means && o->dim == P;
-    return o->bank && o->bank_dim == P && o->k >= 1 && o->k <= o->nbank;
+    return o->bank && o->bank_dim == P && o->k >= 1 && o->k <= o->nbank &&
+           (o->kind != CS_OOD_KIND_KNN_CLASS || o->bank_class);
 }
 
 void cs_ood_normalise(float *f, int D) {
@@ -98,7 +108,7 @@ static void sift_down(float *heap, int n, int at) {
 }
 
 /* The k nearest so far in a max-heap: O(n log k), no sort of all n. */
-float cs_ood_knn(const float *bank, int n, int D, int k, const float *f) {
+float cs_ood_knn(const float *bank, const float *cls, int c, int n, int D, int k, const float *f) {
     float u[CS_MAX_OOD_DIM], heap[CS_MAX_OOD_K];
     if (n < 1 || D < 1 || D > CS_MAX_OOD_DIM) return NAN;
     k = k < 1 ? 1 : k > n ? n : k > CS_MAX_OOD_K ? CS_MAX_OOD_K : k;
@@ -106,6 +116,7 @@ float cs_ood_knn(const float *bank, int n, int D, int k, const float *f) {
     cs_ood_normalise(u, D);
     int h = 0;
     for (int b = 0; b < n; b++) {
+        if (cls && (int)cls[b] != c) continue;
         const float *row = bank + (size_t)b * D;
         double d = 0;
         for (int i = 0; i < D; i++) d += (u[i] - row[i]) * (u[i] - row[i]);
@@ -118,22 +129,49 @@ float cs_ood_knn(const float *bank, int n, int D, int k, const float *f) {
             sift_down(heap, k, 0);
         }
     }
-    return sqrtf(heap[0]);
+    return h ? sqrtf(heap[0]) : NAN; /* a class of fewer than k tiles: its farthest */
 }
 
-cs_status cs_ood_knn_bank(cs_ood *o, const float *feat, int n, int P, int cap, cs_error *err) {
+cs_status cs_ood_knn_bank(cs_ood *o, const float *feat, const int *labels, int K, int n, int P, int cap,
+                          cs_error *err) {
     if (n < o->k)
-        return cs_fail(err, CS_EINPUT, "knn_penultimate needs at least ood_k (%d) training tiles with cells on them; "
-                       "there are %d", o->k, n);
-    int keep = n < cap ? n : cap < o->k ? o->k : cap;
-    float *bank = malloc(sizeof(float) * (size_t)keep * P);
-    if (!bank) return cs_fail(err, CS_ENOMEM, "out of memory for a bank of %d tiles", keep);
-    for (int b = 0; b < keep; b++) { /* tile floor(b n / keep): the same tiles every time */
-        memcpy(bank + (size_t)b * P, feat + (size_t)((long long)b * n / keep) * P, sizeof(float) * P);
-        cs_ood_normalise(bank + (size_t)b * P, P);
+        return cs_fail(err, CS_EINPUT, "%s needs at least ood_k (%d) training tiles with cells on them; there are %d",
+                       cs_ood_kind_name(o->kind), o->k, n);
+    int keep = n < cap ? n : cap < o->k ? o->k : cap, nrows = 0;
+    int *rows = malloc(sizeof(int) * (size_t)n), *mine = malloc(sizeof(int) * (size_t)n);
+    if (!rows || !mine) {
+        free(rows), free(mine);
+        return cs_fail(err, CS_ENOMEM, "out of memory for a bank of %d tiles", keep);
     }
+    /* Tile floor(b n / keep): the same tiles every time; by class, the same
+       within each class's, as many as its share and at least k of them. */
+    for (int c = 0; c < (labels ? K : 1); c++) {
+        int nc = 0;
+        for (int i = 0; i < n; i++)
+            if (!labels || labels[i] == c) mine[nc++] = i;
+        if (nc == 0) {
+            free(rows), free(mine);
+            return cs_fail(err, CS_EINPUT, "%s needs training tiles of every class; class %d has none",
+                           cs_ood_kind_name(o->kind), c);
+        }
+        int kc = !labels ? keep : keep == n ? nc : (int)((long long)keep * nc / n);
+        if (labels && kc < o->k) kc = nc < o->k ? nc : o->k;
+        for (int b = 0; b < kc; b++) rows[nrows++] = mine[(long long)b * nc / kc];
+    }
+    float *bank = malloc(sizeof(float) * (size_t)nrows * P);
+    float *cls = labels ? malloc(sizeof(float) * (size_t)nrows) : NULL;
+    if (!bank || (labels && !cls)) {
+        free(rows), free(mine), free(bank), free(cls);
+        return cs_fail(err, CS_ENOMEM, "out of memory for a bank of %d tiles", nrows);
+    }
+    for (int b = 0; b < nrows; b++) {
+        memcpy(bank + (size_t)b * P, feat + (size_t)rows[b] * P, sizeof(float) * P);
+        cs_ood_normalise(bank + (size_t)b * P, P);
+        if (cls) cls[b] = (float)labels[rows[b]];
+    }
+    free(rows), free(mine);
     cs_ood_free(o);
-    o->bank = bank, o->nbank = keep, o->bank_dim = P;
+    o->bank = bank, o->bank_class = cls, o->nbank = nrows, o->bank_dim = P;
     return CS_OK;
 }
 
@@ -157,9 +195,10 @@ static float mahalanobis(const cs_model *m, const float *f) {
     return (float)best;
 }
 
-float cs_ood_tile_score(const cs_model *m, const float *f) {
+float cs_ood_tile_score(const cs_model *m, const float *f, int c) {
     const cs_ood *o = &m->ood;
-    return o->kind == CS_OOD_KIND_KNN ? cs_ood_knn(o->bank, o->nbank, o->bank_dim, o->k, f) : mahalanobis(m, f);
+    if (o->kind == CS_OOD_KIND_KNN_CLASS) return cs_ood_knn(o->bank, o->bank_class, c, o->nbank, o->bank_dim, o->k, f);
+    return o->kind == CS_OOD_KIND_KNN ? cs_ood_knn(o->bank, NULL, 0, o->nbank, o->bank_dim, o->k, f) : mahalanobis(m, f);
 }
 
 /* a [n][n] (symmetric positive definite) becomes its inverse, through its
@@ -316,7 +355,7 @@ static cs_status threshold_on(const cs_model *m, const cs_dataset *val, float fr
 /* What the bank is, in the metadata: its k and how many tiles it kept (nothing
    for another score: a bank's keys from before go). */
 static cs_status record_bank(cs_model *m, cs_error *err) {
-    if (m->ood.kind != CS_OOD_KIND_KNN) {
+    if (!cs_ood_reads_bank(m->ood.kind)) {
         cs_model_unset(m, CS_META_OOD_K);
         cs_model_unset(m, "ood_bank_tiles");
         return CS_OK;
@@ -338,7 +377,9 @@ cs_status cs_ood_fit(cs_model *m, const cs_dataset *train, const cs_dataset *val
     int *labels = NULL, n = 0;
     cs_status st = msp ? CS_OK : features_of(m, train, D, &feat, &labels, &n, err);
     if (!st && cs_ood_reads_means(kind)) st = cs_ood_estimate(&m->ood, feat, labels, n, m->net.nclasses, D, err);
-    if (!st && kind == CS_OOD_KIND_KNN) st = cs_ood_knn_bank(&m->ood, feat, n, D, CS_OOD_BANK_CAP, err);
+    if (!st && cs_ood_reads_bank(kind))
+        st = cs_ood_knn_bank(&m->ood, feat, kind == CS_OOD_KIND_KNN_CLASS ? labels : NULL, m->net.nclasses, n, D,
+                             CS_OOD_BANK_CAP, err);
     free(feat);
     free(labels);
     float th = NAN;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ood_score knn_penultimate through the CLI: train and calibrate make it (a bank
 # of training tiles in tensor ood.bank), info says so, predict fills ood_score
-# and known, a fine-tune keeps it, and the file stays plain safetensors.
+# and known, a fine-tune keeps it, and the file stays plain safetensors; the
+# same for knn_class_penultimate (and its tensor ood.bank_class).
 source "$(dirname "$0")/cli_common.bash"
 T=$DATA/train
 K=$TMP/knn.safetensors
@@ -68,6 +69,29 @@ grep -q "^ood_score *mahalanobis_penultimate (to the nearest of 2 class means of
 expect_rc 0 "$CLI" predict --model "$TMP/mp.safetensors" --csv "$T"
 awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ood_score") c = i; next }
   !c || $c == "" { bad = 1 } END { exit bad || !c }' "$TMP/out" || fail "mahalanobis_penultimate: empty ood_score"
+
+# knn_class_penultimate: the bank and its classes (ood.bank_class F32 [n], each 0 or 1), the
+# score of the class an image is called, predict filling every row.
+expect_rc 0 "$CLI" calibrate --model "$TMP/cal.safetensors" --data "$T" --ood-score knn_class_penultimate \
+    --out "$TMP/kc.safetensors"
+expect_rc 0 "$CLI" info "$TMP/kc.safetensors"
+grep -q "^ood_score *knn_class_penultimate (distance to the k-th nearest, k = 10, of the image's class's of [0-9]* training tiles' [0-9]* penultimate features)" "$TMP/out" ||
+    fail "calibrate --ood-score knn_class_penultimate: $(grep ood "$TMP/out")"
+python3 - "$TMP/kc.safetensors" <<'PY' || fail "ood.bank_class is not a plain safetensors tensor of classes"
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", data[:8])[0]
+head = json.loads(data[8:8 + n])
+meta = head.pop("__metadata__")
+cls, bank = head["ood.bank_class"], head["ood.bank"]
+assert cls["dtype"] == "F32" and cls["shape"] == [bank["shape"][0]] == [int(meta["ood_bank_tiles"])], cls
+a, b = cls["data_offsets"]
+values = struct.unpack("<%df" % cls["shape"][0], data[8 + n + a:8 + n + b])
+assert set(values) == {0.0, 1.0} and list(values) == sorted(values), values  # grouped by class
+PY
+expect_rc 0 "$CLI" predict --model "$TMP/kc.safetensors" --csv "$T"
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ood_score") c = i; next }
+  !c || $c == "" { bad = 1 } END { exit bad || !c }' "$TMP/out" || fail "knn_class_penultimate: empty ood_score"
 
 # A fine-tune of a knn_penultimate model keeps its score, with a bank of its own.
 expect_rc 0 "$CLI" finetune --model "$K" --data "$T" --mode head --epochs 1 --threads 1 --out "$TMP/ft.safetensors"

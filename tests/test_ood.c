@@ -2,7 +2,9 @@
    against its closed form, statistics fitted from tiles and their threshold,
    a model file that keeps them, and files that hold them wrong; the msp score,
    which needs no statistics; knn_penultimate against hand-made banks and a
-   sort, fitted, kept in a file, and its bad files; mahalanobis_penultimate. */
+   sort, fitted, kept in a file, and its bad files; mahalanobis_penultimate;
+   knn_class_penultimate by hand, fitted, kept in a file, and its bad files. */
+#define _GNU_SOURCE /* memmem */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,10 +41,10 @@ static void test_score(void) {
     m.ood = (cs_ood){.dim = 4, .means = malloc(sizeof means), .precision = malloc(sizeof prec), .threshold = NAN};
     memcpy(m.ood.means, means, sizeof means);
     memcpy(m.ood.precision, prec, sizeof prec);
-    CHECK_NEAR(cs_ood_tile_score(&m, (float[]){0.2f, 0, 0, 0}), 0.04, 1e-6);
-    CHECK_NEAR(cs_ood_tile_score(&m, (float[]){1, 1, 1, 3}), 4, 1e-6);
+    CHECK_NEAR(cs_ood_tile_score(&m, (float[]){0.2f, 0, 0, 0}, -1), 0.04, 1e-6);
+    CHECK_NEAR(cs_ood_tile_score(&m, (float[]){1, 1, 1, 3}, -1), 4, 1e-6);
     m.ood.precision[15] = 4; /* the last feature counts 4 times over */
-    CHECK_NEAR(cs_ood_tile_score(&m, (float[]){1, 1, 1, 3}), 16, 1e-5);
+    CHECK_NEAR(cs_ood_tile_score(&m, (float[]){1, 1, 1, 3}, -1), 16, 1e-5);
     cs_model_free(&m);
 }
 
@@ -183,7 +185,7 @@ static int by_value(const void *a, const void *b) {
 static void test_knn_score(void) {
     float bank[5][2] = {{1, 0}, {0, 1}, {-1, 0}, {0, -1}, {0.6f, 0.8f}}, f[2] = {3, 0}; /* f normalised: (1, 0) */
     const double want[6] = {0, sqrt(0.8), sqrt(2), sqrt(2), 2, 2}; /* k = 1..5, and 6: more than the bank (5) */
-    for (int k = 1; k <= 6; k++) CHECK_NEAR(cs_ood_knn(&bank[0][0], 5, 2, k, f), want[k - 1], 1e-6);
+    for (int k = 1; k <= 6; k++) CHECK_NEAR(cs_ood_knn(&bank[0][0], NULL, 0, 5, 2, k, f), want[k - 1], 1e-6);
 
     cs_model m;
     CHECK(cs_model_init(&m, "conv4,gap,dense2,dense", 32, 2, CLASSES, 1, NULL) == CS_OK);
@@ -192,9 +194,9 @@ static void test_knn_score(void) {
     memcpy(m.ood.bank, bank, sizeof bank);
     CHECK(cs_ood_ready(&m));
     /* (0, -1): itself, then (1, 0) and (-1, 0) at sqrt(2), (0.6, 0.8) at sqrt(3.6), (0, 1) at 2. */
-    CHECK_NEAR(cs_ood_tile_score(&m, (float[]){0, -0.5f}), sqrt(2), 1e-6);
+    CHECK_NEAR(cs_ood_tile_score(&m, (float[]){0, -0.5f}, -1), sqrt(2), 1e-6);
     m.ood.k = 4;
-    CHECK_NEAR(cs_ood_tile_score(&m, (float[]){0, -0.5f}), sqrt(3.6), 1e-6);
+    CHECK_NEAR(cs_ood_tile_score(&m, (float[]){0, -0.5f}, -1), sqrt(3.6), 1e-6);
     cs_model_free(&m);
 
     enum { N = 300, D = 16 };
@@ -213,7 +215,7 @@ static void test_knn_score(void) {
     }
     qsort(d, N, sizeof *d, by_value);
     int same = 1;
-    for (int k = 1; k <= N; k++) same &= fabsf(cs_ood_knn(rows, N, D, k, q) - sqrtf(d[k - 1])) <= 1e-6f;
+    for (int k = 1; k <= N; k++) same &= fabsf(cs_ood_knn(rows, NULL, 0, N, D, k, q) - sqrtf(d[k - 1])) <= 1e-6f;
     CHECK(same);
 
     /* A bank capped: evenly spaced rows (tile floor(i n / kept)), normalised; too few tiles for k refused. */
@@ -221,14 +223,14 @@ static void test_knn_score(void) {
     for (int i = 0; i < 10; i++) feat[i][0] = (float)i + 1, feat[i][1] = 0;
     cs_ood o = {.kind = CS_OOD_KIND_KNN, .k = 3};
     cs_error err;
-    CHECK(cs_ood_knn_bank(&o, &feat[0][0], 10, 2, 4, &err) == CS_OK && o.nbank == 4 && o.bank_dim == 2);
+    CHECK(cs_ood_knn_bank(&o, &feat[0][0], NULL, 2, 10, 2, 4, &err) == CS_OK && o.nbank == 4 && o.bank_dim == 2);
     CHECK(o.kind == CS_OOD_KIND_KNN && o.k == 3);
     cs_ood_free(&o);
     o.k = 11;
-    CHECK(cs_ood_knn_bank(&o, &feat[0][0], 10, 2, 4, &err) == CS_EINPUT && strstr(err.msg, "ood_k (11)"));
+    CHECK(cs_ood_knn_bank(&o, &feat[0][0], NULL, 2, 10, 2, 4, &err) == CS_EINPUT && strstr(err.msg, "ood_k (11)"));
     for (int i = 0; i < 10; i++) feat[i][1] = (float)i; /* (i + 1, i): which rows were kept shows */
     o.k = 3;
-    CHECK(cs_ood_knn_bank(&o, &feat[0][0], 10, 2, 4, &err) == CS_OK);
+    CHECK(cs_ood_knn_bank(&o, &feat[0][0], NULL, 2, 10, 2, 4, &err) == CS_OK && !o.bank_class);
     const int kept[4] = {0, 2, 5, 7};
     for (int b = 0; b < 4 && o.bank; b++) {
         double len = hypot(kept[b] + 1, kept[b]);
@@ -280,7 +282,7 @@ static void test_knn_fit(const cs_dataset *train, const cs_dataset *val) {
     CHECK(cs_classify_features(&m, &val->images[0], -1, &res, &f, &err) == CS_OK);
     int same = f != NULL;
     for (int t = 0; same && t < res.ntiles; t++)
-        same &= fabsf(res.tile_ood[t] - cs_ood_knn(m.ood.bank, m.ood.nbank, 6, 10, f + t * 6)) <= 1e-6f;
+        same &= fabsf(res.tile_ood[t] - cs_ood_knn(m.ood.bank, NULL, 0, m.ood.nbank, 6, 10, f + t * 6)) <= 1e-6f;
     CHECK(same);
     free(f);
     cs_result_free(&res);
@@ -332,7 +334,7 @@ static void test_mahalanobis_penultimate(const cs_dataset *train, const cs_datas
     mp.ood.kind = CS_OOD_KIND_MAHALANOBIS;
     int same = f != NULL && res.tile_ood != NULL;
     for (int t = 0; same && t < res.ntiles; t++)
-        same &= fabsf(res.tile_ood[t] - cs_ood_tile_score(&mp, f + t * 6)) <= 1e-5f * (1 + res.tile_ood[t]);
+        same &= fabsf(res.tile_ood[t] - cs_ood_tile_score(&mp, f + t * 6, -1)) <= 1e-5f * (1 + res.tile_ood[t]);
     CHECK(same);
     free(f);
     cs_result_free(&res);
@@ -392,6 +394,112 @@ static void test_knn_bad_files(void) {
     cs_model_free(&m);
 }
 
+/* knn_class_penultimate by hand: the distance to the k-th nearest bank row of
+   the class asked only (of fewer, the farthest; of none, NaN); a bank built by
+   class, spaced within each class, grouped, at least k a class. */
+static void test_knn_class_score(void) {
+    float bank[5][2] = {{1, 0}, {0, 1}, {-1, 0}, {0, -1}, {0.6f, 0.8f}}, cls[5] = {0, 1, 0, 1, 1};
+    float f[2] = {3, 0}; /* (1, 0): class 0's rows at 0 and 2, class 1's at sqrt(2), sqrt(2), sqrt(0.8) */
+    CHECK_NEAR(cs_ood_knn(&bank[0][0], cls, 0, 5, 2, 1, f), 0, 1e-6);
+    CHECK_NEAR(cs_ood_knn(&bank[0][0], cls, 0, 5, 2, 2, f), 2, 1e-6);
+    CHECK_NEAR(cs_ood_knn(&bank[0][0], cls, 0, 5, 2, 3, f), 2, 1e-6); /* 2 rows: the farthest */
+    CHECK_NEAR(cs_ood_knn(&bank[0][0], cls, 1, 5, 2, 1, f), sqrt(0.8), 1e-6);
+    CHECK_NEAR(cs_ood_knn(&bank[0][0], cls, 1, 5, 2, 2, f), sqrt(2), 1e-6);
+    CHECK(isnan(cs_ood_knn(&bank[0][0], cls, 2, 5, 2, 1, f)));
+
+    cs_model m;
+    CHECK(cs_model_init(&m, "conv4,gap,dense2,dense", 32, 2, CLASSES, 1, NULL) == CS_OK);
+    m.ood = (cs_ood){.kind = CS_OOD_KIND_KNN_CLASS, .k = 1, .threshold = NAN, .nbank = 5, .bank_dim = 2,
+                     .bank = malloc(sizeof bank)};
+    memcpy(m.ood.bank, bank, sizeof bank);
+    CHECK(!cs_ood_ready(&m)); /* no classes for its bank: no score */
+    m.ood.bank_class = malloc(sizeof cls);
+    memcpy(m.ood.bank_class, cls, sizeof cls);
+    CHECK(cs_ood_ready(&m));
+    CHECK_NEAR(cs_ood_tile_score(&m, f, 1), sqrt(0.8), 1e-6);
+    CHECK_NEAR(cs_ood_tile_score(&m, f, 0), 0, 1e-6);
+    cs_model_free(&m);
+
+    /* 12 tiles: 9 of class 1 (rows 0-8), 3 of class 0 (rows 9-11); a cap of 6, k 2. */
+    float feat[12][2];
+    int labels[12];
+    for (int i = 0; i < 12; i++) feat[i][0] = (float)i + 1, feat[i][1] = (float)i, labels[i] = i < 9;
+    cs_ood o = {.kind = CS_OOD_KIND_KNN_CLASS, .k = 2};
+    cs_error err;
+    CHECK(cs_ood_knn_bank(&o, &feat[0][0], labels, 2, 12, 2, 6, &err) == CS_OK);
+    /* Class 0: 6 * 3 / 12 = 1, raised to k = 2: rows 9 and 10; class 1: 6 * 9 / 12 = 4: rows 0, 2, 4, 6. */
+    const int kept[6] = {9, 10, 0, 2, 4, 6};
+    CHECK(o.nbank == 6 && o.bank_class);
+    for (int b = 0; b < 6 && o.nbank == 6 && o.bank_class; b++) {
+        double len = hypot(kept[b] + 1, kept[b]);
+        CHECK_NEAR(o.bank[2 * b], (kept[b] + 1) / len, 1e-6);
+        CHECK(o.bank_class[b] == (float)labels[kept[b]]);
+    }
+    cs_ood_free(&o);
+    for (int i = 9; i < 12; i++) labels[i] = 1; /* a class without tiles */
+    CHECK(cs_ood_knn_bank(&o, &feat[0][0], labels, 2, 12, 2, 6, &err) == CS_EINPUT && strstr(err.msg, "class 0"));
+}
+
+/* ood_score knn_class_penultimate fitted on the training fixture: the bank's
+   classes, tile scores as the kNN distance to the bank rows of the image's
+   class, a file that gives the same scores, and files whose classes are bad
+   or without a bank, refused. */
+static void test_knn_class_fit(const cs_dataset *train, const cs_dataset *val) {
+    cs_model m, back;
+    cs_error err;
+    CHECK(cs_model_init(&m, "conv4,pool,conv8,gap,dense6,dense", 32, 2, CLASSES, 3, &err) == CS_OK);
+    CHECK(cs_model_set(&m, CS_META_OOD_SCORE, CS_OOD_KNN_CLASS, &err) == CS_OK && m.ood.kind == CS_OOD_KIND_KNN_CLASS);
+    CHECK(cs_ood_fit(&m, train, val, 0.25f, &err) == CS_OK);
+    CHECK(m.ood.bank && m.ood.bank_class && m.ood.bank_dim == 6 && !isnan(m.ood.threshold));
+    CHECK(!strcmp(cs_model_get(&m, CS_META_OOD_K), "10"));
+    int per[2] = {0, 0};
+    for (int b = 0; b < m.ood.nbank && m.ood.bank_class; b++) per[(int)m.ood.bank_class[b]]++;
+    CHECK(per[0] >= 10 && per[1] >= 10 && per[0] + per[1] == m.ood.nbank);
+
+    cs_result res;
+    float *f = NULL;
+    CHECK(cs_classify_features(&m, &val->images[0], -1, &res, &f, &err) == CS_OK);
+    int same = f != NULL && res.tile_ood != NULL, other = 0;
+    for (int t = 0; same && t < res.ntiles; t++) {
+        float mine = cs_ood_knn(m.ood.bank, m.ood.bank_class, res.predicted, m.ood.nbank, 6, 10, f + t * 6);
+        same &= fabsf(res.tile_ood[t] - mine) <= 1e-6f;
+        other |= fabsf(mine - cs_ood_knn(m.ood.bank, NULL, 0, m.ood.nbank, 6, 10, f + t * 6)) > 1e-6f;
+    }
+    CHECK(same);
+    CHECK(other); /* not the distance to the whole bank */
+    free(f);
+    cs_result_free(&res);
+
+    float *before = malloc(sizeof(float) * val->n), *after = malloc(sizeof(float) * val->n);
+    image_scores(&m, val, before);
+    int above = 0;
+    for (int i = 0; i < val->n; i++) above += before[i] > m.ood.threshold;
+    CHECK(quarter_above(above, val->n));
+    CHECK(round_trip(&m, &back, &err) == CS_OK);
+    CHECK(back.ood.kind == CS_OOD_KIND_KNN_CLASS && back.ood.bank_class &&
+          !memcmp(back.ood.bank_class, m.ood.bank_class, sizeof(float) * m.ood.nbank));
+    image_scores(&back, val, after);
+    CHECK(!memcmp(before, after, sizeof(float) * val->n) && !isnan(after[0]));
+    cs_model_free(&back);
+
+    m.ood.bank_class[0] = 2; /* no such class */
+    CHECK(round_trip(&m, &back, &err) == CS_EINPUT && strstr(err.msg, "ood.bank_class"));
+    m.ood.bank_class[0] = 0.5f;
+    CHECK(round_trip(&m, &back, &err) == CS_EINPUT && strstr(err.msg, "not a class index"));
+    m.ood.bank_class[0] = 0;
+    uint8_t *bytes;
+    size_t size;
+    CHECK(cs_model_write(&m, &bytes, &size, &err) == CS_OK);
+    uint8_t *at = memmem(bytes, size, "\"ood.bank\":", 11);
+    CHECK(at != NULL);
+    if (at) at[6] = 'X'; /* "ood.bXnk": the classes of no bank */
+    CHECK(cs_model_read(&back, bytes, size, &err) == CS_EINPUT && strstr(err.msg, "no ood.bank"));
+    free(bytes);
+    free(before);
+    free(after);
+    cs_model_free(&m);
+}
+
 int main(int argc, char **argv) {
     data_dir = argc > 1 ? argv[1] : "tests/data";
     char dir[1024];
@@ -411,6 +519,8 @@ int main(int argc, char **argv) {
     test_knn_fit(&train, &val);
     test_knn_bad_files();
     test_mahalanobis_penultimate(&train, &val);
+    test_knn_class_score();
+    test_knn_class_fit(&train, &val);
     cs_dataset_free(&all);
     cs_dataset_free(&train);
     cs_dataset_free(&val);

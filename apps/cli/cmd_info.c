@@ -26,6 +26,11 @@ static void print_ood(const cs_model *m) {
     if (o->kind == CS_OOD_KIND_KNN && o->bank)
         printf(" (distance to the k-th nearest, k = %d, of %d training tiles' %d penultimate features)", o->k,
                o->nbank, o->bank_dim);
+    else if (o->kind == CS_OOD_KIND_KNN_CLASS && o->bank && o->bank_class)
+        printf(" (distance to the k-th nearest, k = %d, of the image's class's of %d training tiles' %d "
+               "penultimate features)", o->k, o->nbank, o->bank_dim);
+    else if (o->kind == CS_OOD_KIND_KNN_CLASS || o->kind == CS_OOD_KIND_KNN)
+        printf(" (no bank: no score)");
     else if (o->kind != CS_OOD_KIND_MSP && o->means)
         printf(" (to the nearest of %d class means of %d %s features)", m->net.nclasses, o->dim,
                o->kind == CS_OOD_KIND_MAHALANOBIS ? "pooled" : "penultimate");

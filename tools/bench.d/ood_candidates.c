@@ -16,8 +16,10 @@
    penultimate features (the last dense layer's input) in place of the pooled
    ones, with their own statistics; knn_penultimate as the library scores it
    (cs_ood_knn_bank, cs_ood_tile_score), from a bank of at most N training
-   tiles (CS_OOD_BANK_CAP by default; 0: all of them). An image scores the mean over its
-   foreground tiles. Prints, per candidate: ROC AUC of unknown against known
+   tiles (CS_OOD_BANK_CAP by default; 0: all of them); knn_class_penultimate
+   as the library scores it, the same distance to the K-th nearest of the bank
+   tiles of the class the image is called (at most N, spaced within each class). An image scores the mean over its foreground tiles; image_msp is 1 -
+   the image's own top probability (its tiles' mean). Prints, per candidate: ROC AUC of unknown against known
    images, and the share of unknown images above the threshold that 5% of the
    known ones exceed (--bands: of the same band of the unknown images as the
    known ones', so that both are scored over as many tiles from the same part of
@@ -33,14 +35,15 @@
 #include "internal.h"
 #include "metrics.h"
 
-enum { MSP, ENERGY, MAHALANOBIS, KNN, MAHALANOBIS_PENULT, KNN_PENULT, NCAND };
+enum { MSP, ENERGY, MAHALANOBIS, KNN, MAHALANOBIS_PENULT, KNN_PENULT, KNN_CLASS_PENULT, IMAGE_MSP, NCAND };
 static const char *const cand_name[NCAND] = {"msp", "energy", "mahalanobis", "knn", "mahalanobis_penultimate",
-                                             "knn_penultimate"};
+                                             "knn_penultimate", "knn_class_penultimate", "image_msp"};
 
 typedef struct {
     const cs_model *m;
     cs_model pen;      /* m with the penultimate features' statistics as its ood */
     cs_model knn;      /* m scoring knn_penultimate, with its bank */
+    cs_model kclass;   /* m scoring knn_class_penultimate, with its bank */
     cs_workspace *ws;
     int last, P;       /* the last dense layer; its input's size */
     float *bank;       /* [nbank][D] normalised training features */
@@ -54,8 +57,9 @@ static int by_value(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* The scores of one tile from its pooled features f and its probabilities p. */
-static void tile_scores(scorer *s, const float *f, const float *p, float out[NCAND]) {
+/* The scores of one tile from its pooled features f and its probabilities p;
+   c: the class its image is called. */
+static void tile_scores(scorer *s, const float *f, const float *p, int c, float out[NCAND]) {
     const cs_model *m = s->m;
     int D = m->ood.dim, K = m->net.nclasses, head = cs_net_head(&m->net);
     out[MSP] = cs_ood_msp(p, K);
@@ -69,11 +73,12 @@ static void tile_scores(scorer *s, const float *f, const float *p, float out[NCA
         for (int k = 0; k < K; k++) sum += exp(z[k] - mx);
     }
     out[ENERGY] = (float)-(mx + log(sum));
-    out[MAHALANOBIS] = cs_ood_tile_score(m, f);
-    out[KNN] = cs_ood_knn(s->bank, s->nbank, D, s->k, f);
+    out[MAHALANOBIS] = cs_ood_tile_score(m, f, c);
+    out[KNN] = cs_ood_knn(s->bank, NULL, 0, s->nbank, D, s->k, f);
     const float *pf = cs_net_activation(s->ws, s->last);
-    out[MAHALANOBIS_PENULT] = cs_ood_tile_score(&s->pen, pf);
-    out[KNN_PENULT] = cs_ood_tile_score(&s->knn, pf);
+    out[MAHALANOBIS_PENULT] = cs_ood_tile_score(&s->pen, pf, c);
+    out[KNN_PENULT] = cs_ood_tile_score(&s->knn, pf, c);
+    out[KNN_CLASS_PENULT] = cs_ood_tile_score(&s->kclass, pf, c);
 }
 
 /* An image's scores (the means over its foreground tiles) and its predicted class. */
@@ -90,11 +95,12 @@ static int image_scores(scorer *s, const cs_image *im, float out[NCAND], int *pr
     for (int t = 0; t < res.ntiles; t++) {
         if (res.background[t] && res.nforeground) continue;
         float one[NCAND];
-        tile_scores(s, f + (size_t)t * D, res.tile_probs + (size_t)t * K, one);
+        tile_scores(s, f + (size_t)t * D, res.tile_probs + (size_t)t * K, res.predicted, one);
         for (int c = 0; c < NCAND; c++) sum[c] += one[c];
         n++;
     }
     for (int c = 0; c < NCAND; c++) out[c] = (float)(sum[c] / n);
+    out[IMAGE_MSP] = 1 - res.probs[res.predicted];
     *predicted = res.predicted;
     free(f);
     cs_result_free(&res);
@@ -200,11 +206,13 @@ int main(int argc, char **argv) {
     scorer s = {.m = &m, .ws = cs_workspace_new(&m.net, 1, NULL), .k = knn_k};
     s.last = cs_ood_penultimate(&m.net, &s.P);
     bank_of(&s, &train);
-    s.pen = s.knn = m;
+    s.pen = s.knn = s.kclass = m;
     s.pen.ood = (cs_ood){0};
     s.knn.ood = (cs_ood){.kind = CS_OOD_KIND_KNN, .k = knn_k};
+    s.kclass.ood = (cs_ood){.kind = CS_OOD_KIND_KNN_CLASS, .k = knn_k};
     if (cs_ood_estimate(&s.pen.ood, s.pbank, s.labels, s.nbank, K, s.P, &e) ||
-        cs_ood_knn_bank(&s.knn.ood, s.pbank, s.nbank, s.P, cap > 0 ? cap : s.nbank, &e))
+        cs_ood_knn_bank(&s.knn.ood, s.pbank, NULL, K, s.nbank, s.P, cap > 0 ? cap : s.nbank, &e) ||
+        cs_ood_knn_bank(&s.kclass.ood, s.pbank, s.labels, K, s.nbank, s.P, cap > 0 ? cap : s.nbank, &e))
         return fprintf(stderr, "%s\n", e.msg), 1;
     fprintf(stderr, "%d training tiles (%d in the knn_penultimate bank); %d known images (validation), %d unknown\n",
             s.nbank, s.knn.ood.nbank, held.n, other.n);
