@@ -466,6 +466,9 @@ typedef struct {
                               computes its features: of that part) */
     int refit;             /* 1: the refit's run on every image (cs_recipe.refit), after
                               the validated one */
+    int calibrating;       /* 1 after the epochs, with TTA: the kept weights score the
+                              validation tiles in their 8 symmetries, as the model will
+                              predict, for the temperature and threshold */
 } cs_train_status;
 
 /* Called after every batch (epoch figures filled at the epoch's last step);

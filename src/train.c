@@ -87,6 +87,7 @@ typedef struct {
     int *vlabels;         /* [nval] */
     float *val_weight;    /* [K] as class_weight, for the validation tiles */
     float *vprobs, *best_vprobs; /* [nval][K] this epoch's and the kept epoch's */
+    float *vtta;          /* [nval][K] the kept weights' mean over 8 symmetries, with TTA */
 
     float *x, *probs;     /* a batch: [batch][tile][tile], [batch][K] */
     int *labels;
@@ -413,6 +414,44 @@ static float validate(trainer *t, float *acc) {
     return t->nval ? cs_net_loss(t->net, t->vprobs, t->vlabels, t->val_weight, t->nval) : NAN;
 }
 
+/* With TTA the model gives a tile the mean of its 8 symmetries' probabilities,
+   softer than one view's, so the temperature and threshold are set on those:
+   the kept weights score the validation tiles so once, after the epochs (the
+   epochs themselves are judged by one view, for speed). */
+static cs_status score_as_predicted(trainer *t, cs_error *err) {
+    if (!t->o->tta || !t->nval) return CS_OK;
+    int K = t->K, batch = t->o->batch, steps = (t->nval + batch - 1) / batch;
+    size_t T = (size_t)t->tile * t->tile;
+    float *tiles = malloc(sizeof(float) * T * batch);
+    t->vtta = calloc((size_t)t->nval * K, sizeof(float));
+    if (!tiles || !t->vtta) {
+        free(tiles);
+        return cs_fail(err, CS_ENOMEM, "out of memory scoring %d validation tiles", t->nval);
+    }
+    start_phase(t, steps);
+    cs_train_status st = {.epoch = t->epochs_run, .epochs = t->o->epochs, .steps = steps, .calibrating = 1,
+                          .val_loss = t->best_loss, .val_acc = t->best_acc, .lr = NAN};
+    st.train_loss = st.train_acc = NAN;
+    cs_status status = CS_OK;
+    for (int i = 0; i < t->nval && !status; i += batch) {
+        int B = t->nval - i < batch ? t->nval - i : batch;
+        for (int b = 0; b < B; b++) {
+            const sample *s = &t->vtiles[i + b];
+            cs_tile_read(tiles + b * T, &t->val->images[s->image], (int)s->x, (int)s->y, t->tile);
+        }
+        for (int k = 0; k < 8; k++) { /* summed in classify's order, then averaged as it does */
+            for (int b = 0; b < B; b++) cs_tile_dihedral(t->x + b * T, tiles + b * T, t->tile, k);
+            cs_net_forward(t->net, t->infer_ws, 0, t->x, B, 0, NULL, t->probs);
+            for (int j = 0; j < B * K; j++) t->vtta[(size_t)i * K + j] += t->probs[j];
+        }
+        for (int j = 0; j < B * K; j++) t->vtta[(size_t)i * K + j] /= 8;
+        t->done++, st.step++;
+        if (report(t, &st)) status = cs_fail(err, CS_ECANCEL, "training cancelled");
+    }
+    free(tiles);
+    return status;
+}
+
 /* Learning rate at global step i of n: constant, or a cosine from lr to lr_final. */
 static float learning_rate(const cs_train_opts *o, long i, long n) {
     if (!o->cosine || n <= 1) return o->lr;
@@ -479,15 +518,16 @@ static cs_status run_epochs(trainer *t, cs_error *err) {
 }
 
 /* Two classes: the threshold on p1 of the best balanced accuracy (Youden's J)
-   on the kept epoch's validation tiles; 0.5 when that cannot be told. */
+   on the validation tiles as calibrate left them; 0.5 when that cannot be told. */
 static float choose_threshold(const trainer *t) {
     float *p1 = malloc(sizeof(float) * (t->nval + 1));
     uint8_t *positive = malloc((size_t)t->nval + 1);
     cs_roc roc = {0};
     float th = 0.5f;
+    const float *scored = t->vtta ? t->vtta : t->best_vprobs;
     if (p1 && positive) {
         for (int i = 0; i < t->nval; i++) {
-            p1[i] = t->best_vprobs[(size_t)i * 2 + 1];
+            p1[i] = scored[(size_t)i * 2 + 1];
             positive[i] = t->vlabels[i] == 1;
         }
         if (cs_roc_compute(&roc, p1, positive, t->nval, NULL) == CS_OK && !isnan(roc.auc))
@@ -541,12 +581,15 @@ static cs_status record(trainer *t, cs_error *err) {
     return st;
 }
 
-/* The temperature that calibrates the kept epoch's validation tiles (1
-   without any), recorded with their calibration error before and after; the
-   tiles' probabilities become the calibrated ones the model will give. */
+/* The temperature that calibrates the validation tiles as the model scores
+   them (score_as_predicted; 1 without any), recorded with their calibration
+   error before and after; the tiles' probabilities become the calibrated ones
+   the model will give, the kept epoch's one-view ones tempered alike. */
 static cs_status calibrate(trainer *t, cs_error *err) {
     double ece[2];
-    float T = cs_temper_fitted(t->best_vprobs, t->vlabels, t->nval, t->K, ece);
+    float *scored = t->vtta ? t->vtta : t->best_vprobs;
+    float T = cs_temper_fitted(scored, t->vlabels, t->nval, t->K, ece);
+    for (int i = 0; t->vtta && i < t->nval; i++) cs_temper(t->best_vprobs + (size_t)i * t->K, t->K, T);
     cs_status st = cs_model_set_temperature(t->m, T, err);
     return st ? st : cs_record_ece(t->m, ece[0], ece[1], err);
 }
@@ -649,6 +692,7 @@ static void trainer_free(trainer *t) {
     free(t->val_weight);
     free(t->vprobs);
     free(t->best_vprobs);
+    free(t->vtta);
     free(t->x);
     free(t->probs);
     free(t->labels);
@@ -674,6 +718,7 @@ cs_status cs_train_cached(cs_model *m, const cs_dataset *train, const cs_dataset
     memcpy(entry, net->params, sizeof(float) * net->nparams);
     cs_status st = setup(&t, err);
     if (!st) st = run_epochs(&t, err);
+    if (!st) st = score_as_predicted(&t, err);
     if (!st) st = calibrate(&t, err);
     if (!st && o->val_tiles) st = keep_val_tiles(&t, err);
     if (!st) st = record(&t, err);

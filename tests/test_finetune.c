@@ -17,7 +17,7 @@ static int on_progress(void *ctx, const cs_train_status *s) {
     watch *w = ctx;
     w->feature_calls += s->epoch == 0;
     if (s->epoch == 1 && s->step == s->steps) w->first_loss = s->train_loss;
-    if (s->epoch > 0 && s->step == s->steps) w->last_loss = s->train_loss;
+    if (s->epoch > 0 && !s->calibrating && s->step == s->steps) w->last_loss = s->train_loss;
     return 0;
 }
 
@@ -60,6 +60,7 @@ static void test_head(cs_model *m, const cs_dataset *train, const cs_dataset *va
        the loss of the tiles through the whole network. */
     const char *recorded = cs_model_get(m, "val_loss");
     CHECK(recorded && fabs(atof(recorded) - loss_on(m, val)) < 1e-4);
+    same_as_predicted(m, val);
     CHECK(cs_model_get(m, "mode") && strcmp(cs_model_get(m, "mode"), "head") == 0);
     CHECK(cs_model_get(m, "base_model") && strcmp(cs_model_get(m, "base_model"), "base.safetensors") == 0);
     free(before);

@@ -14,12 +14,14 @@ typedef struct {
     int epochs, steps_seen, best_epoch;
     float first_loss, last_loss, first_acc, last_acc, best_val_loss;
     int cancel_at; /* cancel at this call (0: never) */
+    int calibrating; /* calls after the epochs that scored the validation tiles for the temperature */
 } watch;
 
 static int on_progress(void *ctx, const cs_train_status *s) {
     watch *w = ctx;
     w->steps_seen++;
-    if (s->epoch > 0 && s->step == s->steps) {
+    w->calibrating += s->calibrating;
+    if (s->epoch > 0 && !s->calibrating && s->step == s->steps) {
         if (s->epoch == 1) w->first_loss = s->train_loss, w->first_acc = s->train_acc;
         w->last_loss = s->train_loss;
         w->last_acc = s->train_acc;
@@ -74,6 +76,8 @@ static void test_training(const cs_dataset *train, const cs_dataset *val) {
     CHECK(cs_model_get(&m, "temperature") && cs_model_get(&m, "val_ece") &&
           cs_model_get(&m, "val_ece_uncalibrated"));
     CHECK(atof(cs_model_get(&m, "val_ece")) <= atof(cs_model_get(&m, "val_ece_uncalibrated")) + 0.05);
+    same_as_predicted(&m, val);
+    CHECK((w.calibrating > 0) == (val->n > 0));
     /* Out-of-distribution statistics of the kept weights (cs_train alone fits none: cs_fit does). */
     CHECK(m.ood.dim == 0);
 

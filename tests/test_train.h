@@ -53,4 +53,36 @@ static inline float loss_on(const cs_model *m, const cs_dataset *ds) {
     return loss;
 }
 
+/* With TTA the temperature, its ECE and the threshold are those of the
+   validation tiles as the model predicts them (the mean of 8 symmetries), as
+   cs_evaluate scores them here, not of one view a tile. */
+static inline void same_as_predicted(cs_model *m, const cs_dataset *val) {
+    float T = m->temperature;
+    int K = m->net.nclasses;
+    cs_eval ev;
+    cs_eval_init(&ev, K);
+    m->temperature = 1;
+    cs_error err;
+    CHECK(cs_evaluate(m, val, 0, &ev, NULL, NULL, &err) == CS_OK);
+    m->temperature = T;
+    const cs_metrics *mt = &ev.tiles;
+    float fitted = cs_fit_temperature(mt->probs, mt->label, mt->n, K);
+    printf("temperature %g, fitted here on the TTA-scored validation tiles %g\n", T, fitted);
+    CHECK_NEAR(T, fitted, 1e-4 * fitted);
+    for (int i = 0; i < mt->n; i++) cs_temper(mt->probs + (size_t)i * K, K, T);
+    CHECK_NEAR(atof(cs_model_get(m, "val_ece")), cs_ece(mt->probs, mt->label, mt->n, K, CS_ECE_BINS, NULL), 1e-4);
+    if (K == 2) { /* the threshold of the best balanced accuracy on them, calibrated */
+        float *p1 = malloc(sizeof(float) * mt->n);
+        uint8_t *positive = malloc(mt->n);
+        for (int i = 0; i < mt->n; i++) p1[i] = mt->probs[(size_t)i * 2 + 1], positive[i] = mt->label[i] == 1;
+        cs_roc roc = {0};
+        CHECK(cs_roc_compute(&roc, p1, positive, mt->n, NULL) == CS_OK);
+        CHECK_NEAR(m->threshold, cs_roc_best_threshold(&roc), 1e-5);
+        cs_roc_free(&roc);
+        free(p1);
+        free(positive);
+    }
+    cs_eval_free(&ev);
+}
+
 #endif

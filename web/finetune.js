@@ -480,6 +480,11 @@ function onStatus(s, done, total, m, history, epochs, refit) {
       `about ${seconds(s.eta)} left, then the training itself`;
     return;
   }
+  if (s.calibrating) { // after the epochs: the bar stays where they left it
+    ui.status.textContent = `Calibrating: the validation tiles in their 8 flips/rotations, as the model ` +
+      `will classify them: ${Math.round(100 * s.step / s.steps)}%, about ${seconds(s.eta)} left`;
+    return;
+  }
   const fraction = (s.epoch - 1 + s.step / s.steps) / s.epochs;
   ui.bar.value = from + span * (featureShare + (1 - featureShare) * fraction);
   if (s.refit) {

@@ -137,6 +137,10 @@ static int on_train_step(void *ctx, const cs_train_status *st) {
     if (st->epoch == 0) { /* head mode: the frozen layers' features, once a run */
         if (progress_due(p, end))
             progress_line(p, end, "%sfeatures %d/%d, %s, about %s left", all, st->step, st->steps, el, left);
+    } else if (st->calibrating) {
+        if (progress_due(p, end))
+            progress_line(p, end, "%scalibrating on the validation tiles in 8 symmetries %d/%d, %s, about %s left",
+                          all, st->step, st->steps, el, left);
     } else if (end) {
         char val[80] = "";
         if (!isnan(st->val_loss))

@@ -77,10 +77,12 @@ EMSCRIPTEN_KEEPALIVE char *csw_train_defaults(const char *mode) {
 /* NaN (no validation data yet) reaches JS as NaN. */
 EM_JS(int, report_train,
       (int epoch, int epochs, int step, int steps, float train_loss, float train_acc,
-       float val_loss, float val_acc, float lr, int best, double seconds, double eta, int refit), {
+       float val_loss, float val_acc, float lr, int best, double seconds, double eta, int refit,
+       int calibrating), {
     const cancel = Module.onEvent && Module.onEvent("train_progress", {
         epoch, epochs, step, steps, trainLoss: train_loss, trainAcc: train_acc,
-        valLoss: val_loss, valAcc: val_acc, lr, best: !!best, seconds, eta, refit: !!refit
+        valLoss: val_loss, valAcc: val_acc, lr, best: !!best, seconds, eta, refit: !!refit,
+        calibrating: !!calibrating
     });
     return cancel ? 1 : 0;
 });
@@ -88,7 +90,8 @@ EM_JS(int, report_train,
 static int on_train(void *ctx, const cs_train_status *s) {
     (void)ctx;
     return report_train(s->epoch, s->epochs, s->step, s->steps, s->train_loss, s->train_acc,
-                        s->val_loss, s->val_acc, s->lr, s->best, s->seconds, s->eta, s->refit);
+                        s->val_loss, s->val_acc, s->lr, s->best, s->seconds, s->eta, s->refit,
+                        s->calibrating);
 }
 
 EM_JS(void, emit_train_result,

@@ -183,8 +183,8 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
     fs.mkdirSync(path.join(valDir, line), { recursive: true });
     fs.copyFileSync(path.join(trainDir, line, image), path.join(valDir, line, image));
   }
-  const evaluate = (flag) => JSON.parse(execFileSync(CS_CLI, ["eval", "--model", file, "--data", valDir, "--json", flag],
-    { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
+  const evaluate = (flag, model = file) => JSON.parse(execFileSync(CS_CLI, ["eval", "--model", model, "--data", valDir,
+    "--json", flag], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
   const [averaged, onePass] = [evaluate("--tta"), evaluate("--no-tta")];
   assert.equal(averaged.tiles, tiles);
   assert.deepEqual(averaged.confusion.flat(), confusion);
@@ -223,8 +223,9 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
   assert.doesNotMatch(await page.locator("#model-select option:checked").textContent(), /fine-tuned/);
   await shot(page, "finetune-03-after-reload");
 
-  // The box cleared, the same training (the same seed, so the same weights):
-  // its validation images now classified one pass a tile, as `eval --no-tta`.
+  // The box cleared, the same training (the same seed, so the same weights,
+  // but a temperature fitted on one pass a tile): its validation images now
+  // classified one pass a tile, as `eval --no-tta` of the model it makes.
   const shipped = await page.$$eval("#model-select option", (options) =>
     options.map((o) => o.value).find((v) => /t47d-vs-mdamb231\.safetensors$/.test(v)));
   await page.selectOption("#model-select", shipped);
@@ -243,8 +244,11 @@ test("head mode: trained, kept across a reload, downloaded, and the CLI predicts
   await plainDownload.saveAs(plainFile);
   assert.equal(safetensorsMetadata(plainFile).tta, "none", "a model measured one pass a tile records no averaging");
   assert.match(await page.textContent("#teach-result table.confusion caption"), /one pass a tile/);
-  assert.ok(Math.abs(onePass.tile_loss - Number(plain.loss)) <= close,
-    `validation loss ${plain.loss} on the page with the box cleared, ${onePass.tile_loss} from eval --no-tta`);
+  const [plainOnePass, plainAveraged] = [evaluate("--no-tta", plainFile), evaluate("--tta", plainFile)];
+  assert.ok(Math.abs(plainOnePass.tile_loss - Number(plain.loss)) <= close,
+    `validation loss ${plain.loss} on the page with the box cleared, ${plainOnePass.tile_loss} from eval --no-tta`);
+  assert.ok(Math.abs(plainAveraged.tile_loss - plainOnePass.tile_loss) > 10 * close,
+    `eval --tta and --no-tta of the plain model differ by only ${Math.abs(plainAveraged.tile_loss - plainOnePass.tile_loss)}`);
   assert.deepEqual(page.problems, []);
   await context.close();
 });

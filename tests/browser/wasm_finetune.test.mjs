@@ -92,11 +92,16 @@ test("head mode: the CLI's split, tiles and figures; the confusion matrix; the r
   assert.equal(md.base_model, "base.safetensors");
   assert.equal(md.epochs, "3");
   assert.equal(md.crop_bottom, "0");
-  // Features first (epoch 0), then every epoch with its validation figures;
+  // Features first (epoch 0), then every epoch with its validation figures,
+  // then (TTA on) the validation tiles scored in 8 views for the temperature;
   // then head mode's refit, on every image: its features, its epochs, no validation.
   const validated = statuses.filter((s) => !s.refit), refit = statuses.filter((s) => s.refit);
   assert.ok(validated[0].epoch === 0 && validated.some((s) => s.epoch === 3 && s.step === s.steps));
-  const ends = validated.filter((s) => s.epoch > 0 && s.step === s.steps);
+  const calibrating = validated.filter((s) => s.calibrating);
+  assert.ok(calibrating.length > 0 && calibrating.at(-1) === validated.at(-1) && calibrating.at(-1).step === calibrating.at(-1).steps,
+    "the calibrating pass ends the validated run");
+  assert.ok(refit.every((s) => !s.calibrating), "the refit has no validation tiles to score");
+  const ends = validated.filter((s) => s.epoch > 0 && !s.calibrating && s.step === s.steps);
   assert.ok(ends.every((s) => Number.isFinite(s.valLoss) && s.valAcc >= 0 && s.valAcc <= 1 && s.eta >= 0));
   assert.equal(statuses.indexOf(refit[0]), validated.length, "the refit comes after the validated run");
   assert.ok(refit[0].epoch === 0 && refit.some((s) => s.epoch === 3 && s.step === s.steps && Number.isNaN(s.valLoss)));
