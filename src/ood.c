@@ -285,13 +285,16 @@ cs_status cs_ood_estimate(cs_ood *o, const float *feat, const int *labels, int n
     return st;
 }
 
-/* m without test-time averaging, for the passes that only need features:
-   Mahalanobis and kNN score the tile as it is (view 0), so the other 7 views
-   would be computed for nothing (msp scores the tile's probabilities, with them).
-   A shallow copy: classifying only reads the model. */
-static cs_model scoring_view(const cs_model *m) {
+/* m as the passes that score need it: a tile's features are those of the tile
+   as it is (view 0), so the bank's pass needs no test-time averaging (the
+   other 7 views would be computed for nothing); an image's score reads its
+   tiles' probabilities (msp) or the class it is called (knn_class_penultimate)
+   as predict gives them, with the model's averaging. A shallow copy:
+   classifying only reads the model. */
+static cs_model scoring_view(const cs_model *m, int image_scores) {
     cs_model view = *m;
-    view.tta = m->tta && m->ood.kind == CS_OOD_KIND_MSP;
+    int by_prediction = m->ood.kind == CS_OOD_KIND_MSP || m->ood.kind == CS_OOD_KIND_KNN_CLASS;
+    view.tta = m->tta && image_scores && by_prediction;
     return view;
 }
 
@@ -299,7 +302,7 @@ static cs_model scoring_view(const cs_model *m) {
 static cs_status features_of(const cs_model *m, const cs_dataset *ds, int D, float **feat, int **labels,
                              int *n, cs_error *err) {
     int cap = 0;
-    cs_model view = scoring_view(m);
+    cs_model view = scoring_view(m, 0);
     *feat = NULL, *labels = NULL, *n = 0;
     for (int i = 0; i < ds->n; i++) {
         cs_result res;
@@ -336,7 +339,7 @@ static cs_status threshold_on(const cs_model *m, const cs_dataset *val, float fr
     float *s = malloc(sizeof(float) * (val->n + 1));
     if (!s) return cs_fail(err, CS_ENOMEM, "out of memory for image scores");
     cs_status st = CS_OK;
-    cs_model view = scoring_view(m);
+    cs_model view = scoring_view(m, 1);
     for (int i = 0; i < val->n && !st; i++) {
         cs_result res;
         if (!(st = cs_classify(&view, &val->images[i], -1, &res, NULL, NULL, err))) s[i] = res.ood_score;

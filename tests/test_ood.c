@@ -31,6 +31,23 @@ static int quarter_above(int above, int n) {
     return above >= (int)floor(0.25 * (n - 1)) && above <= (int)ceil(0.25 * (n - 1));
 }
 
+static int by_value(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The score 1 - frr of the n scores exceed, interpolated as documented. */
+static float frr_quantile(const float *scores, int n, float frr) {
+    float *s = malloc(sizeof(float) * n);
+    memcpy(s, scores, sizeof(float) * n);
+    qsort(s, n, sizeof *s, by_value);
+    double at = (1 - frr) * (n - 1);
+    int lo = (int)floor(at), hi = lo + 1 < n ? lo + 1 : lo;
+    float q = (float)(s[lo] + (at - lo) * (s[hi] - s[lo]));
+    free(s);
+    return q;
+}
+
 /* With the identity as precision the score is the squared distance to the nearest mean. */
 static void test_score(void) {
     cs_model m;
@@ -175,11 +192,6 @@ static void test_bad_files(void) {
     cs_model_free(&m);
 }
 
-static int by_value(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 /* kNN on a hand-made bank of unit vectors: the k-th nearest's distance, by
    hand; then on a pseudo-random bank against a full sort, for every k. */
 static void test_knn_score(void) {
@@ -249,6 +261,62 @@ static void image_scores(const cs_model *m, const cs_dataset *ds, float *out) {
         if (cs_classify(m, &ds->images[i], -1, &res, NULL, NULL, NULL) == CS_OK) out[i] = res.ood_score;
         cs_result_free(&res);
     }
+}
+
+/* n single-tile images cut from ds's images, row by row. */
+static void tiles_as_images(const cs_dataset *ds, int tile, int n, cs_dataset *out) {
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < ds->n && out->n < n; i++) {
+        const cs_image *im = &ds->images[i];
+        for (int y = 0; y + tile <= im->h && out->n < n; y += tile)
+            for (int x = 0; x + tile <= im->w && out->n < n; x += tile) {
+                cs_image one = {.w = tile, .h = tile, .gray = malloc((size_t)tile * tile)};
+                for (int r = 0; r < tile; r++) memcpy(one.gray + r * tile, im->gray + (size_t)(y + r) * im->w + x, tile);
+                CHECK(cs_dataset_add(out, &one, ds->labels[i], ds->names[i], NULL) == CS_OK);
+                free(one.gray);
+            }
+    }
+}
+
+/* With test-time averaging an image can be called another class than its
+   first view calls it: knn_class_penultimate's threshold is set on the
+   scores predict gives, each image scored against the class predict calls it.
+   The two-class threshold at the median of the images' first-view p1 puts
+   many on the edge. */
+static void threshold_as_predicted(cs_model *m, const cs_dataset *val) {
+    cs_dataset small;
+    tiles_as_images(val, 32, 60, &small);
+    cs_model one_view = *m;
+    one_view.tta = 0;
+    float *p1 = malloc(sizeof(float) * small.n), *scores = malloc(sizeof(float) * small.n);
+    for (int i = 0; i < small.n; i++) {
+        cs_result r;
+        CHECK(cs_classify(&one_view, &small.images[i], 0, &r, NULL, NULL, NULL) == CS_OK);
+        p1[i] = r.probs[1];
+        cs_result_free(&r);
+    }
+    char v[32];
+    snprintf(v, sizeof v, "%.9g", frr_quantile(p1, small.n, 0.5f));
+    cs_error err;
+    CHECK(cs_model_set(m, CS_META_THRESHOLD, v, &err) == CS_OK);
+    CHECK(cs_ood_fit(m, val, &small, 0.25f, &err) == CS_OK);
+    image_scores(m, &small, scores);
+    int differ = 0;
+    one_view.threshold = m->threshold;
+    for (int i = 0; i < small.n; i++) {
+        cs_result a, b;
+        CHECK(cs_classify(m, &small.images[i], 0, &a, NULL, NULL, NULL) == CS_OK);
+        CHECK(cs_classify(&one_view, &small.images[i], 0, &b, NULL, NULL, NULL) == CS_OK);
+        differ += a.predicted != b.predicted;
+        cs_result_free(&a);
+        cs_result_free(&b);
+    }
+    printf("%d single-tile images, %d called otherwise by their first view\n", small.n, differ);
+    CHECK(differ > 0); /* else this cannot tell */
+    CHECK_NEAR(m->ood.threshold, frr_quantile(scores, small.n, 0.25f), 1e-6 * m->ood.threshold);
+    free(p1);
+    free(scores);
+    cs_dataset_free(&small);
 }
 
 /* ood_score knn_penultimate fitted on the training fixture: a bank of the
@@ -449,6 +517,8 @@ static void test_knn_class_fit(const cs_dataset *train, const cs_dataset *val) {
     cs_error err;
     CHECK(cs_model_init(&m, "conv4,pool,conv8,gap,dense6,dense", 32, 2, CLASSES, 3, &err) == CS_OK);
     CHECK(cs_model_set(&m, CS_META_OOD_SCORE, CS_OOD_KNN_CLASS, &err) == CS_OK && m.ood.kind == CS_OOD_KIND_KNN_CLASS);
+    /* With test-time averaging, which can call an image another class than its first view does. */
+    CHECK(cs_model_set(&m, CS_META_TTA, CS_TTA_DIHEDRAL8, &err) == CS_OK && m.tta);
     CHECK(cs_ood_fit(&m, train, val, 0.25f, &err) == CS_OK);
     CHECK(m.ood.bank && m.ood.bank_class && m.ood.bank_dim == 6 && !isnan(m.ood.threshold));
     CHECK(!strcmp(cs_model_get(&m, CS_META_OOD_K), "10"));
@@ -497,6 +567,7 @@ static void test_knn_class_fit(const cs_dataset *train, const cs_dataset *val) {
     free(bytes);
     free(before);
     free(after);
+    threshold_as_predicted(&m, val);
     cs_model_free(&m);
 }
 
