@@ -230,7 +230,8 @@ typedef struct {
    features to the k-th nearest of a bank of training tiles';
    mahalanobis_penultimate: mahalanobis on the penultimate features, the last
    dense layer's input; knn_class_penultimate: knn_penultimate's distance to
-   the bank tiles of the class the image is called only), and the image
+   the bank tiles of the class the image is called only; trust_penultimate:
+   that distance over the same to the nearest other class's bank tiles), and the image
    score above which an image is unknown. Which score is a model's choice, made
    by measurement (model cards). */
 typedef enum {
@@ -239,6 +240,7 @@ typedef enum {
     CS_OOD_KIND_KNN,
     CS_OOD_KIND_MAHALANOBIS_PENULTIMATE,
     CS_OOD_KIND_KNN_CLASS,
+    CS_OOD_KIND_TRUST,
     CS_OOD_KINDS
 } cs_ood_kind;
 typedef struct {
@@ -248,7 +250,7 @@ typedef struct {
     float *precision;   /* [dim][dim]: tensor ood.precision */
     int nbank, bank_dim; /* tiles in the bank, penultimate features a tile; 0: no bank */
     float *bank;        /* [nbank][bank_dim], each row of length 1: tensor ood.bank */
-    float *bank_class;  /* [nbank] knn_class_penultimate: each bank tile's class index
+    float *bank_class;  /* [nbank] knn_class_ and trust_penultimate: each bank tile's class index
                            (float32, as the file holds it: tensor ood.bank_class); else NULL */
     int k;              /* metadata ood_k: the neighbour whose distance is the score */
     float threshold;    /* metadata ood_threshold; NaN: none (no verdict) */
@@ -293,10 +295,12 @@ typedef struct {
                   "msp", 1 - its top probability (no tensors), "knn_penultimate",
                   from tensor ood.bank (absent: no score), "mahalanobis_penultimate",
                   as mahalanobis on the penultimate features (the last dense layer's
-                  input), or "knn_class_penultimate", knn_penultimate to the bank
+                  input), "knn_class_penultimate", knn_penultimate to the bank
                   tiles of the class the image is called (tensors ood.bank and
-                  ood.bank_class)
-     ood_k        knn_penultimate, knn_class_penultimate: which nearest bank tile's distance is the score
+                  ood.bank_class), or "trust_penultimate", that distance over the
+                  same to the nearest other class's (the inverse of Jiang et al.'s
+                  trust score, NeurIPS 2018; the same tensors)
+     ood_k        the bank's scores: which nearest bank tile's distance is the score
                   (1 to the bank's tiles; CS_OOD_K when absent)
      ood_threshold  an image whose score (mean over its voting tiles) is above it is
                   of none of the model's classes; "none": no verdict
@@ -319,7 +323,7 @@ typedef struct {
 #define CS_META_TEMPERATURE "temperature"
 #define CS_META_VAL_ECE "val_ece"                 /* the validation tiles' ECE at it */
 #define CS_META_VAL_ECE_UNCALIBRATED "val_ece_uncalibrated" /* and at 1 */
-#define CS_META_OOD_SCORE "ood_score"         /* how tiles are scored: mahalanobis, msp, knn_penultimate, mahalanobis_penultimate or knn_class_penultimate */
+#define CS_META_OOD_SCORE "ood_score"         /* how tiles are scored: mahalanobis, msp, knn_penultimate, mahalanobis_penultimate, knn_class_penultimate or trust_penultimate */
 #define CS_META_OOD_THRESHOLD "ood_threshold" /* images above are unknown; "none" */
 #define CS_META_OOD_FRR "ood_frr"             /* the validation images' share above it */
 #define CS_META_OOD_K "ood_k"                 /* knn_penultimate's neighbour */
@@ -331,10 +335,11 @@ typedef struct {
 #define CS_OOD_KNN "knn_penultimate"
 #define CS_OOD_MAHALANOBIS_PENULTIMATE "mahalanobis_penultimate"
 #define CS_OOD_KNN_CLASS "knn_class_penultimate"
+#define CS_OOD_TRUST "trust_penultimate"
 #define CS_OOD_MEANS "ood.means"               /* the statistics' tensors */
 #define CS_OOD_PRECISION "ood.precision"
 #define CS_OOD_BANK "ood.bank"                 /* knn_penultimate's training tiles */
-#define CS_OOD_BANK_CLASS "ood.bank_class"     /* knn_class_penultimate: their classes */
+#define CS_OOD_BANK_CLASS "ood.bank_class"     /* knn_class_ and trust_penultimate: their classes */
 #define CS_OOD_K 10                           /* ood_k's default: the k the leave-lines-out report measured */
 #define CS_MAX_OOD_K 1000
 /* The most tiles a bank keeps, evenly spaced over the training tiles: a bank

@@ -54,23 +54,23 @@ static void read_tiles(float *x, float *one, const cs_image *im, cs_result *res,
 /* Tiles [first, first + count) of the last forward pass: the features m's
    score reads (activation `layer`, W a tile, view 0) kept in features
    [ntiles][W] if asked, and scored if m scores by features and not by the
-   image's class (knn_class_penultimate: ood_verdict scores them). */
+   image's class (cs_ood_by_class: ood_verdict scores them). */
 static void score_features(const cs_model *m, const cs_workspace *ws, cs_result *res, int first,
                            int count, int views, int layer, int W, float *features) {
     const float *a = cs_net_activation(ws, layer);
     for (int j = 0; j < count; j++) {
         const float *f = a + (size_t)j * views * W;
         if (features) memcpy(features + (size_t)(first + j) * W, f, sizeof(float) * W);
-        if (res->tile_ood && m->ood.kind != CS_OOD_KIND_MSP && m->ood.kind != CS_OOD_KIND_KNN_CLASS)
+        if (res->tile_ood && m->ood.kind != CS_OOD_KIND_MSP && !cs_ood_by_class(m->ood.kind))
             res->tile_ood[first + j] = cs_ood_tile_score(m, f, -1);
     }
 }
 
 /* The image's out-of-distribution score and verdict from its tiles', scored
-   here against the image's class for knn_class_penultimate (features [ntiles][W]). */
+   here against the image's class for the scores by class (features [ntiles][W]). */
 static void ood_verdict(const cs_model *m, cs_result *res, const float *features, int W) {
     if (!res->tile_ood) return;
-    if (m->ood.kind == CS_OOD_KIND_KNN_CLASS)
+    if (cs_ood_by_class(m->ood.kind))
         for (int t = 0; t < res->ntiles; t++)
             res->tile_ood[t] = cs_ood_tile_score(m, features + (size_t)t * W, res->predicted);
     double sum = 0;
@@ -106,8 +106,8 @@ static cs_status classify_tiles(const cs_model *m, const cs_image *im, int crop_
     res->probs = calloc(K, sizeof(float));
     int W, layer = cs_ood_layer(m, &W), scored = cs_ood_ready(m), msp = m->ood.kind == CS_OOD_KIND_MSP;
     if (scored) res->tile_ood = malloc(sizeof(float) * n);
-    /* knn_class_penultimate scores the tiles once the image's class is known. */
-    int later = scored && m->ood.kind == CS_OOD_KIND_KNN_CLASS;
+    /* The scores by class score the tiles once the image's class is known. */
+    int later = scored && cs_ood_by_class(m->ood.kind);
     float *own = NULL, *feat = NULL;
     if (features) feat = *features = malloc(sizeof(float) * n * (W ? W : 1));
     else if (later) feat = own = malloc(sizeof(float) * n * (W ? W : 1));

@@ -139,24 +139,29 @@ cs_status cs_ood_estimate(cs_ood *o, const float *feat, const int *labels, int n
 float cs_ood_msp(const float *p, int K);
 /* A tile's score from the features m's score reads (cs_ood_layer): its
    pooled ones [m->ood.dim] for mahalanobis, its penultimate ones
-   [m->ood.bank_dim] for knn_penultimate and knn_class_penultimate ([m->ood.dim]
-   for mahalanobis_penultimate); c: the class the tile's image is called (read
-   by knn_class_penultimate only). */
+   [m->ood.bank_dim] for the bank's scores ([m->ood.dim] for
+   mahalanobis_penultimate); c: the class the tile's image is called (read by
+   the scores by class only, cs_ood_by_class). */
 float cs_ood_tile_score(const cs_model *m, const float *f, int c);
-/* "mahalanobis", "msp", "knn_penultimate", "mahalanobis_penultimate" or
-   "knn_class_penultimate", as metadata ood_score says it. */
+/* "mahalanobis", "msp", "knn_penultimate", "mahalanobis_penultimate",
+   "knn_class_penultimate" or "trust_penultimate", as metadata ood_score says it. */
 const char *cs_ood_kind_name(cs_ood_kind kind);
 /* Whether the score is one of class means and a precision (ood.means,
    ood.precision): mahalanobis, mahalanobis_penultimate. */
 int cs_ood_reads_means(cs_ood_kind kind);
-/* Whether it is one of a bank (ood.bank): knn_penultimate, knn_class_penultimate. */
+/* Whether it is one of a bank (ood.bank): knn_penultimate, knn_class_penultimate,
+   trust_penultimate. */
 int cs_ood_reads_bank(cs_ood_kind kind);
+/* Whether it scores a tile against the class its image is called, from a bank
+   with the classes of its tiles (ood.bank_class): knn_class_penultimate,
+   trust_penultimate. */
+int cs_ood_by_class(cs_ood_kind kind);
 /* The last dense layer, whose input (*width of them) are the penultimate
    features; -1 (and *width 0) for a network without one after GAP. */
 int cs_ood_penultimate(const cs_net *net, int *width);
 /* The activation m's score reads (cs_net_activation's index) and its *width:
-   the pooled features, or the penultimate ones for knn_penultimate,
-   knn_class_penultimate and mahalanobis_penultimate. */
+   the pooled features, or the penultimate ones for the bank's scores and
+   mahalanobis_penultimate. */
 int cs_ood_layer(const cs_model *m, int *width);
 /* Whether m has what its score needs to score tiles (msp: always). */
 int cs_ood_ready(const cs_model *m);
@@ -179,8 +184,8 @@ cs_status cs_ood_knn_bank(cs_ood *o, const float *feat, const int *labels, int K
    nothing for a network without GAP. */
 cs_status cs_ood_fit(cs_model *m, const cs_dataset *train, const cs_dataset *val, float frr, cs_error *err);
 /* cs_classify, also giving each tile's features that m's score reads
-   (cs_ood_layer: pooled, or penultimate for knn_penultimate,
-   knn_class_penultimate and mahalanobis_penultimate), *features
+   (cs_ood_layer: pooled, or penultimate for the bank's scores and
+   mahalanobis_penultimate), *features
    [ntiles][width] (malloc'd), from the tile as it is (view 0 of test-time averaging). */
 cs_status cs_classify_features(const cs_model *m, const cs_image *im, int crop_bottom, cs_result *res,
                                float **features, cs_error *err);

@@ -182,7 +182,7 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
         while (n < CS_OOD_KINDS && strcmp(value, cs_ood_kind_name(n))) n++;
         if (n == CS_OOD_KINDS)
             return cs_fail(err, CS_EINPUT, "metadata ood_score \"%.20s\" is not mahalanobis, msp, knn_penultimate, "
-                           "mahalanobis_penultimate or knn_class_penultimate",
+                           "mahalanobis_penultimate, knn_class_penultimate or trust_penultimate",
                            value);
         int_field = &m->ood.kind;
     } else if (!strcmp(key, CS_META_OOD_K)) {

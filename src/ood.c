@@ -45,11 +45,14 @@ const char *cs_ood_kind_name(cs_ood_kind kind) {
     case CS_OOD_KIND_KNN: return CS_OOD_KNN;
     case CS_OOD_KIND_MAHALANOBIS_PENULTIMATE: return CS_OOD_MAHALANOBIS_PENULTIMATE;
     case CS_OOD_KIND_KNN_CLASS: return CS_OOD_KNN_CLASS;
+    case CS_OOD_KIND_TRUST: return CS_OOD_TRUST;
     default: return CS_OOD_MAHALANOBIS;
     }
 }
 
-int cs_ood_reads_bank(cs_ood_kind kind) { return kind == CS_OOD_KIND_KNN || kind == CS_OOD_KIND_KNN_CLASS; }
+int cs_ood_reads_bank(cs_ood_kind kind) { return kind == CS_OOD_KIND_KNN || cs_ood_by_class(kind); }
+
+int cs_ood_by_class(cs_ood_kind kind) { return kind == CS_OOD_KIND_KNN_CLASS || kind == CS_OOD_KIND_TRUST; }
 
 int cs_ood_reads_means(cs_ood_kind kind) {
     return kind == CS_OOD_KIND_MAHALANOBIS || kind == CS_OOD_KIND_MAHALANOBIS_PENULTIMATE;
@@ -88,7 +91,7 @@ int cs_ood_ready(const cs_model *m) {
     cs_ood_layer(m, &P);
     if (cs_ood_reads_means(o->kind)) return o->means && o->dim == P;
     return o->bank && o->bank_dim == P && o->k >= 1 && o->k <= o->nbank &&
-           (o->kind != CS_OOD_KIND_KNN_CLASS || o->bank_class);
+           (!cs_ood_by_class(o->kind) || o->bank_class);
 }
 
 void cs_ood_normalise(float *f, int D) {
@@ -195,9 +198,23 @@ static float mahalanobis(const cs_model *m, const float *f) {
     return (float)best;
 }
 
+/* The k-th nearest bank tile of class c's distance over the nearest other
+   class's: each tile's distance is computed once, in the pass of its class. */
+static float trust(const cs_model *m, const float *f, int c) {
+    const cs_ood *o = &m->ood;
+    float own = NAN, other = INFINITY;
+    for (int k = 0; k < m->net.nclasses; k++) {
+        float d = cs_ood_knn(o->bank, o->bank_class, k, o->nbank, o->bank_dim, o->k, f);
+        if (k == c) own = d;
+        else other = fminf(other, d); /* NaN (a class without tiles) is passed over */
+    }
+    return own / fmaxf(other, 1e-6f);
+}
+
 float cs_ood_tile_score(const cs_model *m, const float *f, int c) {
     const cs_ood *o = &m->ood;
     if (o->kind == CS_OOD_KIND_KNN_CLASS) return cs_ood_knn(o->bank, o->bank_class, c, o->nbank, o->bank_dim, o->k, f);
+    if (o->kind == CS_OOD_KIND_TRUST) return trust(m, f, c);
     return o->kind == CS_OOD_KIND_KNN ? cs_ood_knn(o->bank, NULL, 0, o->nbank, o->bank_dim, o->k, f) : mahalanobis(m, f);
 }
 
@@ -288,12 +305,12 @@ cs_status cs_ood_estimate(cs_ood *o, const float *feat, const int *labels, int n
 /* m as the passes that score need it: a tile's features are those of the tile
    as it is (view 0), so the bank's pass needs no test-time averaging (the
    other 7 views would be computed for nothing); an image's score reads its
-   tiles' probabilities (msp) or the class it is called (knn_class_penultimate)
+   tiles' probabilities (msp) or the class it is called (cs_ood_by_class)
    as predict gives them, with the model's averaging. A shallow copy:
    classifying only reads the model. */
 static cs_model scoring_view(const cs_model *m, int image_scores) {
     cs_model view = *m;
-    int by_prediction = m->ood.kind == CS_OOD_KIND_MSP || m->ood.kind == CS_OOD_KIND_KNN_CLASS;
+    int by_prediction = m->ood.kind == CS_OOD_KIND_MSP || cs_ood_by_class(m->ood.kind);
     view.tta = m->tta && image_scores && by_prediction;
     return view;
 }
@@ -381,7 +398,7 @@ cs_status cs_ood_fit(cs_model *m, const cs_dataset *train, const cs_dataset *val
     cs_status st = msp ? CS_OK : features_of(m, train, D, &feat, &labels, &n, err);
     if (!st && cs_ood_reads_means(kind)) st = cs_ood_estimate(&m->ood, feat, labels, n, m->net.nclasses, D, err);
     if (!st && cs_ood_reads_bank(kind))
-        st = cs_ood_knn_bank(&m->ood, feat, kind == CS_OOD_KIND_KNN_CLASS ? labels : NULL, m->net.nclasses, n, D,
+        st = cs_ood_knn_bank(&m->ood, feat, cs_ood_by_class(kind) ? labels : NULL, m->net.nclasses, n, D,
                              CS_OOD_BANK_CAP, err);
     free(feat);
     free(labels);
