@@ -18,7 +18,10 @@
    (cs_ood_knn_bank, cs_ood_tile_score), from a bank of at most N training
    tiles (CS_OOD_BANK_CAP by default; 0: all of them); knn_class_penultimate
    as the library scores it, the same distance to the K-th nearest of the bank
-   tiles of the class the image is called (at most N, spaced within each class). An image scores the mean over its foreground tiles; image_msp is 1 -
+   tiles of the class the image is called (at most N, spaced within each class);
+   trust_penultimate as the library scores it, that distance over the same to
+   the nearest other class's bank tiles (the inverse of Jiang et al.'s trust
+   score). An image scores the mean over its foreground tiles; image_msp is 1 -
    the image's own top probability (its tiles' mean). Prints, per candidate: ROC AUC of unknown against known
    images, and the share of unknown images above the threshold that 5% of the
    known ones exceed (--bands: of the same band of the unknown images as the
@@ -35,15 +38,17 @@
 #include "internal.h"
 #include "metrics.h"
 
-enum { MSP, ENERGY, MAHALANOBIS, KNN, MAHALANOBIS_PENULT, KNN_PENULT, KNN_CLASS_PENULT, IMAGE_MSP, NCAND };
+enum { MSP, ENERGY, MAHALANOBIS, KNN, MAHALANOBIS_PENULT, KNN_PENULT, KNN_CLASS_PENULT, TRUST_PENULT, IMAGE_MSP, NCAND };
 static const char *const cand_name[NCAND] = {"msp", "energy", "mahalanobis", "knn", "mahalanobis_penultimate",
-                                             "knn_penultimate", "knn_class_penultimate", "image_msp"};
+                                             "knn_penultimate", "knn_class_penultimate", "trust_penultimate",
+                                             "image_msp"};
 
 typedef struct {
     const cs_model *m;
     cs_model pen;      /* m with the penultimate features' statistics as its ood */
     cs_model knn;      /* m scoring knn_penultimate, with its bank */
     cs_model kclass;   /* m scoring knn_class_penultimate, with its bank */
+    cs_model trust;    /* m scoring trust_penultimate, with the same bank */
     cs_workspace *ws;
     int last, P;       /* the last dense layer; its input's size */
     float *bank;       /* [nbank][D] normalised training features */
@@ -79,6 +84,7 @@ static void tile_scores(scorer *s, const float *f, const float *p, int c, float 
     out[MAHALANOBIS_PENULT] = cs_ood_tile_score(&s->pen, pf, c);
     out[KNN_PENULT] = cs_ood_tile_score(&s->knn, pf, c);
     out[KNN_CLASS_PENULT] = cs_ood_tile_score(&s->kclass, pf, c);
+    out[TRUST_PENULT] = cs_ood_tile_score(&s->trust, pf, c);
 }
 
 /* An image's scores (the means over its foreground tiles) and its predicted class. */
@@ -214,6 +220,8 @@ int main(int argc, char **argv) {
         cs_ood_knn_bank(&s.knn.ood, s.pbank, NULL, K, s.nbank, s.P, cap > 0 ? cap : s.nbank, &e) ||
         cs_ood_knn_bank(&s.kclass.ood, s.pbank, s.labels, K, s.nbank, s.P, cap > 0 ? cap : s.nbank, &e))
         return fprintf(stderr, "%s\n", e.msg), 1;
+    s.trust = s.kclass; /* sharing its bank */
+    s.trust.ood.kind = CS_OOD_KIND_TRUST;
     fprintf(stderr, "%d training tiles (%d in the knn_penultimate bank); %d known images (validation), %d unknown\n",
             s.nbank, s.knn.ood.nbank, held.n, other.n);
 
