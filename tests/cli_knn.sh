@@ -2,7 +2,7 @@
 # ood_score knn_penultimate through the CLI: train and calibrate make it (a bank
 # of training tiles in tensor ood.bank), info says so, predict fills ood_score
 # and known, a fine-tune keeps it, and the file stays plain safetensors; the
-# same for knn_class_penultimate (and its tensor ood.bank_class).
+# same for knn_class_penultimate (and its tensor ood.bank_class) and trust_penultimate.
 source "$(dirname "$0")/cli_common.bash"
 T=$DATA/train
 K=$TMP/knn.safetensors
@@ -92,6 +92,19 @@ PY
 expect_rc 0 "$CLI" predict --model "$TMP/kc.safetensors" --csv "$T"
 awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ood_score") c = i; next }
   !c || $c == "" { bad = 1 } END { exit bad || !c }' "$TMP/out" || fail "knn_class_penultimate: empty ood_score"
+
+# trust_penultimate: the same bank and classes, the score a ratio, named in full by --help.
+expect_rc 0 "$CLI" calibrate --model "$TMP/kc.safetensors" --data "$T" --ood-score trust_penultimate \
+    --out "$TMP/tr.safetensors"
+expect_rc 0 "$CLI" info "$TMP/tr.safetensors"
+grep -q "^ood_score *trust_penultimate (distance to the k-th nearest, k = 10, of the image's class's of [0-9]* training tiles' [0-9]* penultimate features, over the nearest other class's)" "$TMP/out" ||
+    fail "calibrate --ood-score trust_penultimate: $(grep ood "$TMP/out")"
+expect_rc 0 "$CLI" predict --model "$TMP/tr.safetensors" --csv "$T"
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ood_score") c = i; next }
+  !c || $c == "" || $c < 0 { bad = 1 } END { exit bad || !c }' "$TMP/out" || fail "trust_penultimate: empty ood_score"
+expect_rc 0 "$CLI" calibrate --help
+grep -q -- "--ood-score mahalanobis|msp|knn_penultimate|mahalanobis_penultimate|knn_class_penultimate|trust_penultimate$" "$TMP/out" ||
+    fail "--help cuts the choices short: $(grep -- --ood-score "$TMP/out")"
 
 # A fine-tune of a knn_penultimate model keeps its score, with a bank of its own.
 expect_rc 0 "$CLI" finetune --model "$K" --data "$T" --mode head --epochs 1 --threads 1 --out "$TMP/ft.safetensors"

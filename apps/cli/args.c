@@ -25,7 +25,7 @@ static void print_help(const command *cmd) {
     for (const option_group *g = cmd->groups; g->opts; g++) {
         printf("\n%s:\n", g->title);
         for (const option *o = g->opts; o->name; o++) {
-            char flag[96];
+            char flag[256];
             snprintf(flag, sizeof flag, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
             printf("  %-24s", flag);
             if (strlen(flag) > 24) printf("\n  %24s", "");
