@@ -302,7 +302,8 @@ static void threshold_as_predicted(cs_model *m, const cs_dataset *val) {
     CHECK(cs_ood_fit(m, val, &small, 0.25f, &err) == CS_OK);
     image_scores(m, &small, scores);
     int differ = 0;
-    one_view.threshold = m->threshold;
+    one_view = *m; /* the fit freed the bank the first copy pointed to */
+    one_view.tta = 0;
     for (int i = 0; i < small.n; i++) {
         cs_result a, b;
         CHECK(cs_classify(m, &small.images[i], 0, &a, NULL, NULL, NULL) == CS_OK);
