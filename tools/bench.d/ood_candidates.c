@@ -21,7 +21,8 @@
    tiles of the class the image is called (at most N, spaced within each class);
    trust_penultimate as the library scores it, that distance over the same to
    the nearest other class's bank tiles (the inverse of Jiang et al.'s trust
-   score). An image scores the mean over its foreground tiles; image_msp is 1 -
+   score); knn_class_scaled, knn_class_penultimate over the called class's
+   spread in the bank (class_spread), a try. An image scores the mean over its foreground tiles; image_msp is 1 -
    the image's own top probability (its tiles' mean). Prints, per candidate: ROC AUC of unknown against known
    images, and the share of unknown images above the threshold that 5% of the
    known ones exceed (--bands: of the same band of the unknown images as the
@@ -38,10 +39,11 @@
 #include "internal.h"
 #include "metrics.h"
 
-enum { MSP, ENERGY, MAHALANOBIS, KNN, MAHALANOBIS_PENULT, KNN_PENULT, KNN_CLASS_PENULT, TRUST_PENULT, IMAGE_MSP, NCAND };
+enum { MSP, ENERGY, MAHALANOBIS, KNN, MAHALANOBIS_PENULT, KNN_PENULT, KNN_CLASS_PENULT, TRUST_PENULT, IMAGE_MSP,
+       KNN_CLASS_SCALED, NCAND };
 static const char *const cand_name[NCAND] = {"msp", "energy", "mahalanobis", "knn", "mahalanobis_penultimate",
                                              "knn_penultimate", "knn_class_penultimate", "trust_penultimate",
-                                             "image_msp"};
+                                             "image_msp", "knn_class_scaled"};
 
 typedef struct {
     const cs_model *m;
@@ -55,11 +57,29 @@ typedef struct {
     float *pbank;      /* [nbank][P] the same tiles' penultimate features, as they are */
     int *labels;       /* [nbank] their classes */
     int nbank, k;
+    float scale[CS_MAX_CLASSES]; /* each class's spread in the bank (class_spread) */
 } scorer;
 
 static int by_value(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
     return (x > y) - (x < y);
+}
+
+/* scale[c]: the median over class c's bank tiles of the distance to their
+   k-th nearest other tile of the class (k + 1 counts the tile itself), so
+   that a tight class's and a diffuse class's distances are put on one scale. */
+static void class_spread(const cs_ood *o, int K, float *scale) {
+    float *d = malloc(sizeof(float) * o->nbank);
+    for (int c = 0; c < K; c++) {
+        int nd = 0;
+        for (int b = 0; b < o->nbank; b++)
+            if ((int)o->bank_class[b] == c)
+                d[nd++] = cs_ood_knn(o->bank, o->bank_class, c, o->nbank, o->bank_dim, o->k + 1,
+                                     o->bank + (size_t)b * o->bank_dim);
+        qsort(d, nd, sizeof(float), by_value);
+        scale[c] = nd ? d[nd / 2] : NAN;
+    }
+    free(d);
 }
 
 /* The scores of one tile from its pooled features f and its probabilities p;
@@ -85,6 +105,7 @@ static void tile_scores(scorer *s, const float *f, const float *p, int c, float 
     out[KNN_PENULT] = cs_ood_tile_score(&s->knn, pf, c);
     out[KNN_CLASS_PENULT] = cs_ood_tile_score(&s->kclass, pf, c);
     out[TRUST_PENULT] = cs_ood_tile_score(&s->trust, pf, c);
+    out[KNN_CLASS_SCALED] = out[KNN_CLASS_PENULT] / s->scale[c];
 }
 
 /* An image's scores (the means over its foreground tiles) and its predicted class. */
@@ -221,6 +242,7 @@ int main(int argc, char **argv) {
         cs_ood_knn_bank(&s.kclass.ood, s.pbank, s.labels, K, s.nbank, s.P, cap > 0 ? cap : s.nbank, &e))
         return fprintf(stderr, "%s\n", e.msg), 1;
     s.trust = s.kclass; /* sharing its bank */
+    class_spread(&s.kclass.ood, K, s.scale);
     s.trust.ood.kind = CS_OOD_KIND_TRUST;
     fprintf(stderr, "%d training tiles (%d in the knn_penultimate bank); %d known images (validation), %d unknown\n",
             s.nbank, s.knn.ood.nbank, held.n, other.n);
