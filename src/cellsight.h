@@ -624,6 +624,8 @@ typedef struct {
     int tiles;          /* non-background tiles, the ones that voted */
     int fold;           /* cross-validation fold that held it out (0 if none) */
     float *probs;       /* [nclasses] */
+    float ood_score;    /* as cs_result's: NaN when the model has no score */
+    int known;          /* as cs_result's: 1, 0 (none of the model's classes), -1 no verdict */
 } cs_eval_image;
 
 typedef struct {
@@ -634,6 +636,9 @@ typedef struct {
 } cs_eval;
 
 void cs_eval_init(cs_eval *ev, int nclasses);
+/* How many of ev's images were told to be of none of the model's classes
+   (known 0); -1 when none had a verdict (a model without ood_threshold). */
+int cs_eval_unknown(const cs_eval *ev);
 void cs_eval_free(cs_eval *ev);
 cs_status cs_eval_add(cs_eval *ev, const char *file, int label, int fold, const cs_result *res,
                       cs_error *err);

@@ -219,6 +219,15 @@ void cs_eval_free(cs_eval *ev) {
     cs_eval_init(ev, ev->nclasses);
 }
 
+int cs_eval_unknown(const cs_eval *ev) {
+    int unknown = 0, verdicts = 0;
+    for (int i = 0; i < ev->n; i++) {
+        verdicts += ev->image[i].known >= 0;
+        unknown += ev->image[i].known == 0;
+    }
+    return verdicts ? unknown : -1;
+}
+
 cs_status cs_eval_add(cs_eval *ev, const char *file, int label, int fold, const cs_result *res,
                       cs_error *err) {
     int K = ev->nclasses;
@@ -238,7 +247,7 @@ cs_status cs_eval_add(cs_eval *ev, const char *file, int label, int fold, const 
     }
     cs_eval_image *im = &ev->image[ev->n];
     *im = (cs_eval_image){strdup(file), label, res->predicted, res->nforeground, fold,
-                          malloc(K * sizeof *im->probs)};
+                          malloc(K * sizeof *im->probs), res->ood_score, res->known};
     if (!im->file || !im->probs) {
         free(im->file);
         free(im->probs);

@@ -91,6 +91,8 @@ static void json_figures(FILE *f, const cs_eval *ev, const char *indent, cs_erro
     json_field(f, indent, "image_accuracy", cs_metrics_accuracy(&ev->images));
     if (K == 2) json_field(f, indent, "image_auc", auc(&ev->images, err));
     if (K > 5) json_field(f, indent, "image_top5", cs_metrics_top5(&ev->images));
+    int unknown = cs_eval_unknown(ev);
+    if (unknown >= 0) fprintf(f, ",\n%s\"unknown_images\": %d", indent, unknown);
 }
 
 cs_status cs_report_json(FILE *f, const cs_report *r, cs_error *err) {
@@ -150,6 +152,9 @@ cs_status cs_report_json(FILE *f, const cs_report *r, cs_error *err) {
         json_str(f, m->classes[im->predicted]);
         fprintf(f, ", \"confidence\": %.6f, \"tiles\": %d", im->probs[im->predicted], im->tiles);
         if (r->nfolds) fprintf(f, ", \"fold\": %d", im->fold);
+        fputs(", \"ood_score\": ", f);
+        json_num(f, im->ood_score);
+        fprintf(f, ", \"known\": %s", im->known > 0 ? "true" : im->known == 0 ? "false" : "null");
         fputs(", \"probs\": {", f);
         for (int c = 0; c < K; c++) {
             fputs(c ? ", " : "", f);
@@ -397,6 +402,8 @@ cs_status cs_report_markdown(FILE *f, const cs_report *r, cs_error *err) {
         fputs(", top-5 ", f);
         md_figure(f, cs_metrics_top5(&ev->images));
     }
+    int unknown = cs_eval_unknown(ev);
+    if (unknown >= 0) fprintf(f, "; flagged as none of the model's classes (open set): %d", unknown);
     fputs(".\n\n| class | tiles | precision | recall | f1 | images | images right |\n"
           "|---|---:|---:|---:|---:|---:|---:|\n", f);
     for (int c = 0; c < K; c++) {
@@ -419,11 +426,14 @@ cs_status cs_report_markdown(FILE *f, const cs_report *r, cs_error *err) {
     fputc('\n', f);
     free(conf);
 
-    fputs("\n| image | class | predicted | confidence | tiles |\n|---|---|---|---:|---:|\n", f);
+    fprintf(f, "\n| image | class | predicted | confidence | tiles |%s\n|---|---|---|---:|---:|%s\n",
+            unknown >= 0 ? " ood score | known |" : "", unknown >= 0 ? "---:|---|" : "");
     for (int i = 0; i < ev->n; i++) {
         const cs_eval_image *im = &ev->image[i];
-        fprintf(f, "| %s | %s | %s | %.4f | %d |\n", im->file, m->classes[im->label],
+        fprintf(f, "| %s | %s | %s | %.4f | %d |", im->file, m->classes[im->label],
                 m->classes[im->predicted], im->probs[im->predicted], im->tiles);
+        if (unknown >= 0) fprintf(f, " %.4g | %s |", im->ood_score, cs_known_text(im->known));
+        fputc('\n', f);
     }
 
     if (r->nfolds) {

@@ -43,7 +43,9 @@ json "$TMP/out" '
   for (const im of j.per_image) {
     check(j.classes.includes(im.class) && im.file.startsWith(im.class + "/"), "image class");
     check(Math.abs(im.probs.MDAMB231 + im.probs.T47D - 1) < 1e-4, "image probabilities");
-  }'
+    check(typeof im.ood_score === "number" && typeof im.known === "boolean", "image open-set verdict");
+  }
+  check(j.unknown_images === j.per_image.filter(im => !im.known).length, "unknown_images counts known false");'
 
 # Without --json: a readable summary; --report writes the four files, which parse.
 expect_rc 0 "$CLI" eval --model "$M" --data "$T" --report "$TMP/report"

@@ -1,4 +1,5 @@
 /* test_metrics.c: the figures of metrics.c against values worked out by hand. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -139,7 +140,7 @@ static void test_eval(void) {
     cs_result res = {.ntiles = 3, .nforeground = 2, .cols = 3, .rows = 1, .x = x, .y = y,
                      .background = background, .tile_probs = tile_probs,
                      .tile_class = tile_class, .probs = probs, .predicted = 1,
-                     .confidence = 0.6f};
+                     .confidence = 0.6f, .ood_score = NAN, .known = -1};
     cs_eval ev;
     cs_eval_init(&ev, 2);
     CHECK(cs_eval_add(&ev, "a.jpg", 1, 0, &res, NULL) == CS_OK);
@@ -148,6 +149,19 @@ static void test_eval(void) {
     CHECK(ev.images.n == 1 && ev.n == 1);
     CHECK(ev.image[0].tiles == 2 && ev.image[0].predicted == 1);
     CHECK_NEAR(ev.image[0].probs[1], 0.6, 1e-7);
+    CHECK(cs_eval_unknown(&ev) == -1); /* no verdict: a model without ood_threshold */
+    cs_eval_free(&ev);
+
+    /* With verdicts: each image's score and verdict kept, the unknown ones counted. */
+    cs_eval_init(&ev, 2);
+    float score[] = {0.2f, 0.9f, 0.7f};
+    int known[] = {1, 0, 0};
+    for (int i = 0; i < 3; i++) {
+        res.ood_score = score[i], res.known = known[i];
+        CHECK(cs_eval_add(&ev, "b.jpg", 0, 0, &res, NULL) == CS_OK);
+    }
+    CHECK(cs_eval_unknown(&ev) == 2);
+    CHECK(ev.image[1].known == 0 && ev.image[2].ood_score == 0.7f);
     cs_eval_free(&ev);
 }
 

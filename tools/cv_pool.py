@@ -10,7 +10,9 @@ per-class tile recall and images right, the confusion matrix and every image.
 When every class has two images named as the AZGCB images are (well and time
 since seeding: `<line>_<well>_1_<DD>d<HH>h<MM>m`), also the images right by
 how far apart a class's two images are: the same well within a day, the same
-well days apart, or two wells.
+well days apart, or two wells; and, when the models have an open-set verdict
+(eval.json's per-image `known`), how many of them each bucket flags as none of
+the model's classes.
 
     tools/cv_pool.py fold1/eval.json fold2/eval.json [fold1_tiles.csv fold2_tiles.csv]
 """
@@ -58,13 +60,18 @@ def print_by_gap(images):
         (w1, t1), (w2, t2) = when
         group = "two wells" if w1 != w2 else \
             f"the same well, {'at most' if abs(t1 - t2) <= 24 else 'more than'} a day apart"
-        groups[group].append((c, sum(im["predicted_class"] == c for im in ims)))
+        groups[group].append((c, [(im["predicted_class"] == c, im.get("known")) for im in ims]))
+    verdicts = all(k is not None for lines in groups.values() for _, ims in lines for _, k in ims)
     print("\nImages right by how far apart a class's two images are (each is tested by a model"
-          " trained on the other):\n\n| the two images | classes | images right | per class |\n|---|---:|---:|---|")
+          " trained on the other):\n\n| the two images | classes | images right | "
+          + ("flagged unknown (right ones) | " if verdicts else "") + "per class |\n|---|---:|---:|"
+          + ("---:|" if verdicts else "") + "---|")
     for group, lines in groups.items():
         if lines:
-            print(f"| {group} | {len(lines)} | {sum(r for _, r in lines)} / {2 * len(lines)} | "
-                  + ", ".join(f"{c} {r}/2" for c, r in lines) + " |")
+            ims = [im for _, two in lines for im in two]
+            flagged = f"{sum(not k for _, k in ims)} ({sum(r and not k for r, k in ims)}) | " if verdicts else ""
+            print(f"| {group} | {len(lines)} | {sum(r for r, _ in ims)} / {len(ims)} | {flagged}"
+                  + ", ".join(f"{c} {sum(r for r, _ in two)}/2" for c, two in lines) + " |")
 
 
 def main():
