@@ -160,7 +160,10 @@ const VERDICT_WORDS = {
 export function showOod(card, item) {
   const r = item.result, ood = card.querySelector(".ood"), expect = card.querySelector(".expect");
   ood.hidden = !r || r.ood.known !== 0;
-  ood.textContent = "⚠ Looks like none of this model's lines: the prediction below is the nearest of them.";
+  // Measured: new images of a known line days older or from another well are flagged as often
+  // as not (model/azgcb30.md), so the words name both causes.
+  ood.textContent = "⚠ Looks like none of this model's lines, or a culture unlike the images it learnt " +
+    "them from (another density or well): the prediction below is the nearest of them.";
   expect.hidden = !r || !item.expected || !item.verdict;
   if (expect.hidden) return;
   expect.className = `expect ${item.verdict}`;

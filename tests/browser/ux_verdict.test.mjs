@@ -69,6 +69,11 @@ test("an image of another line is shown as unknown; the expected line's verdicts
   assert.match(words[path.basename(OWN[0])], /T47D, as expected/);
   assert.match(words[path.basename(OWN[1])], /Not T47D: looks like MDAMB231/);
   await shot(page, "verdicts");
+  // The sentence on what decided the A549 crop (below the threshold) sits beside the class
+  // name without squeezing it to a letter a line.
+  const names = await page.evaluate(() => Array.from(document.querySelectorAll("#cards .card .verdict strong"),
+    (s) => ({ name: s.textContent, high: s.getBoundingClientRect().height / parseFloat(getComputedStyle(s).fontSize) })));
+  for (const n of names) assert.ok(n.high < 2, `${n.name}: on one line beside its swatch, not ${n.high.toFixed(1)} font sizes high`);
 
   for (const [label, flags, key] of [["Download CSV", [], (r) => r[0]], ["Download tile CSV", ["--tiles"], (r) => r.slice(0, 3).join(",")]]) {
     csv = await download(page, label);
