@@ -75,7 +75,7 @@ static void ood_verdict(const cs_model *m, cs_result *res, const float *features
             res->tile_ood[t] = cs_ood_tile_score(m, features + (size_t)t * W, res->predicted);
     double sum = 0;
     for (int t = 0; t < res->ntiles; t++)
-        if (!res->background[t] || !res->nforeground) sum += res->tile_ood[t];
+        if (cs_tile_votes(res, t)) sum += res->tile_ood[t];
     res->ood_score = (float)(sum / (res->nforeground ? res->nforeground : res->ntiles));
     if (!isnan(m->ood.threshold)) res->known = res->ood_score <= m->ood.threshold;
 }
@@ -163,7 +163,7 @@ static cs_status classify_tiles(const cs_model *m, const cs_image *im, int crop_
     for (int k = 0; k < K; k++) {
         double sum = 0;
         for (int t = 0; t < n; t++)
-            if (!res->background[t] || !res->nforeground) sum += res->tile_probs[(size_t)t * K + k];
+            if (cs_tile_votes(res, t)) sum += res->tile_probs[(size_t)t * K + k];
         res->probs[k] = (float)(sum / (res->nforeground ? res->nforeground : n));
     }
     res->predicted = cs_model_decide(m, res->probs);

@@ -183,6 +183,10 @@ cs_status cs_ood_knn_bank(cs_ood *o, const float *feat, const int *labels, int K
    if val has images, the threshold that frr of them score above (else none);
    nothing for a network without GAP. */
 cs_status cs_ood_fit(cs_model *m, const cs_dataset *train, const cs_dataset *val, float frr, cs_error *err);
+/* Whether tile t of res votes for the image's class and score: a tile with
+   something on it, or any tile of an image that is all background. */
+static inline int cs_tile_votes(const cs_result *res, int t) { return !res->background[t] || !res->nforeground; }
+
 /* cs_classify, also giving each tile's features that m's score reads
    (cs_ood_layer: pooled, or penultimate for the bank's scores and
    mahalanobis_penultimate), *features

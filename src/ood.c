@@ -335,7 +335,7 @@ static cs_status features_of(const cs_model *m, const cs_dataset *ds, int D, flo
             if (!g || !l) st = cs_fail(err, CS_ENOMEM, "out of memory for tile features");
         }
         for (int t = 0; !st && t < res.ntiles; t++)
-            if (!res.background[t] || !res.nforeground) {
+            if (cs_tile_votes(&res, t)) {
                 memcpy(*feat + (size_t)*n * D, f + (size_t)t * D, sizeof(float) * D);
                 (*labels)[(*n)++] = ds->labels[i];
             }

@@ -27,11 +27,11 @@ int main(int argc, char **argv) {
         if (cs_image_load(&im, argv[a], &e) || cs_classify_features(&m, &im, -1, &res, &f, &e))
             return fprintf(stderr, "%s\n", e.msg), 1;
         int n = 0;
-        for (int t = 0; t < res.ntiles; t++) n += !res.background[t] || !res.nforeground;
+        for (int t = 0; t < res.ntiles; t++) n += cs_tile_votes(&res, t);
         int head[2] = {D, n};
         fwrite(head, sizeof head, 1, out);
         for (int t = 0; t < res.ntiles; t++)
-            if (!res.background[t] || !res.nforeground) fwrite(f + (size_t)t * D, sizeof(float), D, out);
+            if (cs_tile_votes(&res, t)) fwrite(f + (size_t)t * D, sizeof(float), D, out);
         fprintf(stderr, "%s: %d tiles of %d features\n", argv[a], n, D);
         free(f);
         cs_result_free(&res);

@@ -120,7 +120,7 @@ static int image_scores(scorer *s, const cs_image *im, float out[NCAND], int *pr
     int D = s->m->ood.dim, K = s->m->net.nclasses, n = 0;
     double sum[NCAND] = {0};
     for (int t = 0; t < res.ntiles; t++) {
-        if (res.background[t] && res.nforeground) continue;
+        if (!cs_tile_votes(&res, t)) continue;
         float one[NCAND];
         tile_scores(s, f + (size_t)t * D, res.tile_probs + (size_t)t * K, res.predicted, one);
         for (int c = 0; c < NCAND; c++) sum[c] += one[c];
@@ -172,7 +172,7 @@ static void bank_of(scorer *s, const cs_dataset *train) {
         s->pbank = realloc(s->pbank, sizeof(float) * P * (s->nbank + res.ntiles));
         s->labels = realloc(s->labels, sizeof(int) * (s->nbank + res.ntiles));
         for (int t = 0; t < res.ntiles; t++)
-            if (!res.background[t] || !res.nforeground) {
+            if (cs_tile_votes(&res, t)) {
                 int b = s->nbank++;
                 memcpy(s->bank + (size_t)b * D, f + (size_t)t * D, sizeof(float) * D);
                 cs_ood_normalise(s->bank + (size_t)b * D, D);
