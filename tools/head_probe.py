@@ -28,6 +28,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 import safetensors_io  # noqa: E402
+from cv_pool import auc  # noqa: E402
 
 PAIRS = {"skbr3-bt474": (0, 2), "a549-pc3": (4, 6)}  # the first image of each line in F.bin
 
@@ -40,11 +41,6 @@ def read_features(path):
         out.append(np.frombuffer(raw, np.float32, n * d, at).reshape(n, d).copy())
         at += n * d * 4
     return out
-
-
-def auc(score, y):
-    pos, neg = score[y == 1], score[y == 0]
-    return (pos[:, None] > neg[None]).mean() + 0.5 * (pos[:, None] == neg[None]).mean()
 
 
 def train(kind, X, y, seed, fc1, weight_decay):
@@ -102,7 +98,7 @@ def main():
                     yte = np.r_[np.zeros(len(te[0])), np.ones(len(te[1]))]
                     p = train(kind, np.concatenate(tr), ytr, seed, fc1, weight_decay)(np.concatenate(te))
                     accs.append(((p >= 0.5) == yte).mean())
-                    aucs.append(auc(p, yte))
+                    aucs.append(auc(p.tolist(), (yte == 1).tolist()))
             res[name] = np.mean(accs), np.mean(aucs)
         print(f"{kind} (weight decay {weight_decay:g}): " +
               ", ".join(f"{k} {v[0]:.3f} (AUC {v[1]:.3f})" for k, v in res.items()) +

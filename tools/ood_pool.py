@@ -13,8 +13,13 @@ images only), scored the same way.
 
     tools/ood_pool.py model/reports/ood/fold1.md model/reports/ood/fold2.md ...
 """
+import os
 import re
+import statistics
 import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from cv_pool import auc  # noqa: E402
 
 ROW = re.compile(r"^\| (\w+) \| ([\d.]+) \| (\d+) / (\d+) \| (\d+) / (\d+) \|$")
 RIGHT = re.compile(r"^known images classified right: (\d+) / (\d+)$")
@@ -57,12 +62,6 @@ for n in names:
 print("\nby mean AUC: " + ", ".join(f"{n} {mean[n]:.3f}" for n in sorted(names, key=lambda n: -mean[n])))
 
 
-def auc(known, unknown):
-    """P(an unknown image scores above a known one), ties counted half."""
-    pairs = sum((u > k) + 0.5 * (u == k) for u in unknown for k in known)
-    return pairs / (len(known) * len(unknown))
-
-
 def fused(rows, a, b):
     """Scores a and b, each standardized on the known images, summed: (known, unknown, right)."""
     z = {}
@@ -88,11 +87,9 @@ for i, a in enumerate(best):
         aucs, flagged, unknown, lost, kright = [], 0, 0, 0, 0
         for rows in images:
             known, unk, right = fused(rows, a, b)
-            ks = sorted(known)
-            at = 0.95 * (len(ks) - 1)  # the threshold 5% of the known images exceed, as ood_candidates sets it
-            lo = int(at)
-            th = ks[lo] + (at - lo) * (ks[min(lo + 1, len(ks) - 1)] - ks[lo])
-            aucs.append(auc(known, unk))
+            # The threshold 5% of the known images exceed, interpolated as ood_candidates sets it.
+            th = statistics.quantiles(known, n=20, method="inclusive")[-1]
+            aucs.append(auc(known + unk, [False] * len(known) + [True] * len(unk)))
             flagged += sum(u > th for u in unk)
             unknown += len(unk)
             lost += sum(r > th for r in right)
