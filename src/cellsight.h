@@ -192,7 +192,7 @@ typedef struct {
 #define CS_MAX_TILE 1024    /* tile side */
 #define CS_MAX_WIDTH 4096   /* channels of a conv layer, units of a dense layer */
 
-typedef enum { CS_CONV, CS_POOL, CS_GAP, CS_DROPOUT, CS_DENSE } cs_kind;
+typedef enum { CS_CONV, CS_POOL, CS_GAP, CS_DROPOUT, CS_DENSE, CS_FGAP } cs_kind;
 
 typedef struct {
     cs_kind kind;
@@ -497,6 +497,8 @@ typedef struct {
     int cosine;
     cs_augment aug;
     int balance;           /* weight the loss by inverse class frequency */
+    float label_smoothing; /* 0..<1: the loss's targets (1 - e) one-hot + e / K, so that
+                              no class is pushed to probability 1 (0: none) */
     int tta;               /* recorded in the model: predict with the 8 symmetries */
     int auto_threshold;    /* two classes: threshold of the best balanced accuracy on
                               the validation tiles (else 0.5), recorded as `threshold` */

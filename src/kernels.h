@@ -104,6 +104,15 @@ void cs_gap_forward(float *out, const float *in, int B, int H, int W, int C);
 void cs_conv_gap_forward(float *out, float *scratch, const float *in, const float *w, const float *bias,
                          const cs_conv_pack *pack, int B, int H, int W, int Ci, int Co, int relu);
 void cs_gap_backward(float *din, const float *dout, int B, int H, int W, int C);
+/* Global average pooling over the cells of the H x W grid that show cells: wt
+   [H][W] (summing to 1) from the network's input tile x [T][T], whose cell
+   (r, c) has its receptive field centred at pixel off + stride * (r, c). The
+   cell weighs 1 / n if the stride-sized block there shows cells (n such cells),
+   else 0; with none, every cell weighs the same (plain GAP). */
+void cs_fgap_weights(float *wt, const float *x, int T, int H, int W, float off, int stride);
+/* out [B][C] = sum over H x W of wt [B][H][W] * in [B][H][W][C] */
+void cs_fgap_forward(float *out, const float *in, const float *wt, int B, int H, int W, int C);
+void cs_fgap_backward(float *din, const float *dout, const float *wt, int B, int H, int W, int C);
 /* rng NULL: inference, the identity (mask all 1). */
 void cs_dropout_forward(float *out, float *mask, const float *in, size_t n, float p, cs_rng *rng);
 void cs_dropout_backward(float *din, const float *dout, const float *mask, size_t n);

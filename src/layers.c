@@ -1,5 +1,6 @@
 /* layers.c: the network's layers, each a forward/backward pair. Shapes are
    for a batch of B tiles, channels-last; backward overwrites its outputs. */
+#include <math.h>
 #include <string.h>
 
 #include "internal.h"
@@ -121,6 +122,55 @@ void cs_gap_backward(float *din, const float *dout, int B, int H, int W, int C) 
     for (int b = 0; b < B; b++, dout += C)
         for (size_t i = 0; i < n; i++, din += C)
             for (int c = 0; c < C; c++) din[c] = dout[c] / (float)n;
+}
+
+/* ---------------------------------------------------------------- global average pool over foreground */
+
+/* A block shows cells when the standard deviation of its values is more than
+   this many times the quietest block's of the same tile: standardizing a tile
+   leaves only its relative contrast, and within one tile empty medium's blocks
+   differ little (density.c measures 0.007-0.02 gray, cells' from 0.04). */
+#define FGAP_CELL_RATIO 2.0f
+
+static float block_std(const float *x, int T, int y0, int x0, int n) {
+    double sum = 0, sq = 0;
+    for (int r = y0; r < y0 + n; r++)
+        for (int c = x0; c < x0 + n; c++) sum += x[(size_t)r * T + c], sq += (double)x[(size_t)r * T + c] * x[(size_t)r * T + c];
+    double m = sum / ((double)n * n), v = sq / ((double)n * n) - m * m;
+    return v > 0 ? (float)sqrt(v) : 0;
+}
+
+void cs_fgap_weights(float *wt, const float *x, int T, int H, int W, float off, int stride) {
+    float quiet = INFINITY;
+    for (int y = 0; y + stride <= T; y += stride) /* the tile in blocks of the grid's stride */
+        for (int c = 0; c + stride <= T; c += stride) quiet = fminf(quiet, block_std(x, T, y, c, stride));
+    int n = 0;
+    for (int r = 0; r < H; r++)
+        for (int c = 0; c < W; c++) { /* the block at the centre of cell (r, c)'s receptive field */
+            int y0 = (int)floorf(off + stride * r - 0.5f * stride + 0.5f), x0 = (int)floorf(off + stride * c - 0.5f * stride + 0.5f);
+            y0 = y0 < 0 ? 0 : y0 + stride > T ? T - stride : y0;
+            x0 = x0 < 0 ? 0 : x0 + stride > T ? T - stride : x0;
+            wt[r * W + c] = block_std(x, T, y0, x0, stride) > FGAP_CELL_RATIO * quiet;
+            n += wt[r * W + c] > 0;
+        }
+    for (int i = 0; i < H * W; i++) wt[i] = n ? wt[i] / (float)n : 1.0f / (float)(H * W); /* no cells: all */
+}
+
+void cs_fgap_forward(float *out, const float *in, const float *wt, int B, int H, int W, int C) {
+    size_t n = (size_t)H * W;
+    for (int b = 0; b < B; b++, out += C, in += n * C, wt += n) {
+        for (int c = 0; c < C; c++) out[c] = 0;
+        for (size_t i = 0; i < n; i++)
+            if (wt[i] > 0)
+                for (int c = 0; c < C; c++) out[c] += wt[i] * in[i * C + c];
+    }
+}
+
+void cs_fgap_backward(float *din, const float *dout, const float *wt, int B, int H, int W, int C) {
+    size_t n = (size_t)H * W;
+    for (int b = 0; b < B; b++, dout += C)
+        for (size_t i = 0; i < n; i++, din += C, wt++)
+            for (int c = 0; c < C; c++) din[c] = *wt * dout[c];
 }
 
 /* ---------------------------------------------------------------- dropout */

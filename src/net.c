@@ -37,6 +37,7 @@ static int parse_layer(cs_layer *L, int *units, const char *tok) {
     *units = 0;
     if (!strcmp(tok, "pool")) return L->kind = CS_POOL, 1;
     if (!strcmp(tok, "gap")) return L->kind = CS_GAP, 1;
+    if (!strcmp(tok, "fgap")) return L->kind = CS_FGAP, 1;
     if (!strcmp(tok, "dense")) return L->kind = CS_DENSE, 1;
     if (!strncmp(tok, "dense", 5)) return L->kind = CS_DENSE, parse_units(tok + 5, units);
     if (!strncmp(tok, "conv", 4)) return L->kind = CS_CONV, parse_units(tok + 4, units);
@@ -49,10 +50,10 @@ static int parse_layer(cs_layer *L, int *units, const char *tok) {
 /* Fills net->layers with kinds, names and shapes from net->arch. */
 static cs_status parse_arch(cs_net *net, cs_error *err) {
     static const char *prefix[] = {[CS_CONV] = "conv", [CS_POOL] = "pool", [CS_GAP] = "gap",
-                                   [CS_DROPOUT] = "drop", [CS_DENSE] = "fc"};
+                                   [CS_DROPOUT] = "drop", [CS_DENSE] = "fc", [CS_FGAP] = "fgap"};
     const char *arch = net->arch;
     char buf[sizeof net->arch];
-    int h = net->tile, w = net->tile, c = 1, count[5] = {0}, output = 0;
+    int h = net->tile, w = net->tile, c = 1, count[6] = {0}, output = 0;
     strcpy(buf, arch);
     for (char *tok = buf, *next; tok; tok = next) {
         if ((next = strchr(tok, ','))) *next++ = 0;
@@ -63,14 +64,14 @@ static cs_status parse_arch(cs_net *net, cs_error *err) {
         int units;
         if (!parse_layer(L, &units, tok))
             return cs_fail(err, CS_EINPUT,
-                           "arch \"%s\": \"%s\" is not a layer (convN, pool, gap, dropP, denseN or "
+                           "arch \"%s\": \"%s\" is not a layer (convN, pool, gap, fgap, dropP, denseN or "
                            "dense, with N in 1..%d and 0 <= P < 1)", arch, tok, CS_MAX_WIDTH);
         snprintf(L->name, sizeof L->name, "%s%d", prefix[L->kind], ++count[L->kind]);
         L->h = h, L->w = w, L->c = c;
         switch (L->kind) {
         case CS_CONV: h -= 2, w -= 2, c = units; break;
         case CS_POOL: h /= 2, w /= 2; break;
-        case CS_GAP: h = w = 1; break;
+        case CS_GAP: case CS_FGAP: h = w = 1; break;
         case CS_DROPOUT: break;
         case CS_DENSE:
             if (h != 1 || w != 1)
@@ -152,8 +153,7 @@ void cs_net_glorot(cs_net *net, cs_rng *rng) {
 int cs_net_head(const cs_net *net) {
     int head = 0;
     for (int i = 0; i < net->nlayers; i++)
-        if (net->layers[i].kind == CS_CONV || net->layers[i].kind == CS_POOL || net->layers[i].kind == CS_GAP)
-            head = i + 1;
+        if (net->layers[i].kind != CS_DROPOUT && net->layers[i].kind != CS_DENSE) head = i + 1;
     return head;
 }
 
@@ -194,7 +194,7 @@ struct cs_workspace {
     int slots;                     /* ... for each of this many threads (1 for training) */
     int B, from;                   /* of the last forward pass (B = 0: none yet) */
     float *act[CS_MAX_LAYERS + 1]; /* act[i]: the input of layer i; act[nlayers]: the logits */
-    float *mask[CS_MAX_LAYERS];    /* of each dropout layer, as its input */
+    float *mask[CS_MAX_LAYERS];    /* of each dropout and fgap layer, as its input (has_mask) */
     float *grad[2];                /* the gradient at act[i] lives in grad[i & 1] */
     float *mem;                    /* one allocation behind all of them */
     /* Inference: each convolution's weights packed for its kernel (conv_pack),
@@ -208,6 +208,10 @@ static double act_floats(const cs_net *net, int i) {
     const cs_layer *L = &net->layers[i];
     return i < net->nlayers ? (double)L->h * L->w * L->c : net->nout;
 }
+
+/* Layers that keep a mask as large as their input: dropout's, and fgap's
+   weights (the first h x w floats of a tile's). */
+static int has_mask(cs_kind k) { return k == CS_DROPOUT || k == CS_FGAP; }
 
 /* Tiles that go together through the spatial layers in an inference
    workspace: as many as keep their activations within CS_SPATIAL_GROUP_BYTES,
@@ -249,7 +253,7 @@ static cs_workspace *workspace_new(const cs_net *net, int max_batch, int inferen
     double floats = 0, grad[2] = {0, 0};
     for (int i = 0; i <= n; i++) {
         double a = act_floats(net, i) * (double)tiles_held(ws, i);
-        floats += a * (1 + (i < n && net->layers[i].kind == CS_DROPOUT));
+        floats += a * (1 + (i < n && has_mask(net->layers[i].kind)));
         if (i > 0 && a > grad[i & 1]) grad[i & 1] = a;
     }
     if (!inference) floats += grad[0] + grad[1];
@@ -263,7 +267,7 @@ static cs_workspace *workspace_new(const cs_net *net, int max_batch, int inferen
     for (int i = 0; i <= n; i++) {
         size_t a = (size_t)act_floats(net, i) * tiles_held(ws, i);
         ws->act[i] = p, p += a;
-        if (i < n && net->layers[i].kind == CS_DROPOUT) ws->mask[i] = p, p += a;
+        if (i < n && has_mask(net->layers[i].kind)) ws->mask[i] = p, p += a;
     }
     if (!inference)
         for (int k = 0; k < 2; k++) ws->grad[k] = p, p += (size_t)grad[k];
@@ -308,6 +312,16 @@ static float *tile_at(const cs_net *net, const cs_workspace *ws, float *const *b
     return bufs[i] + tile * (size_t)act_floats(net, i);
 }
 
+/* Where in the tile the cells of layer i's input grid are centred: cell (r, c)
+   at pixel off + stride * (r, c) (valid 3x3 convolutions move the centre by a
+   cell, 2x2 pools by half a cell and double the stride). */
+static void grid_centres(const cs_net *net, int i, float *off, int *stride) {
+    *off = 0, *stride = 1;
+    for (int l = 0; l < i; l++)
+        if (net->layers[l].kind == CS_CONV) *off += (float)*stride;
+        else if (net->layers[l].kind == CS_POOL) *off += 0.5f * (float)*stride, *stride *= 2;
+}
+
 /* Layer i forward on tiles [b0, b0 + B) of the batch; pack: a convolution's
    packed weights, or NULL. */
 static void layer_forward(const cs_net *net, cs_workspace *ws, int i, int b0, int B, int slot, int train,
@@ -319,6 +333,17 @@ static void layer_forward(const cs_net *net, cs_workspace *ws, int i, int b0, in
     case CS_CONV: cs_conv_forward(out, in, L->weight, L->bias, pack, B, L->h, L->w, L->c, L->oc, L->relu); break;
     case CS_POOL: cs_maxpool_forward(out, in, B, L->h, L->w, L->c); break;
     case CS_GAP: cs_gap_forward(out, in, B, L->h, L->w, L->c); break;
+    case CS_FGAP: { /* the weights from the batch's tiles (act[0] holds them all) */
+        float *wt = tile_at(net, ws, ws->mask, i, b0, slot), off;
+        size_t per = (size_t)act_floats(net, i), T = (size_t)net->tile; /* wt: the first h x w floats of per */
+        int stride;
+        grid_centres(net, i, &off, &stride);
+        for (int b = 0; b < B; b++) {
+            cs_fgap_weights(wt + b * per, ws->act[0] + (b0 + b) * T * T, net->tile, L->h, L->w, off, stride);
+            cs_fgap_forward(out + (size_t)b * L->c, in + b * per, wt + b * per, 1, L->h, L->w, L->c);
+        }
+        break;
+    }
     case CS_DROPOUT:
         cs_dropout_forward(out, tile_at(net, ws, ws->mask, i, b0, slot), in, (size_t)B * L->h * L->w * L->c, L->p,
                            train ? rng : NULL);
@@ -378,10 +403,18 @@ static void conv_pack(const cs_net *net, cs_workspace *ws, int i) {
     if (nb) memcpy(of + nw, L->bias, sizeof(float) * nb);
 }
 
+/* Whether a pass from layer `from` reaches an fgap layer without the tiles it weighs by. */
+static int lacks_tiles(const cs_net *net, int from) {
+    for (int i = from; i < net->nlayers && from > 0; i++)
+        if (net->layers[i].kind == CS_FGAP) return 1;
+    return 0;
+}
+
 void cs_net_forward(const cs_net *net, cs_workspace *ws, int from, const float *x, int B,
                     int train, cs_rng *rng, float *probs) {
     int n = net->nlayers, K = net->nclasses;
-    if (from < 0 || from >= n || B < 1 || B > ws->max_batch || group_sized(ws, from)) { /* a caller's bug: say so in the output */
+    if (from < 0 || from >= n || B < 1 || B > ws->max_batch || group_sized(ws, from) ||
+        lacks_tiles(net, from)) { /* a caller's bug: say so in the output */
         ws->B = 0;
         if (probs)
             for (int i = 0; i < B * K; i++) probs[i] = NAN;
@@ -421,18 +454,26 @@ static double weight_sum(const float *class_weight, const int *labels, int B, in
     return sum;
 }
 
+/* The target of class k for label y: one-hot, or with label smoothing e,
+   (1 - e) one-hot + e / K (Szegedy et al. 2016); for one sigmoid unit, the
+   second class's target y (1 - e) + e / 2. */
+static float target(int k, int y, int K, float smoothing) { return (k == y) * (1 - smoothing) + smoothing / K; }
+
 float cs_net_loss(const cs_net *net, const float *probs, const int *labels,
-                  const float *class_weight, int B) {
+                  const float *class_weight, float smoothing, int B) {
     int K = net->nclasses;
     double wsum = weight_sum(class_weight, labels, B, K), loss = 0;
     if (isnan(wsum)) return NAN;
     for (int b = 0; b < B; b++)
-        loss -= weight_of(class_weight, labels[b]) * log(fmax(probs[b * K + labels[b]], CS_LOSS_FLOOR));
+        for (int k = 0; k < K; k++) {
+            float t = target(k, labels[b], K, smoothing);
+            if (t > 0) loss -= weight_of(class_weight, labels[b]) * t * log(fmax(probs[b * K + k], CS_LOSS_FLOOR));
+        }
     return (float)(loss / wsum);
 }
 
 float cs_net_backward(cs_net *net, cs_workspace *ws, int from, const int *labels,
-                      const float *class_weight, int B) {
+                      const float *class_weight, float smoothing, int B) {
     int n = net->nlayers, nout = net->nout;
     double wsum = weight_sum(class_weight, labels, B, net->nclasses), loss = 0;
     if (B < 1 || B != ws->B || from < ws->from || from >= n || ws->inference || isnan(wsum)) return NAN;
@@ -445,12 +486,16 @@ float cs_net_backward(cs_net *net, cs_workspace *ws, int from, const int *labels
         int y = labels[b];
         float wy = weight_of(class_weight, y), scale = (float)(wy / wsum);
         if (nout == 1) {
-            loss += wy * (fmaxf(z[0], 0) - z[0] * y + log1pf(expf(-fabsf(z[0]))));
-            dz[0] = (sigmoid(z[0]) - y) * scale;
-        } else {
-            loss += wy * (softmax(dz, z, nout) - z[y]);
-            dz[y] -= 1;
-            for (int k = 0; k < nout; k++) dz[k] *= scale;
+            float t = target(1, y, 2, smoothing);
+            loss += wy * (fmaxf(z[0], 0) - z[0] * t + log1pf(expf(-fabsf(z[0]))));
+            dz[0] = (sigmoid(z[0]) - t) * scale;
+        } else { /* loss: logsumexp(z) - sum_k t_k z_k; dz = p - t */
+            float lse = softmax(dz, z, nout);
+            for (int k = 0; k < nout; k++) {
+                float t = target(k, y, nout, smoothing);
+                loss += wy * t * (lse - z[k]);
+                dz[k] = (dz[k] - t) * scale;
+            }
         }
     }
 
@@ -464,6 +509,10 @@ float cs_net_backward(cs_net *net, cs_workspace *ws, int from, const int *labels
             break;
         case CS_POOL: if (din) cs_maxpool_backward(din, dout, in, B, L->h, L->w, L->c); break;
         case CS_GAP: if (din) cs_gap_backward(din, dout, B, L->h, L->w, L->c); break;
+        case CS_FGAP:
+            for (size_t b = 0, per = (size_t)act_floats(net, i); din && b < (size_t)B; b++)
+                cs_fgap_backward(din + b * per, dout + b * L->c, ws->mask[i] + b * per, 1, L->h, L->w, L->c);
+            break;
         case CS_DROPOUT: if (din) cs_dropout_backward(din, dout, ws->mask[i], (size_t)B * L->h * L->w * L->c); break;
         case CS_DENSE:
             cs_dense_backward(din, L->dweight, L->dbias, dout, out, in, L->weight, B, L->c, L->oc, L->relu);

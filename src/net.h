@@ -25,7 +25,8 @@ int cs_rng_below(cs_rng *rng, int n);    /* [0, n) */
 /* ---------------------------------------------------------------- network */
 
 /* arch: comma-separated layers: convN (3x3 valid + ReLU), pool (2x2 max),
-   gap (global average), dropP (dropout rate P), denseN (N units + ReLU),
+   gap (global average), fgap (global average over the grid cells whose
+   centre shows cells, cs_fgap_weights), dropP (dropout rate P), denseN (N units + ReLU),
    dense (the output layer, last). NULL or "" means CS_PAPER_ARCH.
    Weights start at zero; see cs_net_glorot. */
 cs_status cs_net_init(cs_net *net, const char *arch, int tile, int nclasses, cs_error *err);
@@ -53,7 +54,8 @@ cs_workspace *cs_workspace_new_inference(const cs_net *net, int max_batch, cs_er
 void cs_workspace_free(cs_workspace *ws);
 
 /* Forward pass of layers [from, nlayers) on B inputs x of layer `from` (tiles
-   [B][tile][tile] for from = 0). train != 0 applies dropout drawn from rng.
+   [B][tile][tile] for from = 0; an fgap layer weighs by the tiles, so a pass
+   that reaches one starts at 0). train != 0 applies dropout drawn from rng.
    Writes probs [B][nclasses] (two classes: p0 = 1 - s, p1 = s). */
 void cs_net_forward(const cs_net *net, cs_workspace *ws, int from, const float *x, int B,
                     int train, cs_rng *rng, float *probs);
@@ -61,12 +63,13 @@ void cs_net_forward(const cs_net *net, cs_workspace *ws, int from, const float *
 const float *cs_net_activation(const cs_workspace *ws, int i);
 /* After cs_net_forward: mean (weighted) cross-entropy of labels [B], and the
    gradients of every parameter of layers [from, nlayers) in net->grads
-   (overwritten). class_weight [nclasses] may be NULL (all 1). */
+   (overwritten). class_weight [nclasses] may be NULL (all 1); smoothing in
+   [0, 1) softens the targets to (1 - smoothing) one-hot + smoothing / K. */
 float cs_net_backward(cs_net *net, cs_workspace *ws, int from, const int *labels,
-                      const float *class_weight, int B);
-/* Loss only, no gradients (validation). */
+                      const float *class_weight, float smoothing, int B);
+/* Loss only, no gradients (validation: smoothing 0). */
 float cs_net_loss(const cs_net *net, const float *probs, const int *labels,
-                  const float *class_weight, int B);
+                  const float *class_weight, float smoothing, int B);
 
 /* ---------------------------------------------------------------- Adam */
 

@@ -66,7 +66,8 @@ float cs_ood_msp(const float *p, int K) {
 
 int cs_ood_dim(const cs_net *net) {
     int head = cs_net_head(net);
-    return head > 0 && net->layers[head - 1].kind == CS_GAP ? net->layers[head - 1].oc : 0;
+    return head > 0 && (net->layers[head - 1].kind == CS_GAP || net->layers[head - 1].kind == CS_FGAP)
+               ? net->layers[head - 1].oc : 0;
 }
 
 int cs_ood_penultimate(const cs_net *net, int *width) {

@@ -411,7 +411,7 @@ static float validate(trainer *t, float *acc) {
     }
     for (int i = 0; i < t->nval; i++) correct += argmax(t->vprobs + (size_t)i * t->K, t->K) == t->vlabels[i];
     *acc = t->nval ? (float)correct / t->nval : NAN;
-    return t->nval ? cs_net_loss(t->net, t->vprobs, t->vlabels, t->val_weight, t->nval) : NAN;
+    return t->nval ? cs_net_loss(t->net, t->vprobs, t->vlabels, t->val_weight, 0, t->nval) : NAN;
 }
 
 /* With TTA the model gives a tile the mean of its 8 symmetries' probabilities,
@@ -483,7 +483,7 @@ static cs_status run_epochs(trainer *t, cs_error *err) {
             int B = t->ntrain - s * o->batch < o->batch ? t->ntrain - s * o->batch : o->batch;
             fill_training_batch(t, t->order + s * o->batch, B);
             cs_net_forward(net, t->ws, t->from, t->x, B, 1, &t->rng, t->probs);
-            float loss = cs_net_backward(net, t->ws, t->from, t->labels, t->class_weight, B);
+            float loss = cs_net_backward(net, t->ws, t->from, t->labels, t->class_weight, o->label_smoothing, B);
             opt.lr = learning_rate(o, (long)(epoch - 1) * steps + s, (long)o->epochs * steps);
             cs_adam_step(&opt, net->params, net->grads, t->param_from);
             loss_sum += (double)loss * B;
@@ -620,6 +620,8 @@ static cs_status setup(trainer *t, cs_error *err) {
     cs_net *net = t->net;
     if (o->epochs < 1 || o->batch < 1)
         return cs_fail(err, CS_EINPUT, "epochs (%d) and batch (%d) must be at least 1", o->epochs, o->batch);
+    if (!(o->label_smoothing >= 0 && o->label_smoothing < 1))
+        return cs_fail(err, CS_EINPUT, "label smoothing (%g) must be at least 0 and below 1", o->label_smoothing);
     if (!t->train || t->train->n == 0) return cs_fail(err, CS_EINPUT, "no training images");
     if (o->val_tiles && o->val_tiles->nclasses != t->K)
         return cs_fail(err, CS_EINPUT, "val_tiles is set up for %d classes, the model has %d",

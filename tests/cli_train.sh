@@ -87,9 +87,9 @@ xmllint --noout "$TMP/six-report/roc.svg" "$TMP/six-report/confusion.svg" || fai
 # The folds train as the model was trained: its recorded options come back.
 expect_rc 0 "$CLI" train --data "$T" "${TINY[@]}" --epochs 1 --lr 0.002 --schedule cosine --lr-final 0.0001 \
     --dihedral --no-hflip --zoom 0.2 --blur 1.5 --gamma 0.3 --lowres 0.5 --lowres-share 0.4 --crops 5 --density-bands 2 --batch 16 --balance \
-    --out "$TMP/opts.safetensors"
+    --label-smoothing 0.1 --out "$TMP/opts.safetensors"
 expect_rc 0 "$CLI" eval --model "$TMP/opts.safetensors" --data "$T" --folds images --json
-grep -q "^paper: epochs 1, batch 16, 5 crops per image in 2 density bands, patience 0, lr 0.002 cosine to 0.0001, augment dihedral rotate 5 shift 0.1 zoom 0.2 blur 1.5 gamma 0.3 lowres 0.5 (on a share 0.4 of crops), balance on" \
+grep -q "^paper: epochs 1, batch 16, 5 crops per image in 2 density bands, patience 0, lr 0.002 cosine to 0.0001, augment dihedral rotate 5 shift 0.1 zoom 0.2 blur 1.5 gamma 0.3 lowres 0.5 (on a share 0.4 of crops), balance on, label smoothing 0.1" \
     "$TMP/err" || fail "the folds do not train as the model was trained: $(grep ^paper "$TMP/err" | head -1)"
 
 # A share of crops with no lowres to share, or a share of none, is refused.
@@ -100,6 +100,9 @@ expect_rc 2 "$CLI" train --data "$T" "${TINY[@]}" --lowres 1 --lowres-share 0 --
 expect_rc 2 "$CLI" train --data "$T" "${TINY[@]}" --crops 0 --density-bands 3 --out "$TMP/x.safetensors"
 grep -q "give --crops N too" "$TMP/err" || fail "--density-bands without crops: $(cat "$TMP/err")"
 expect_rc 2 "$CLI" train --data "$T" "${TINY[@]}" --crops 5 --density-bands 11 --out "$TMP/x.safetensors"
+# Smoothing every target to 1 / K leaves nothing to learn: refused.
+expect_rc 2 "$CLI" train --data "$T" "${TINY[@]}" --label-smoothing 1 --out "$TMP/x.safetensors"
+grep -q "label-smoothing" "$TMP/err" || fail "--label-smoothing 1: $(cat "$TMP/err")"
 
 # Files that are not images by their name (cs_image_name, as predict of a
 # folder): skipped with a one-line note, exit 0; hidden ones passed over.
@@ -147,4 +150,15 @@ grep -q "classes  *2: T47D, MDAMB231" "$TMP/out" || fail "new classes"
 expect_rc 0 "$CLI" finetune --model "$M" --data "$T" --mode full --epochs 1 --crops 8 --threads 1 \
     --out "$TMP/full.safetensors"
 expect_rc 0 "$CLI" predict --model "$TMP/full.safetensors" --csv "$T/T47D/T47D_F6_05d21h_x0_y0.jpg"
+
+# Pooling over the cells only (fgap): trains, says so, fine-tunes in head mode
+# (from the pooled features) and predicts as it evaluates.
+expect_rc 0 "$CLI" train --data "$T" --arch conv8,pool,conv8,pool,conv8,fgap,dense --tile 32 --threads 1 \
+    --epochs 2 --out "$TMP/fgap.safetensors"
+expect_rc 0 "$CLI" info "$TMP/fgap.safetensors"
+grep -q "global average pool over cells" "$TMP/out" || fail "info does not name fgap: $(cat "$TMP/out")"
+expect_rc 0 "$CLI" finetune --model "$TMP/fgap.safetensors" --data "$T" --mode head --epochs 3 --threads 1 \
+    --out "$TMP/fgap-head.safetensors"
+expect_rc 0 "$CLI" eval --model "$TMP/fgap-head.safetensors" --data "$T" --json
+json "$TMP/out" 'check(j.tile_accuracy >= 0 && j.tile_accuracy <= 1 && j.images === 6, "fgap eval")'
 finish

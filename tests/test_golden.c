@@ -142,7 +142,7 @@ static void check_case(const char *dir, const char *name) {
 
     cs_net_forward(&net, ws, 0, x, B, 0, NULL, probs);
     check_close("probs", probs, want_probs, (size_t)B * K);
-    float loss = cs_net_backward(&net, ws, 0, labels, class_weight, B);
+    float loss = cs_net_backward(&net, ws, 0, labels, class_weight, 0, B);
     check_close("loss", &loss, want_loss, 1);
     check_params(&net, &exp.st, "grad.", 1);
 
@@ -156,7 +156,7 @@ static void check_case(const char *dir, const char *name) {
         if (!cs_st_find(&exp.st, first)) break;
         if (step > 1) {
             cs_net_forward(&net, ws, 0, x, B, 0, NULL, probs);
-            cs_net_backward(&net, ws, 0, labels, class_weight, B);
+            cs_net_backward(&net, ws, 0, labels, class_weight, 0, B);
         }
         cs_adam_step(&opt, net.params, net.grads, 0);
         check_params(&net, &exp.st, prefix, 0);

@@ -74,6 +74,7 @@ static void layer_run(layer_case *t) {
     case CS_CONV: cs_conv_forward(t->out, t->in, t->w, t->bias, NULL, t->B, t->H, t->W, t->C, t->O, t->relu); break;
     case CS_POOL: cs_maxpool_forward(t->out, t->in, t->B, t->H, t->W, t->C); break;
     case CS_GAP: cs_gap_forward(t->out, t->in, t->B, t->H, t->W, t->C); break;
+    case CS_FGAP: cs_fgap_forward(t->out, t->in, t->mask, t->B, t->H, t->W, t->C); break;
     case CS_DROPOUT: cs_dropout_forward(t->out, t->mask, t->in, t->nin, t->p, &rng); break;
     case CS_DENSE: cs_dense_forward(t->out, t->in, t->w, t->bias, t->B, t->C, t->O, t->relu); break;
     }
@@ -93,7 +94,7 @@ static void check_layer(const char *name, layer_case t, cs_rng *rng) {
     switch (t.kind) {
     case CS_CONV: OH -= 2, OW -= 2, t.nw = (size_t)O * t.C * 9; break;
     case CS_POOL: OH /= 2, OW /= 2, O = t.C; break;
-    case CS_GAP: OH = OW = 1, O = t.C; break;
+    case CS_GAP: case CS_FGAP: OH = OW = 1, O = t.C; break;
     case CS_DROPOUT: O = t.C; break;
     case CS_DENSE: t.nw = (size_t)O * t.C; break;
     }
@@ -114,6 +115,8 @@ static void check_layer(const char *name, layer_case t, cs_rng *rng) {
     } else fill(t.in, t.nin, rng, 1);
     fill(t.w, t.nw, rng, 0.5f);
     fill(t.bias, O, rng, 0.1f);
+    if (t.kind == CS_FGAP) /* the cells' weights, some zero */
+        for (size_t i = 0; i < (size_t)t.B * t.H * t.W; i++) t.mask[i] = i % 3 ? cs_rng_uniform(rng) : 0;
     fill(t.r, t.nout, rng, 1);
 
     layer_run(&t);
@@ -122,6 +125,7 @@ static void check_layer(const char *name, layer_case t, cs_rng *rng) {
     case CS_CONV: cs_conv_backward(din, dw, db, dout, t.out, t.in, t.w, t.B, t.H, t.W, t.C, t.O, t.relu); break;
     case CS_POOL: cs_maxpool_backward(din, dout, t.in, t.B, t.H, t.W, t.C); break;
     case CS_GAP: cs_gap_backward(din, dout, t.B, t.H, t.W, t.C); break;
+    case CS_FGAP: cs_fgap_backward(din, dout, t.mask, t.B, t.H, t.W, t.C); break;
     case CS_DROPOUT: cs_dropout_backward(din, dout, t.mask, t.nin); break;
     case CS_DENSE: cs_dense_backward(din, dw, db, dout, t.out, t.in, t.w, t.B, t.C, t.O, t.relu); break;
     }
@@ -154,6 +158,7 @@ typedef struct {
     const float *x;
     const int *labels;
     const float *class_weight;
+    float smoothing;
     float *probs;
     int B, train;
 } net_case;
@@ -168,14 +173,14 @@ static void net_run(net_case *t) {
 static double net_objective(void *ctx) {
     net_case *t = ctx;
     net_run(t);
-    return cs_net_loss(t->net, t->probs, t->labels, t->class_weight, t->B);
+    return cs_net_loss(t->net, t->probs, t->labels, t->class_weight, t->smoothing, t->B);
 }
 
 /* Every parameter's gradient of a small network in training. Then (without
    dropout, whose masks would differ in a pass that starts later) backward
    from each later layer must leave the frozen layers' gradients as they were
    and give the others unchanged, also after a forward pass that starts there. */
-static void check_net(const char *arch, int tile, int K, const float *class_weight) {
+static void check_net(const char *arch, int tile, int K, const float *class_weight, float smoothing) {
     enum { B = 3 };
     cs_net net;
     cs_error err;
@@ -190,14 +195,19 @@ static void check_net(const char *arch, int tile, int K, const float *class_weig
         net.params[j] *= 1.5f;
     for (int i = 0; i < net.nlayers; i++) /* positive biases: fewer dead units */
         for (size_t j = 0; j < net.layers[i].nbias; j++) net.layers[i].bias[j] = 0.1f * cs_rng_uniform(&rng);
-    float x[B * 16 * 16], probs[B * 8];
+    float x[B * 24 * 24], probs[B * 8];
     int labels[B] = {1, 0, K - 1};
     fill(x, (size_t)B * tile * tile, &rng, 1);
-    net_case t = {&net, ws, x, labels, class_weight, probs, B, 1};
+    int fgap = -1; /* its layer; the tiles' top half then shows "cells", the rest is quiet */
+    for (int i = 0; i < net.nlayers; i++)
+        if (net.layers[i].kind == CS_FGAP) fgap = i;
+    for (int i = 0; i < B * tile * tile && fgap >= 0; i++)
+        if (i % (tile * tile) >= tile * tile / 2) x[i] *= 0.05f;
+    net_case t = {&net, ws, x, labels, class_weight, smoothing, probs, B, 1};
 
     net_run(&t);
-    float loss = cs_net_backward(&net, ws, 0, labels, class_weight, B);
-    CHECK_NEAR(loss, cs_net_loss(&net, probs, labels, class_weight, B), 1e-5);
+    float loss = cs_net_backward(&net, ws, 0, labels, class_weight, smoothing, B);
+    CHECK_NEAR(loss, cs_net_loss(&net, probs, labels, class_weight, smoothing, B), 1e-5);
     for (int i = 0; i < net.nlayers; i++) {
         cs_layer *L = &net.layers[i];
         if (!L->nweight) continue;
@@ -210,7 +220,7 @@ static void check_net(const char *arch, int tile, int K, const float *class_weig
 
     t.train = 0;
     net_run(&t);
-    loss = cs_net_backward(&net, ws, 0, labels, class_weight, B);
+    loss = cs_net_backward(&net, ws, 0, labels, class_weight, smoothing, B);
     float *full = malloc(sizeof(float) * net.nparams);
     memcpy(full, net.grads, sizeof(float) * net.nparams);
     for (int from = 1; from < net.nlayers; from++) {
@@ -219,15 +229,19 @@ static void check_net(const char *arch, int tile, int K, const float *class_weig
         for (int pass = 0; pass < 2; pass++) {
             for (size_t i = 0; i < net.nparams; i++) net.grads[i] = 1234;
             if (pass == 0) net_run(&t);
-            else { /* from the activations of layer `from`, as head-mode fine-tuning does */
+            else if (from <= fgap) { /* fgap weighs by the tiles: a pass from inside is refused */
+                cs_net_forward(&net, ws, from, cs_net_activation(ws, from), B, 0, NULL, probs);
+                CHECK(isnan(probs[0]));
+                break;
+            } else { /* from the activations of layer `from`, as head-mode fine-tuning does */
                 size_t n = (size_t)B * net.layers[from].h * net.layers[from].w * net.layers[from].c;
                 float *feat = malloc(sizeof(float) * n);
                 memcpy(feat, cs_net_activation(ws, from), sizeof(float) * n);
                 cs_net_forward(&net, ws, from, feat, B, 0, NULL, probs);
-                CHECK(isnan(cs_net_backward(&net, ws, from - 1, labels, class_weight, B)));
+                CHECK(isnan(cs_net_backward(&net, ws, from - 1, labels, class_weight, smoothing, B)));
                 free(feat);
             }
-            CHECK_NEAR(cs_net_backward(&net, ws, from, labels, class_weight, B), loss, 1e-6);
+            CHECK_NEAR(cs_net_backward(&net, ws, from, labels, class_weight, smoothing, B), loss, 1e-6);
             int same = 1;
             for (size_t i = 0; i < net.nparams; i++)
                 same &= i < frozen ? net.grads[i] == 1234 : fabsf(net.grads[i] - full[i]) <= 1e-6f * (1 + fabsf(full[i]));
@@ -248,15 +262,21 @@ int main(void) {
     check_layer("maxpool, vectors and a tail", (layer_case){.kind = CS_POOL, .B = 2, .H = 5, .W = 4, .C = 37}, &rng);
     check_layer("gap", (layer_case){.kind = CS_GAP, .B = 2, .H = 4, .W = 3, .C = 5}, &rng);
     check_layer("gap, vectors and a tail", (layer_case){.kind = CS_GAP, .B = 2, .H = 4, .W = 3, .C = 37}, &rng);
+    check_layer("fgap", (layer_case){.kind = CS_FGAP, .B = 2, .H = 4, .W = 3, .C = 5}, &rng);
     check_layer("dropout", (layer_case){.kind = CS_DROPOUT, .p = 0.4f, .B = 2, .H = 3, .W = 3, .C = 4}, &rng);
     check_layer("dense+relu", (layer_case){.kind = CS_DENSE, .relu = 1, .B = 3, .H = 1, .W = 1, .C = 6, .O = 5}, &rng);
     check_layer("dense", (layer_case){.kind = CS_DENSE, .B = 3, .H = 1, .W = 1, .C = 6, .O = 4}, &rng);
     check_layer("dense, vectors and a tail", (layer_case){.kind = CS_DENSE, .B = 3, .H = 1, .W = 1, .C = 37, .O = 4}, &rng);
 
     static const float weights2[] = {0.7f, 1.6f}, weights3[] = {1.0f, 2.0f, 0.5f};
-    check_net("conv3,conv4,gap,drop0.3,dense5,drop0.2,dense", 10, 2, NULL);
-    check_net("conv3,conv4,gap,drop0.3,dense5,drop0.2,dense", 10, 3, NULL);
-    check_net("conv3,pool,conv4,gap,dense5,dense", 11, 2, weights2);
-    check_net("conv3,pool,conv4,gap,dense5,dense", 11, 3, weights3);
+    check_net("conv3,conv4,gap,drop0.3,dense5,drop0.2,dense", 10, 2, NULL, 0);
+    check_net("conv3,conv4,gap,drop0.3,dense5,drop0.2,dense", 10, 3, NULL, 0);
+    check_net("conv3,pool,conv4,gap,dense5,dense", 11, 2, weights2, 0);
+    check_net("conv3,pool,conv4,gap,dense5,dense", 11, 3, weights3, 0);
+    /* Label smoothing, with and without class weights. */
+    check_net("conv3,pool,conv4,gap,dense5,dense", 11, 2, NULL, 0.2f);
+    check_net("conv3,pool,conv4,gap,dense5,dense", 11, 3, weights3, 0.1f);
+    /* Pooling over the cells of the tiles' top half (a 2 x 2 grid, cells 4 pixels apart). */
+    check_net("conv3,pool,conv3,pool,conv4,fgap,drop0.2,dense5,dense", 22, 3, NULL, 0);
     return test_summary();
 }

@@ -73,13 +73,13 @@ static void check_pooled_net(void) {
     cs_net_forward(&net, ws, 0, x, 2, 0, NULL, probs);
     CHECK_NEAR(probs[0] + probs[1] + probs[2] + probs[3] + probs[4], 1, 1e-6);
     int labels[3] = {0, 4, 1}, bad_labels[2] = {0, 5};
-    CHECK(!isnan(cs_net_loss(&net, probs, labels, NULL, 2)));
-    CHECK(isnan(cs_net_loss(&net, probs, bad_labels, NULL, 2)));
-    CHECK(isnan(cs_net_backward(&net, ws, 0, bad_labels, NULL, 2)));
-    CHECK(isnan(cs_net_backward(&net, ws, 0, labels, NULL, 3)));
+    CHECK(!isnan(cs_net_loss(&net, probs, labels, NULL, 0, 2)));
+    CHECK(isnan(cs_net_loss(&net, probs, bad_labels, NULL, 0, 2)));
+    CHECK(isnan(cs_net_backward(&net, ws, 0, bad_labels, NULL, 0, 2)));
+    CHECK(isnan(cs_net_backward(&net, ws, 0, labels, NULL, 0, 3)));
     cs_net_forward(&net, ws, 0, x, 3, 0, NULL, probs);
     CHECK(isnan(probs[0]));
-    CHECK(isnan(cs_net_backward(&net, ws, 0, labels, NULL, 2)));
+    CHECK(isnan(cs_net_backward(&net, ws, 0, labels, NULL, 0, 2)));
     cs_workspace_free(ws);
     cs_error err = {0};
     CHECK(cs_workspace_new(&net, 0, &err) == NULL && err.code == CS_EINPUT);
@@ -97,10 +97,24 @@ static void check_two_class_loss(void) {
     cs_net_forward(&net, ws, 0, x, 1, 0, NULL, probs);
     CHECK(probs[1] == 1 && probs[0] == 0);
     int label = 0;
-    CHECK_NEAR(cs_net_loss(&net, probs, &label, NULL, 1), -log(1e-7), 1e-4);
-    CHECK_NEAR(cs_net_backward(&net, ws, 0, &label, NULL, 1), 200, 1e-4); /* from the logit: exact */
+    CHECK_NEAR(cs_net_loss(&net, probs, &label, NULL, 0, 1), -log(1e-7), 1e-4);
+    CHECK_NEAR(cs_net_backward(&net, ws, 0, &label, NULL, 0, 1), 200, 1e-4); /* from the logit: exact */
     cs_workspace_free(ws);
     cs_net_free(&net);
+}
+
+/* Label smoothing: the cross-entropy against (1 - e) one-hot + e / K, for K
+   outputs and for one sigmoid unit (targets 1 - e / 2 and e / 2). */
+static void check_label_smoothing(void) {
+    cs_net net3, net2;
+    CHECK(cs_net_init(&net3, "gap,dense", 4, 3, NULL) == CS_OK && cs_net_init(&net2, "gap,dense", 4, 2, NULL) == CS_OK);
+    const float p3[3] = {0.7f, 0.2f, 0.1f}, p2[2] = {0.4f, 0.6f};
+    int zero = 0, one = 1;
+    CHECK_NEAR(cs_net_loss(&net3, p3, &zero, NULL, 0.3f, 1), -(0.8 * log(0.7) + 0.1 * log(0.2) + 0.1 * log(0.1)), 1e-6);
+    CHECK_NEAR(cs_net_loss(&net2, p2, &one, NULL, 0.2f, 1), -(0.9 * log(0.6) + 0.1 * log(0.4)), 1e-6);
+    CHECK_NEAR(cs_net_loss(&net2, p2, &one, NULL, 0, 1), -log(0.6), 1e-6);
+    cs_net_free(&net3);
+    cs_net_free(&net2);
 }
 
 /* An inference workspace gives the probabilities of a training one, also when
@@ -133,8 +147,8 @@ static void check_inference_workspace(const char *arch, int B, int threads) {
     double feat_err = test_rel_err(cs_net_activation(ws, head), cs_net_activation(train_ws, head), nfeat);
     CHECK(fused ? feat_err < 1e-5 : feat_err == 0);
     CHECK(fused ? test_rel_err(got, want, 3 * B) < 1e-5 : memcmp(want, got, sizeof(float) * 3 * B) == 0);
-    CHECK(isnan(cs_net_backward(&net, ws, 0, labels, NULL, B)));
-    CHECK(!isnan(cs_net_backward(&net, train_ws, 0, labels, NULL, B)));
+    CHECK(isnan(cs_net_backward(&net, ws, 0, labels, NULL, 0, B)));
+    CHECK(!isnan(cs_net_backward(&net, train_ws, 0, labels, NULL, 0, B)));
     cs_net_forward(&net, ws, 1, x, B, 0, NULL, got);
     CHECK(isnan(got[0]));
     cs_net_forward(&net, ws, head, cs_net_activation(train_ws, head), B, 0, NULL, got);
@@ -155,6 +169,31 @@ static void check_inference_workspace(const char *arch, int B, int threads) {
     cs_workspace_free(train_ws);
     cs_net_free(&net);
     cs_set_threads(1);
+}
+
+/* fgap's weights: the grid cells whose block shows cells, each alike; none
+   or all: every cell (plain GAP). A 32-pixel tile, a 2 x 2 grid of 16-pixel
+   blocks centred at 8 and 24. */
+static void check_fgap_weights(void) {
+    enum { T = 32 };
+    float x[T * T], wt[4];
+    cs_rng rng;
+    cs_rng_seed(&rng, 9);
+    for (int scene = 0; scene < 4; scene++) { /* quiet; top right busy; top row busy; all busy */
+        for (int r = 0; r < T; r++)
+            for (int c = 0; c < T; c++) {
+                int busy = scene == 3 || (scene == 1 && r < 16 && c >= 16) || (scene == 2 && r < 16);
+                x[r * T + c] = (2 * cs_rng_uniform(&rng) - 1) * (busy ? 1.0f : 0.1f);
+            }
+        cs_fgap_weights(wt, x, T, 2, 2, 8, 16);
+        static const float want[4][4] = {
+            {0.25f, 0.25f, 0.25f, 0.25f}, {0, 1, 0, 0}, {0.5f, 0.5f, 0, 0}, {0.25f, 0.25f, 0.25f, 0.25f}};
+        CHECK(memcmp(wt, want[scene], sizeof wt) == 0);
+    }
+    /* A grid centred off the blocks' lattice reads the block around each centre, within the tile. */
+    for (int i = 0; i < T * T; i++) x[i] = (2 * cs_rng_uniform(&rng) - 1) * (i / T >= 20 && i % T < 12 ? 1.0f : 0.1f);
+    cs_fgap_weights(wt, x, T, 2, 2, 6.5f, 20); /* blocks [0,20) and [12,32) of rows and columns */
+    CHECK(wt[0] == 0 && wt[1] == 0 && wt[2] == 1 && wt[3] == 0);
 }
 
 static void check_bad_arch(const char *arch, int tile, int nclasses, cs_status code, const char *says) {
@@ -206,11 +245,14 @@ int main(void) {
     check_executed_macs_rule();
     check_pooled_net();
     check_two_class_loss();
+    check_label_smoothing();
     check_adam();
     check_inference_workspace(CS_PAPER_ARCH, 3, 1);
     check_inference_workspace(CS_PAPER_ARCH, 3, 2);
     check_inference_workspace("conv8,pool,conv8,drop0.5,gap,dense", 10, 1);
     check_inference_workspace("conv8,pool,conv8,drop0.5,gap,dense", 20, 2);
+    check_inference_workspace("conv8,pool,conv8,pool,conv8,fgap,dense", 20, 2);
+    check_fgap_weights();
     check_bad_arch("conv32,gap,dense", 128, 1, CS_ELIMIT, "1 classes");
     check_bad_arch("conv32,gap,dense", 2000, 2, CS_ELIMIT, "tile side 2000");
     check_bad_arch("conv32,gap,dense32", 128, 2, CS_EINPUT, "must end with the output layer");

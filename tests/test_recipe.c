@@ -20,6 +20,7 @@ static void odd_recipe(cs_recipe *r) {
     o->aug = (cs_augment){.hflip = 1, .rotate_deg = 7.5f, .shift = 0.05f, .zoom = 0.2f, .blur = 1.5f, .gamma = 0.25f,
               .lowres = 0.5f, .lowres_share = 0.25f};
     o->balance = 0;
+    o->label_smoothing = 0.15f;
     o->tta = 0;
     o->seed = 12345678901ULL;
     o->crop_bottom = 8;
@@ -39,6 +40,7 @@ static void test_round_trip(const cs_dataset *all) {
     CHECK(strcmp(cs_model_get(&m, "augment"), "hflip,rotate7.5,shift0.05,zoom0.2,blur1.5,gamma0.25,lowres0.5") == 0);
     CHECK(strcmp(cs_model_get(&m, "lowres_share"), "0.25") == 0);
     CHECK(strcmp(cs_model_get(&m, "density_bands"), "3") == 0);
+    CHECK(strcmp(cs_model_get(&m, "label_smoothing"), "0.15") == 0);
     CHECK(strcmp(cs_model_get(&m, CS_META_TTA), CS_TTA_NONE) == 0);
     CHECK_NEAR(m.threshold, 0.3, 1e-6);
 
@@ -47,7 +49,7 @@ static void test_round_trip(const cs_dataset *all) {
     const cs_train_opts *a = &r.train, *b = &back.train;
     CHECK(b->epochs == a->epochs && b->patience == a->patience && b->batch == a->batch);
     CHECK(b->crops_per_image == a->crops_per_image && b->balance == a->balance && b->tta == a->tta);
-    CHECK(b->density_bands == 3);
+    CHECK(b->density_bands == 3 && b->label_smoothing == 0.15f);
     CHECK(b->lr == a->lr && b->cosine == a->cosine && b->lr_final == a->lr_final && b->seed == a->seed);
     CHECK(memcmp(&b->aug, &a->aug, sizeof a->aug) == 0);
     CHECK(b->crop_bottom == 8 && back.val_rows && back.val_folds == 2 && back.val_fold == 1);
@@ -56,6 +58,7 @@ static void test_round_trip(const cs_dataset *all) {
     cs_recipe_describe(line, sizeof line, b);
     CHECK(strstr(line, "epochs 2, batch 16, 6 crops per image in 3 density bands, patience 5, lr 0.002 cosine to 3e-05") != NULL);
     CHECK(strstr(line, "augment hflip rotate 7.5 shift 0.05 zoom 0.2 blur 1.5 gamma 0.25 lowres 0.5 (on a share 0.25 of crops),") != NULL);
+    CHECK(strstr(line, "balance off, label smoothing 0.15, tta off") != NULL);
 
     /* Trained on again without validation: the earlier split is no longer its own. */
     r.val_folds = 0;
@@ -67,12 +70,13 @@ static void test_round_trip(const cs_dataset *all) {
     /* Every crop (share 1 or unset) and uniform crops write no key: the files of before. */
     cs_run_record run = {0};
     r.train.density_bands = 0;
+    r.train.label_smoothing = 0;
     for (int i = 0; i < 2; i++) {
         r.train.aug.lowres_share = (float)i;
         CHECK(cs_model_init(&m, ARCH, TILE, 2, CLASSES, 1, &err) == CS_OK);
         CHECK(cs_recipe_record(&m, &r.train, &run, &err) == CS_OK);
         CHECK(cs_model_get(&m, "augment") && cs_model_get(&m, "lowres_share") == NULL);
-        CHECK(cs_model_get(&m, "density_bands") == NULL);
+        CHECK(cs_model_get(&m, "density_bands") == NULL && cs_model_get(&m, "label_smoothing") == NULL);
         cs_model_free(&m);
     }
 }

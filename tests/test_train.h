@@ -45,7 +45,7 @@ static inline float loss_on(const cs_model *m, const cs_dataset *ds) {
     }
     cs_workspace *ws = cs_workspace_new(&m->net, n, NULL);
     cs_net_forward(&m->net, ws, 0, x, n, 0, NULL, probs);
-    float loss = cs_net_loss(&m->net, probs, labels, NULL, n);
+    float loss = cs_net_loss(&m->net, probs, labels, NULL, 0, n);
     cs_workspace_free(ws);
     free(x);
     free(probs);

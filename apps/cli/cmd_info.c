@@ -11,6 +11,7 @@ static const char *layer_kind(const cs_layer *l, char *buf, size_t size) {
     case CS_CONV: return "conv 3x3 + ReLU";
     case CS_POOL: return "max pool 2x2";
     case CS_GAP: return "global average pool";
+    case CS_FGAP: return "global average pool over cells";
     case CS_DROPOUT: snprintf(buf, size, "dropout %g", l->p); return buf;
     case CS_DENSE: return l->relu ? "dense + ReLU" : "dense (output)";
     }

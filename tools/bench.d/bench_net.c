@@ -41,7 +41,7 @@ static void infer(bench *b, int B) { cs_net_forward(b->net, b->infer_ws, 0, b->x
 
 static void train(bench *b, int B) {
     cs_net_forward(b->net, b->ws, 0, b->x, B, 1, &b->rng, b->probs);
-    cs_net_backward(b->net, b->ws, 0, b->labels, NULL, B);
+    cs_net_backward(b->net, b->ws, 0, b->labels, NULL, 0, B);
     cs_adam_step(b->opt, b->net->params, b->net->grads, 0);
 }
 
