@@ -2,9 +2,13 @@
 """tools/bench_transfer's table: rows of group, base, mode, budget, direction,
 seconds, tile accuracy, AUC (tab-separated) become one Markdown line per group,
 mode and budget with the bases side by side (the mean of both directions), and
-the headline: the mean head-mode tile accuracy over the pairs.
+the headline: the mean head-mode tile accuracy over the pairs. With
+--open-set, the rows are open_set_counts.py's instead: the unseen images and
+the other lines' images each base's fine-tunes call unknown, summed over
+directions and seeds.
 
     transfer_table.py rows.tsv
+    transfer_table.py --open-set open-set.tsv
 """
 import math
 import sys
@@ -21,6 +25,50 @@ def mean(xs):
 def fmt(x, digits=3):
     return "-" if math.isnan(x) else f"{x:.{digits}f}"
 
+
+def open_set_table(path):
+    known = defaultdict(lambda: defaultdict(lambda: [0, 0]))  # (group, base) -> line -> [flagged, images]
+    others = defaultdict(lambda: [0, 0])  # (group, base) -> [flagged, images]
+    bases, groups = [], []
+    for line in open(path):
+        group, base, _, lines, flagged, images = line.rstrip("\n").split("\t")
+        bases += [base] if base not in bases else []
+        groups += [group] if group not in groups else []
+        for cell in lines.split():
+            name, counts = cell.rsplit(":", 1)
+            f, n = counts.split("/")
+            known[group, base][name][0] += int(f)
+            known[group, base][name][1] += int(n)
+        others[group, base][0] += int(flagged)
+        others[group, base][1] += int(images)
+    print()
+    print("Open set, head mode, one image a line (directions and seeds summed): unseen images of the "
+          "group's lines called unknown; other lines' images called unknown")
+    print()
+    print("| group | " + " | ".join(f"{b}: unseen known flagged, others flagged" for b in bases) + " |")
+    print("|---|" + "---|" * len(bases))
+    total = defaultdict(lambda: [0, 0, 0, 0])
+    for g in groups:
+        cells = []
+        for b in bases:
+            if (g, b) not in others:
+                cells.append("not run")
+                continue
+            k = known[g, b]
+            o = others[g, b]
+            t = total[b]
+            t[0] += sum(f for f, _ in k.values()); t[1] += sum(n for _, n in k.values())
+            t[2] += o[0]; t[3] += o[1]
+            cells.append(", ".join(f"{c} {f}/{n}" for c, (f, n) in sorted(k.items())) +
+                         f"; {o[0]}/{o[1]} ({o[0] / o[1]:.0%})")
+        print(f"| {g} | " + " | ".join(cells) + " |")
+    print("| all | " + " | ".join(f"{total[b][0]}/{total[b][1]}; {total[b][2]}/{total[b][3]} "
+                                   f"({total[b][2] / max(total[b][3], 1):.0%})" for b in bases) + " |")
+
+
+if sys.argv[1] == "--open-set":
+    open_set_table(sys.argv[2])
+    sys.exit(0)
 
 runs = defaultdict(list)  # (group, mode, budget, base) -> [(seconds, accuracy, auc)]
 bases, keys = [], []
