@@ -135,9 +135,18 @@ void cs_gap_backward(float *din, const float *dout, int B, int H, int W, int C) 
 static float block_std(const float *x, int T, int y0, int x0, int n) {
     double sum = 0, sq = 0;
     for (int r = y0; r < y0 + n; r++)
-        for (int c = x0; c < x0 + n; c++) sum += x[(size_t)r * T + c], sq += (double)x[(size_t)r * T + c] * x[(size_t)r * T + c];
+        for (int c = x0; c < x0 + n; c++) {
+            double v = x[(size_t)r * T + c];
+            sum += v, sq += v * v;
+        }
     double m = sum / ((double)n * n), v = sq / ((double)n * n) - m * m;
     return v > 0 ? (float)sqrt(v) : 0;
+}
+
+/* The first row (or column) of the stride-sized block centred at `centre`, within the tile. */
+static int block_start(float centre, int stride, int T) {
+    int s = (int)floorf(centre - 0.5f * (float)stride + 0.5f);
+    return s < 0 ? 0 : s + stride > T ? T - stride : s;
 }
 
 void cs_fgap_weights(float *wt, const float *x, int T, int H, int W, float off, int stride) {
@@ -147,9 +156,8 @@ void cs_fgap_weights(float *wt, const float *x, int T, int H, int W, float off, 
     int n = 0;
     for (int r = 0; r < H; r++)
         for (int c = 0; c < W; c++) { /* the block at the centre of cell (r, c)'s receptive field */
-            int y0 = (int)floorf(off + stride * r - 0.5f * stride + 0.5f), x0 = (int)floorf(off + stride * c - 0.5f * stride + 0.5f);
-            y0 = y0 < 0 ? 0 : y0 + stride > T ? T - stride : y0;
-            x0 = x0 < 0 ? 0 : x0 + stride > T ? T - stride : x0;
+            int y0 = block_start(off + (float)(stride * r), stride, T);
+            int x0 = block_start(off + (float)(stride * c), stride, T);
             wt[r * W + c] = block_std(x, T, y0, x0, stride) > FGAP_CELL_RATIO * quiet;
             n += wt[r * W + c] > 0;
         }
