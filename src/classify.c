@@ -76,7 +76,7 @@ static void ood_verdict(const cs_model *m, cs_result *res, const float *features
     double sum = 0;
     for (int t = 0; t < res->ntiles; t++)
         if (cs_tile_votes(res, t)) sum += res->tile_ood[t];
-    res->ood_score = (float)(sum / (res->nforeground ? res->nforeground : res->ntiles));
+    res->ood_score = (float)(sum / cs_voting_tiles(res));
     if (!isnan(m->ood.threshold)) res->known = res->ood_score <= m->ood.threshold;
 }
 
@@ -164,7 +164,7 @@ static cs_status classify_tiles(const cs_model *m, const cs_image *im, int crop_
         double sum = 0;
         for (int t = 0; t < n; t++)
             if (cs_tile_votes(res, t)) sum += res->tile_probs[(size_t)t * K + k];
-        res->probs[k] = (float)(sum / (res->nforeground ? res->nforeground : n));
+        res->probs[k] = (float)(sum / cs_voting_tiles(res));
     }
     res->predicted = cs_model_decide(m, res->probs);
     res->confidence = res->probs[res->predicted];

@@ -186,6 +186,8 @@ cs_status cs_ood_fit(cs_model *m, const cs_dataset *train, const cs_dataset *val
 /* Whether tile t of res votes for the image's class and score: a tile with
    something on it, or any tile of an image that is all background. */
 static inline int cs_tile_votes(const cs_result *res, int t) { return !res->background[t] || !res->nforeground; }
+/* How many tiles of res vote. */
+static inline int cs_voting_tiles(const cs_result *res) { return res->nforeground ? res->nforeground : res->ntiles; }
 
 /* cs_classify, also giving each tile's features that m's score reads
    (cs_ood_layer: pooled, or penultimate for the bank's scores and

@@ -210,7 +210,7 @@ static double act_floats(const cs_net *net, int i) {
 }
 
 /* Layers that keep a mask as large as their input: dropout's, and fgap's
-   weights (the first h x w floats of a tile's). */
+   weights ([tiles][h][w], in the first floats of it). */
 static int has_mask(cs_kind k) { return k == CS_DROPOUT || k == CS_FGAP; }
 
 /* Tiles that go together through the spatial layers in an inference
@@ -333,15 +333,14 @@ static void layer_forward(const cs_net *net, cs_workspace *ws, int i, int b0, in
     case CS_CONV: cs_conv_forward(out, in, L->weight, L->bias, pack, B, L->h, L->w, L->c, L->oc, L->relu); break;
     case CS_POOL: cs_maxpool_forward(out, in, B, L->h, L->w, L->c); break;
     case CS_GAP: cs_gap_forward(out, in, B, L->h, L->w, L->c); break;
-    case CS_FGAP: { /* the weights from the batch's tiles (act[0] holds them all) */
+    case CS_FGAP: { /* each tile's weights [B][h][w] from the batch's tiles (act[0] holds them all) */
         float *wt = tile_at(net, ws, ws->mask, i, b0, slot), off;
-        size_t per = (size_t)act_floats(net, i), T = (size_t)net->tile; /* wt: the first h x w floats of per */
+        size_t hw = (size_t)L->h * L->w, T = (size_t)net->tile;
         int stride;
         grid_centres(net, i, &off, &stride);
-        for (int b = 0; b < B; b++) {
-            cs_fgap_weights(wt + b * per, ws->act[0] + (b0 + b) * T * T, net->tile, L->h, L->w, off, stride);
-            cs_fgap_forward(out + (size_t)b * L->c, in + b * per, wt + b * per, 1, L->h, L->w, L->c);
-        }
+        for (int b = 0; b < B; b++)
+            cs_fgap_weights(wt + b * hw, ws->act[0] + (b0 + b) * T * T, net->tile, L->h, L->w, off, stride);
+        cs_fgap_forward(out, in, wt, B, L->h, L->w, L->c);
         break;
     }
     case CS_DROPOUT:
@@ -509,10 +508,7 @@ float cs_net_backward(cs_net *net, cs_workspace *ws, int from, const int *labels
             break;
         case CS_POOL: if (din) cs_maxpool_backward(din, dout, in, B, L->h, L->w, L->c); break;
         case CS_GAP: if (din) cs_gap_backward(din, dout, B, L->h, L->w, L->c); break;
-        case CS_FGAP:
-            for (size_t b = 0, per = (size_t)act_floats(net, i); din && b < (size_t)B; b++)
-                cs_fgap_backward(din + b * per, dout + b * L->c, ws->mask[i] + b * per, 1, L->h, L->w, L->c);
-            break;
+        case CS_FGAP: if (din) cs_fgap_backward(din, dout, ws->mask[i], B, L->h, L->w, L->c); break;
         case CS_DROPOUT: if (din) cs_dropout_backward(din, dout, ws->mask[i], (size_t)B * L->h * L->w * L->c); break;
         case CS_DENSE:
             cs_dense_backward(din, L->dweight, L->dbias, dout, out, in, L->weight, B, L->c, L->oc, L->relu);
