@@ -175,6 +175,5 @@ int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/data";
     check_case(dir, "paper_k2");
     check_case(dir, "pooled_k3");
-    check_case(dir, "fgap_k3");
     return test_summary();
 }

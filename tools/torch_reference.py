@@ -21,7 +21,6 @@ The reference runs in float64, so that it is the exact answer the C core's
 float32 approximates. Dropout is identity here (eval mode), as the C test runs
 its forward pass with train = 0. Debian's python3-torch 1.13 suffices.
 """
-import math
 import os
 import sys
 
@@ -36,36 +35,12 @@ CASES = [
     # name, arch, tile, classes, batch, class weights (None: unweighted), Adam steps
     ("paper_k2", PAPER_ARCH, 24, 2, 4, None, 0),
     ("pooled_k3", "conv8,pool,conv8,gap,dense16,dense", 25, 3, 4, [1.0, 2.0, 0.5], 2),
-    # fgap: the tiles' bottom half is quiet (scaled by 0.05), so only the top
-    # row of its 2 x 2 grid shows cells
-    ("fgap_k3", "conv4,pool,conv4,pool,conv6,fgap,dense8,dense", 22, 3, 4, None, 0),
 ]
-FGAP_CELL_RATIO = 2.0  # src/layers.c
-
-
-def block_std(x, y0, x0, n):
-    """Population standard deviation of x [B, T, T]'s n x n block at (y0, x0), per tile."""
-    return x[:, y0:y0 + n, x0:x0 + n].reshape(x.shape[0], -1).std(dim=1, unbiased=False)
-
-
-def fgap_weights(x, h, w, off, stride):
-    """x [B, T, T] -> [B, h, w]: cell (r, c), centred at pixel off + stride * (r, c),
-    weighs 1/n if the stride-sized block there deviates more than FGAP_CELL_RATIO
-    times the tile's quietest block on the stride lattice (n such cells); none: all alike."""
-    t = x.shape[1]
-    lattice = range(0, t - stride + 1, stride)
-    quiet = torch.stack([block_std(x, a, b, stride) for a in lattice for b in lattice], 1).min(1).values
-    start = [min(max(math.floor(off + stride * i - 0.5 * stride + 0.5), 0), t - stride) for i in range(max(h, w))]
-    busy = torch.stack([torch.stack([block_std(x, start[r], start[c], stride) > FGAP_CELL_RATIO * quiet
-                                     for c in range(w)], 1) for r in range(h)], 1).to(x.dtype)
-    n = busy.sum(dim=(1, 2), keepdim=True)
-    return torch.where(n > 0, busy / n.clamp(min=1), torch.full_like(busy, 1.0 / (h * w)))
 
 
 class Net(torch.nn.Module):
     """The arch string's layers: convN (3x3 valid + ReLU), pool (2x2 max), gap,
-    fgap (gap over the cells of the grid that show cells: fgap_weights), dropP,
-    denseN (+ ReLU), dense (the output: 1 unit for 2 classes, else K)."""
+    dropP, denseN (+ ReLU), dense (the output: 1 unit for 2 classes, else K)."""
 
     def __init__(self, arch, classes):
         super().__init__()
@@ -90,19 +65,13 @@ class Net(torch.nn.Module):
                 self.steps.append((tok, None))
 
     def forward(self, x):  # x [B, 1, H, W] -> logits [B, nout]
-        tiles, off, stride = x[:, 0], 0.0, 1  # where the grid's cells are centred (fgap)
         for kind, arg in self.steps:
             if kind == "conv":
                 x = F.relu(getattr(self, arg)(x))
-                off += stride
             elif kind == "pool":
                 x = F.max_pool2d(x, 2)
-                off, stride = off + 0.5 * stride, 2 * stride
             elif kind == "gap":
                 x = x.mean(dim=(2, 3))
-            elif kind == "fgap":
-                wt = fgap_weights(tiles, x.shape[2], x.shape[3], off, stride)
-                x = (x * wt[:, None]).sum(dim=(2, 3))
             elif kind == "drop":
                 x = F.dropout(x, arg, self.training)
             elif kind == "dense":
@@ -136,8 +105,6 @@ def write_case(out_dir, name, arch, tile, classes, batch, weights, adam_steps):
     torch.manual_seed(2019)
     net = Net(arch, classes).double().eval()
     x = torch.randn(batch, 1, tile, tile, dtype=torch.float64)
-    if "fgap" in arch.split(","):
-        x[:, :, tile // 2:] *= 0.05
     labels = torch.arange(batch) % classes
     cw = None if weights is None else torch.tensor(weights, dtype=torch.float64)
     # The C core reads float32 weights and inputs: start the reference from exactly those.
