@@ -231,7 +231,10 @@ typedef struct {
    mahalanobis_penultimate: mahalanobis on the penultimate features, the last
    dense layer's input; knn_class_penultimate: knn_penultimate's distance to
    the bank tiles of the class the image is called only; trust_penultimate:
-   that distance over the same to the nearest other class's bank tiles), and the image
+   that distance over the same to the nearest other class's bank tiles;
+   image_class_penultimate: an image's mean normalised penultimate features,
+   normalised, to the nearest of the training images' of the class it is
+   called, the bank holding one row an image), and the image
    score above which an image is unknown. Which score is a model's choice, made
    by measurement (model cards). */
 typedef enum {
@@ -241,6 +244,7 @@ typedef enum {
     CS_OOD_KIND_MAHALANOBIS_PENULTIMATE,
     CS_OOD_KIND_KNN_CLASS,
     CS_OOD_KIND_TRUST,
+    CS_OOD_KIND_IMAGE_CLASS,
     CS_OOD_KINDS
 } cs_ood_kind;
 typedef struct {
@@ -248,9 +252,10 @@ typedef struct {
                            mahalanobis_penultimate); 0: no statistics */
     float *means;       /* [nclasses][dim]: tensor ood.means */
     float *precision;   /* [dim][dim]: tensor ood.precision */
-    int nbank, bank_dim; /* tiles in the bank, penultimate features a tile; 0: no bank */
+    int nbank, bank_dim; /* tiles (images for image_class_penultimate) in the bank,
+                           penultimate features a row; 0: no bank */
     float *bank;        /* [nbank][bank_dim], each row of length 1: tensor ood.bank */
-    float *bank_class;  /* [nbank] knn_class_ and trust_penultimate: each bank tile's class index
+    float *bank_class;  /* [nbank] the scores by class: each bank row's class index
                            (float32, as the file holds it: tensor ood.bank_class); else NULL */
     int k;              /* metadata ood_k: the neighbour whose distance is the score */
     float threshold;    /* metadata ood_threshold; NaN: none (no verdict) */
@@ -297,11 +302,15 @@ typedef struct {
                   as mahalanobis on the penultimate features (the last dense layer's
                   input), "knn_class_penultimate", knn_penultimate to the bank
                   tiles of the class the image is called (tensors ood.bank and
-                  ood.bank_class), or "trust_penultimate", that distance over the
+                  ood.bank_class), "trust_penultimate", that distance over the
                   same to the nearest other class's (the inverse of Jiang et al.'s
-                  trust score, NeurIPS 2018; the same tensors)
-     ood_k        the bank's scores: which nearest bank tile's distance is the score
-                  (1 to the bank's tiles; CS_OOD_K when absent)
+                  trust score, NeurIPS 2018; the same tensors), or
+                  "image_class_penultimate", the image's mean features to the
+                  nearest training image's of the class it is called (the same
+                  tensors, a row an image; a tile scores its own distance to them)
+     ood_k        the bank's tile scores: which nearest bank tile's distance is the score
+                  (1 to the bank's tiles; CS_OOD_K when absent; image_class_penultimate:
+                  the nearest image, always)
      ood_threshold  an image whose score (mean over its voting tiles) is above it is
                   of none of the model's classes; "none": no verdict
      ood_frr      the share of validation images above ood_threshold it was set at
@@ -323,7 +332,7 @@ typedef struct {
 #define CS_META_TEMPERATURE "temperature"
 #define CS_META_VAL_ECE "val_ece"                 /* the validation tiles' ECE at it */
 #define CS_META_VAL_ECE_UNCALIBRATED "val_ece_uncalibrated" /* and at 1 */
-#define CS_META_OOD_SCORE "ood_score"         /* how tiles are scored: mahalanobis, msp, knn_penultimate, mahalanobis_penultimate, knn_class_penultimate or trust_penultimate */
+#define CS_META_OOD_SCORE "ood_score"         /* how tiles are scored: mahalanobis, msp, knn_penultimate, mahalanobis_penultimate, knn_class_penultimate, trust_penultimate or image_class_penultimate */
 #define CS_META_OOD_THRESHOLD "ood_threshold" /* images above are unknown; "none" */
 #define CS_META_OOD_FRR "ood_frr"             /* the validation images' share above it */
 #define CS_META_OOD_K "ood_k"                 /* knn_penultimate's neighbour */
@@ -336,10 +345,11 @@ typedef struct {
 #define CS_OOD_MAHALANOBIS_PENULTIMATE "mahalanobis_penultimate"
 #define CS_OOD_KNN_CLASS "knn_class_penultimate"
 #define CS_OOD_TRUST "trust_penultimate"
+#define CS_OOD_IMAGE_CLASS "image_class_penultimate"
 #define CS_OOD_MEANS "ood.means"               /* the statistics' tensors */
 #define CS_OOD_PRECISION "ood.precision"
 #define CS_OOD_BANK "ood.bank"                 /* knn_penultimate's training tiles */
-#define CS_OOD_BANK_CLASS "ood.bank_class"     /* knn_class_ and trust_penultimate: their classes */
+#define CS_OOD_BANK_CLASS "ood.bank_class"     /* the scores by class: the rows' classes */
 #define CS_OOD_K 10                           /* ood_k's default: the k the leave-lines-out report measured */
 #define CS_MAX_OOD_K 1000
 /* The most tiles a bank keeps, evenly spaced over the training tiles: a bank

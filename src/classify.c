@@ -67,16 +67,23 @@ static void score_features(const cs_model *m, const cs_workspace *ws, cs_result 
 }
 
 /* The image's out-of-distribution score and verdict from its tiles', scored
-   here against the image's class for the scores by class (features [ntiles][W]). */
+   here against the image's class for the scores by class (features [ntiles][W]);
+   for the score by image, from the mean of its tiles' features. */
 static void ood_verdict(const cs_model *m, cs_result *res, const float *features, int W) {
     if (!res->tile_ood) return;
     if (cs_ood_by_class(m->ood.kind))
         for (int t = 0; t < res->ntiles; t++)
             res->tile_ood[t] = cs_ood_tile_score(m, features + (size_t)t * W, res->predicted);
-    double sum = 0;
-    for (int t = 0; t < res->ntiles; t++)
-        if (cs_tile_votes(res, t)) sum += res->tile_ood[t];
-    res->ood_score = (float)(sum / cs_voting_tiles(res));
+    if (cs_ood_by_image(m->ood.kind)) {
+        float u[CS_MAX_OOD_DIM];
+        cs_ood_image_mean(features, res, W, u);
+        res->ood_score = cs_ood_tile_score(m, u, res->predicted);
+    } else {
+        double sum = 0;
+        for (int t = 0; t < res->ntiles; t++)
+            if (cs_tile_votes(res, t)) sum += res->tile_ood[t];
+        res->ood_score = (float)(sum / cs_voting_tiles(res));
+    }
     if (!isnan(m->ood.threshold)) res->known = res->ood_score <= m->ood.threshold;
 }
 

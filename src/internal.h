@@ -144,18 +144,27 @@ float cs_ood_msp(const float *p, int K);
    the scores by class only, cs_ood_by_class). */
 float cs_ood_tile_score(const cs_model *m, const float *f, int c);
 /* "mahalanobis", "msp", "knn_penultimate", "mahalanobis_penultimate",
-   "knn_class_penultimate" or "trust_penultimate", as metadata ood_score says it. */
+   "knn_class_penultimate", "trust_penultimate" or "image_class_penultimate",
+   as metadata ood_score says it. */
 const char *cs_ood_kind_name(cs_ood_kind kind);
 /* Whether the score is one of class means and a precision (ood.means,
    ood.precision): mahalanobis, mahalanobis_penultimate. */
 int cs_ood_reads_means(cs_ood_kind kind);
 /* Whether it is one of a bank (ood.bank): knn_penultimate, knn_class_penultimate,
-   trust_penultimate. */
+   trust_penultimate, image_class_penultimate. */
 int cs_ood_reads_bank(cs_ood_kind kind);
 /* Whether it scores a tile against the class its image is called, from a bank
-   with the classes of its tiles (ood.bank_class): knn_class_penultimate,
-   trust_penultimate. */
+   with the classes of its rows (ood.bank_class): knn_class_penultimate,
+   trust_penultimate, image_class_penultimate. */
 int cs_ood_by_class(cs_ood_kind kind);
+/* Whether an image's score is of its mean features rather than the mean of its
+   tiles' scores, and the bank holds a row a training image:
+   image_class_penultimate. */
+int cs_ood_by_image(cs_ood_kind kind);
+/* An image's features for cs_ood_by_image: the mean of its voting tiles'
+   normalised features (features [ntiles][W], as cs_classify_features gives
+   them), normalised, into u [W]. */
+void cs_ood_image_mean(const float *features, const cs_result *res, int W, float *u);
 /* The last dense layer, whose input (*width of them) are the penultimate
    features; -1 (and *width 0) for a network without one after GAP. */
 int cs_ood_penultimate(const cs_net *net, int *width);

@@ -180,10 +180,13 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
     } else if (!strcmp(key, CS_META_OOD_SCORE)) {
         n = CS_OOD_KIND_MAHALANOBIS;
         while (n < CS_OOD_KINDS && strcmp(value, cs_ood_kind_name(n))) n++;
-        if (n == CS_OOD_KINDS)
-            return cs_fail(err, CS_EINPUT, "metadata ood_score \"%.20s\" is not mahalanobis, msp, knn_penultimate, "
-                           "mahalanobis_penultimate, knn_class_penultimate or trust_penultimate",
-                           value);
+        if (n == CS_OOD_KINDS) {
+            char kinds[256] = "";
+            for (int k = 0; k < CS_OOD_KINDS; k++)
+                snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds), "%s%s",
+                         k == 0 ? "" : k + 1 < CS_OOD_KINDS ? ", " : " or ", cs_ood_kind_name(k));
+            return cs_fail(err, CS_EINPUT, "metadata ood_score \"%.20s\" is not %s", value, kinds);
+        }
         int_field = &m->ood.kind;
     } else if (!strcmp(key, CS_META_OOD_K)) {
         if (!parse_int(value, 1, CS_MAX_OOD_K, &n))
@@ -483,7 +486,7 @@ cs_status cs_model_read(cs_model *m, const void *data, size_t size, cs_error *er
     s = build_net(m, &st, err);
     if (!s) s = read_weights(m, &st, err);
     if (!s) s = apply_metadata(m, st.meta, st.nmeta, err);
-    if (!s && m->ood.bank && m->ood.k > m->ood.nbank)
+    if (!s && m->ood.bank && !cs_ood_by_image(m->ood.kind) && m->ood.k > m->ood.nbank)
         s = cs_fail(err, CS_EINPUT, "metadata ood_k %d is more than the %d tiles of tensor %s", m->ood.k,
                     m->ood.nbank, CS_OOD_BANK);
     int width;

@@ -17,6 +17,12 @@
    called only: authentication asks "is it that line?", and an image of a line
    the model never saw lies nearer to some tiles of several lines than to those
    of the line it is called (leave-lines-out, azgcb30.md).
+   image_class_penultimate scores the image, not its tiles: the mean of its
+   tiles' normalised penultimate features, normalised, to the nearest of the
+   training images' (each the same mean over its training tiles) of the class
+   it is called. Averaging first keeps what an image's tiles share and drops
+   what varies from tile to tile, which a mean of the tiles' distances keeps
+   (leave-lines-out, base.md).
 
    Stored as tensors ood.means [nclasses, dim] and ood.precision [dim, dim]
    (the covariance's inverse), or ood.bank [nbank, P] (the normalised
@@ -46,13 +52,22 @@ const char *cs_ood_kind_name(cs_ood_kind kind) {
     case CS_OOD_KIND_MAHALANOBIS_PENULTIMATE: return CS_OOD_MAHALANOBIS_PENULTIMATE;
     case CS_OOD_KIND_KNN_CLASS: return CS_OOD_KNN_CLASS;
     case CS_OOD_KIND_TRUST: return CS_OOD_TRUST;
+    case CS_OOD_KIND_IMAGE_CLASS: return CS_OOD_IMAGE_CLASS;
     default: return CS_OOD_MAHALANOBIS;
     }
 }
 
 int cs_ood_reads_bank(cs_ood_kind kind) { return kind == CS_OOD_KIND_KNN || cs_ood_by_class(kind); }
 
-int cs_ood_by_class(cs_ood_kind kind) { return kind == CS_OOD_KIND_KNN_CLASS || kind == CS_OOD_KIND_TRUST; }
+int cs_ood_by_class(cs_ood_kind kind) {
+    return kind == CS_OOD_KIND_KNN_CLASS || kind == CS_OOD_KIND_TRUST || kind == CS_OOD_KIND_IMAGE_CLASS;
+}
+
+int cs_ood_by_image(cs_ood_kind kind) { return kind == CS_OOD_KIND_IMAGE_CLASS; }
+
+/* The nearest bank row whose distance a score reads: the nearest image for
+   the score by image, else ood_k. */
+static int neighbour(const cs_ood *o) { return cs_ood_by_image(o->kind) ? 1 : o->k; }
 
 int cs_ood_reads_means(cs_ood_kind kind) {
     return kind == CS_OOD_KIND_MAHALANOBIS || kind == CS_OOD_KIND_MAHALANOBIS_PENULTIMATE;
@@ -91,7 +106,7 @@ int cs_ood_ready(const cs_model *m) {
     if (o->kind == CS_OOD_KIND_MSP) return 1;
     cs_ood_layer(m, &P);
     if (cs_ood_reads_means(o->kind)) return o->means && o->dim == P;
-    return o->bank && o->bank_dim == P && o->k >= 1 && o->k <= o->nbank &&
+    return o->bank && o->bank_dim == P && neighbour(o) >= 1 && neighbour(o) <= o->nbank &&
            (!cs_ood_by_class(o->kind) || o->bank_class);
 }
 
@@ -99,6 +114,19 @@ void cs_ood_normalise(float *f, int D) {
     double s = 1e-12;
     for (int i = 0; i < D; i++) s += (double)f[i] * f[i];
     for (int i = 0; i < D; i++) f[i] = (float)(f[i] / sqrt(s));
+}
+
+void cs_ood_image_mean(const float *features, const cs_result *res, int W, float *u) {
+    double sum[CS_MAX_OOD_DIM] = {0};
+    float f[CS_MAX_OOD_DIM];
+    for (int t = 0; t < res->ntiles; t++)
+        if (cs_tile_votes(res, t)) {
+            memcpy(f, features + (size_t)t * W, sizeof(float) * W);
+            cs_ood_normalise(f, W);
+            for (int i = 0; i < W; i++) sum[i] += f[i];
+        }
+    for (int i = 0; i < W; i++) u[i] = (float)sum[i];
+    cs_ood_normalise(u, W);
 }
 
 /* heap [0, n) with its largest at 0, after heap[at] became smaller. */
@@ -138,10 +166,11 @@ float cs_ood_knn(const float *bank, const float *cls, int c, int n, int D, int k
 
 cs_status cs_ood_knn_bank(cs_ood *o, const float *feat, const int *labels, int K, int n, int P, int cap,
                           cs_error *err) {
-    if (n < o->k)
+    int k = neighbour(o);
+    if (n < k)
         return cs_fail(err, CS_EINPUT, "%s needs at least ood_k (%d) training tiles with cells on them; there are %d",
-                       cs_ood_kind_name(o->kind), o->k, n);
-    int keep = n < cap ? n : cap < o->k ? o->k : cap, nrows = 0;
+                       cs_ood_kind_name(o->kind), k, n);
+    int keep = n < cap ? n : cap < k ? k : cap, nrows = 0;
     int *rows = malloc(sizeof(int) * (size_t)n), *mine = malloc(sizeof(int) * (size_t)n);
     if (!rows || !mine) {
         free(rows), free(mine);
@@ -155,11 +184,11 @@ cs_status cs_ood_knn_bank(cs_ood *o, const float *feat, const int *labels, int K
             if (!labels || labels[i] == c) mine[nc++] = i;
         if (nc == 0) {
             free(rows), free(mine);
-            return cs_fail(err, CS_EINPUT, "%s needs training tiles of every class; class %d has none",
-                           cs_ood_kind_name(o->kind), c);
+            return cs_fail(err, CS_EINPUT, "%s needs training %s of every class; class %d has none",
+                           cs_ood_kind_name(o->kind), cs_ood_by_image(o->kind) ? "images" : "tiles", c);
         }
         int kc = !labels ? keep : keep == n ? nc : (int)((long long)keep * nc / n);
-        if (labels && kc < o->k) kc = nc < o->k ? nc : o->k;
+        if (labels && kc < k) kc = nc < k ? nc : k;
         for (int b = 0; b < kc; b++) rows[nrows++] = mine[(long long)b * nc / kc];
     }
     float *bank = malloc(sizeof(float) * (size_t)nrows * P);
@@ -214,7 +243,8 @@ static float trust(const cs_model *m, const float *f, int c) {
 
 float cs_ood_tile_score(const cs_model *m, const float *f, int c) {
     const cs_ood *o = &m->ood;
-    if (o->kind == CS_OOD_KIND_KNN_CLASS) return cs_ood_knn(o->bank, o->bank_class, c, o->nbank, o->bank_dim, o->k, f);
+    if (o->kind == CS_OOD_KIND_KNN_CLASS || cs_ood_by_image(o->kind))
+        return cs_ood_knn(o->bank, o->bank_class, c, o->nbank, o->bank_dim, neighbour(o), f);
     if (o->kind == CS_OOD_KIND_TRUST) return trust(m, f, c);
     return o->kind == CS_OOD_KIND_KNN ? cs_ood_knn(o->bank, NULL, 0, o->nbank, o->bank_dim, o->k, f) : mahalanobis(m, f);
 }
@@ -316,17 +346,20 @@ static cs_model scoring_view(const cs_model *m, int image_scores) {
     return view;
 }
 
-/* The foreground tiles' features (those m's score reads) of every image of ds, *n of them. */
+/* The features m's score reads of every image of ds, *n rows: each voting
+   tile's, or for the score by image each image's mean (cs_ood_image_mean);
+   *tiles: the tiles they are of. */
 static cs_status features_of(const cs_model *m, const cs_dataset *ds, int D, float **feat, int **labels,
-                             int *n, cs_error *err) {
-    int cap = 0;
+                             int *n, int *tiles, cs_error *err) {
+    int cap = 0, by_image = cs_ood_by_image(m->ood.kind);
     cs_model view = scoring_view(m, 0);
-    *feat = NULL, *labels = NULL, *n = 0;
+    *feat = NULL, *labels = NULL, *n = 0, *tiles = 0;
     for (int i = 0; i < ds->n; i++) {
         cs_result res;
         float *f = NULL;
         cs_status st = cs_classify_features(&view, &ds->images[i], -1, &res, &f, err);
         if (st) return st;
+        *tiles += cs_voting_tiles(&res);
         if (*n + res.ntiles > cap) {
             cap = 2 * (*n + res.ntiles);
             float *g = realloc(*feat, sizeof(float) * D * cap);
@@ -335,7 +368,11 @@ static cs_status features_of(const cs_model *m, const cs_dataset *ds, int D, flo
             if (l) *labels = l;
             if (!g || !l) st = cs_fail(err, CS_ENOMEM, "out of memory for tile features");
         }
-        for (int t = 0; !st && t < res.ntiles; t++)
+        if (!st && by_image) {
+            cs_ood_image_mean(f, &res, D, *feat + (size_t)*n * D);
+            (*labels)[(*n)++] = ds->labels[i];
+        }
+        for (int t = 0; !st && !by_image && t < res.ntiles; t++)
             if (cs_tile_votes(&res, t)) {
                 memcpy(*feat + (size_t)*n * D, f + (size_t)t * D, sizeof(float) * D);
                 (*labels)[(*n)++] = ds->labels[i];
@@ -373,19 +410,20 @@ static cs_status threshold_on(const cs_model *m, const cs_dataset *val, float fr
     return st;
 }
 
-/* What the bank is, in the metadata: its k and how many tiles it kept (nothing
-   for another score: a bank's keys from before go). */
+/* What the bank is, in the metadata: its k and how many tiles it kept, or for
+   the score by image how many images (nothing for another score: a bank's
+   keys from before go). */
 static cs_status record_bank(cs_model *m, cs_error *err) {
-    if (!cs_ood_reads_bank(m->ood.kind)) {
-        cs_model_unset(m, CS_META_OOD_K);
-        cs_model_unset(m, "ood_bank_tiles");
-        return CS_OK;
-    }
+    int bank = cs_ood_reads_bank(m->ood.kind), by_image = cs_ood_by_image(m->ood.kind);
+    cs_model_unset(m, CS_META_OOD_K);
+    cs_model_unset(m, "ood_bank_tiles");
+    cs_model_unset(m, "ood_bank_images");
+    if (!bank) return CS_OK;
     char v[32];
     snprintf(v, sizeof v, "%d", m->ood.k);
-    cs_status st = cs_model_set(m, CS_META_OOD_K, v, err);
+    cs_status st = by_image ? CS_OK : cs_model_set(m, CS_META_OOD_K, v, err);
     snprintf(v, sizeof v, "%d", m->ood.nbank);
-    return st ? st : cs_model_set(m, "ood_bank_tiles", v, err);
+    return st ? st : cs_model_set(m, by_image ? "ood_bank_images" : "ood_bank_tiles", v, err);
 }
 
 cs_status cs_ood_fit(cs_model *m, const cs_dataset *train, const cs_dataset *val, float frr, cs_error *err) {
@@ -395,8 +433,8 @@ cs_status cs_ood_fit(cs_model *m, const cs_dataset *train, const cs_dataset *val
     if (!(frr > 0 && frr < 1)) return cs_fail(err, CS_EINPUT, "a false-rejection rate of %g is not between 0 and 1", frr);
     cs_ood_free(&m->ood); /* the statistics of other weights */
     float *feat = NULL;
-    int *labels = NULL, n = 0;
-    cs_status st = msp ? CS_OK : features_of(m, train, D, &feat, &labels, &n, err);
+    int *labels = NULL, n = 0, tiles = 0;
+    cs_status st = msp ? CS_OK : features_of(m, train, D, &feat, &labels, &n, &tiles, err);
     if (!st && cs_ood_reads_means(kind)) st = cs_ood_estimate(&m->ood, feat, labels, n, m->net.nclasses, D, err);
     if (!st && cs_ood_reads_bank(kind))
         st = cs_ood_knn_bank(&m->ood, feat, cs_ood_by_class(kind) ? labels : NULL, m->net.nclasses, n, D,
@@ -411,7 +449,7 @@ cs_status cs_ood_fit(cs_model *m, const cs_dataset *train, const cs_dataset *val
     if (!st) st = cs_model_set(m, CS_META_OOD_FRR, v, err);
     snprintf(v, sizeof v, isnan(th) ? "none" : "%.6g", th);
     if (!st) st = cs_model_set(m, CS_META_OOD_THRESHOLD, v, err);
-    snprintf(v, sizeof v, "%d", n);
+    snprintf(v, sizeof v, "%d", tiles);
     if (!st) st = cs_model_set(m, "ood_tiles", v, err);
     if (!st) st = record_bank(m, err);
     if (st) cs_ood_free(&m->ood);

@@ -2,7 +2,8 @@
 # ood_score knn_penultimate through the CLI: train and calibrate make it (a bank
 # of training tiles in tensor ood.bank), info says so, predict fills ood_score
 # and known, a fine-tune keeps it, and the file stays plain safetensors; the
-# same for knn_class_penultimate (and its tensor ood.bank_class) and trust_penultimate.
+# same for knn_class_penultimate (and its tensor ood.bank_class), trust_penultimate
+# and image_class_penultimate (a bank row a training image).
 source "$(dirname "$0")/cli_common.bash"
 T=$DATA/train
 K=$TMP/knn.safetensors
@@ -102,8 +103,34 @@ grep -q "^ood_score *trust_penultimate (distance to the k-th nearest, k = 10, of
 expect_rc 0 "$CLI" predict --model "$TMP/tr.safetensors" --csv "$T"
 awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ood_score") c = i; next }
   !c || $c == "" || $c < 0 { bad = 1 } END { exit bad || !c }' "$TMP/out" || fail "trust_penultimate: empty ood_score"
+
+# image_class_penultimate: a bank row a training image (ood_bank_images, no ood_k), each image
+# scored by its mean features; a fine-tune of it keeps it, from its own images; and back to trust,
+# whose ood_k is the default again.
+expect_rc 0 "$CLI" calibrate --model "$TMP/tr.safetensors" --data "$T" --ood-score image_class_penultimate \
+    --out "$TMP/im.safetensors"
+expect_rc 0 "$CLI" info "$TMP/im.safetensors"
+n_images=$(sed -n 's/^  ood_bank_images: \([0-9]*\)$/\1/p' "$TMP/out")
+[ -n "$n_images" ] && [ "$n_images" -ge 2 ] &&
+    grep -q "^ood_score *image_class_penultimate (the image's mean [0-9]* penultimate features' distance to the nearest of the image's class's of $n_images training images'), unknown above" "$TMP/out" &&
+    ! grep -q "^  ood_k:\|^  ood_bank_tiles:" "$TMP/out" ||
+    fail "calibrate --ood-score image_class_penultimate: $(grep ood "$TMP/out")"
+expect_rc 0 "$CLI" predict --model "$TMP/im.safetensors" --csv "$T"
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ood_score") c = i; next }
+  !c || $c == "" || $c < 0 || $c > 2 { bad = 1 } END { exit bad || !c }' "$TMP/out" || fail "image_class_penultimate: ood_score"
+expect_rc 0 "$CLI" finetune --model "$TMP/im.safetensors" --data "$T" --mode head --epochs 1 --threads 1 \
+    --out "$TMP/imft.safetensors"
+expect_rc 0 "$CLI" info "$TMP/imft.safetensors"
+grep -q "^  ood_score: image_class_penultimate$" "$TMP/out" && grep -q "^  ood_bank_images: [0-9]*$" "$TMP/out" ||
+    fail "the fine-tune lost image_class_penultimate: $(grep ood "$TMP/out")"
+expect_rc 0 "$CLI" calibrate --model "$TMP/im.safetensors" --data "$T" --ood-score trust_penultimate \
+    --out "$TMP/tr2.safetensors"
+expect_rc 0 "$CLI" info "$TMP/tr2.safetensors"
+grep -q "^  ood_k: 10$" "$TMP/out" && grep -q "^  ood_bank_tiles: [0-9]*$" "$TMP/out" && ! grep -q "^  ood_bank_images:" "$TMP/out" ||
+    fail "back to trust_penultimate: $(grep ood "$TMP/out")"
+
 expect_rc 0 "$CLI" calibrate --help
-grep -q -- "--ood-score mahalanobis|msp|knn_penultimate|mahalanobis_penultimate|knn_class_penultimate|trust_penultimate$" "$TMP/out" ||
+grep -q -- "--ood-score mahalanobis|msp|knn_penultimate|mahalanobis_penultimate|knn_class_penultimate|trust_penultimate|image_class_penultimate$" "$TMP/out" ||
     fail "--help cuts the choices short: $(grep -- --ood-score "$TMP/out")"
 
 # A fine-tune of a knn_penultimate model keeps its score, with a bank of its own.

@@ -3,7 +3,8 @@
    a model file that keeps them, and files that hold them wrong; the msp score,
    which needs no statistics; knn_penultimate against hand-made banks and a
    sort, fitted, kept in a file, and its bad files; mahalanobis_penultimate;
-   knn_class_penultimate by hand, fitted, kept in a file, and its bad files. */
+   knn_class_penultimate by hand, fitted, kept in a file, and its bad files;
+   trust_penultimate; image_class_penultimate by hand and fitted. */
 #define _GNU_SOURCE /* memmem */
 #include <math.h>
 #include <stdlib.h>
@@ -566,6 +567,107 @@ static void test_trust_fit(const cs_dataset *train, const cs_dataset *val) {
     cs_model_free(&m);
 }
 
+/* image_class_penultimate by hand: an image's mean of its voting tiles'
+   normalised features, normalised, and its distance to the nearest bank image
+   of its class, whatever ood_k. */
+static void test_image_class_score(void) {
+    /* Three tiles: (3, 4) and (0, 2) vote, (5, 0) is background. Normalised:
+       (0.6, 0.8) + (0, 1) = (0.6, 1.8), normalised (1, 3) / sqrt(10). */
+    float feat[3][2] = {{3, 4}, {5, 0}, {0, 2}}, u[2];
+    uint8_t background[3] = {0, 1, 0};
+    cs_result res = {.ntiles = 3, .nforeground = 2, .background = background};
+    cs_ood_image_mean(&feat[0][0], &res, 2, u);
+    CHECK_NEAR(u[0], 1 / sqrt(10), 1e-6);
+    CHECK_NEAR(u[1], 3 / sqrt(10), 1e-6);
+    res.nforeground = 0, background[1] = 1; /* all background: every tile votes */
+    background[0] = background[2] = 1;
+    cs_ood_image_mean(&feat[0][0], &res, 2, u); /* (1.6, 1.8) */
+    CHECK_NEAR(u[0], 1.6 / hypot(1.6, 1.8), 1e-6);
+
+    float bank[3][2] = {{1, 0}, {0, 1}, {0.6f, 0.8f}}, cls[3] = {0, 0, 1};
+    const char *names[] = {"A", "B"};
+    cs_model m;
+    CHECK(cs_model_init(&m, "conv4,gap,dense2,dense", 32, 2, names, 1, NULL) == CS_OK);
+    m.ood = (cs_ood){.kind = CS_OOD_KIND_IMAGE_CLASS, .k = 10, .threshold = NAN, .nbank = 3, .bank_dim = 2,
+                     .bank = malloc(sizeof bank), .bank_class = malloc(sizeof cls)};
+    memcpy(m.ood.bank, bank, sizeof bank);
+    memcpy(m.ood.bank_class, cls, sizeof cls);
+    CHECK(cs_ood_ready(&m) && cs_ood_by_class(m.ood.kind) && cs_ood_by_image(m.ood.kind)); /* k 10 > 3 rows */
+    float f[2] = {0.8f, 0.6f}; /* class 0: sqrt(0.4) to (1, 0); class 1: sqrt(0.08) */
+    CHECK_NEAR(cs_ood_tile_score(&m, f, 0), sqrt(0.4), 1e-5);
+    CHECK_NEAR(cs_ood_tile_score(&m, f, 1), sqrt(0.08), 1e-5);
+    cs_model_free(&m);
+}
+
+/* image_class_penultimate fitted on the training fixture: a bank row a
+   training image with its class, each image scored as its own mean's
+   distance to the nearest of its class's rows (not the mean of its tiles'),
+   a threshold as frr says, metadata that says images, not ood_k, and a file
+   that gives the same scores; fitted on fewer images than ood_k. */
+static void test_image_class_fit(const cs_dataset *train, const cs_dataset *val) {
+    cs_model m, back;
+    cs_error err;
+    CHECK(cs_model_init(&m, "conv4,pool,conv8,gap,dense6,dense", 32, 2, CLASSES, 3, &err) == CS_OK);
+    CHECK(cs_model_set(&m, CS_META_OOD_SCORE, CS_OOD_IMAGE_CLASS, &err) == CS_OK &&
+          m.ood.kind == CS_OOD_KIND_IMAGE_CLASS);
+    CHECK(cs_ood_fit(&m, train, val, 0.25f, &err) == CS_OK);
+    CHECK(m.ood.nbank == train->n && m.ood.bank_class && m.ood.bank_dim == 6 && !isnan(m.ood.threshold));
+    CHECK(!cs_model_get(&m, CS_META_OOD_K) && cs_model_get(&m, "ood_bank_images") &&
+          atoi(cs_model_get(&m, "ood_bank_images")) == train->n && !cs_model_get(&m, "ood_bank_tiles"));
+    for (int b = 0; b < m.ood.nbank && m.ood.bank_class; b++) CHECK(m.ood.bank_class[b] == (float)train->labels[b]);
+
+    cs_result res;
+    float *f = NULL;
+    CHECK(cs_classify_features(&m, &val->images[0], -1, &res, &f, &err) == CS_OK);
+    if (f && res.tile_ood) {
+        double u[6] = {0}, len = 0, d = INFINITY, tiles = 0;
+        for (int t = 0; t < res.ntiles; t++) {
+            double n = 0;
+            for (int i = 0; i < 6; i++) n += (double)f[t * 6 + i] * f[t * 6 + i];
+            for (int i = 0; i < 6 && cs_tile_votes(&res, t); i++) u[i] += f[t * 6 + i] / sqrt(n);
+            tiles += res.tile_ood[t];
+        }
+        for (int i = 0; i < 6; i++) len += u[i] * u[i];
+        for (int b = 0; b < m.ood.nbank; b++) {
+            double s = 0;
+            for (int i = 0; i < 6; i++) s += pow(u[i] / sqrt(len) - m.ood.bank[b * 6 + i], 2);
+            if ((int)m.ood.bank_class[b] == res.predicted) d = fmin(d, sqrt(s));
+        }
+        CHECK_NEAR(res.ood_score, d, 1e-5);
+        CHECK(fabs(res.ood_score - tiles / res.ntiles) > 1e-3); /* not the tiles' mean */
+        CHECK_NEAR(res.tile_ood[0], cs_ood_knn(m.ood.bank, m.ood.bank_class, res.predicted, m.ood.nbank, 6, 1, f), 1e-6);
+    }
+    free(f);
+    cs_result_free(&res);
+    float *before = malloc(sizeof(float) * val->n), *after = malloc(sizeof(float) * val->n);
+    image_scores(&m, val, before);
+    CHECK_NEAR(m.ood.threshold, frr_quantile(before, val->n, 0.25f), 1e-5 * m.ood.threshold);
+    CHECK(round_trip(&m, &back, &err) == CS_OK && back.ood.kind == CS_OOD_KIND_IMAGE_CLASS &&
+          back.ood.nbank == train->n);
+    image_scores(&back, val, after);
+    CHECK(!memcmp(before, after, sizeof(float) * val->n) && !isnan(after[0]));
+    free(before);
+    free(after);
+    cs_model_free(&back);
+    /* Two images, one a class: a bank of 2 rows, fewer than ood_k's 10. */
+    cs_dataset two = {0};
+    for (int c = 0; c < 2; c++)
+        for (int i = 0; i < train->n; i++)
+            if (train->labels[i] == c) {
+                cs_image copy = {.w = train->images[i].w, .h = train->images[i].h,
+                                 .gray = malloc((size_t)train->images[i].w * train->images[i].h)};
+                memcpy(copy.gray, train->images[i].gray, (size_t)copy.w * copy.h);
+                CHECK(cs_dataset_add(&two, &copy, c, train->names[i], &err) == CS_OK);
+                free(copy.gray);
+                break;
+            }
+    CHECK(cs_ood_fit(&m, &two, val, 0.25f, &err) == CS_OK && m.ood.nbank == 2 && cs_ood_ready(&m));
+    CHECK(round_trip(&m, &back, &err) == CS_OK && cs_ood_ready(&back));
+    cs_model_free(&back);
+    cs_dataset_free(&two);
+    cs_model_free(&m);
+}
+
 /* ood_score knn_class_penultimate fitted on the training fixture: the bank's
    classes, tile scores as the kNN distance to the bank rows of the image's
    class, a file that gives the same scores, and files whose classes are bad
@@ -652,6 +754,8 @@ int main(int argc, char **argv) {
     test_trust_score();
     test_knn_class_fit(&train, &val);
     test_trust_fit(&train, &val);
+    test_image_class_score();
+    test_image_class_fit(&train, &val);
     cs_dataset_free(&all);
     cs_dataset_free(&train);
     cs_dataset_free(&val);

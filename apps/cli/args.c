@@ -181,7 +181,7 @@ double get_um_per_px(args *a) {
 }
 
 const option ood_opts[] = {
-    {"ood-score", "mahalanobis|msp|knn_penultimate|mahalanobis_penultimate|knn_class_penultimate|trust_penultimate",
+    {"ood-score", "mahalanobis|msp|knn_penultimate|mahalanobis_penultimate|knn_class_penultimate|trust_penultimate|image_class_penultimate",
      "how an image is told to be of none of the model's classes:\n"
      "mahalanobis, the pooled features' distance to the classes';\n"
      "msp, 1 - the tiles' top probability; knn_penultimate, the\n"
@@ -189,7 +189,9 @@ const option ood_opts[] = {
      "mahalanobis_penultimate, mahalanobis on the penultimate features;\n"
      "knn_class_penultimate, knn_penultimate to the training tiles of\n"
      "the class the image is called; trust_penultimate, that over the\n"
-     "same to the nearest other class's\n"
+     "same to the nearest other class's; image_class_penultimate, the\n"
+     "image's mean penultimate features' distance to the nearest\n"
+     "training image's of the class it is called\n"
      "(default: the base's, or mahalanobis for a new model; the model\n"
      "cards say which is better)"},
     {0}};

@@ -33,7 +33,11 @@ static void print_ood(const cs_model *m) {
     else if (o->kind == CS_OOD_KIND_TRUST && o->bank && o->bank_class)
         printf(" (distance to the k-th nearest, k = %d, of the image's class's of %d training tiles' %d "
                "penultimate features, over the nearest other class's)", o->k, o->nbank, o->bank_dim);
-    else if (o->kind == CS_OOD_KIND_KNN || o->kind == CS_OOD_KIND_KNN_CLASS || o->kind == CS_OOD_KIND_TRUST)
+    else if (o->kind == CS_OOD_KIND_IMAGE_CLASS && o->bank && o->bank_class)
+        printf(" (the image's mean %d penultimate features' distance to the nearest of the image's class's of "
+               "%d training images')", o->bank_dim, o->nbank);
+    else if (o->kind == CS_OOD_KIND_KNN || o->kind == CS_OOD_KIND_KNN_CLASS || o->kind == CS_OOD_KIND_TRUST ||
+             o->kind == CS_OOD_KIND_IMAGE_CLASS)
         printf(" (no bank: no score)");
     else if (o->kind != CS_OOD_KIND_MSP && o->means)
         printf(" (to the nearest of %d class means of %d %s features)", m->net.nclasses, o->dim,

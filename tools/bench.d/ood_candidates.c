@@ -23,7 +23,9 @@
    the nearest other class's bank tiles (the inverse of Jiang et al.'s trust
    score); knn_class_scaled, knn_class_penultimate over the called class's
    spread in the bank (class_spread), a try. An image scores the mean over its foreground tiles; image_msp is 1 -
-   the image's own top probability (its tiles' mean). Prints, per candidate: ROC AUC of unknown against known
+   the image's own top probability (its tiles' mean); image_class_penultimate
+   as the library scores it, the image's mean penultimate features
+   (cs_ood_image_mean) to the nearest training image's of the class it is called. Prints, per candidate: ROC AUC of unknown against known
    images, and the share of unknown images above the threshold that 5% of the
    known ones exceed (--bands: of the same band of the unknown images as the
    known ones', so that both are scored over as many tiles from the same part of
@@ -40,10 +42,10 @@
 #include "metrics.h"
 
 enum { MSP, ENERGY, MAHALANOBIS, KNN, MAHALANOBIS_PENULT, KNN_PENULT, KNN_CLASS_PENULT, TRUST_PENULT, IMAGE_MSP,
-       KNN_CLASS_SCALED, NCAND };
+       KNN_CLASS_SCALED, IMAGE_CLASS_PENULT, NCAND };
 static const char *const cand_name[NCAND] = {"msp", "energy", "mahalanobis", "knn", "mahalanobis_penultimate",
                                              "knn_penultimate", "knn_class_penultimate", "trust_penultimate",
-                                             "image_msp", "knn_class_scaled"};
+                                             "image_msp", "knn_class_scaled", "image_class_penultimate"};
 
 typedef struct {
     const cs_model *m;
@@ -51,11 +53,14 @@ typedef struct {
     cs_model knn;      /* m scoring knn_penultimate, with its bank */
     cs_model kclass;   /* m scoring knn_class_penultimate, with its bank */
     cs_model trust;    /* m scoring trust_penultimate, with the same bank */
+    cs_model image;    /* m scoring image_class_penultimate, with a bank of its own */
     cs_workspace *ws;
     int last, P;       /* the last dense layer; its input's size */
     float *bank;       /* [nbank][D] normalised training features */
     float *pbank;      /* [nbank][P] the same tiles' penultimate features, as they are */
     int *labels;       /* [nbank] their classes */
+    float *ibank;      /* [nimages][P] each training image's mean penultimate features (cs_ood_image_mean) */
+    int *ilabels, nimages;
     int nbank, k;
     float scale[CS_MAX_CLASSES]; /* each class's spread in the bank (class_spread) */
 } scorer;
@@ -119,15 +124,20 @@ static int image_scores(scorer *s, const cs_image *im, float out[NCAND], int *pr
     }
     int D = s->m->ood.dim, K = s->m->net.nclasses, n = 0;
     double sum[NCAND] = {0};
+    float *pf = malloc(sizeof(float) * s->P * res.ntiles), u[CS_MAX_OOD_DIM];
     for (int t = 0; t < res.ntiles; t++) {
         if (!cs_tile_votes(&res, t)) continue;
         float one[NCAND];
         tile_scores(s, f + (size_t)t * D, res.tile_probs + (size_t)t * K, res.predicted, one);
+        memcpy(pf + (size_t)t * s->P, cs_net_activation(s->ws, s->last), sizeof(float) * s->P);
         for (int c = 0; c < NCAND; c++) sum[c] += one[c];
         n++;
     }
     for (int c = 0; c < NCAND; c++) out[c] = (float)(sum[c] / n);
     out[IMAGE_MSP] = 1 - res.probs[res.predicted];
+    cs_ood_image_mean(pf, &res, s->P, u);
+    out[IMAGE_CLASS_PENULT] = cs_ood_tile_score(&s->image, u, res.predicted);
+    free(pf);
     *predicted = res.predicted;
     free(f);
     cs_result_free(&res);
@@ -171,6 +181,7 @@ static void bank_of(scorer *s, const cs_dataset *train) {
         s->bank = realloc(s->bank, sizeof(float) * D * (s->nbank + res.ntiles));
         s->pbank = realloc(s->pbank, sizeof(float) * P * (s->nbank + res.ntiles));
         s->labels = realloc(s->labels, sizeof(int) * (s->nbank + res.ntiles));
+        float *pf = malloc(sizeof(float) * P * res.ntiles); /* this image's, by tile */
         for (int t = 0; t < res.ntiles; t++)
             if (cs_tile_votes(&res, t)) {
                 int b = s->nbank++;
@@ -178,8 +189,14 @@ static void bank_of(scorer *s, const cs_dataset *train) {
                 cs_ood_normalise(s->bank + (size_t)b * D, D);
                 cs_net_forward(&s->m->net, s->ws, head, f + (size_t)t * D, 1, 0, NULL, probs);
                 memcpy(s->pbank + (size_t)b * P, cs_net_activation(s->ws, s->last), sizeof(float) * P);
+                memcpy(pf + (size_t)t * P, s->pbank + (size_t)b * P, sizeof(float) * P);
                 s->labels[b] = train->labels[i];
             }
+        s->ibank = realloc(s->ibank, sizeof(float) * P * (s->nimages + 1));
+        s->ilabels = realloc(s->ilabels, sizeof(int) * (s->nimages + 1));
+        cs_ood_image_mean(pf, &res, P, s->ibank + (size_t)s->nimages * P);
+        s->ilabels[s->nimages++] = train->labels[i];
+        free(pf);
         free(f);
         cs_result_free(&res);
     }
@@ -242,6 +259,10 @@ int main(int argc, char **argv) {
         cs_ood_knn_bank(&s.kclass.ood, s.pbank, s.labels, K, s.nbank, s.P, cap > 0 ? cap : s.nbank, &e))
         return fprintf(stderr, "%s\n", e.msg), 1;
     s.trust = s.kclass; /* sharing its bank */
+    s.image = m;
+    s.image.ood = (cs_ood){.kind = CS_OOD_KIND_IMAGE_CLASS, .k = knn_k};
+    if (cs_ood_knn_bank(&s.image.ood, s.ibank, s.ilabels, K, s.nimages, s.P, CS_MAX_OOD_BANK, &e))
+        return fprintf(stderr, "%s\n", e.msg), 1;
     class_spread(&s.kclass.ood, K, s.scale);
     s.trust.ood.kind = CS_OOD_KIND_TRUST;
     fprintf(stderr, "%d training tiles (%d in the knn_penultimate bank); %d known images (validation), %d unknown\n",
