@@ -510,18 +510,24 @@ static void test_knn_class_score(void) {
     CHECK(cs_ood_knn_bank(&o, &feat[0][0], labels, 2, 12, 2, 6, &err) == CS_EINPUT && strstr(err.msg, "class 0"));
 }
 
+/* *m, a model of K classes scoring by kind from a hand-made bank of n rows of
+   2 features, with their classes. */
+static void hand_bank(cs_model *m, cs_ood_kind kind, int k, int K, const float *bank, const float *cls, int n) {
+    const char *names[] = {"A", "B", "C"};
+    CHECK(cs_model_init(m, "conv4,gap,dense2,dense", 32, K, names, 1, NULL) == CS_OK);
+    m->ood = (cs_ood){.kind = kind, .k = k, .threshold = NAN, .nbank = n, .bank_dim = 2,
+                      .bank = malloc(sizeof(float) * 2 * n), .bank_class = malloc(sizeof(float) * n)};
+    memcpy(m->ood.bank, bank, sizeof(float) * 2 * n);
+    memcpy(m->ood.bank_class, cls, sizeof(float) * n);
+}
+
 /* trust_penultimate on a hand-made bank of three classes: the k-th nearest
    of the image's class over the nearest other class's. */
 static void test_trust_score(void) {
     float bank[5][2] = {{1, 0}, {0, 1}, {-1, 0}, {0, -1}, {0.6f, 0.8f}}, cls[5] = {0, 1, 0, 1, 2};
     float f[2] = {0.8f, 0.6f}; /* class 0 at sqrt(0.4), sqrt(3.6); class 1 at sqrt(0.8), sqrt(3.2); class 2 at sqrt(0.08) */
-    const char *names[] = {"A", "B", "C"};
     cs_model m;
-    CHECK(cs_model_init(&m, "conv4,gap,dense2,dense", 32, 3, names, 1, NULL) == CS_OK);
-    m.ood = (cs_ood){.kind = CS_OOD_KIND_TRUST, .k = 1, .threshold = NAN, .nbank = 5, .bank_dim = 2,
-                     .bank = malloc(sizeof bank), .bank_class = malloc(sizeof cls)};
-    memcpy(m.ood.bank, bank, sizeof bank);
-    memcpy(m.ood.bank_class, cls, sizeof cls);
+    hand_bank(&m, CS_OOD_KIND_TRUST, 1, 3, &bank[0][0], cls, 5);
     CHECK(cs_ood_ready(&m) && cs_ood_by_class(m.ood.kind) && cs_ood_reads_bank(m.ood.kind));
     CHECK_NEAR(cs_ood_tile_score(&m, f, 0), sqrt(5), 1e-5);
     CHECK_NEAR(cs_ood_tile_score(&m, f, 1), sqrt(10), 1e-5);
@@ -585,13 +591,8 @@ static void test_image_class_score(void) {
     CHECK_NEAR(u[0], 1.6 / hypot(1.6, 1.8), 1e-6);
 
     float bank[3][2] = {{1, 0}, {0, 1}, {0.6f, 0.8f}}, cls[3] = {0, 0, 1};
-    const char *names[] = {"A", "B"};
     cs_model m;
-    CHECK(cs_model_init(&m, "conv4,gap,dense2,dense", 32, 2, names, 1, NULL) == CS_OK);
-    m.ood = (cs_ood){.kind = CS_OOD_KIND_IMAGE_CLASS, .k = 10, .threshold = NAN, .nbank = 3, .bank_dim = 2,
-                     .bank = malloc(sizeof bank), .bank_class = malloc(sizeof cls)};
-    memcpy(m.ood.bank, bank, sizeof bank);
-    memcpy(m.ood.bank_class, cls, sizeof cls);
+    hand_bank(&m, CS_OOD_KIND_IMAGE_CLASS, 10, 2, &bank[0][0], cls, 3);
     CHECK(cs_ood_ready(&m) && cs_ood_by_class(m.ood.kind) && cs_ood_by_image(m.ood.kind)); /* k 10 > 3 rows */
     float f[2] = {0.8f, 0.6f}; /* class 0: sqrt(0.4) to (1, 0); class 1: sqrt(0.08) */
     CHECK_NEAR(cs_ood_tile_score(&m, f, 0), sqrt(0.4), 1e-5);
