@@ -27,9 +27,10 @@
    Stored as tensors ood.means [nclasses, dim] and ood.precision [dim, dim]
    (the covariance's inverse), or ood.bank [nbank, P] (the normalised
    penultimate features of at most CS_OOD_BANK_CAP training tiles, evenly
-   spaced; for knn_class_penultimate, spaced within each class, with
-   ood.bank_class [nbank] their classes) beside the network's; metadata ood_score, ood_threshold, ood_frr,
-   ood_k. */
+   spaced; for the scores by class, spaced within each class, with
+   ood.bank_class [nbank] their classes; for image_class_penultimate, a row a
+   training image) beside the network's; metadata ood_score, ood_threshold,
+   ood_frr, ood_k. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
