@@ -5,12 +5,16 @@ mode and budget with the bases side by side (the mean of both directions), and
 the headline: the mean head-mode tile accuracy over the pairs. With
 --open-set, the rows are open_set_counts.py's instead: the unseen images and
 the other lines' images each base's fine-tunes call unknown, summed over
-directions and seeds.
+directions and seeds. Given transfer_rows.py's lines too, a second table: the
+tile accuracy on test images within a day of their line's training image, a
+day or more from it, and from another well (by the names' well and time since
+seeding, `LINE_WELL_1_DDdHHhMMm`), pooled over tiles.
 
-    transfer_table.py rows.tsv
+    transfer_table.py rows.tsv [lines.tsv]
     transfer_table.py --open-set open-set.tsv
 """
 import math
+import re
 import sys
 from collections import defaultdict
 
@@ -66,6 +70,56 @@ def open_set_table(path):
                                    f"({total[b][2] / max(total[b][3], 1):.0%})" for b in bases) + " |")
 
 
+def taken(name):
+    """(well, hours since seeding) from an image's name, or None."""
+    m = re.search(r"_([A-Z]+\d+)_\d+_(\d+)d(\d+)h(\d+)m\.", name)
+    return m and (m[1], int(m[2]) * 24 + int(m[3]) + int(m[4]) / 60)
+
+
+def apart(trained, tested):
+    """How a test image stands to its line's training images: the nearest one."""
+    t = taken(tested)
+    ts = [x for x in map(taken, trained.split(" ")) if x]
+    if not t or not ts:
+        return "unknown"
+    same = [abs(t[1] - x[1]) for x in ts if x[0] == t[0]]
+    if not same:
+        return "another well"
+    return "within a day" if min(same) < 24 else "a day or more"
+
+
+def by_time_table(path):
+    BUCKETS = ["within a day", "a day or more", "another well", "unknown"]
+    pooled = defaultdict(lambda: [0.0, 0, set()])  # (group, mode, budget, base, bucket) -> [right, tiles, images]
+    bases, keys = [], []
+    for line in open(path):
+        group, base, mode, budget, _, _, cls, trained, tested, recall, tiles = line.rstrip("\n").split("\t")
+        bases += [base] if base not in bases else []
+        for g in (group, "all"):
+            keys += [(g, mode, budget)] if (g, mode, budget) not in keys else []
+            p = pooled[g, mode, budget, base, apart(trained, tested)]
+            p[0] += float(recall) * int(tiles)
+            p[1] += int(tiles)
+            p[2].add(tested)
+    used = [b for b in BUCKETS if any(k[4] == b for k in pooled)]
+    print()
+    print("By the time between a test image and its line's training image (tile accuracy pooled over "
+          "directions and seeds; the test images in brackets):")
+    print()
+    print("| group | mode | budget | " + " | ".join(f"{b}: {', '.join(used)}" for b in bases) + " |")
+    print("|---|---|---|" + "---|" * len(bases))
+    for group, mode, budget in sorted(keys, key=lambda k: k[0] == "all"):
+        cells = []
+        for b in bases:
+            parts = []
+            for u in used:
+                right, n, imgs = pooled.get((group, mode, budget, b, u), (0, 0, set()))
+                parts.append(f"{right / n:.3f} ({len(imgs)})" if n else "-")
+            cells.append(", ".join(parts) if any(p != "-" for p in parts) else "not run")
+        budget_words = "one image a line" if budget == "image" else f"{budget} tiles a line"
+        print(f"| {group} | {mode} | {budget_words} | " + " | ".join(cells) + " |")
+
+
 if sys.argv[1] == "--open-set":
     open_set_table(sys.argv[2])
     sys.exit(0)
@@ -98,3 +152,5 @@ print("Headline: mean head-mode tile accuracy over the pairs (one image a line; 
 for b in bases:
     accs = [mean([x[1] for x in runs[g, "head", "image", b]]) for g in PAIRS if runs.get((g, "head", "image", b))]
     print(f"- {b}: {fmt(mean(accs))} over {len(accs)} pairs")
+if len(sys.argv) > 2:
+    by_time_table(sys.argv[2])
