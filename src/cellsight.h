@@ -507,12 +507,6 @@ typedef struct {
     int cosine;
     cs_augment aug;
     int balance;           /* weight the loss by inverse class frequency */
-    int density_balance;   /* 1..CS_DENSITY_BANDS_MAX: weigh each class's training inputs
-                              alike within each of this many equal bands of cell density
-                              (as density_bands measures it), so that a model cannot tell
-                              classes apart by how crowded their images are (a band only
-                              one class has weighs a tenth); instead of balance's weights
-                              in training. 0: none */
     float label_smoothing; /* 0..<1: the loss's targets (1 - e) one-hot + e / K, so that
                               no class is pushed to probability 1 (0: none) */
     int tta;               /* recorded in the model: predict with the 8 symmetries */

@@ -1,10 +1,7 @@
-/* density.c: local cell density, the share of a tile's 16-pixel blocks that
-   show cells. Training crops drawn evenly over bands of it, so that a network
-   trained on a sparse image also sees its densest patches, and on a confluent
-   one its gaps, as often as the rest; and each tile's density, so that a loss
-   can weigh classes alike within a band (issue 15: lines whose two images
-   differ in confluence are missed, and a head fine-tuned on one image a line
-   learns how crowded each line's image was). */
+/* density.c: training crops drawn evenly over bands of local cell density, so
+   that a network trained on a sparse image also sees its densest patches, and
+   on a confluent one its gaps, as often as the rest (issue 15: the 30-line
+   model misses most lines whose two images differ in confluence). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +24,6 @@ static uint8_t *cell_blocks(const cs_image *im, int crop, int *bw, int *bh) {
     const int B = CS_DENSITY_BLOCK;
     *bw = im->w / B;
     *bh = (im->h - crop) / B;
-    if (*bw < 0) *bw = 0;
-    if (*bh < 0) *bh = 0;
     uint8_t *map = malloc((size_t)(*bw > 0 ? *bw : 1) * (*bh > 0 ? *bh : 1));
     if (!map) return NULL;
     for (int by = 0; by < *bh; by++)
@@ -48,52 +43,6 @@ static uint8_t *cell_blocks(const cs_image *im, int crop, int *bw, int *bh) {
     return map;
 }
 
-cs_status cs_cell_map_init(cs_cell_map *m, const cs_image *im, int crop, cs_error *err) {
-    memset(m, 0, sizeof *m);
-    int bw, bh;
-    uint8_t *map = cell_blocks(im, crop, &bw, &bh);
-    /* Summed-area table of the blocks: a window's count in four reads. */
-    int *sat = calloc((size_t)(bw + 1) * (bh + 1), sizeof *sat);
-    if (!map || !sat) {
-        free(map), free(sat);
-        return cs_fail(err, CS_ENOMEM, "out of memory for the cell map of an image");
-    }
-    for (int y = 0; y < bh; y++)
-        for (int x = 0; x < bw; x++)
-            sat[(y + 1) * (bw + 1) + x + 1] = map[y * bw + x] + sat[y * (bw + 1) + x + 1] +
-                                              sat[(y + 1) * (bw + 1) + x] - sat[y * (bw + 1) + x];
-    free(map);
-    *m = (cs_cell_map){bw, bh, sat};
-    return CS_OK;
-}
-
-void cs_cell_map_free(cs_cell_map *m) {
-    free(m->sat);
-    memset(m, 0, sizeof *m);
-}
-
-/* Blocks showing cells in the n x n blocks from block (bx, by), which must fit. */
-static int cells_in(const cs_cell_map *m, int bx, int by, int n) {
-    const int *s = m->sat, w = m->bw + 1;
-    return s[(by + n) * w + bx + n] - s[by * w + bx + n] - s[(by + n) * w + bx] + s[by * w + bx];
-}
-
-/* Band of a window with `cells` of its `blocks` showing cells, of nbands equal ones. */
-static int band_of(int cells, int blocks, int nbands) {
-    int b = cells * nbands / blocks;
-    return b < nbands ? b : nbands - 1;
-}
-
-int cs_cell_map_band(const cs_cell_map *m, float x, float y, int tile, int nbands) {
-    const int B = CS_DENSITY_BLOCK;
-    int n = tile / B;
-    if (n < 1 || n > m->bw || n > m->bh) return 0;
-    int bx = (int)lroundf(x / B), by = (int)lroundf(y / B); /* the nearest block-aligned tile that fits */
-    bx = bx < 0 ? 0 : bx > m->bw - n ? m->bw - n : bx;
-    by = by < 0 ? 0 : by > m->bh - n ? m->bh - n : by;
-    return band_of(cells_in(m, bx, by, n), n * n, nbands);
-}
-
 cs_status cs_density_bands_init(cs_density_bands *d, const cs_image *im, int crop, int tile, int nbands,
                                 cs_error *err) {
     const int B = CS_DENSITY_BLOCK, n = tile / B; /* a tile is n x n blocks */
@@ -104,38 +53,49 @@ cs_status cs_density_bands_init(cs_density_bands *d, const cs_image *im, int cro
     d->tile = tile;
     d->maxx = im->w - tile;
     d->maxy = im->h - crop - tile;
-    cs_cell_map map;
-    cs_status st = cs_cell_map_init(&map, im, crop, err);
-    if (st) return st;
-    int cols = map.bw - n + 1, rows = map.bh - n + 1; /* block-aligned tile positions */
+    int bw, bh;
+    uint8_t *map = cell_blocks(im, crop, &bw, &bh);
+    int cols = bw - n + 1, rows = bh - n + 1; /* block-aligned tile positions */
     if (cols < 1 || rows < 1 || n < 1) {
-        cs_cell_map_free(&map);
+        free(map);
         return cs_fail(err, CS_EINPUT, "an image of %d x %d pixels holds no %d-pixel tile to draw by density",
                        im->w, im->h - crop, tile);
     }
+    /* Summed-area table of the map: a window's count in four reads. */
+    int *sat = calloc((size_t)(bw + 1) * (bh + 1), sizeof *sat);
     d->pos = malloc(sizeof *d->pos * (size_t)cols * rows);
     d->start = calloc((size_t)nbands + 1, sizeof *d->start);
     int *band = malloc(sizeof *band * (size_t)cols * rows);
-    int *fill = calloc((size_t)nbands, sizeof *fill);
-    if (!d->pos || !d->start || !band || !fill) {
-        free(band), free(fill);
-        cs_cell_map_free(&map);
+    if (!map || !sat || !d->pos || !d->start || !band) {
+        free(map), free(sat), free(band);
         cs_density_bands_free(d);
         return cs_fail(err, CS_ENOMEM, "out of memory for the density bands of an image");
     }
+    for (int y = 0; y < bh; y++)
+        for (int x = 0; x < bw; x++)
+            sat[(y + 1) * (bw + 1) + x + 1] = map[y * bw + x] + sat[y * (bw + 1) + x + 1] +
+                                              sat[(y + 1) * (bw + 1) + x] - sat[y * (bw + 1) + x];
     for (int y = 0; y < rows; y++)
         for (int x = 0; x < cols; x++) {
-            band[y * cols + x] = band_of(cells_in(&map, x, y, n), n * n, nbands);
+            int count = sat[(y + n) * (bw + 1) + x + n] - sat[y * (bw + 1) + x + n] -
+                        sat[(y + n) * (bw + 1) + x] + sat[y * (bw + 1) + x];
+            int b = count * nbands / (n * n);
+            band[y * cols + x] = b < nbands ? b : nbands - 1;
             d->start[band[y * cols + x] + 1]++;
         }
     for (int b = 0; b < nbands; b++) d->start[b + 1] += d->start[b];
+    int *fill = calloc((size_t)nbands, sizeof *fill);
+    if (!fill) {
+        free(map), free(sat), free(band);
+        cs_density_bands_free(d);
+        return cs_fail(err, CS_ENOMEM, "out of memory for the density bands of an image");
+    }
     for (int i = 0; i < cols * rows; i++) /* positions sorted by band, in raster order within */
         d->pos[d->start[band[i]] + fill[band[i]]++] = i;
     d->cols = cols;
     for (int b = 0; b < nbands; b++) /* at least one: nbands <= CS_DENSITY_BANDS_MAX */
         d->drawn += d->start[b + 1] - d->start[b] >= MIN_BAND_SHARE * cols * rows;
-    free(fill), free(band);
-    cs_cell_map_free(&map);
+    free(fill), free(map), free(sat), free(band);
     return CS_OK;
 }
 

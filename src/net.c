@@ -441,14 +441,14 @@ void cs_net_forward(const cs_net *net, cs_workspace *ws, int from, const float *
         else softmax(probs, z + (size_t)b * K, K);
 }
 
-static float weight_of(const float *weight, int b) { return weight ? weight[b] : 1; }
+static float weight_of(const float *class_weight, int y) { return class_weight ? class_weight[y] : 1; }
 
 /* The weighted mean's denominator, or NaN if a label is out of range. */
-static double weight_sum(const float *weight, const int *labels, int B, int K) {
+static double weight_sum(const float *class_weight, const int *labels, int B, int K) {
     double sum = 0;
     for (int b = 0; b < B; b++) {
         if (labels[b] < 0 || labels[b] >= K) return NAN;
-        sum += weight_of(weight, b);
+        sum += weight_of(class_weight, labels[b]);
     }
     return sum;
 }
@@ -459,22 +459,22 @@ static double weight_sum(const float *weight, const int *labels, int B, int K) {
 static float target(int k, int y, int K, float smoothing) { return (k == y) * (1 - smoothing) + smoothing / K; }
 
 float cs_net_loss(const cs_net *net, const float *probs, const int *labels,
-                  const float *weight, float smoothing, int B) {
+                  const float *class_weight, float smoothing, int B) {
     int K = net->nclasses;
-    double wsum = weight_sum(weight, labels, B, K), loss = 0;
+    double wsum = weight_sum(class_weight, labels, B, K), loss = 0;
     if (isnan(wsum)) return NAN;
     for (int b = 0; b < B; b++)
         for (int k = 0; k < K; k++) {
             float t = target(k, labels[b], K, smoothing);
-            if (t > 0) loss -= weight_of(weight, b) * t * log(fmax(probs[b * K + k], CS_LOSS_FLOOR));
+            if (t > 0) loss -= weight_of(class_weight, labels[b]) * t * log(fmax(probs[b * K + k], CS_LOSS_FLOOR));
         }
     return (float)(loss / wsum);
 }
 
 float cs_net_backward(cs_net *net, cs_workspace *ws, int from, const int *labels,
-                      const float *weight, float smoothing, int B) {
+                      const float *class_weight, float smoothing, int B) {
     int n = net->nlayers, nout = net->nout;
-    double wsum = weight_sum(weight, labels, B, net->nclasses), loss = 0;
+    double wsum = weight_sum(class_weight, labels, B, net->nclasses), loss = 0;
     if (B < 1 || B != ws->B || from < ws->from || from >= n || ws->inference || isnan(wsum)) return NAN;
 
     /* The loss from the logits, stable where the probabilities round to 0 or 1:
@@ -483,7 +483,7 @@ float cs_net_backward(cs_net *net, cs_workspace *ws, int from, const int *labels
     float *dz = ws->grad[n & 1];
     for (int b = 0; b < B; b++, z += nout, dz += nout) {
         int y = labels[b];
-        float wy = weight_of(weight, b), scale = (float)(wy / wsum);
+        float wy = weight_of(class_weight, y), scale = (float)(wy / wsum);
         if (nout == 1) {
             float t = target(1, y, 2, smoothing);
             loss += wy * (fmaxf(z[0], 0) - z[0] * t + log1pf(expf(-fabsf(z[0]))));

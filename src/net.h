@@ -63,14 +63,13 @@ void cs_net_forward(const cs_net *net, cs_workspace *ws, int from, const float *
 const float *cs_net_activation(const cs_workspace *ws, int i);
 /* After cs_net_forward: mean (weighted) cross-entropy of labels [B], and the
    gradients of every parameter of layers [from, nlayers) in net->grads
-   (overwritten). weight [B], each input's weight in the mean, may be NULL
-   (all 1); smoothing in [0, 1) softens the targets to (1 - smoothing)
-   one-hot + smoothing / K. */
+   (overwritten). class_weight [nclasses] may be NULL (all 1); smoothing in
+   [0, 1) softens the targets to (1 - smoothing) one-hot + smoothing / K. */
 float cs_net_backward(cs_net *net, cs_workspace *ws, int from, const int *labels,
-                      const float *weight, float smoothing, int B);
+                      const float *class_weight, float smoothing, int B);
 /* Loss only, no gradients (validation: smoothing 0). */
 float cs_net_loss(const cs_net *net, const float *probs, const int *labels,
-                  const float *weight, float smoothing, int B);
+                  const float *class_weight, float smoothing, int B);
 
 /* ---------------------------------------------------------------- Adam */
 

@@ -111,10 +111,6 @@ static int write_density_bands(char *v, size_t n, const cs_train_opts *o) {
     return o->density_bands > 0 && snprintf(v, n, "%d", o->density_bands) >= 0;
 }
 static void read_density_bands(cs_train_opts *o, const char *v) { read_int(&o->density_bands, v); }
-static int write_density_balance(char *v, size_t n, const cs_train_opts *o) {
-    return o->density_balance > 0 && snprintf(v, n, "%d", o->density_balance) >= 0;
-}
-static void read_density_balance(cs_train_opts *o, const char *v) { read_int(&o->density_balance, v); }
 static int write_label_smoothing(char *v, size_t n, const cs_train_opts *o) {
     return o->label_smoothing > 0 && snprintf(v, n, "%g", o->label_smoothing) >= 0;
 }
@@ -154,7 +150,6 @@ static const struct {
     {"augment", OTHER, 0, write_augment, read_augment},
     {"lowres_share", OTHER, 0, write_lowres_share, read_lowres_share},
     {"balance", INT, offsetof(cs_train_opts, balance), NULL, NULL},
-    {"density_balance", OTHER, 0, write_density_balance, read_density_balance},
     {"label_smoothing", OTHER, 0, write_label_smoothing, read_label_smoothing},
     {"seed", OTHER, 0, write_seed, read_seed},
     {CS_META_TTA, OTHER, 0, write_tta, NULL},
@@ -225,7 +220,7 @@ cs_status cs_recipe_record_split(cs_model *m, const cs_recipe *r, cs_error *err)
 /* ------------------------------------------------------------ for people */
 
 void cs_recipe_describe(char *buf, size_t size, const cs_train_opts *o) {
-    char aug[160], crops[64] = "grid tiles", schedule[32] = "", smoothing[40] = "", balance[40];
+    char aug[160], crops[64] = "grid tiles", schedule[32] = "", smoothing[40] = "";
     augment_text(aug, sizeof aug, &o->aug, ' ');
     if (cs_augment_lowres_some(&o->aug))
         snprintf(aug + strlen(aug), sizeof aug - strlen(aug), " (on a share %g of crops)", o->aug.lowres_share);
@@ -234,9 +229,7 @@ void cs_recipe_describe(char *buf, size_t size, const cs_train_opts *o) {
         snprintf(crops + strlen(crops), sizeof crops - strlen(crops), " in %d density bands", o->density_bands);
     if (o->cosine) snprintf(schedule, sizeof schedule, " cosine to %g", o->lr_final);
     if (o->label_smoothing > 0) snprintf(smoothing, sizeof smoothing, ", label smoothing %g", o->label_smoothing);
-    if (o->density_balance) snprintf(balance, sizeof balance, "in %d density bands", o->density_balance);
-    else snprintf(balance, sizeof balance, "%s", o->balance ? "on" : "off");
     snprintf(buf, size, "epochs %d, batch %d, %s, patience %d, lr %g%s, augment %s, balance %s%s, tta %s, threshold %s",
-             o->epochs, o->batch, crops, o->patience, o->lr, schedule, aug, balance, smoothing,
+             o->epochs, o->batch, crops, o->patience, o->lr, schedule, aug, o->balance ? "on" : "off", smoothing,
              o->tta ? "on" : "off", o->auto_threshold ? "auto" : "0.5");
 }

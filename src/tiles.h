@@ -48,20 +48,6 @@ typedef struct {
     int cols, tile, maxx, maxy; /* positions a row; the tile; the largest top-left corner */
 } cs_density_bands;
 
-/* An image's blocks showing cells, for the density of any tile: a summed-area
-   table of the (bw x bh) blocks of the image less its bottom crop rows. */
-typedef struct {
-    int bw, bh;
-    int *sat; /* [(bh + 1)][(bw + 1)] */
-} cs_cell_map;
-
-cs_status cs_cell_map_init(cs_cell_map *m, const cs_image *im, int crop_bottom, cs_error *err);
-void cs_cell_map_free(cs_cell_map *m);
-/* The density band (of nbands equal bands of [0, 1]) of the tile whose
-   top-left pixel is (x, y): that of the nearest block-aligned tile that fits
-   (0 if none does). */
-int cs_cell_map_band(const cs_cell_map *m, float x, float y, int tile, int nbands);
-
 cs_status cs_density_bands_init(cs_density_bands *d, const cs_image *im, int crop_bottom, int tile,
                                 int nbands, cs_error *err);
 void cs_density_bands_free(cs_density_bands *d);

@@ -77,23 +77,20 @@ typedef struct {
     int ntrain;           /* training inputs per epoch */
     sample *samples;      /* [ntrain]: centres of training crops */
     cs_density_bands *bands; /* [train->n] with o->density_bands, else NULL */
-    cs_cell_map *cells;   /* [train->n] with o->density_balance, else NULL */
     float *features;      /* head mode: [ntrain][insize], the inputs themselves */
     int *order;           /* [ntrain] this epoch's shuffle */
     float *class_weight;  /* [K] inverse class frequency, or NULL */
-    float *weight;        /* [ntrain] each input's weight in the loss, or NULL (all 1) */
 
     int nval;
     sample *vtiles;       /* [nval] foreground grid tiles of the validation images */
     float *vfeatures;     /* head mode: [nval][insize] */
     int *vlabels;         /* [nval] */
-    float *val_weight;    /* [nval] inverse class frequency, or NULL */
+    float *val_weight;    /* [K] as class_weight, for the validation tiles */
     float *vprobs, *best_vprobs; /* [nval][K] this epoch's and the kept epoch's */
     float *vtta;          /* [nval][K] the kept weights' mean over 8 symmetries, with TTA */
 
     float *x, *probs;     /* a batch: [batch][tile][tile], [batch][K] */
     int *labels;
-    float *batch_weight;  /* [batch] the inputs' weights, or NULL */
     float *best;          /* [nparams] the kept weights */
 
     double t0, phase_t0;  /* start of the run, and of its current phase */
@@ -142,45 +139,6 @@ static float *inverse_frequency(const sample *s, int n, int K) {
     for (int i = 0; i < n; i++) w[s[i].label] += 1;
     for (int c = 0; c < K; c++) w[c] = w[c] > 0 ? (float)n / ((float)K * w[c]) : 0;
     return w;
-}
-
-/* A density band only one class has: its tiles teach how crowded that class's
-   images are, not what tells it apart. Weighed a tenth rather than dropped, so
-   that a class sharing no band with another still trains. */
-#define LONE_BAND_WEIGHT 0.1f
-
-/* Each training input's weight in the loss (into t->weight, if kept): its
-   class's inverse frequency (balance), or with density_balance, each class's
-   inputs alike within every band of cell density, so that a model cannot tell
-   classes apart by how crowded their images are; scaled to a mean of 1. */
-static cs_status input_weights(trainer *t, cs_error *err) {
-    const int K = t->K, nb = t->o->density_balance;
-    if (!t->weight) return CS_OK;
-    if (!nb) {
-        for (int i = 0; i < t->ntrain; i++) t->weight[i] = t->class_weight[t->samples[i].label];
-        return CS_OK;
-    }
-    int *count = calloc((size_t)nb * K, sizeof *count), *classes = calloc((size_t)nb, sizeof *classes);
-    if (!count || !classes) {
-        free(count), free(classes);
-        return cs_fail(err, CS_ENOMEM, "out of memory weighing the training inputs");
-    }
-    for (int pass = 0; pass < 2; pass++) /* count each band's inputs by class, then weigh them */
-        for (int i = 0; i < t->ntrain; i++) {
-            const sample *s = &t->samples[i];
-            int b = cs_cell_map_band(&t->cells[s->image], s->x - 0.5f * t->tile, s->y - 0.5f * t->tile, t->tile, nb);
-            int *n = &count[b * K + s->label];
-            if (pass == 0) {
-                classes[b] += (*n)++ == 0;
-                continue;
-            }
-            t->weight[i] = (classes[b] > 1 ? 1.0f : LONE_BAND_WEIGHT) / (float)*n;
-        }
-    double sum = 0;
-    for (int i = 0; i < t->ntrain; i++) sum += t->weight[i];
-    for (int i = 0; i < t->ntrain; i++) t->weight[i] = (float)(t->weight[i] * t->ntrain / sum);
-    free(count), free(classes);
-    return CS_OK;
 }
 
 /* The foreground grid tiles of every image of ds, top-left corners. */
@@ -278,7 +236,6 @@ static void fill_training_batch(trainer *t, const int *order, int B) {
         const sample *s = &t->samples[order[b]];
         float *x = t->x + b * t->insize; /* a tile, or head mode's features */
         t->labels[b] = s->label;
-        if (t->weight) t->batch_weight[b] = t->weight[order[b]];
         if (t->features)
             memcpy(x, t->features + order[b] * t->insize, sizeof(float) * t->insize);
         else
@@ -514,10 +471,7 @@ static cs_status run_epochs(trainer *t, cs_error *err) {
     for (int epoch = 1; epoch <= o->epochs && status == CS_OK; epoch++) {
         cs_train_status st = {.epoch = epoch, .epochs = o->epochs, .steps = steps};
         st.val_loss = st.val_acc = NAN;
-        if (o->crops_per_image > 0 && !t->features) {
-            draw_crops(t);
-            if ((status = input_weights(t, err))) break;
-        }
+        if (o->crops_per_image > 0 && !t->features) draw_crops(t);
         for (int i = t->ntrain - 1; i > 0; i--) { /* Fisher-Yates */
             int j = cs_rng_below(&t->rng, i + 1), tmp = t->order[i];
             t->order[i] = t->order[j];
@@ -529,8 +483,7 @@ static cs_status run_epochs(trainer *t, cs_error *err) {
             int B = t->ntrain - s * o->batch < o->batch ? t->ntrain - s * o->batch : o->batch;
             fill_training_batch(t, t->order + s * o->batch, B);
             cs_net_forward(net, t->ws, t->from, t->x, B, 1, &t->rng, t->probs);
-            float loss = cs_net_backward(net, t->ws, t->from, t->labels, t->weight ? t->batch_weight : NULL,
-                                         o->label_smoothing, B);
+            float loss = cs_net_backward(net, t->ws, t->from, t->labels, t->class_weight, o->label_smoothing, B);
             opt.lr = learning_rate(o, (long)(epoch - 1) * steps + s, (long)o->epochs * steps);
             cs_adam_step(&opt, net->params, net->grads, t->param_from);
             loss_sum += (double)loss * B;
@@ -708,42 +661,21 @@ static cs_status setup(trainer *t, cs_error *err) {
     if (!(t->ws = cs_workspace_new(net, o->batch, err)) || !(t->infer_ws = cs_workspace_new_inference(net, o->batch, err)))
         return err ? err->code : CS_ENOMEM;
 
-    /* Every class needs training tiles, whose weights balance the loss if asked
-       (validation's by class only: it judges every tile as predicted). */
+    /* Every class needs training tiles, whose weights balance the loss if asked. */
     t->class_weight = inverse_frequency(t->samples, t->ntrain, t->K);
-    float *val_class = inverse_frequency(t->vtiles, t->nval, t->K);
-    t->val_weight = malloc(sizeof(float) * (t->nval + 1));
-    if (!t->class_weight || !val_class || !t->val_weight) {
-        free(val_class);
-        return cs_fail(err, CS_ENOMEM, "out of memory for training buffers");
-    }
-    for (int i = 0; i < t->nval; i++) t->val_weight[i] = val_class[t->vlabels[i]];
-    free(val_class);
+    t->val_weight = inverse_frequency(t->vtiles, t->nval, t->K);
+    if (!t->class_weight || !t->val_weight) return cs_fail(err, CS_ENOMEM, "out of memory for training buffers");
     for (int c = 0; c < t->K; c++)
         if (t->class_weight[c] == 0) return cs_fail(err, CS_EINPUT, "class %s has no training tiles", t->m->classes[c]);
     if (!o->balance) {
+        free(t->class_weight);
         free(t->val_weight);
-        t->val_weight = NULL;
-    }
-    if (o->density_balance) {
-        if (o->density_balance < 0 || o->density_balance > CS_DENSITY_BANDS_MAX)
-            return cs_fail(err, CS_EINPUT, "density balance bands must be 0 to %d, not %d", CS_DENSITY_BANDS_MAX,
-                           o->density_balance);
-        if (!(t->cells = calloc((size_t)t->train->n, sizeof *t->cells)))
-            return cs_fail(err, CS_ENOMEM, "out of memory for training buffers");
-        for (int i = 0; i < t->train->n; i++)
-            if ((st = cs_cell_map_init(&t->cells[i], &t->train->images[i], t->crop, err))) return st;
+        t->class_weight = t->val_weight = NULL;
     }
 
     if (o->head_only && (st = compute_features(t, err))) return st;
     t->order = malloc(sizeof(int) * t->ntrain);
     if (!t->order) return cs_fail(err, CS_ENOMEM, "out of memory for training buffers");
-    if (o->balance || o->density_balance) {
-        t->weight = malloc(sizeof(float) * t->ntrain);
-        t->batch_weight = malloc(sizeof(float) * B);
-        if (!t->weight || !t->batch_weight) return cs_fail(err, CS_ENOMEM, "out of memory for training buffers");
-        if ((st = input_weights(t, err))) return st;
-    }
     for (int i = 0; i < t->ntrain; i++) t->order[i] = i;
     return CS_OK;
 }
@@ -756,10 +688,6 @@ static void trainer_free(trainer *t) {
     free(t->features);
     free(t->order);
     free(t->class_weight);
-    free(t->weight);
-    free(t->batch_weight);
-    for (int i = 0; t->cells && i < t->train->n; i++) cs_cell_map_free(&t->cells[i]);
-    free(t->cells);
     free(t->vtiles);
     free(t->vfeatures);
     free(t->vlabels);

@@ -130,7 +130,7 @@ static void check_case(const char *dir, const char *name) {
     const cs_st_tensor *in = cs_st_find(&exp.st, "input");
     int B = in ? (int)in->shape[0] : 1;
     float *x = tensor(&exp.st, "input", (size_t)B * tile * tile);
-    float *label_f = tensor(&exp.st, "labels", B), *class_weight = NULL, *weight = NULL;
+    float *label_f = tensor(&exp.st, "labels", B), *class_weight = NULL;
     float *want_probs = tensor(&exp.st, "probs", (size_t)B * K), *want_loss = tensor(&exp.st, "loss", 1);
     if (cs_st_find(&exp.st, "class_weight")) class_weight = tensor(&exp.st, "class_weight", K);
     cs_workspace *ws = cs_workspace_new(&net, B, &err);
@@ -139,13 +139,10 @@ static void check_case(const char *dir, const char *name) {
     CHECK(ws && x && label_f && want_probs && want_loss);
     if (!ws || !x || !label_f || !want_probs || !want_loss) goto done;
     for (int b = 0; b < B; b++) labels[b] = (int)label_f[b];
-    /* PyTorch's class weights are each input's weight, its class's */
-    if (class_weight) weight = malloc(sizeof(float) * B);
-    for (int b = 0; weight && b < B; b++) weight[b] = class_weight[labels[b]];
 
     cs_net_forward(&net, ws, 0, x, B, 0, NULL, probs);
     check_close("probs", probs, want_probs, (size_t)B * K);
-    float loss = cs_net_backward(&net, ws, 0, labels, weight, 0, B);
+    float loss = cs_net_backward(&net, ws, 0, labels, class_weight, 0, B);
     check_close("loss", &loss, want_loss, 1);
     check_params(&net, &exp.st, "grad.", 1);
 
@@ -159,7 +156,7 @@ static void check_case(const char *dir, const char *name) {
         if (!cs_st_find(&exp.st, first)) break;
         if (step > 1) {
             cs_net_forward(&net, ws, 0, x, B, 0, NULL, probs);
-            cs_net_backward(&net, ws, 0, labels, weight, 0, B);
+            cs_net_backward(&net, ws, 0, labels, class_weight, 0, B);
         }
         cs_adam_step(&opt, net.params, net.grads, 0);
         check_params(&net, &exp.st, prefix, 0);
@@ -167,7 +164,7 @@ static void check_case(const char *dir, const char *name) {
     cs_adam_free(&opt);
 
 done:
-    free(x), free(label_f), free(class_weight), free(weight), free(want_probs), free(want_loss), free(labels), free(probs);
+    free(x), free(label_f), free(class_weight), free(want_probs), free(want_loss), free(labels), free(probs);
     cs_workspace_free(ws);
     cs_net_free(&net);
     st_close(&exp);

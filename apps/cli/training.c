@@ -39,10 +39,6 @@ const option training_opts[] = {
     {"gamma", "G", "augment with gray levels raised to powers in [1/(1+G), 1+G]\n"
                    "(exposure, contrast)"},
     {"balance", NULL, "weight the loss by inverse class frequency"},
-    {"density-balance", "N", "weigh each class's tiles alike within each of N bands of cell\n"
-                             "density (as --density-bands), so that lines are not told apart\n"
-                             "by how crowded their images are; a band only one class has\n"
-                             "weighs a tenth. 1 to 10; 0: off"},
     {"label-smoothing", "E", "train towards (1 - E) for the true class and E / K for each of\n"
                              "the K classes, 0 <= E < 1 (default 0)"},
     {"tta", NULL, "predict with the mean over each tile's 8 flips and rotations\n"
@@ -93,7 +89,6 @@ void parse_plan(args *a, plan *p, const char *protocol, const cs_model *from) {
     if (get_str(a, "lowres-share") && o->aug.lowres == 0)
         usage_error(a, "--lowres-share is the share of crops that --lowres degrades: give --lowres too");
     o->balance = get_switch(a, "balance", o->balance);
-    o->density_balance = (int)get_int(a, "density-balance", o->density_balance, 0, CS_DENSITY_BANDS_MAX);
     o->label_smoothing = (float)get_num(a, "label-smoothing", o->label_smoothing, 0, 0.999);
     o->tta = get_switch(a, "tta", o->tta);
     const char *t = get_str(a, "threshold");
