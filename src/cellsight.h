@@ -247,6 +247,7 @@ typedef enum {
     CS_OOD_KIND_IMAGE_CLASS,
     CS_OOD_KINDS
 } cs_ood_kind;
+#define CS_OOD_SMALL_MAX 8 /* entries of ood_thresholds_by_tiles */
 typedef struct {
     int dim;            /* features a tile: GAP's channels (penultimate ones for
                            mahalanobis_penultimate); 0: no statistics */
@@ -260,6 +261,12 @@ typedef struct {
     int k;              /* metadata ood_k: the neighbour whose distance is the score */
     float threshold;    /* metadata ood_threshold; NaN: none (no verdict) */
     int kind;           /* a cs_ood_kind: metadata ood_score */
+    int nsmall;         /* metadata ood_thresholds_by_tiles, the score by image's
+                           thresholds for images of few voting tiles, fewer to more:
+                           small_tiles[i] tiles, small_threshold[i]; the last entry is
+                           the validation images' own count (ood_threshold's). 0: none */
+    int small_tiles[CS_OOD_SMALL_MAX];
+    float small_threshold[CS_OOD_SMALL_MAX];
 } cs_ood;
 
 typedef struct {
@@ -336,6 +343,9 @@ typedef struct {
 #define CS_META_OOD_THRESHOLD "ood_threshold" /* images above are unknown; "none" */
 #define CS_META_OOD_FRR "ood_frr"             /* the validation images' share above it */
 #define CS_META_OOD_K "ood_k"                 /* knn_penultimate's neighbour */
+#define CS_META_OOD_THRESHOLDS_BY_TILES "ood_thresholds_by_tiles" /* "1:0.61,2:0.48,...,22:0.26": the
+                                                 score by image's threshold for an image of
+                                                 that many voting tiles (fewer: higher) */
 #define CS_META_ROLE "role"
 #define CS_ROLE_BASE "base"
 #define CS_ROLE_CLASSIFIER "classifier"

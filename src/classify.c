@@ -84,7 +84,7 @@ static void ood_verdict(const cs_model *m, cs_result *res, const float *features
             if (cs_tile_votes(res, t)) sum += res->tile_ood[t];
         res->ood_score = (float)(sum / cs_voting_tiles(res));
     }
-    if (!isnan(m->ood.threshold)) res->known = res->ood_score <= m->ood.threshold;
+    if (!isnan(m->ood.threshold)) res->known = res->ood_score <= cs_ood_threshold(&m->ood, cs_voting_tiles(res));
 }
 
 /* The grid of im's tiles classified, at im's scale. */

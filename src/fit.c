@@ -57,19 +57,24 @@ static int on_refit_step(void *ctx, const cs_train_status *st) {
     return p->progress(p->ctx, &s);
 }
 
-/* The open-set statistics of m over every image (tr), with the threshold
-   their scores of the validation images (held) get against the training
-   part's statistics (split): the validated run's rule, for the new weights,
-   whose features the old threshold was not set on. */
+/* The open-set statistics of m over every image (tr), with the thresholds
+   (ood_threshold, and the score by image's by tiles) their scores of the
+   validation images (held) get against the training part's statistics
+   (split): the validated run's rule, for the new weights, whose features the
+   old thresholds were not set on. */
 static cs_status ood_refit(cs_model *m, const cs_dataset *split, const cs_dataset *held, const cs_dataset *tr,
                            cs_error *err) {
+    static const char *keys[] = {CS_META_OOD_THRESHOLD, CS_META_OOD_THRESHOLDS_BY_TILES};
+    char *th[2] = {NULL, NULL};
     cs_status st = cs_ood_fit(m, split, held, CS_OOD_FRR, err);
-    const char *v = st ? NULL : cs_model_get(m, CS_META_OOD_THRESHOLD);
-    char *th = v ? strdup(v) : NULL;
-    if (!st && v && !th) st = cs_fail(err, CS_ENOMEM, "out of memory for the metadata");
+    for (int i = 0; i < 2 && !st; i++) {
+        const char *v = cs_model_get(m, keys[i]);
+        if (v && !(th[i] = strdup(v))) st = cs_fail(err, CS_ENOMEM, "out of memory for the metadata");
+    }
     if (!st) st = cs_ood_fit(m, tr, NULL, CS_OOD_FRR, err);
-    if (!st && th) st = cs_model_set(m, CS_META_OOD_THRESHOLD, th, err);
-    free(th);
+    for (int i = 0; i < 2 && !st; i++)
+        if (th[i]) st = cs_model_set(m, keys[i], th[i], err);
+    free(th[0]), free(th[1]);
     return st;
 }
 

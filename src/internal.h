@@ -165,6 +165,10 @@ int cs_ood_by_image(cs_ood_kind kind);
    normalised features (features [ntiles][W], as cs_classify_features gives
    them), normalised, into u [W]. */
 void cs_ood_image_mean(const float *features, const cs_result *res, int W, float *u);
+/* The threshold for an image of `tiles` voting tiles: ood_threshold, or for
+   fewer tiles than the validation images had, ood_thresholds_by_tiles',
+   linear in log(tiles) between its counts. */
+float cs_ood_threshold(const cs_ood *o, int tiles);
 /* The last dense layer, whose input (*width of them) are the penultimate
    features; -1 (and *width 0) for a network without one after GAP. */
 int cs_ood_penultimate(const cs_net *net, int *width);

@@ -37,6 +37,25 @@ static int parse_float(const char *s, double lo, double hi, float *out) {
     return 1;
 }
 
+/* "1:0.61,2:0.48,...": up to CS_OOD_SMALL_MAX pairs, tiles rising from 1,
+   thresholds >= 0, into o->small_*. */
+static int parse_thresholds_by_tiles(const char *s, cs_ood *o) {
+    while (*s) {
+        char *end;
+        if (o->nsmall == CS_OOD_SMALL_MAX || *s < '0' || *s > '9') return 0;
+        long n = strtol(s, &end, 10);
+        if (*end != ':' || n < 1 || n > INT_MAX || (o->nsmall && n <= o->small_tiles[o->nsmall - 1])) return 0;
+        s = end + 1;
+        float th = strtof(s, &end);
+        if (end == s || !(th >= 0 && th <= FLT_MAX) || (*end && *end != ',')) return 0;
+        o->small_tiles[o->nsmall] = (int)n;
+        o->small_threshold[o->nsmall++] = th;
+        s = *end ? end + 1 : end;
+        if (*end && !*s) return 0; /* a trailing comma */
+    }
+    return o->nsmall > 0;
+}
+
 void cs_free_names(char **names, int n) {
     for (int i = 0; i < n && names; i++) free(names[i]);
     free(names);
@@ -188,6 +207,14 @@ cs_status cs_model_set(cs_model *m, const char *key, const char *value, cs_error
             return cs_fail(err, CS_EINPUT, "metadata ood_score \"%.20s\" is not %s", value, kinds);
         }
         int_field = &m->ood.kind;
+    } else if (!strcmp(key, CS_META_OOD_THRESHOLDS_BY_TILES)) {
+        cs_ood small = {0};
+        if (!parse_thresholds_by_tiles(value, &small))
+            return cs_fail(err, CS_EINPUT, "metadata %s \"%.40s\" is not up to %d pairs TILES:THRESHOLD, the "
+                           "tiles rising from 1, the thresholds numbers >= 0", key, value, CS_OOD_SMALL_MAX);
+        m->ood.nsmall = small.nsmall;
+        memcpy(m->ood.small_tiles, small.small_tiles, sizeof small.small_tiles);
+        memcpy(m->ood.small_threshold, small.small_threshold, sizeof small.small_threshold);
     } else if (!strcmp(key, CS_META_OOD_K)) {
         if (!parse_int(value, 1, CS_MAX_OOD_K, &n))
             return cs_fail(err, CS_EINPUT, "metadata ood_k \"%.20s\" is not a number of neighbours from 1 to %d",

@@ -117,17 +117,35 @@ void cs_ood_normalise(float *f, int D) {
     for (int i = 0; i < D; i++) f[i] = (float)(f[i] / sqrt(s));
 }
 
-void cs_ood_image_mean(const float *features, const cs_result *res, int W, float *u) {
-    double sum[CS_MAX_OOD_DIM] = {0};
+/* sum [W] += tile t's features normalised. */
+static void add_normalised(double *sum, const float *features, int t, int W) {
     float f[CS_MAX_OOD_DIM];
-    for (int t = 0; t < res->ntiles; t++)
-        if (cs_tile_votes(res, t)) {
-            memcpy(f, features + (size_t)t * W, sizeof(float) * W);
-            cs_ood_normalise(f, W);
-            for (int i = 0; i < W; i++) sum[i] += f[i];
-        }
+    memcpy(f, features + (size_t)t * W, sizeof(float) * W);
+    cs_ood_normalise(f, W);
+    for (int i = 0; i < W; i++) sum[i] += f[i];
+}
+
+static void normalised_sum(const double *sum, int W, float *u) {
     for (int i = 0; i < W; i++) u[i] = (float)sum[i];
     cs_ood_normalise(u, W);
+}
+
+void cs_ood_image_mean(const float *features, const cs_result *res, int W, float *u) {
+    double sum[CS_MAX_OOD_DIM] = {0};
+    for (int t = 0; t < res->ntiles; t++)
+        if (cs_tile_votes(res, t)) add_normalised(sum, features, t, W);
+    normalised_sum(sum, W, u);
+}
+
+float cs_ood_threshold(const cs_ood *o, int tiles) {
+    int n = o->nsmall;
+    if (n == 0 || tiles >= o->small_tiles[n - 1]) return o->threshold;
+    if (tiles <= o->small_tiles[0]) return o->small_threshold[0];
+    int i = 1;
+    while (o->small_tiles[i] < tiles) i++;
+    /* linear in log(tiles) between the counts either side: the mean's spread goes as 1 / sqrt(tiles) */
+    double a = log(o->small_tiles[i - 1]), b = log(o->small_tiles[i]), w = (log(tiles) - a) / (b - a);
+    return (float)(o->small_threshold[i - 1] + w * (o->small_threshold[i] - o->small_threshold[i - 1]));
 }
 
 /* heap [0, n) with its largest at 0, after heap[at] became smaller. */
@@ -390,24 +408,105 @@ static int by_value(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* The (1 - frr) quantile of the images' scores, linearly interpolated. */
-static cs_status threshold_on(const cs_model *m, const cs_dataset *val, float frr, float *th, cs_error *err) {
-    float *s = malloc(sizeof(float) * (val->n + 1));
-    if (!s) return cs_fail(err, CS_ENOMEM, "out of memory for image scores");
-    cs_status st = CS_OK;
+static int by_count(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* The (1 - frr) quantile of n scores (sorted in place), linearly interpolated. */
+static float quantile(float *s, int n, float frr) {
+    qsort(s, n, sizeof *s, by_value);
+    double at = (1 - frr) * (n - 1);
+    int lo = (int)floor(at), hi = lo + 1 < n ? lo + 1 : lo;
+    return (float)(s[lo] + (at - lo) * (s[hi] - s[lo]));
+}
+
+/* The score by image of images with few voting tiles: the mean of fewer
+   tiles' features strays further from the training images' means, so one
+   threshold for all would call a small image of a known line unknown far
+   more often than frr says (4 tiles: 28 of 72 crops of images hours from
+   their line's training image, none of the whole images; base.md). Each
+   validation image scores SMALL_DRAWS random subsets of n of its voting tiles
+   for n = 1, 2, 4, ... below its count, and each n gets the same quantile. */
+#define SMALL_DRAWS 16
+
+/* The validation image's subset scores (SMALL_DRAWS a count, counts 1, 2,
+   4, ... below its voting tiles) appended to small[level]. */
+static cs_status subset_scores(const cs_model *m, const cs_result *res, const float *f, int W, cs_rng *rng,
+                               float **small, int *nsmall, cs_error *err) {
+    int *votes = malloc(sizeof(int) * (res->ntiles + 1)), nv = 0, K = m->net.nclasses;
+    float *probs = malloc(sizeof(float) * K);
+    if (!votes || !probs) {
+        free(votes), free(probs);
+        return cs_fail(err, CS_ENOMEM, "out of memory for image scores");
+    }
+    for (int t = 0; t < res->ntiles; t++)
+        if (cs_tile_votes(res, t)) votes[nv++] = t;
+    for (int level = 0, n = 1; level < CS_OOD_SMALL_MAX - 1 && n < nv; level++, n *= 2)
+        for (int d = 0; d < SMALL_DRAWS; d++) {
+            double sum[CS_MAX_OOD_DIM] = {0};
+            for (int c = 0; c < K; c++) probs[c] = 0;
+            for (int j = 0; j < n; j++) { /* a partial Fisher-Yates shuffle picks n */
+                int k = j + cs_rng_below(rng, nv - j), t = votes[k];
+                votes[k] = votes[j], votes[j] = t;
+                add_normalised(sum, f, t, W);
+                for (int c = 0; c < K; c++) probs[c] += res->tile_probs[(size_t)t * K + c] / n;
+            }
+            float u[CS_MAX_OOD_DIM];
+            normalised_sum(sum, W, u);
+            /* scored against the class these tiles alone would be called, as a small image is */
+            small[level][nsmall[level]++] = cs_ood_tile_score(m, u, cs_model_decide(m, probs));
+        }
+    free(votes);
+    free(probs);
+    return CS_OK;
+}
+
+/* The threshold: the (1 - frr) quantile of the validation images' scores; for
+   the score by image, also those of images of fewer tiles (o->small_*). */
+static cs_status threshold_on(const cs_model *m, const cs_dataset *val, float frr, cs_ood *o, cs_error *err) {
+    int by_image = cs_ood_by_image(m->ood.kind), W, nsmall[CS_OOD_SMALL_MAX] = {0};
+    cs_ood_layer(m, &W);
+    float *s = malloc(sizeof(float) * (val->n + 1)), *small[CS_OOD_SMALL_MAX] = {0};
+    int *tiles = malloc(sizeof(int) * (val->n + 1));
+    cs_status st = s && tiles ? CS_OK : cs_fail(err, CS_ENOMEM, "out of memory for image scores");
+    for (int l = 0; by_image && l < CS_OOD_SMALL_MAX && !st; l++)
+        if (!(small[l] = malloc(sizeof(float) * SMALL_DRAWS * (val->n + 1))))
+            st = cs_fail(err, CS_ENOMEM, "out of memory for image scores");
     cs_model view = scoring_view(m, 1);
+    cs_rng rng;
+    cs_rng_seed(&rng, 1);
     for (int i = 0; i < val->n && !st; i++) {
         cs_result res;
-        if (!(st = cs_classify(&view, &val->images[i], -1, &res, NULL, NULL, err))) s[i] = res.ood_score;
+        float *f = NULL;
+        if (!(st = cs_classify_features(&view, &val->images[i], -1, &res, &f, err))) {
+            s[i] = res.ood_score;
+            tiles[i] = cs_voting_tiles(&res);
+            if (by_image) st = subset_scores(m, &res, f, W, &rng, small, nsmall, err);
+        }
+        free(f);
         cs_result_free(&res);
     }
     if (!st) {
-        qsort(s, val->n, sizeof *s, by_value);
-        double at = (1 - frr) * (val->n - 1);
-        int lo = (int)floor(at), hi = lo + 1 < val->n ? lo + 1 : lo;
-        *th = (float)(s[lo] + (at - lo) * (s[hi] - s[lo]));
+        o->threshold = quantile(s, val->n, frr);
+        qsort(tiles, val->n, sizeof *tiles, by_count);
+        int full = tiles[val->n / 2]; /* the validation images' own count (median) */
+        /* Counts most validation images have more tiles than, then their own. */
+        for (int l = 0, n = 1; by_image && l < CS_OOD_SMALL_MAX - 1 && n < full &&
+                               nsmall[l] * 2 >= SMALL_DRAWS * val->n; l++, n *= 2) {
+            o->small_tiles[o->nsmall] = n;
+            o->small_threshold[o->nsmall++] = quantile(small[l], nsmall[l], frr);
+        }
+        if (o->nsmall) {
+            o->small_tiles[o->nsmall] = full;
+            o->small_threshold[o->nsmall++] = o->threshold;
+        }
+        for (int i = o->nsmall - 2; i >= 0; i--) /* fewer tiles never a lower threshold */
+            if (o->small_threshold[i] < o->small_threshold[i + 1]) o->small_threshold[i] = o->small_threshold[i + 1];
     }
     free(s);
+    free(tiles);
+    for (int l = 0; l < CS_OOD_SMALL_MAX; l++) free(small[l]);
     return st;
 }
 
@@ -442,9 +541,9 @@ cs_status cs_ood_fit(cs_model *m, const cs_dataset *train, const cs_dataset *val
                              CS_OOD_BANK_CAP, err);
     free(feat);
     free(labels);
-    float th = NAN;
-    if (!st && val && val->n) st = threshold_on(m, val, frr, &th, err);
-    char v[32];
+    if (!st && val && val->n) st = threshold_on(m, val, frr, &m->ood, err);
+    float th = m->ood.threshold;
+    char v[32 + CS_OOD_SMALL_MAX * 24];
     if (!st) st = cs_model_set(m, CS_META_OOD_SCORE, cs_ood_kind_name(kind), err);
     snprintf(v, sizeof v, "%g", frr);
     if (!st) st = cs_model_set(m, CS_META_OOD_FRR, v, err);
@@ -453,6 +552,14 @@ cs_status cs_ood_fit(cs_model *m, const cs_dataset *train, const cs_dataset *val
     snprintf(v, sizeof v, "%d", tiles);
     if (!st) st = cs_model_set(m, "ood_tiles", v, err);
     if (!st) st = record_bank(m, err);
+    cs_model_unset(m, CS_META_OOD_THRESHOLDS_BY_TILES);
+    if (!st && m->ood.nsmall) {
+        size_t at = 0;
+        for (int i = 0; i < m->ood.nsmall; i++)
+            at += snprintf(v + at, sizeof v - at, "%s%d:%.6g", i ? "," : "", m->ood.small_tiles[i],
+                           m->ood.small_threshold[i]);
+        st = cs_model_set(m, CS_META_OOD_THRESHOLDS_BY_TILES, v, err);
+    }
     if (st) cs_ood_free(&m->ood);
     return st;
 }

@@ -115,18 +115,24 @@ n_images=$(sed -n 's/^  ood_bank_images: \([0-9]*\)$/\1/p' "$TMP/out")
     grep -q "^ood_score *image_class_penultimate (the image's mean [0-9]* penultimate features' distance to the nearest of the image's class's of $n_images training images'), unknown above" "$TMP/out" &&
     ! grep -q "^  ood_k:\|^  ood_bank_tiles:" "$TMP/out" ||
     fail "calibrate --ood-score image_class_penultimate: $(grep ood "$TMP/out")"
+# with thresholds for images of fewer tiles than its validation images (from 1 tile up)
+grep -q "^  ood_thresholds_by_tiles: 1:[0-9.]*,.*$" "$TMP/out" &&
+    grep -q "^ood_score .*, unknown above [0-9.]* (images of fewer than [0-9]* tiles: higher, [0-9.]* at 1)$" "$TMP/out" ||
+    fail "image_class_penultimate: thresholds by tiles: $(grep ood "$TMP/out")"
 expect_rc 0 "$CLI" predict --model "$TMP/im.safetensors" --csv "$T"
 awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ood_score") c = i; next }
   !c || $c == "" || $c < 0 || $c > 2 { bad = 1 } END { exit bad || !c }' "$TMP/out" || fail "image_class_penultimate: ood_score"
 expect_rc 0 "$CLI" finetune --model "$TMP/im.safetensors" --data "$T" --mode head --epochs 1 --threads 1 \
     --out "$TMP/imft.safetensors"
 expect_rc 0 "$CLI" info "$TMP/imft.safetensors"
-grep -q "^  ood_score: image_class_penultimate$" "$TMP/out" && grep -q "^  ood_bank_images: [0-9]*$" "$TMP/out" ||
+grep -q "^  ood_score: image_class_penultimate$" "$TMP/out" && grep -q "^  ood_bank_images: [0-9]*$" "$TMP/out" &&
+    grep -q "^  ood_thresholds_by_tiles: 1:" "$TMP/out" ||
     fail "the fine-tune lost image_class_penultimate: $(grep ood "$TMP/out")"
 expect_rc 0 "$CLI" calibrate --model "$TMP/im.safetensors" --data "$T" --ood-score trust_penultimate \
     --out "$TMP/tr2.safetensors"
 expect_rc 0 "$CLI" info "$TMP/tr2.safetensors"
-grep -q "^  ood_k: 10$" "$TMP/out" && grep -q "^  ood_bank_tiles: [0-9]*$" "$TMP/out" && ! grep -q "^  ood_bank_images:" "$TMP/out" ||
+grep -q "^  ood_k: 10$" "$TMP/out" && grep -q "^  ood_bank_tiles: [0-9]*$" "$TMP/out" && ! grep -q "^  ood_bank_images:" "$TMP/out" &&
+    ! grep -q "ood_thresholds_by_tiles\|fewer than" "$TMP/out" ||
     fail "back to trust_penultimate: $(grep ood "$TMP/out")"
 
 expect_rc 0 "$CLI" calibrate --help

@@ -4,7 +4,8 @@
    which needs no statistics; knn_penultimate against hand-made banks and a
    sort, fitted, kept in a file, and its bad files; mahalanobis_penultimate;
    knn_class_penultimate by hand, fitted, kept in a file, and its bad files;
-   trust_penultimate; image_class_penultimate by hand and fitted. */
+   trust_penultimate; image_class_penultimate by hand and fitted, and its
+   thresholds for images of few tiles. */
 #define _GNU_SOURCE /* memmem */
 #include <math.h>
 #include <stdlib.h>
@@ -669,6 +670,76 @@ static void test_image_class_fit(const cs_dataset *train, const cs_dataset *val)
     cs_model_free(&m);
 }
 
+/* The score by image's thresholds for images of few tiles: cs_ood_threshold by
+   hand (linear in log(tiles) between the counts, ood_threshold from the last
+   on); fitted (counts rising from 1 to the validation images' own, thresholds
+   never lower for fewer tiles, the last ood_threshold), kept in a file, gone
+   with another score; the verdict of a small image read from them; bad
+   metadata refused. */
+static void test_thresholds_by_tiles(const cs_dataset *train, const cs_dataset *val) {
+    cs_ood o = {.threshold = 0.2f, .nsmall = 3, .small_tiles = {1, 4, 16}, .small_threshold = {0.6f, 0.4f, 0.2f}};
+    CHECK_NEAR(cs_ood_threshold(&o, 1), 0.6, 1e-6);
+    CHECK_NEAR(cs_ood_threshold(&o, 2), 0.5, 1e-6);
+    CHECK_NEAR(cs_ood_threshold(&o, 8), 0.3, 1e-6);
+    CHECK_NEAR(cs_ood_threshold(&o, 16), 0.2, 1e-6);
+    CHECK_NEAR(cs_ood_threshold(&o, 500), 0.2, 1e-6);
+    o.nsmall = 0;
+    CHECK_NEAR(cs_ood_threshold(&o, 1), 0.2, 1e-6);
+
+    cs_model m, back;
+    cs_error err;
+    CHECK(cs_model_init(&m, "conv4,pool,conv8,gap,dense6,dense", 32, 2, CLASSES, 3, &err) == CS_OK);
+    CHECK(cs_model_set(&m, CS_META_OOD_SCORE, CS_OOD_IMAGE_CLASS, &err) == CS_OK);
+    CHECK(cs_ood_fit(&m, train, val, 0.25f, &err) == CS_OK);
+    const cs_ood *f = &m.ood;
+    CHECK(f->nsmall >= 2 && f->small_tiles[0] == 1 && cs_model_get(&m, CS_META_OOD_THRESHOLDS_BY_TILES));
+    for (int i = 1; i < f->nsmall; i++)
+        CHECK(f->small_tiles[i] > f->small_tiles[i - 1] && f->small_threshold[i] <= f->small_threshold[i - 1]);
+    int *tiles = malloc(sizeof(int) * val->n);
+    for (int i = 0; i < val->n; i++) {
+        cs_result res;
+        CHECK(cs_classify(&m, &val->images[i], -1, &res, NULL, NULL, &err) == CS_OK);
+        tiles[i] = cs_voting_tiles(&res);
+        cs_result_free(&res);
+    }
+    int below = 0, above = 0, last = f->small_tiles[f->nsmall - 1];
+    for (int i = 0; i < val->n; i++) below += tiles[i] < last, above += tiles[i] > last;
+    CHECK(below <= val->n / 2 && above <= val->n / 2); /* the median count */
+    CHECK(f->small_threshold[f->nsmall - 1] == f->threshold && f->small_threshold[0] > f->threshold);
+    CHECK(round_trip(&m, &back, &err) == CS_OK && back.ood.nsmall == f->nsmall &&
+          !memcmp(back.ood.small_tiles, f->small_tiles, sizeof f->small_tiles));
+    for (int i = 0; i < f->nsmall; i++) CHECK_NEAR(back.ood.small_threshold[i], f->small_threshold[i], 1e-6 * f->small_threshold[i]);
+    cs_model_free(&back);
+
+    /* A threshold every whole image is above, and none of a few tiles: the small one is known. */
+    CHECK(cs_model_set(&m, CS_META_OOD_THRESHOLD, "0", &err) == CS_OK);
+    CHECK(cs_model_set(&m, CS_META_OOD_THRESHOLDS_BY_TILES, "1:100,2:100,3:0", &err) == CS_OK && m.ood.nsmall == 3);
+    const cs_image *im = &val->images[0];
+    cs_image small = {.w = 64, .h = 32, .gray = malloc(64 * 32)};
+    for (int y = 0; y < 32; y++) memcpy(small.gray + y * 64, im->gray + (size_t)y * im->w, 64);
+    cs_result whole, part;
+    CHECK(cs_classify(&m, im, -1, &whole, NULL, NULL, &err) == CS_OK && whole.known == 0);
+    CHECK(cs_classify(&m, &small, -1, &part, NULL, NULL, &err) == CS_OK);
+    CHECK(cs_voting_tiles(&part) <= 2 && part.known == 1);
+    cs_result_free(&whole);
+    cs_result_free(&part);
+    free(small.gray);
+
+    const char *bad[] = {"", "0:0.5", "2:0.5,1:0.4", "1:0.5,1:0.4", "1:-1", "1:0.5,", "1:0.5;2:0.3", "a:1", "1",
+                         "1:2,2:2,3:2,4:2,5:2,6:2,7:2,8:2,9:2"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK(cs_model_set(&m, CS_META_OOD_THRESHOLDS_BY_TILES, bad[i], &err) == CS_EINPUT &&
+              strstr(err.msg, CS_META_OOD_THRESHOLDS_BY_TILES));
+        CHECK(m.ood.nsmall == 3); /* as it was */
+    }
+    /* Another score has no such thresholds. */
+    CHECK(cs_model_set(&m, CS_META_OOD_SCORE, CS_OOD_TRUST, &err) == CS_OK);
+    CHECK(cs_ood_fit(&m, train, val, 0.25f, &err) == CS_OK && m.ood.nsmall == 0 &&
+          !cs_model_get(&m, CS_META_OOD_THRESHOLDS_BY_TILES));
+    free(tiles);
+    cs_model_free(&m);
+}
+
 /* ood_score knn_class_penultimate fitted on the training fixture: the bank's
    classes, tile scores as the kNN distance to the bank rows of the image's
    class, a file that gives the same scores, and files whose classes are bad
@@ -757,6 +828,7 @@ int main(int argc, char **argv) {
     test_trust_fit(&train, &val);
     test_image_class_score();
     test_image_class_fit(&train, &val);
+    test_thresholds_by_tiles(&train, &val);
     cs_dataset_free(&all);
     cs_dataset_free(&train);
     cs_dataset_free(&val);

@@ -46,7 +46,11 @@ static void print_ood(const cs_model *m) {
         printf(" (1 - the top probability)");
     else
         printf(" (no statistics: no score)");
-    printf(isnan(o->threshold) ? ", no threshold\n" : ", unknown above %g\n", o->threshold);
+    printf(isnan(o->threshold) ? ", no threshold" : ", unknown above %g", o->threshold);
+    if (o->nsmall > 1) /* the last entry is the validation images' own count, ood_threshold's */
+        printf(" (images of fewer than %d tiles: higher, %g at %d)", o->small_tiles[o->nsmall - 1],
+               o->small_threshold[0], o->small_tiles[0]);
+    printf("\n");
 }
 
 static int cmd_info(args *a) {
