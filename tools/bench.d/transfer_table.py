@@ -30,6 +30,15 @@ def fmt(x, digits=3):
     return "-" if math.isnan(x) else f"{x:.{digits}f}"
 
 
+def table_head(title, keys, cells):
+    """A titled Markdown table's first two lines: key columns, then one a base."""
+    print()
+    print(title)
+    print()
+    print("| " + " | ".join(keys + cells) + " |")
+    print("|" + "---|" * (len(keys) + len(cells)))
+
+
 def open_set_table(path):
     known = defaultdict(lambda: defaultdict(lambda: [0, 0]))  # (group, base) -> line -> [flagged, images]
     others = defaultdict(lambda: [0, 0])  # (group, base) -> [flagged, images]
@@ -45,12 +54,9 @@ def open_set_table(path):
             known[group, base][name][1] += int(n)
         others[group, base][0] += int(flagged)
         others[group, base][1] += int(images)
-    print()
-    print("Open set, head mode, one image a line (directions and seeds summed): unseen images of the "
-          "group's lines called unknown; other lines' images called unknown")
-    print()
-    print("| group | " + " | ".join(f"{b}: unseen known flagged, others flagged" for b in bases) + " |")
-    print("|---|" + "---|" * len(bases))
+    table_head("Open set, head mode, one image a line (directions and seeds summed): unseen images of the "
+               "group's lines called unknown; other lines' images called unknown",
+               ["group"], [f"{b}: unseen known flagged, others flagged" for b in bases])
     total = defaultdict(lambda: [0, 0, 0, 0])
     for g in groups:
         cells = []
@@ -102,12 +108,9 @@ def by_time_table(path):
             p[1] += int(tiles)
             p[2].add(tested)
     used = [b for b in BUCKETS if any(k[4] == b for k in pooled)]
-    print()
-    print("By the time between a test image and its line's training image (tile accuracy pooled over "
-          "directions and seeds; the test images in brackets):")
-    print()
-    print("| group | mode | budget | " + " | ".join(f"{b}: {', '.join(used)}" for b in bases) + " |")
-    print("|---|---|---|" + "---|" * len(bases))
+    table_head("By the time between a test image and its line's training image (tile accuracy pooled over "
+               "directions and seeds; the test images in brackets):",
+               ["group", "mode", "budget"], [f"{b}: {', '.join(used)}" for b in bases])
     for group, mode, budget in sorted(keys, key=lambda k: k[0] == "all"):
         cells = []
         for b in bases:
