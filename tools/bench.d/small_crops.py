@@ -15,6 +15,8 @@ import random
 import re
 import sys
 
+from time_apart import BUCKETS, apart
+
 SIZES = (256, 384, 512, 768)
 OVERLAY = 96
 
@@ -34,31 +36,20 @@ def crops(images, out):
                     im.crop((x, y, x + size, y + size)).save(os.path.join(d, f"{os.path.splitext(name)[0]}_{k}.png"))
 
 
-def taken(name):
-    """(well, hours since seeding) from an image's name, or None."""
-    m = re.search(r"_([A-Z]+\d+)_\d+_(\d+)d(\d+)h(\d+)m", name)
-    return m and (m[1], int(m[2]) * 24 + int(m[3]) + int(m[4]) / 60)
-
-
 def bucket(path, data):
     """How an image (or a crop of it) stands to its line's other image in data."""
     line = os.path.basename(os.path.dirname(path))
     stem = re.sub(r"_\d$", "", os.path.splitext(os.path.basename(path))[0])
     folder = os.path.join(data, line)
     others = [f for f in os.listdir(folder) if os.path.splitext(f)[0] != stem] if os.path.isdir(folder) else []
-    t, o = taken(stem), [x for x in map(taken, others) if x]
-    if not t or not o:
-        return "unknown"
-    same = [abs(t[1] - x[1]) for x in o if x[0] == t[0]]
-    return "another well" if not same else "within a day" if min(same) < 24 else "a day or more"
+    return apart(others, stem)
 
 
 def count(data, outs):
-    buckets = ["within a day", "a day or more", "another well", "unknown"]
     rows = []
     for label, f in [(f"{s} px", f"{s}.csv") for s in SIZES] + [("whole images", "whole.csv")]:
         flagged = n = tiles = 0
-        by = {b: [0, 0] for b in buckets}
+        by = {b: [0, 0] for b in BUCKETS}
         for r in (r for out in outs for r in csv.DictReader(open(os.path.join(out, f)))):
             unknown = r["known"] == "no"
             n += 1
@@ -68,7 +59,7 @@ def count(data, outs):
             b[0] += unknown
             b[1] += 1
         rows.append((label, tiles / max(n, 1), flagged, n, by))
-    used = [b for b in buckets if any(r[4][b][1] for r in rows)]
+    used = [b for b in BUCKETS if any(r[4][b][1] for r in rows)]
     print()
     print("| images | voting tiles (mean) | called unknown | " + " | ".join(used) + " |")
     print("|---|---:|---:|" + "---:|" * len(used))

@@ -14,9 +14,10 @@ seeding, `LINE_WELL_1_DDdHHhMMm`), pooled over tiles.
     transfer_table.py --open-set open-set.tsv
 """
 import math
-import re
 import sys
 from collections import defaultdict
+
+from time_apart import BUCKETS, apart
 
 PAIRS = ["skbr3-bt474", "a549-pc3", "mcf10a-sum149pt", "hcc1395-kpl4"]
 
@@ -76,26 +77,7 @@ def open_set_table(path):
                                    f"({total[b][2] / max(total[b][3], 1):.0%})" for b in bases) + " |")
 
 
-def taken(name):
-    """(well, hours since seeding) from an image's name, or None."""
-    m = re.search(r"_([A-Z]+\d+)_\d+_(\d+)d(\d+)h(\d+)m\.", name)
-    return m and (m[1], int(m[2]) * 24 + int(m[3]) + int(m[4]) / 60)
-
-
-def apart(trained, tested):
-    """How a test image stands to its line's training images: the nearest one."""
-    t = taken(tested)
-    ts = [x for x in map(taken, trained.split(" ")) if x]
-    if not t or not ts:
-        return "unknown"
-    same = [abs(t[1] - x[1]) for x in ts if x[0] == t[0]]
-    if not same:
-        return "another well"
-    return "within a day" if min(same) < 24 else "a day or more"
-
-
 def by_time_table(path):
-    BUCKETS = ["within a day", "a day or more", "another well", "unknown"]
     pooled = defaultdict(lambda: [0.0, 0, set()])  # (group, mode, budget, base, bucket) -> [right, tiles, images]
     bases, keys = [], []
     for line in open(path):
@@ -103,7 +85,7 @@ def by_time_table(path):
         bases += [base] if base not in bases else []
         for g in (group, "all"):
             keys += [(g, mode, budget)] if (g, mode, budget) not in keys else []
-            p = pooled[g, mode, budget, base, apart(trained, tested)]
+            p = pooled[g, mode, budget, base, apart(trained.split(" "), tested)]
             p[0] += float(recall) * int(tiles)
             p[1] += int(tiles)
             p[2].add(tested)
