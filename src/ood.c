@@ -424,11 +424,12 @@ static float quantile(float *s, int n, float frr) {
 /* The score by image of images with few voting tiles: the mean of fewer
    tiles' features strays further from the training images' means, so one
    threshold for all would call a small image of a known line unknown far
-   more often than frr says (4 tiles: 28 of 72 crops of images hours from
-   their line's training image, none of the whole images; base.md). Each
+   more often than frr says (azgcb30.md, "Images of few tiles"). Each
    validation image scores SMALL_DRAWS random subsets of n of its voting tiles
-   for n = 1, 2, 4, ... below its count, and each n gets the same quantile. */
+   for n = 1, 2, 4, ... below its count (SMALL_LEVELS counts at most: the
+   last entry is the images' own count), and each n gets the same quantile. */
 #define SMALL_DRAWS 16
+#define SMALL_LEVELS (CS_OOD_SMALL_MAX - 1)
 
 /* The validation image's subset scores (SMALL_DRAWS a count, counts 1, 2,
    4, ... below its voting tiles) appended to small[level]. */
@@ -442,7 +443,7 @@ static cs_status subset_scores(const cs_model *m, const cs_result *res, const fl
     }
     for (int t = 0; t < res->ntiles; t++)
         if (cs_tile_votes(res, t)) votes[nv++] = t;
-    for (int level = 0, n = 1; level < CS_OOD_SMALL_MAX - 1 && n < nv; level++, n *= 2)
+    for (int level = 0, n = 1; level < SMALL_LEVELS && n < nv; level++, n *= 2)
         for (int d = 0; d < SMALL_DRAWS; d++) {
             double sum[CS_MAX_OOD_DIM] = {0};
             for (int c = 0; c < K; c++) probs[c] = 0;
@@ -465,12 +466,12 @@ static cs_status subset_scores(const cs_model *m, const cs_result *res, const fl
 /* The threshold: the (1 - frr) quantile of the validation images' scores; for
    the score by image, also those of images of fewer tiles (o->small_*). */
 static cs_status threshold_on(const cs_model *m, const cs_dataset *val, float frr, cs_ood *o, cs_error *err) {
-    int by_image = cs_ood_by_image(m->ood.kind), W, nsmall[CS_OOD_SMALL_MAX] = {0};
+    int by_image = cs_ood_by_image(m->ood.kind), W, nsmall[SMALL_LEVELS] = {0};
     cs_ood_layer(m, &W);
-    float *s = malloc(sizeof(float) * (val->n + 1)), *small[CS_OOD_SMALL_MAX] = {0};
+    float *s = malloc(sizeof(float) * (val->n + 1)), *small[SMALL_LEVELS] = {0};
     int *tiles = malloc(sizeof(int) * (val->n + 1));
     cs_status st = s && tiles ? CS_OK : cs_fail(err, CS_ENOMEM, "out of memory for image scores");
-    for (int l = 0; by_image && l < CS_OOD_SMALL_MAX && !st; l++)
+    for (int l = 0; by_image && l < SMALL_LEVELS && !st; l++)
         if (!(small[l] = malloc(sizeof(float) * SMALL_DRAWS * (val->n + 1))))
             st = cs_fail(err, CS_ENOMEM, "out of memory for image scores");
     cs_model view = scoring_view(m, 1);
@@ -478,8 +479,10 @@ static cs_status threshold_on(const cs_model *m, const cs_dataset *val, float fr
     cs_rng_seed(&rng, 1);
     for (int i = 0; i < val->n && !st; i++) {
         cs_result res;
-        float *f = NULL;
-        if (!(st = cs_classify_features(&view, &val->images[i], -1, &res, &f, err))) {
+        float *f = NULL; /* the tiles' features, for the subsets of the score by image */
+        st = by_image ? cs_classify_features(&view, &val->images[i], -1, &res, &f, err)
+                      : cs_classify(&view, &val->images[i], -1, &res, NULL, NULL, err);
+        if (!st) {
             s[i] = res.ood_score;
             tiles[i] = cs_voting_tiles(&res);
             if (by_image) st = subset_scores(m, &res, f, W, &rng, small, nsmall, err);
@@ -492,7 +495,7 @@ static cs_status threshold_on(const cs_model *m, const cs_dataset *val, float fr
         qsort(tiles, val->n, sizeof *tiles, by_count);
         int full = tiles[val->n / 2]; /* the validation images' own count (median) */
         /* Counts most validation images have more tiles than, then their own. */
-        for (int l = 0, n = 1; by_image && l < CS_OOD_SMALL_MAX - 1 && n < full &&
+        for (int l = 0, n = 1; by_image && l < SMALL_LEVELS && n < full &&
                                nsmall[l] * 2 >= SMALL_DRAWS * val->n; l++, n *= 2) {
             o->small_tiles[o->nsmall] = n;
             o->small_threshold[o->nsmall++] = quantile(small[l], nsmall[l], frr);
@@ -506,7 +509,7 @@ static cs_status threshold_on(const cs_model *m, const cs_dataset *val, float fr
     }
     free(s);
     free(tiles);
-    for (int l = 0; l < CS_OOD_SMALL_MAX; l++) free(small[l]);
+    for (int l = 0; l < SMALL_LEVELS; l++) free(small[l]);
     return st;
 }
 
